@@ -65,6 +65,7 @@ std::string join(const std::vector<std::string> &toks)
 
 int main(int argc, char **argv)
 {
+    qb::preferPassiveOpenMp(argv);
     std::map<std::string, std::string> a{{"tokens", "digits"}, {"steps", "1500"}, {"batch", "64"},
                                          {"hidden", "256"}, {"layers", "4"}, {"heads", "4"},
                                          {"lr", "0.003"}, {"eval-every", "250"}, {"eval-n", "200"},

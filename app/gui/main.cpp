@@ -10,6 +10,7 @@
 
 int main(int argc, char *argv[])
 {
+    qb::preferPassiveOpenMp(argv);
     // Rendering a run and printing help need no display: default to the offscreen platform so
     // they work on machines without one.
     for (int i = 1; i < argc; ++i) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 namespace qb {
 
 namespace {
@@ -31,6 +33,14 @@ std::string loadedBlas()
 }
 
 } // namespace
+
+void preferPassiveOpenMp(char **argv)
+{
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT"))
+        return;
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::execv("/proc/self/exe", argv);
+}
 
 RuntimeInfo initRuntime(int threads)
 {
