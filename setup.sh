@@ -58,7 +58,7 @@ cmake --build --preset release -j "$jobs"
 
 case "$mode" in
   run)
-    exec ./build/release/bin/quantbench-cli run projects/smoke.yaml
+    exec ./build/release/bin/quantbench-cli run projects/tiny-reasoner.yaml
     ;;
   test)
     cd build/release

@@ -172,10 +172,14 @@ GsmProblem makeProblem(DetRng &rng, const GsmGeneratorOptions &o)
         step.c = value;
         problem.steps.push_back(step);
 
-        question += " " + expand(pattern, fill);
-        const std::string subject =
-            i == 0 ? fill.name : std::string("Then ") + (fill.she ? "she" : "he");
-        solution += subject + " has " + std::to_string(static_cast<int>(step.a)) + " " + op + " "
+        // Each solution line restates its event sentence before the equation. The model then
+        // reads the story in order (copying a sentence is what attention does best) and every
+        // operand of the equation stands a few tokens before it, instead of having to find the
+        // i-th event of the question by counting sentences.
+        const std::string event = expand(pattern, fill);
+        question += " " + event;
+        solution += event.substr(0, event.size() - 1) + ", so " + (fill.she ? "she" : "he")
+            + " has " + std::to_string(static_cast<int>(step.a)) + " " + op + " "
             + std::to_string(fill.b) + " = " + std::to_string(value) + " " + fill.objects
             + ".\n";
     }

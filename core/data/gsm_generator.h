@@ -1,5 +1,6 @@
-// The built-in grade-school arithmetic word problems, written in GSM8K's jsonl format with every
-// intermediate result spelled out ("Then he has 19 - 5 = 14 apples.") and a final "#### N" line.
+// The built-in grade-school arithmetic word problems, written in GSM8K's jsonl format: one solution
+// line per event of the story, restating it and spelling out the intermediate result ("He gives 5
+// to Anna, so he has 19 - 5 = 14 apples."), and a final "#### N" line.
 //
 // Determinism: candidates come from one DetRng stream seeded by the options' seed; the same
 // options give the same bytes on every platform. Splits: a candidate belongs to the test split

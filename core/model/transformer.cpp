@@ -238,10 +238,14 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
     return x;
 }
 
+at::Tensor Transformer::head(const at::Tensor &hidden)
+{
+    return linear("lm_head").forward(rmsNorm(hidden, "model.norm.weight"));
+}
+
 at::Tensor Transformer::forward(const at::Tensor &ids, const ForwardOptions &options)
 {
-    auto x = hidden(ids, options);
-    return linear("lm_head").forward(rmsNorm(x, "model.norm.weight"));
+    return head(hidden(ids, options));
 }
 
 } // namespace qb

@@ -56,6 +56,9 @@ public:
     // Residual stream before the final norm: [batch, seq, hidden]; forward() = lmHead(norm(this)).
     at::Tensor hidden(const at::Tensor &ids, const ForwardOptions &options = {});
 
+    // Final norm and lm_head: hidden [..., hidden] -> logits [..., vocab] float32.
+    at::Tensor head(const at::Tensor &hidden);
+
     std::vector<std::string> linearNames() const;
     LinearOp &linear(const std::string &name) const;
     std::shared_ptr<LinearOp> linearPtr(const std::string &name) const;

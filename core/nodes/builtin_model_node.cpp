@@ -85,19 +85,27 @@ void registerBuiltinModelNodes(NodeRegistry &registry)
                       "auto: shipped weights when they match the recipe; train: always pre-train"};
     weights.choices = {"auto", "train"};
     ReasonerRecipe d;
+    ParamSpec gpqaFormat{"gpqa_format", ParamKind::Enum, d.gpqaFormat,
+                         "How GPQA-style examples are answered in training: the letter alone, or "
+                         "the explanation and then the letter"};
+    gpqaFormat.choices = {"gpqa_zeroshot", "gpqa_cot_zeroshot"};
     s.params = {preset, weights,
                 {"steps", ParamKind::Int, d.steps, "Optimiser steps", 1.0, 1e7},
                 {"batch_size", ParamKind::Int, d.batchSize, "Sequences per step", 1.0, 4096.0},
                 {"lr", ParamKind::Float, d.lr, "Peak learning rate (AdamW)", 1e-6, 1.0},
                 {"warmup", ParamKind::Int, d.warmup, "Linear warm-up steps", 0.0, 1e6},
                 {"bf16", ParamKind::Bool, d.bf16, "bfloat16 autocast of matrix products"},
+                {"number_features", ParamKind::Bool, d.numberFeatures,
+                 "Train number embeddings factored over their digits and magnitude"},
                 {"eval_every", ParamKind::Int, d.evalEvery, "Greedy evaluation period (0 = off)", 0.0, 1e7},
                 {"eval_questions", ParamKind::Int, d.evalQuestions, "Held-out questions per task", 1.0, 1e5},
                 {"gsm_examples", ParamKind::Int, d.gsmExamples, "Generated GSM-style examples", 1.0, 1e7},
                 {"gpqa_examples", ParamKind::Int, d.gpqaExamples, "Generated GPQA-style examples", 0.0, 1e7},
+                {"gpqa_share", ParamKind::Float, d.gpqaShare, "Share of each batch from the GPQA-style examples", 0.0, 1.0},
+                gpqaFormat,
                 {"max_value", ParamKind::Int, d.maxValue, "Largest value in a GSM-style problem", 10.0, 999.0},
                 {"train_seed", ParamKind::Int, int64_t(d.seed), "Data and initialisation seed", 0.0, std::nullopt}};
-    s.version = 1;
+    s.version = 2; // 2: solution lines restate their event; number features
     s.run = runBuiltin;
     registry.add(s);
 }

@@ -88,11 +88,21 @@ double trainLm(Transformer &model, const TrainConfig &config, const TrainHooks &
         at::Tensor loss;
         {
             AutocastScope autocast(config.bf16);
-            loss = lmLoss(model.forward(b.ids), b.targets);
+            // The head runs only where there is a target: most prompt positions have none, and
+            // the vocabulary projection is a large share of a small model's work.
+            const auto flatTargets = b.targets.reshape({-1});
+            const auto where = flatTargets.ne(-100).nonzero().squeeze(1);
+            const auto h = model.hidden(b.ids);
+            const auto picked = h.reshape({-1, h.size(-1)}).index_select(0, where);
+            loss = lmLoss(model.head(picked), flatTargets.index_select(0, where));
         }
         loss.backward();
+        if (hooks.afterBackward)
+            hooks.afterBackward();
         const double gradNorm = opt->clipGradNorm(config.gradClip);
         opt->step(lr);
+        if (hooks.afterUpdate)
+            hooks.afterUpdate();
         lastLoss = loss.item<double>();
         if (!std::isfinite(lastLoss))
             throw Error("training diverged at step " + std::to_string(step) + " (loss "

@@ -39,6 +39,8 @@ struct TrainHooks
                        double tokensPerSecond)> onStep;            // after each optimiser step
     std::function<void(int64_t step)> onEval;                       // every evalEvery steps
     std::function<void(int64_t step, AdamW &optimizer)> onCheckpoint; // every checkpointEvery
+    std::function<void()> afterBackward; // gradients are there, not yet clipped
+    std::function<void()> afterUpdate;   // the optimiser has stepped
     std::function<void()> checkCancelled;                           // throws qb::Cancelled
 };
 

@@ -16,15 +16,20 @@ namespace qb {
 struct ReasonerRecipe
 {
     std::string preset = "tiny-reasoner"; // "tiny-reasoner" or "micro"
-    int64_t steps = 3000;
+    int64_t steps = 2000;
     int64_t batchSize = 64;
     double lr = 3e-3;
     int64_t warmup = 100;
     bool bf16 = false;
+    bool numberFeatures = true; // factored number embeddings while training (train/number_features.h)
     int64_t evalEvery = 500;
-    int64_t evalQuestions = 100;
-    int64_t gsmExamples = 40000;
-    int64_t gpqaExamples = 4000; // the generator holds ~6-8k distinct train questions
+    int64_t evalQuestions = 200;
+    int64_t gsmExamples = 30000;
+    int64_t gpqaExamples = 6000; // the generator holds ~8k distinct train questions
+    // Share of each batch drawn from the GPQA-style examples. Their answers are ~4 tokens against
+    // ~60 for a GSM solution, so drawn in proportion to their count they would be ~1% of the loss.
+    double gpqaShare = 0.2;
+    std::string gpqaFormat = "gpqa_zeroshot"; // or "gpqa_cot_zeroshot": the explanation, then the letter
     int64_t maxValue = 99;
     uint64_t seed = 1234;
     int64_t checkpointEvery = 250;

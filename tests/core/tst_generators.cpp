@@ -154,6 +154,19 @@ private Q_SLOTS:
             QVERIFY2(r.question.find(" " + std::to_string(p.startValue) + " ") != std::string::npos,
                      r.question.c_str());
             QVERIFY(r.question.back() == '?');
+            // Each solution line restates the story's events in order: its text before ", so"
+            // is the next sentence of the question.
+            size_t from = r.question.find(". ") + 2;
+            for (size_t line = 0, at = 0; line < steps.size(); ++line) {
+                const size_t end = r.solution.find('\n', at);
+                const std::string text = r.solution.substr(at, end - at);
+                const size_t so = text.find(", so ");
+                QVERIFY2(so != std::string::npos, text.c_str());
+                const std::string event = text.substr(0, so) + ".";
+                QVERIFY2(r.question.compare(from, event.size(), event) == 0, r.solution.c_str());
+                from += event.size() + 1;
+                at = end + 1;
+            }
             // The official answer filters read the right answer from the solution.
             QVERIFY(checkGsmAnswer(r.solution, r.gold, PromptFormat::Gsm8k).strictCorrect);
             QVERIFY(checkGsmAnswer(r.solution, r.gold, PromptFormat::Gsm8k).flexibleCorrect);
