@@ -12,5 +12,7 @@ int cmdValidate(const std::vector<std::string> &args);
 int cmdNodes(const std::vector<std::string> &args);
 int cmdInfo(const std::vector<std::string> &args);
 int cmdQuant(const std::vector<std::string> &args);
+int cmdData(const std::vector<std::string> &args);
+int cmdScore(const std::vector<std::string> &args);
 
 } // namespace qbcli

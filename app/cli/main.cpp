@@ -25,6 +25,8 @@ const std::map<std::string, Command> &commands()
         {"nodes", {"list the node types with their ports and parameters", qbcli::cmdNodes}},
         {"info", {"print threads, BLAS library and build facts", qbcli::cmdInfo}},
         {"quant", {"quantize tensors from .npy files with an error report", qbcli::cmdQuant}},
+        {"data", {"print a GSM8K/GPQA file as JSON lines, or generate one", qbcli::cmdData}},
+        {"score", {"extract answers from saved completions (JSON lines)", qbcli::cmdScore}},
     };
     return table;
 }
@@ -43,6 +45,7 @@ void printUsage(std::ostream &out)
 
 int main(int argc, char **argv)
 {
+    qb::preferPassiveOpenMp(argv);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         printUsage(std::cout);
