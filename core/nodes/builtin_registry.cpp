@@ -13,6 +13,7 @@ const NodeRegistry &builtinRegistry()
         registerDatasetNodes(r);
         registerBuiltinModelNodes(r);
         registerEvaluateNodes(r);
+        registerAnalyzeNodes(r);
         return r;
     }();
     return registry;
