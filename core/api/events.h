@@ -1,6 +1,9 @@
 // Events: everything a run reports while it works (node states, progress, metric points, log lines).
 // The executor calls the EventSink on its own (worker) thread; a GUI sink must hand events over to
 // the GUI thread itself. Events are also written, one JSON object per line, to events.jsonl.
+// A node served from the cache is followed by the Metric and Log events it emitted when it ran,
+// replayed in their order with `cached` set (and "cached": true in JSON); they carry the same
+// node, name, step, value, message and data as the originals, and the replay's time.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -34,6 +37,7 @@ struct Event
     std::string message;
     nlohmann::json data; // structured payload (per-layer error tables, result rows); may be null
     double time = 0;     // seconds since the run started
+    bool cached = false; // replayed from the node's cache entry, not computed in this run
 };
 
 std::string toString(Event::Kind kind);

@@ -1,6 +1,10 @@
 // Runs an experiment: nodes in dependency order, each node's output cached by a content hash of
 // its type, version, resolved parameters, the experiment seed and its inputs' hashes, so that a
-// re-run or an interrupted run resumes instead of recomputing. Writes the run folder atomically:
+// re-run or an interrupted run resumes instead of recomputing. A cache entry is the node's output
+// folder plus artifact.json (type, meta, result rows) and events.jsonl (the Metric and Log events
+// the node emitted, in order), moved into place by one rename; a node served from the cache
+// replays those events into the run (Event::cached set). A missing or damaged events.jsonl leaves
+// the entry valid: nothing is replayed and a log line says why. Writes the run folder atomically:
 // everything goes to "<out>.partial" (events.jsonl line by line as it happens) and is renamed to
 // <out> when the run ends, whatever the outcome; results.json records the status.
 // runExperiment() works on the calling thread and calls the sink there; cancel through the token

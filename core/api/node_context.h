@@ -34,6 +34,7 @@ public:
     bool hasInput(const std::string &port) const;
 
     // Folder for this node's output files; it becomes the artifact's dir once the node succeeds.
+    // The names artifact.json and events.jsonl in it are the executor's.
     const std::filesystem::path &outDir() const { return m_outDir; }
 
     // Folder that survives a cancelled or killed run of this very node (same cache key), for

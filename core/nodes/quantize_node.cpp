@@ -2,25 +2,25 @@
 // precision) to the chosen linear layers of a model and writes a quantized checkpoint
 // (quant/quant_checkpoint.h) with the input's tokenizer files beside it.
 //
-// Calibration (gptq, awq, smoothquant) STOPGAP: the "dataset" artifact format is not defined yet,
-// so a connected "calibration" input is rejected with an error; the sequences come from the
-// `calibration` parameter instead: source "random" draws `samples` sequences of `seq_len` token
-// ids uniformly from the vocabulary (seeded by the experiment seed); source "text_file" cuts
-// `samples` evenly spaced windows of `seq_len` bytes from the file at `path` and uses the bytes as
-// token ids (as the generate node does for models without a tokenizer; needs vocab >= 256).
+// Calibration (gptq, awq, smoothquant; nodes/calibration_input.h): with a dataset connected to
+// "calibration", `calibration.samples` windows of `calibration.seq_len` tokens of its text,
+// tokenized with the input model's tokenizer (raw bytes when the folder has no tokenizer.json).
+// Without one, calibration.source chooses: "random" token ids (seeded by the experiment seed) or
+// "text_file", the file at calibration.path tokenized and windowed the same way. A connected
+// dataset is ignored (with a log line) when no chosen method needs calibration.
 //
 // Overrides are strings "PATTERN: key=value key=value ...", e.g.
 // "*.mlp.down_proj: method=int bits=8 group_size=0"; keys are this node's method parameters and
 // unspecified keys keep the node's values. The first matching pattern wins.
 #include "api/node_context.h"
 #include "model/transformer.h"
+#include "nodes/calibration_input.h"
 #include "nodes/nodes.h"
 #include "quant/quant_checkpoint.h"
 #include "quant/quantize_model.h"
 #include "util/error.h"
 #include "util/files.h"
 
-#include <random>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -89,49 +89,9 @@ LayerOverride parseOverride(const std::string &text, const MethodSpec &base, siz
     return o;
 }
 
-std::vector<std::vector<int64_t>> calibrationSequences(const json &c, int64_t vocab, uint64_t seed)
-{
-    const int64_t samples = c["samples"], len = c["seq_len"];
-    std::vector<std::vector<int64_t>> out;
-    if (c["source"] == "random") {
-        std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
-        std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
-        for (int64_t s = 0; s < samples; ++s) {
-            std::vector<int64_t> ids(len);
-            for (auto &id : ids)
-                id = pick(rng);
-            out.push_back(std::move(ids));
-        }
-        return out;
-    }
-    const std::string path = c["path"];
-    if (path.empty())
-        throw Error("calibration.path: required for source text_file");
-    if (vocab < 256)
-        throw Error("calibration.source text_file uses bytes as tokens and needs a vocabulary of "
-                    "at least 256, this model has "
-                    + std::to_string(vocab));
-    const std::string text = readTextFile(path);
-    if (static_cast<int64_t>(text.size()) < len)
-        throw Error(path + ": shorter than calibration.seq_len (" + std::to_string(len)
-                    + " bytes)");
-    const int64_t span = static_cast<int64_t>(text.size()) - len;
-    for (int64_t s = 0; s < samples; ++s) {
-        const int64_t begin = samples > 1 ? span * s / (samples - 1) : 0;
-        std::vector<int64_t> ids(len);
-        for (int64_t i = 0; i < len; ++i)
-            ids[i] = static_cast<unsigned char>(text[begin + i]);
-        out.push_back(std::move(ids));
-    }
-    return out;
-}
-
 Artifact runQuantize(NodeContext &ctx)
 {
     const json &p = ctx.params();
-    if (ctx.hasInput("calibration") && !ctx.inputs("calibration").empty())
-        throw Error("quantize: the 'calibration' dataset input is not supported yet; disconnect it "
-                    "and use the calibration parameter (source: random or text_file)");
     QuantSpec spec;
     spec.method = MethodSpec().withJson(p, "quantize");
     spec.include = p["include"].get<std::vector<std::string>>();
@@ -146,12 +106,20 @@ Artifact runQuantize(NodeContext &ctx)
     const fs::path inDir = modelDir(ctx.input("model"));
     ctx.progress(0, 1, "loading " + inDir.filename().string());
     auto model = loadAnyModel(inDir);
-    std::vector<std::vector<int64_t>> calibration;
+    TokenSequences calibration;
+    std::string calibrationSource;
     bool needs = spec.method.needsCalibration();
     for (const auto &o : spec.overrides)
         needs |= o.method.needsCalibration();
-    if (needs)
-        calibration = calibrationSequences(p["calibration"], model->config().vocabSize, ctx.seed());
+    if (needs) {
+        calibration = calibrationFor(ctx, *model, inDir, &calibrationSource);
+        ctx.log("calibration: " + std::to_string(calibration.size()) + " sequences of "
+                + std::to_string(calibration.front().size()) + " tokens from "
+                + calibrationSource);
+    } else if (ctx.hasInput("calibration")) {
+        ctx.log("calibration input '" + ctx.input("calibration").nodeId + "' unused: "
+                + spec.method.label() + " needs no calibration");
+    }
 
     const QuantizeReport report = quantizeModel(
         *model, spec, calibration,
@@ -184,6 +152,10 @@ Artifact runQuantize(NodeContext &ctx)
               {"weight_bytes", weightBytes},
               {"quantized_layers", report.layers.size()},
               {"parameters", model->config().parameterCount()}};
+    if (needs)
+        a.meta["calibration"] = {{"source", calibrationSource},
+                                 {"sequences", calibration.size()},
+                                 {"seq_len", calibration.front().size()}};
     ctx.addResult({{"model", ctx.nodeId()},
                    {"label", report.label},
                    {"weight_bytes", weightBytes},
@@ -203,15 +175,17 @@ void registerQuantNodes(NodeRegistry &registry)
                     "INT-k, GPTQ, AWQ, FP8, SmoothQuant), with per-layer overrides";
     n.inputs = {{"model", "model", false, false, "The model to quantize"},
                 {"calibration", "dataset", false, true,
-                 "Not supported yet (use the calibration parameter)"}};
+                 "Text to calibrate gptq / awq / smoothquant on (GSM8K or GPQA records, "
+                 "tokenized with the model's tokenizer); overrides calibration.source"}};
     n.outputType = "model";
     ParamSpec method = param("method", ParamKind::Enum, "nf4", "Quantization method");
     method.choices = {"int8", "llm_int8", "nf4", "fp4", "int", "gptq", "awq", "fp8", "smoothquant"};
     ParamSpec calib = param("calibration", ParamKind::Object, nullptr,
-                            "Calibration sequences for gptq, awq and smoothquant (stopgap until "
-                            "dataset inputs exist)");
+                            "Calibration sequences for gptq, awq and smoothquant: from the "
+                            "dataset input when connected, else from `source`");
     ParamSpec source = param("source", ParamKind::Enum, "random",
-                             "random token ids, or the bytes of a text file");
+                             "Without a dataset: random token ids, or a text file tokenized "
+                             "with the model's tokenizer");
     source.choices = {"random", "text_file"};
     calib.fields = {source, param("samples", ParamKind::Int, 16, "Number of sequences", 1, 1 << 16),
                     param("seq_len", ParamKind::Int, 64, "Tokens per sequence", 1, 1 << 16),
@@ -244,6 +218,9 @@ void registerQuantNodes(NodeRegistry &registry)
               1 << 20),
         calib,
     };
+    // 2: calibration through nodes/calibration_input.h (other random ids; text files tokenized
+    // with the model's tokenizer in non-overlapping windows instead of overlapping byte windows).
+    n.version = 2;
     n.run = runQuantize;
     registry.add(n);
 }

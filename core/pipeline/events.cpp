@@ -60,6 +60,8 @@ nlohmann::json toJson(const Event &e)
         j["message"] = e.message;
     if (!e.data.is_null())
         j["data"] = e.data;
+    if (e.cached)
+        j["cached"] = true;
     return j;
 }
 
@@ -78,6 +80,7 @@ Event eventFromJson(const nlohmann::json &j)
         e.total = j.value("total", 0.0);
         e.message = j.value("message", "");
         e.time = j.value("time", 0.0);
+        e.cached = j.value("cached", false);
         if (j.contains("data"))
             e.data = j["data"];
     } catch (const nlohmann::json::exception &ex) {

@@ -102,6 +102,51 @@ Event makeEvent(Event::Kind kind, const std::string &node, const std::string &me
     return e;
 }
 
+// A cache entry's record of the events its node emitted, replayed when the entry is used.
+const char kEventsFile[] = "events.jsonl";
+
+// Metric points and log lines are part of what a node produced; progress is transient and the
+// node states are the executor's own.
+bool isRecorded(Event::Kind kind)
+{
+    return kind == Event::Kind::Metric || kind == Event::Kind::Log;
+}
+
+// One JSON object per line, without node and time: an entry is shared by every node with its key,
+// and the replay happens at its own time.
+std::string recordedEventsText(const std::vector<Event> &events)
+{
+    std::string text;
+    for (const Event &e : events) {
+        json j = toJson(e);
+        j.erase("node");
+        j.erase("time");
+        text += dumpJson(j) + "\n";
+    }
+    return text;
+}
+
+// Throws qb::Error naming file:line on a line that is not an event of a recorded kind.
+std::vector<Event> readRecordedEvents(const fs::path &file)
+{
+    std::istringstream in(readTextFile(file));
+    std::vector<Event> events;
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (line.empty())
+            continue;
+        try {
+            Event e = eventFromJson(json::parse(line));
+            if (!isRecorded(e.kind))
+                throw Error("kind '" + toString(e.kind) + "' is not recorded");
+            events.push_back(std::move(e));
+        } catch (const std::exception &ex) {
+            throw Error(file.string() + ":" + std::to_string(n) + ": " + ex.what());
+        }
+    }
+    return events;
+}
+
 } // namespace
 
 std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint64_t seed,
@@ -190,14 +235,42 @@ RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
         }
         if (fromCache) {
             log(makeEvent(Event::Kind::NodeCached, id, key));
+            // A missing or damaged record costs the charts, not the artifact: replay nothing and
+            // say so rather than recompute (a pre-training or GRPO node takes minutes to hours).
+            std::vector<Event> recorded;
+            std::string problem;
+            if (!fs::exists(cached / kEventsFile)) {
+                problem = "the cache entry has no " + std::string(kEventsFile);
+            } else {
+                try {
+                    recorded = readRecordedEvents(cached / kEventsFile);
+                } catch (const std::exception &e) {
+                    problem = e.what();
+                }
+            }
+            if (!problem.empty())
+                log(makeEvent(Event::Kind::Log, id,
+                              "metrics and log lines of the cached node are not replayed: "
+                                  + problem + "; run without the cache to recompute them"));
+            for (Event &e : recorded) {
+                e.node = id;
+                e.cached = true;
+                log(std::move(e));
+            }
         } else {
             log(makeEvent(Event::Kind::NodeStarted, id, decl.type));
             const fs::path work = tempSibling(cached);
             const fs::path resume = cacheDir / ".resume" / key; // created by nodes that use it
             fs::create_directories(work);
+            std::vector<Event> recorded;
             try {
                 NodeContext ctx(spec, id, decl.params, inputs, work, exp.seed, options.threads,
-                                [&log](const Event &e) { log(e); }, &cancel, resume);
+                                [&log, &recorded](const Event &e) {
+                                    if (isRecorded(e.kind))
+                                        recorded.push_back(e);
+                                    log(e);
+                                },
+                                &cancel, resume);
                 artifact = spec.run(ctx);
                 ctx.checkCancelled();
                 nodeResults = ctx.results();
@@ -206,6 +279,8 @@ RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
                 json doc{{"type", artifact.type}, {"meta", artifact.meta}, {"results", nodeResults},
                          {"node_type", spec.type}, {"params", decl.params},
                          {"created", timestamp("%Y-%m-%dT%H:%M:%S")}};
+                // Both go into the entry with the one rename below.
+                writeFileAtomic(work / kEventsFile, recordedEventsText(recorded));
                 writeFileAtomic(work / "artifact.json", dumpJson(doc, 2) + "\n");
                 fs::remove_all(cached); // a stale entry without artifact.json
                 fs::rename(work, cached);

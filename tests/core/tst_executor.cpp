@@ -1,6 +1,7 @@
 // The executor: dependency order, caching by content hash (a re-run recomputes nothing; a changed
-// parameter recomputes that node and what follows it), cooperative cancellation within one step
-// with resume from cache, failures that name the node, and the atomic run folder.
+// parameter recomputes that node and what follows it), replay of a cached node's metric and log
+// events, cooperative cancellation within one step with resume from cache, failures that name the
+// node, and the atomic run folder.
 #include "api/executor.h"
 #include "api/node_context.h"
 #include "support/test_support.h"
@@ -53,9 +54,10 @@ qb::NodeRegistry testRegistry()
         for (int s = first; s < steps; ++s) {
             ctx.checkCancelled();
             ctx.progress(s + 1, steps, "adding");
-            ctx.metric("partial", s, s * 0.5);
+            ctx.metric("partial", s, s * 0.5, {{"step_of", steps}, {"terms", {"x", 1.5}}});
             qb::writeFileAtomic(mark, std::to_string(s + 1));
         }
+        ctx.log("summed " + std::to_string(ctx.inputs("terms").size()) + " terms");
         int total = 0;
         for (const auto &t : ctx.inputs("terms"))
             total += std::stoi(qbtest::readFile(t.dir / "value.txt"));
@@ -100,6 +102,31 @@ struct Fixture
         }, cancel);
     }
 };
+
+// The Metric and Log events of one node, as JSON without time and the cached flag.
+std::vector<json> nodeOutput(const std::vector<qb::Event> &events, const std::string &node)
+{
+    std::vector<json> out;
+    for (const auto &e : events)
+        if (e.node == node
+            && (e.kind == qb::Event::Kind::Metric || e.kind == qb::Event::Kind::Log)) {
+            json j = qb::toJson(e);
+            j.erase("time");
+            j.erase("cached");
+            out.push_back(j);
+        }
+    return out;
+}
+
+std::vector<json> eventLines(const fs::path &file)
+{
+    std::ifstream in(file);
+    std::vector<json> out;
+    std::string line;
+    while (std::getline(in, line))
+        out.push_back(json::parse(line));
+    return out;
+}
 
 } // namespace
 
@@ -154,6 +181,114 @@ private Q_SLOTS:
         const auto changed = f.run(project(2, 6), "r3");
         QCOMPARE(g_runs, (std::map<std::string, int>{{"a", 1}, {"b", 2}, {"s", 2}}));
         QCOMPARE(changed.results["results"][0]["total"].get<int>(), 8);
+    }
+
+    void cachedNodeReplaysItsEvents()
+    {
+        Fixture f;
+        const auto first = f.run(project(2, 5, 2), "r1");
+        QCOMPARE(first.status, std::string("ok"));
+        // Two metric points then the log line, exactly as the node body emits them.
+        const std::vector<json> expected = {
+            {{"kind", "metric"}, {"node", "s"}, {"name", "partial"}, {"step", 0.0}, {"value", 0.0},
+             {"data", {{"step_of", 2}, {"terms", {"x", 1.5}}}}},
+            {{"kind", "metric"}, {"node", "s"}, {"name", "partial"}, {"step", 1.0}, {"value", 0.5},
+             {"data", {{"step_of", 2}, {"terms", {"x", 1.5}}}}},
+            {{"kind", "log"}, {"node", "s"}, {"message", "summed 2 terms"}}};
+        QCOMPARE(nodeOutput(f.events, "s"), expected);
+        for (const auto &e : f.events)
+            QVERIFY(!e.cached);
+
+        const auto second = f.run(project(2, 5, 2), "r2");
+        QCOMPARE(second.status, std::string("ok"));
+        QCOMPARE(g_runs["s"], 1);
+        QVERIFY(second.results["nodes"]["s"]["cached"].get<bool>());
+        QCOMPARE(nodeOutput(f.events, "s"), expected);
+        // node_cached first, then the replay; no progress or node_started for the cached node.
+        std::vector<std::string> kinds;
+        for (const auto &e : f.events)
+            if (e.node == "s") {
+                kinds.push_back(qb::toString(e.kind));
+                QCOMPARE(e.cached, e.kind == qb::Event::Kind::Metric
+                                       || e.kind == qb::Event::Kind::Log);
+            }
+        QCOMPARE(kinds, (std::vector<std::string>{"node_cached", "metric", "metric", "log"}));
+        // The run's events.jsonl holds the same lines, marked "cached": true, and reads back.
+        std::vector<qb::Event> fromFile;
+        for (const auto &j : eventLines(f.root / "r2" / "events.jsonl")) {
+            if (j.value("node", "") == "s" && j["kind"] != "node_cached")
+                QCOMPARE(j.value("cached", false), true);
+            fromFile.push_back(qb::eventFromJson(j));
+        }
+        QCOMPARE(nodeOutput(fromFile, "s"), expected);
+        // Nodes that emitted nothing replay nothing and warn about nothing.
+        QVERIFY(nodeOutput(f.events, "a").empty());
+    }
+
+    void damagedOrMissingEventRecordKeepsTheEntry()
+    {
+        Fixture f;
+        const auto first = f.run(project(2, 5, 2), "r1");
+        const fs::path entry = first.results["nodes"]["s"]["cache_dir"].get<std::string>();
+        QVERIFY(fs::exists(entry / "events.jsonl"));
+        auto warnings = [&f] {
+            std::vector<std::string> out;
+            for (const auto &e : f.events)
+                if (e.node == "s" && e.kind == qb::Event::Kind::Log && !e.cached)
+                    out.push_back(e.message);
+            return out;
+        };
+        auto replayed = [&f] {
+            int n = 0;
+            for (const auto &e : f.events)
+                n += e.cached;
+            return n;
+        };
+
+        // A damaged record (here its second line) replays nothing; the artifact is still used.
+        const std::string text = qbtest::readFile(entry / "events.jsonl");
+        qbtest::writeFile(entry / "events.jsonl",
+                          text.substr(0, text.find('\n') + 1) + "{\"kind\": \"metr\n");
+        auto s = f.run(project(2, 5, 2), "r2");
+        QCOMPARE(s.status, std::string("ok"));
+        QCOMPARE(s.results["results"][0]["total"].get<int>(), 7);
+        QCOMPARE(g_runs["s"], 1);
+        QCOMPARE(replayed(), 0);
+        auto w = warnings();
+        QCOMPARE(int(w.size()), 1);
+        QVERIFY2(w[0].find("not replayed") != std::string::npos
+                     && w[0].find("events.jsonl:2") != std::string::npos,
+                 w[0].c_str());
+
+        // A recorded line of a kind the executor never records is damage too.
+        qbtest::writeFile(entry / "events.jsonl", "{\"kind\": \"node_finished\"}\n");
+        s = f.run(project(2, 5, 2), "r3");
+        QCOMPARE(s.status, std::string("ok"));
+        QCOMPARE(replayed(), 0);
+        QCOMPARE(int(warnings().size()), 1);
+
+        // A missing record: the same.
+        fs::remove(entry / "events.jsonl");
+        s = f.run(project(2, 5, 2), "r4");
+        QCOMPARE(s.status, std::string("ok"));
+        QCOMPARE(g_runs["s"], 1);
+        QCOMPARE(replayed(), 0);
+        w = warnings();
+        QCOMPARE(int(w.size()), 1);
+        QVERIFY2(w[0].find("no events.jsonl") != std::string::npos, w[0].c_str());
+
+        // Recomputing without the cache writes the record again, and it replays.
+        qb::RunOptions opt;
+        opt.outDir = f.root / "r5";
+        opt.cacheDir = f.root / "cache";
+        opt.useCache = false;
+        qb::CancelToken cancel;
+        qb::runExperiment(qb::parseExperiment(project(2, 5, 2), "ex.yaml", f.registry), f.registry,
+                          opt, [](const qb::Event &) {}, cancel);
+        QCOMPARE(g_runs["s"], 2);
+        s = f.run(project(2, 5, 2), "r6");
+        QCOMPARE(replayed(), 3);
+        QVERIFY(warnings().empty());
     }
 
     void cancelStopsWithinAStepAndResumes()
