@@ -16,13 +16,13 @@ namespace qb {
 struct ReasonerRecipe
 {
     std::string preset = "tiny-reasoner"; // "tiny-reasoner" or "micro"
-    int64_t steps = 2000;
+    int64_t steps = 1100;
     int64_t batchSize = 64;
     double lr = 3e-3;
     int64_t warmup = 100;
     bool bf16 = false;
     bool numberFeatures = true; // factored number embeddings while training (train/number_features.h)
-    int64_t evalEvery = 500;
+    int64_t evalEvery = 550;
     int64_t evalQuestions = 200;
     int64_t gsmExamples = 30000;
     int64_t gpqaExamples = 6000; // the generator holds ~8k distinct train questions
