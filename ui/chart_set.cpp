@@ -1,17 +1,36 @@
 #include "chart_set.h"
 
 #include <QDir>
+#include <QRegularExpression>
+
+#include <map>
+#include <set>
 
 namespace qbui {
 
+namespace {
+
+// Page ids hold node ids and layer names ("err_nf4/model.layers.0.mlp.up_proj"): keep what is
+// safe in a file name everywhere.
+QString fileSafe(const QString &text)
+{
+    static const QRegularExpression unsafe(QStringLiteral("[^A-Za-z0-9_.-]+"));
+    QString out = text;
+    out.replace(unsafe, QStringLiteral("_"));
+    return out;
+}
+
+} // namespace
+
 ChartSet::ChartSet(QWidget *parent)
     : m_metrics(new MetricChart(parent)), m_accuracy(new AccuracyChart(parent)),
-      m_layerError(new LayerErrorChart(parent)), m_flips(new FlipsView(parent))
+      m_layerError(new LayerErrorChart(parent)), m_histogram(new WeightHistogramChart(parent)),
+      m_sensitivity(new SensitivityChart(parent)), m_flips(new FlipsView(parent))
 {}
 
 std::vector<ChartWidget *> ChartSet::charts() const
 {
-    return {m_metrics, m_accuracy, m_layerError};
+    return {m_metrics, m_accuracy, m_layerError, m_histogram, m_sensitivity};
 }
 
 void ChartSet::clear()
@@ -24,20 +43,40 @@ void ChartSet::addEvent(const qb::Event &event)
 {
     if (event.kind != qb::Event::Kind::Metric)
         return;
-    if (event.name == "layer_error") {
-        m_layerError->addLayerError(event.data);
-        return;
-    }
-    m_metrics->addPoint(QString::fromStdString(event.node), QString::fromStdString(event.name),
-                        event.step, event.value);
+    const QString node = QString::fromStdString(event.node);
+    // The analysis payloads have charts of their own; their value alone (a level count, a KL at
+    // some bits/param) would be a meaningless series among the metrics.
+    if (event.name == "layer_error")
+        m_layerError->addLayerError(event.data, node);
+    else if (event.name == "weight_histogram")
+        m_histogram->addHistogram(node, event.data);
+    else if (event.name == "sensitivity.curve")
+        m_sensitivity->addCurvePoint(node, event.data, event.step, event.value);
+    else if (event.name == "sensitivity.allocation")
+        m_sensitivity->setAllocation(node, event.data, event.step, event.value);
+    else
+        m_metrics->addPoint(node, QString::fromStdString(event.name), event.step, event.value);
 }
 
 void ChartSet::setResults(const nlohmann::json &results)
 {
-    if (results.is_object() && results.contains("results"))
-        m_accuracy->setRows(results["results"]);
-    else
+    if (!results.is_object()) {
         m_accuracy->setRows(results);
+        return;
+    }
+    m_accuracy->setRows(results.value("results", nlohmann::json::array()));
+    // results.json names each node's output ("nf4-b64" for the model an analysis measured).
+    const auto nodes = results.find("nodes");
+    if (nodes == results.end() || !nodes->is_object())
+        return;
+    for (const auto &[id, info] : nodes->items()) {
+        if (!info.is_object() || !info.contains("meta") || !info["meta"].is_object())
+            continue;
+        const auto &meta = info["meta"];
+        if (meta.contains("label") && meta["label"].is_string())
+            m_layerError->setNodeLabel(QString::fromStdString(id),
+                                       QString::fromStdString(meta["label"].get<std::string>()));
+    }
 }
 
 void ChartSet::loadRun(const RunRecord &run)
@@ -45,7 +84,32 @@ void ChartSet::loadRun(const RunRecord &run)
     clear();
     for (const qb::Event &e : run.events)
         addEvent(e);
-    setResults(run.resultRows());
+    setResults(run.results.is_object() ? run.results : run.resultRows());
+}
+
+std::vector<ChartSet::Figure> ChartSet::figures(bool includeEmpty) const
+{
+    std::vector<Figure> out;
+    std::set<QString> stems;
+    for (ChartWidget *chart : charts()) {
+        if (!includeEmpty && !chart->hasData())
+            continue;
+        const QStringList pages = chart->pages();
+        if (pages.size() <= 1) {
+            out.push_back({chart, {}, chart->fileStem(), chart->title()});
+            stems.insert(chart->fileStem());
+            continue;
+        }
+        for (const QString &page : pages) {
+            QString stem = chart->fileStem() + QLatin1Char('-') + fileSafe(page);
+            for (int i = 2; stems.count(stem); ++i)
+                stem = chart->fileStem() + QLatin1Char('-') + fileSafe(page) + QString::number(i);
+            stems.insert(stem);
+            out.push_back({chart, page, stem,
+                           chart->title() + QStringLiteral(": ") + chart->pageTitle(page)});
+        }
+    }
+    return out;
 }
 
 QStringList ChartSet::exportFigures(const QString &dir, int width, int height, QStringList *files,
@@ -54,17 +118,24 @@ QStringList ChartSet::exportFigures(const QString &dir, int width, int height, Q
     QStringList problems;
     if (!QDir().mkpath(dir))
         return {QObject::tr("%1: cannot create folder").arg(dir)};
-    for (ChartWidget *chart : charts()) {
-        if (!includeEmpty && !chart->hasData())
-            continue;
+    std::map<ChartWidget *, QString> shownBefore;
+    for (const Figure &f : figures(includeEmpty)) {
+        if (!f.page.isEmpty()) {
+            shownBefore.emplace(f.chart, f.chart->currentPage());
+            f.chart->setCurrentPage(f.page);
+        }
         for (const char *suffix : {".png", ".svg", ".pdf"}) {
-            const QString path = QDir(dir).filePath(chart->fileStem() + suffix);
-            const QString error = chart->exportTo(path, width, height);
+            const QString path = QDir(dir).filePath(f.stem + suffix);
+            const QString error = f.chart->exportTo(path, width, height);
             if (error.isEmpty())
                 files->append(path);
             else
                 problems << error;
         }
+    }
+    for (const auto &[chart, page] : shownBefore) {
+        chart->setCurrentPage(page);
+        chart->flush();
     }
     return problems;
 }

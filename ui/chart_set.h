@@ -1,14 +1,17 @@
 // ChartSet: the workbench's charts as one unit — the metric-series chart, accuracy per
-// precision, per-layer error and the flips view — and the routing of run events and results rows
-// to them. Used by the main window (charts in docks) and by headless rendering (charts never
-// shown). GUI thread only. The charts are created as children of the given parent widget; the
-// set holds guarded pointers, so docks may re-parent them.
+// precision, per-layer error, the weight histogram, the sensitivity curve and the flips view —
+// and the routing of run events and results rows to them. Used by the main window (charts in
+// docks) and by headless rendering (charts never shown). GUI thread only. The charts are created
+// as children of the given parent widget; the set holds guarded pointers, so docks may re-parent
+// them.
 #pragma once
 #include "accuracy_chart.h"
 #include "flips_view.h"
 #include "layer_error_chart.h"
 #include "metric_chart.h"
 #include "run_history.h"
+#include "sensitivity_chart.h"
+#include "weight_histogram_chart.h"
 
 #include <QPointer>
 
@@ -17,11 +20,22 @@ namespace qbui {
 class ChartSet
 {
 public:
+    // One exported figure: a chart, or one page of a chart that has several (page set).
+    struct Figure
+    {
+        ChartWidget *chart = nullptr;
+        QString page;  // empty: the chart as shown
+        QString stem;  // file name without suffix, e.g. "layer_error-err_nf4"
+        QString title;
+    };
+
     explicit ChartSet(QWidget *parent);
 
     MetricChart *metrics() const { return m_metrics; }
     AccuracyChart *accuracy() const { return m_accuracy; }
     LayerErrorChart *layerError() const { return m_layerError; }
+    WeightHistogramChart *weightHistogram() const { return m_histogram; }
+    SensitivityChart *sensitivity() const { return m_sensitivity; }
     FlipsView *flips() const { return m_flips; }
     std::vector<ChartWidget *> charts() const;
 
@@ -31,8 +45,11 @@ public:
     void setResults(const nlohmann::json &results);
     void loadRun(const RunRecord &run);
 
-    // Writes <stem>.png/.svg/.pdf for every chart holding data (all charts when includeEmpty);
-    // returns the problems (empty on success) and appends written files to *files.
+    // The figures a report holds: every chart with data (all when includeEmpty), a chart with
+    // several pages once per page.
+    std::vector<Figure> figures(bool includeEmpty = false) const;
+    // Writes <stem>.png/.svg/.pdf for every figure; returns the problems (empty on success) and
+    // appends written files to *files. Charts are left on the page they showed.
     QStringList exportFigures(const QString &dir, int width, int height, QStringList *files,
                               bool includeEmpty = false) const;
 
@@ -40,6 +57,8 @@ private:
     QPointer<MetricChart> m_metrics;
     QPointer<AccuracyChart> m_accuracy;
     QPointer<LayerErrorChart> m_layerError;
+    QPointer<WeightHistogramChart> m_histogram;
+    QPointer<SensitivityChart> m_sensitivity;
     QPointer<FlipsView> m_flips;
 };
 

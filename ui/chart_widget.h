@@ -4,6 +4,7 @@
 // take data through plain methods so that live runs, run history and tests feed them alike. GUI
 // thread only; owns its plot.
 #pragma once
+#include <QStringList>
 #include <QTimer>
 #include <QWidget>
 
@@ -24,6 +25,12 @@ public:
     QString fileStem() const { return m_fileStem; } // e.g. "metrics", used for exported files
     virtual bool hasData() const = 0;
     virtual void clear() = 0;
+    // A chart that holds several views of which it shows one (per analysis node, per layer)
+    // lists their ids here so that reports can export each; empty for a single view.
+    virtual QStringList pages() const { return {}; }
+    virtual QString currentPage() const { return {}; }
+    virtual void setCurrentPage(const QString &) {}
+    virtual QString pageTitle(const QString &page) const { return page; }
 
     // Writes the chart to path; the format follows the suffix (.png, .svg, .pdf). Returns an
     // empty string on success, else what went wrong.

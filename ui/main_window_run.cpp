@@ -127,7 +127,8 @@ void MainWindow::onRunEvent(const qb::Event &e)
     }
     case Kind::Metric:
         m_charts->addEvent(e);
-        if (e.name != "layer_error")
+        // Per-layer payloads are charted, not logged: one line per layer would flood the log.
+        if (e.name != "layer_error" && e.name != "weight_histogram")
             appendLog(stamp + tr("%1: %2[%3] = %4").arg(node, QString::fromStdString(e.name))
                                   .arg(e.step).arg(e.value, 0, 'g', 6));
         break;

@@ -4,29 +4,49 @@
 #include <QFile>
 #include <QFileInfo>
 
+#include <algorithm>
+
 namespace qbui {
 
 namespace {
 
-// Column order for the usual evaluation rows; other keys follow in the order first seen.
-QStringList columns(const nlohmann::json &rows)
+struct KindInfo
 {
-    QStringList cols = {"model", "label", "precision", "task", "n", "accuracy", "ci_low",
-                        "ci_high", "unparsed_rate", "weight_bytes", "tokens_per_second"};
-    QStringList seen;
-    for (const auto &r : rows)
-        if (r.is_object())
-            for (const auto &[k, v] : r.items())
-                if (!seen.contains(QString::fromStdString(k)))
-                    seen << QString::fromStdString(k);
-    QStringList out;
-    for (const QString &c : cols)
-        if (seen.contains(c))
-            out << c;
-    for (const QString &c : seen)
-        if (!out.contains(c))
-            out << c;
-    return out;
+    const char *kind;
+    const char *title;
+    QStringList columns; // in this order first; other keys follow in the order first seen
+};
+
+const QStringList kMainColumns = {"model", "label", "precision", "task", "n", "accuracy",
+                                  "ci_low", "ci_high", "unparsed_rate", "weight_bytes",
+                                  "tokens_per_second"};
+
+const std::vector<KindInfo> &knownKinds()
+{
+    static const QStringList layerBase = {"node", "label", "quantized", "reference"};
+    static const QStringList sensBase = {"node", "model", "low", "high"};
+    static const std::vector<KindInfo> kinds = {
+        {"layer_error.layer", QT_TR_NOOP("Layer error: per linear layer"),
+         layerBase + QStringList{"layer", "module", "name", "kind", "rel_mse", "sqnr_db", "cosine",
+                                 "max_abs", "kl", "weight_rel_mse", "act_absmax",
+                                 "act_outlier_fraction", "act_outlier_channels",
+                                 "weight_kurtosis", "tokens"}},
+        {"layer_error.block", QT_TR_NOOP("Layer error: hidden state per block"),
+         layerBase + QStringList{"layer", "rel_error", "cosine"}},
+        {"layer_error.model", QT_TR_NOOP("Layer error: model (KL and perplexity)"),
+         layerBase + QStringList{"kl_mean", "kl_max", "ppl_reference", "ppl_quantized",
+                                 "positions", "predicted", "calibration"}},
+        {"sensitivity.layer", QT_TR_NOOP("Sensitivity: per layer"),
+         sensBase + QStringList{"layer", "module", "name", "parameters", "low_kind", "high_kind",
+                                "low_bytes", "high_bytes", "kl_low", "kl_high", "rank",
+                                "upgraded"}},
+        {"sensitivity.curve", QT_TR_NOOP("Sensitivity: KL vs bits/param"),
+         sensBase + QStringList{"upgraded", "layer", "bits_per_param", "kl"}},
+        {"sensitivity.allocation", QT_TR_NOOP("Sensitivity: allocation"),
+         sensBase + QStringList{"budget_bits", "feasible", "bits_per_param", "kl", "upgraded",
+                                "overrides", "quantize_params"}},
+    };
+    return kinds;
 }
 
 QString cellText(const nlohmann::json &v)
@@ -38,6 +58,40 @@ QString cellText(const nlohmann::json &v)
     if (v.is_number_float())
         return QString::number(v.get<double>(), 'g', 5);
     return QString::fromStdString(v.dump());
+}
+
+QString analysisKind(const nlohmann::json &row)
+{
+    if (!row.is_object())
+        return {};
+    auto it = row.find("analysis");
+    return it == row.end() || it->is_null() ? QString() : cellText(*it);
+}
+
+// The preferred columns that occur, then the others in the order first seen ("analysis" is the
+// table's title, not a column).
+QStringList columns(const nlohmann::json &rows, const QStringList &preferred)
+{
+    QStringList seen;
+    for (const auto &r : rows)
+        if (r.is_object())
+            for (const auto &[k, v] : r.items())
+                if (k != "analysis" && !seen.contains(QString::fromStdString(k)))
+                    seen << QString::fromStdString(k);
+    QStringList out;
+    for (const QString &c : preferred)
+        if (seen.contains(c))
+            out << c;
+    for (const QString &c : seen)
+        if (!out.contains(c))
+            out << c;
+    return out;
+}
+
+QString cell(const nlohmann::json &row, const QString &column)
+{
+    return row.is_object() ? cellText(row.value(column.toStdString(), nlohmann::json()))
+                           : QString();
 }
 
 bool writeText(const QString &path, const QString &text, QStringList *problems)
@@ -53,22 +107,76 @@ bool writeText(const QString &path, const QString &text, QStringList *problems)
 
 } // namespace
 
-QString resultsMarkdown(const nlohmann::json &rows)
+std::vector<ResultTable> resultTables(const nlohmann::json &rows)
 {
-    if (!rows.is_array() || rows.empty())
+    std::vector<ResultTable> tables(1);
+    tables[0].title = QObject::tr("Results");
+    if (rows.is_array()) {
+        for (const auto &r : rows) {
+            const QString kind = analysisKind(r);
+            auto it = std::find_if(tables.begin(), tables.end(),
+                                   [&](const ResultTable &t) { return t.kind == kind; });
+            if (it == tables.end()) {
+                ResultTable t;
+                t.kind = kind;
+                t.title = kind;
+                for (const KindInfo &k : knownKinds())
+                    if (kind == QLatin1String(k.kind))
+                        t.title = QObject::tr(k.title);
+                tables.push_back(t);
+                it = tables.end() - 1;
+            }
+            it->rows.push_back(r);
+        }
+    }
+    for (ResultTable &t : tables) {
+        QStringList preferred = kMainColumns;
+        for (const KindInfo &k : knownKinds())
+            if (t.kind == QLatin1String(k.kind))
+                preferred = k.columns;
+        t.columns = columns(t.rows, preferred);
+    }
+    return tables;
+}
+
+QString tableMarkdown(const ResultTable &table)
+{
+    if (table.rows.empty())
         return {};
-    const QStringList cols = columns(rows);
-    QString md = QStringLiteral("| ") + cols.join(QStringLiteral(" | ")) + QStringLiteral(" |\n|");
-    for (int i = 0; i < cols.size(); ++i)
+    QString md = QStringLiteral("| ") + table.columns.join(QStringLiteral(" | "))
+        + QStringLiteral(" |\n|");
+    for (int i = 0; i < table.columns.size(); ++i)
         md += QStringLiteral("---|");
     md += '\n';
-    for (const auto &r : rows) {
+    for (const auto &r : table.rows) {
         QStringList cells;
-        for (const QString &c : cols)
-            cells << cellText(r.value(c.toStdString(), nlohmann::json())).replace('|', "\\|");
+        for (const QString &c : table.columns)
+            cells << cell(r, c).replace('|', "\\|");
         md += QStringLiteral("| ") + cells.join(QStringLiteral(" | ")) + QStringLiteral(" |\n");
     }
     return md;
+}
+
+QString tableHtml(const ResultTable &table)
+{
+    if (table.rows.empty())
+        return {};
+    QString html = QStringLiteral("<table><tr>");
+    for (const QString &c : table.columns)
+        html += QStringLiteral("<th>%1</th>").arg(c.toHtmlEscaped());
+    html += QStringLiteral("</tr>\n");
+    for (const auto &r : table.rows) {
+        html += QStringLiteral("<tr>");
+        for (const QString &c : table.columns)
+            html += QStringLiteral("<td>%1</td>").arg(cell(r, c).toHtmlEscaped());
+        html += QStringLiteral("</tr>\n");
+    }
+    return html + QStringLiteral("</table>\n");
+}
+
+QString resultsMarkdown(const nlohmann::json &rows)
+{
+    return tableMarkdown(resultTables(rows).front());
 }
 
 QStringList writeReport(const QString &dirPath, const ChartSet &charts, const ReportInput &input,
@@ -103,40 +211,38 @@ QStringList writeReport(const QString &dirPath, const ChartSet &charts, const Re
         md += QStringLiteral("\n\n");
         html += QStringLiteral("</p>\n");
     }
+    const std::vector<ResultTable> tables = resultTables(rows);
     md += QStringLiteral("## Results\n\n");
     html += QStringLiteral("<h2>Results</h2>\n");
-    if (rows.empty()) {
-        md += QStringLiteral("No result rows.\n\n");
-        html += QStringLiteral("<p>No result rows.</p>\n");
+    if (tables.front().rows.empty()) {
+        const QString none = tables.size() > 1 ? QObject::tr("No evaluation rows.")
+                                               : QObject::tr("No result rows.");
+        md += none + QStringLiteral("\n\n");
+        html += QStringLiteral("<p>%1</p>\n").arg(none);
     } else {
-        md += resultsMarkdown(rows) + '\n';
-        const QStringList cols = columns(rows);
-        html += QStringLiteral("<table><tr>");
-        for (const QString &c : cols)
-            html += QStringLiteral("<th>%1</th>").arg(c.toHtmlEscaped());
-        html += QStringLiteral("</tr>\n");
-        for (const auto &r : rows) {
-            html += QStringLiteral("<tr>");
-            for (const QString &c : cols)
-                html += QStringLiteral("<td>%1</td>")
-                            .arg(cellText(r.value(c.toStdString(), nlohmann::json()))
-                                     .toHtmlEscaped());
-            html += QStringLiteral("</tr>\n");
+        md += tableMarkdown(tables.front()) + '\n';
+        html += tableHtml(tables.front());
+    }
+    if (tables.size() > 1) {
+        md += QStringLiteral("## Analysis\n\n");
+        html += QStringLiteral("<h2>Analysis</h2>\n");
+        for (size_t i = 1; i < tables.size(); ++i) {
+            md += QStringLiteral("### %1\n\n").arg(tables[i].title) + tableMarkdown(tables[i])
+                + '\n';
+            html += QStringLiteral("<h3>%1</h3>\n").arg(tables[i].title.toHtmlEscaped())
+                + tableHtml(tables[i]);
         }
-        html += QStringLiteral("</table>\n");
     }
     md += QStringLiteral("## Figures\n\n");
     html += QStringLiteral("<h2>Figures</h2>\n");
-    for (ChartWidget *chart : charts.charts()) {
-        if (!chart->hasData())
-            continue;
-        const QString png = QStringLiteral("figures/%1.png").arg(chart->fileStem());
+    for (const ChartSet::Figure &f : charts.figures()) {
+        const QString png = QStringLiteral("figures/%1.png").arg(f.stem);
         md += QStringLiteral("### %1\n\n![%1](%2)\n\nAlso as [SVG](figures/%3.svg) and "
                              "[PDF](figures/%3.pdf).\n\n")
-                  .arg(chart->title(), png, chart->fileStem());
+                  .arg(f.title, png, f.stem);
         html += QStringLiteral("<h3>%1</h3>\n<img src=\"%2\" alt=\"%1\">\n<p><a href=\"figures/"
                                "%3.svg\">SVG</a> · <a href=\"figures/%3.pdf\">PDF</a></p>\n")
-                    .arg(chart->title().toHtmlEscaped(), png, chart->fileStem());
+                    .arg(f.title.toHtmlEscaped(), png, f.stem);
     }
     if (charts.flips()->hasData()) {
         const QString flips = charts.flips()->toMarkdown();

@@ -1,15 +1,19 @@
 // The main window end to end: YAML round trip through the editor, load errors that never crash,
 // a real run of projects/smoke.yaml (node states, live chart data, cache hits on the second run),
-// cancel, close during a run, run history and report export.
+// cancel, close during a run, run history and report export, and a micro analysis project whose
+// layer-error, weight-histogram and sensitivity charts fill live and again from run history.
 #include "support/test_support.h"
 #include "ui/chart_set.h"
 #include "ui/graph_model.h"
 #include "ui/main_window.h"
+#include "ui/qcp.h"
 
 #include <QDir>
 #include <QFile>
 #include <QStandardPaths>
 #include <QTest>
+
+#include <cmath>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -189,6 +193,77 @@ private Q_SLOTS:
         QVERIFY(QFile::exists(report + "/figures/metrics.pdf"));
         // No accuracy rows in a generate-only run: that chart is left out.
         QVERIFY(!QFile::exists(report + "/figures/accuracy.png"));
+    }
+
+    void runAnalysisProject()
+    {
+        const fs::path project = m_tmp / "analysis.yaml";
+        qbtest::writeFile(project, R"(schema_version: 1
+name: micro-analysis
+seed: 7
+nodes:
+  - id: tiny
+    type: model.random
+    params: {vocab_size: 64, hidden_size: 32, intermediate_size: 64, layers: 2, heads: 2, kv_heads: 1}
+  - {id: nf4, type: quantize, inputs: {model: tiny}, params: {method: nf4, block_size: 32}}
+  - id: err
+    type: analyze.layer_error
+    inputs: {reference: tiny, quantized: nf4}
+    params: {calibration: {source: random, samples: 2, seq_len: 8}, histogram_bins: 16}
+  - id: sens
+    type: analyze.sensitivity
+    inputs: {model: tiny}
+    params: {calibration: {source: random, samples: 2, seq_len: 8}, budget_bits: 5.0}
+)");
+        qbui::MainWindow w;
+        w.setInteractive(false);
+        QVERIFY(w.openFile(QString::fromStdString(project.string())));
+        QVERIFY(w.startRun());
+        QTRY_VERIFY_WITH_TIMEOUT(!w.isRunning(), 120000);
+        QCOMPARE(w.lastSummary().status, std::string("ok"));
+
+        auto check = [](qbui::ChartSet *charts) {
+            qbui::LayerErrorChart *err = charts->layerError();
+            QCOMPARE(err->nodes(), QStringList{"err"});
+            // Two blocks of seven linears and the lm_head (block 2).
+            QCOMPARE(err->layerCount(), 3);
+            QCOMPARE(int(err->modules().size()), 8);
+            const double relMse = err->value(0, "q_proj", "rel_mse");
+            QVERIFY2(relMse > 0 && relMse < 1, qPrintable(QString::number(relMse)));
+            QVERIFY(std::isnan(err->value(2, "lm_head", "sqnr_db"))); // dense: exact, null
+            qbui::WeightHistogramChart *h = charts->weightHistogram();
+            QVERIFY(h->shown());
+            QCOMPARE(h->shown()->layer, QString("model.layers.0.self_attn.q_proj"));
+            h->flush();
+            QCOMPARE(h->referenceGraph()->dataCount(), 17);
+            QCOMPARE(h->levelGraph()->dataCount(), 16); // the NF4 codebook
+            double weights = 0;
+            for (double c : h->shown()->reference)
+                weights += c;
+            QCOMPARE(weights, 32.0 * 32.0);
+            QVERIFY(!charts->sensitivity()->curve("sens").empty());
+            QVERIFY(charts->sensitivity()->allocation("sens"));
+        };
+        check(w.charts());
+        if (QTest::currentTestFailed())
+            return;
+        QVERIFY(w.charts()->layerError()->pageTitle("err").contains("nf4"));
+
+        const QString runDir = QString::fromStdString(w.lastSummary().runDir.string());
+        qbui::MainWindow history;
+        history.setInteractive(false);
+        QVERIFY(history.openRun(runDir));
+        check(history.charts());
+        if (QTest::currentTestFailed())
+            return;
+
+        const QString report = QString::fromStdString((m_tmp / "analysis_report").string());
+        QVERIFY(history.exportReport(report).isEmpty());
+        const std::string md = qbtest::readFile(report.toStdString() + "/report.md");
+        QVERIFY(md.find("### Layer error: per linear layer") != std::string::npos);
+        QVERIFY(md.find("### Sensitivity: allocation") != std::string::npos);
+        for (const char *f : {"weight_histogram", "layer_error", "sensitivity"})
+            QVERIFY2(QFile::exists(report + "/figures/" + f + ".svg"), f);
     }
 
 private:
