@@ -1,6 +1,6 @@
 // quantbench-cli as a user drives it: help, exit codes, a headless run of the smoke project with
 // its run folder, resume from cache, and clear errors for bad experiment files.
-#include "support/test_support.h"
+#include "support/cli_runner.h"
 
 #include <nlohmann/json.hpp>
 
@@ -10,26 +10,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result
+qbtest::CliResult cli(const QStringList &args, const fs::path &cache, const fs::path &cwd = {})
 {
-    int code = -1;
-    QString out;
-    QString err;
-};
-
-Result cli(const QStringList &args, const fs::path &cache, const fs::path &cwd = {})
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("QB_CACHE_DIR", QString::fromStdString(cache.string()));
-    p.setProcessEnvironment(env);
-    if (!cwd.empty())
-        p.setWorkingDirectory(QString::fromStdString(cwd.string()));
-    p.start(QString::fromStdString((qbtest::binDir() / "quantbench-cli").string()), args);
-    if (!p.waitForFinished(120000))
-        return {};
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return qbtest::runCli(args, cache, {cwd, {}, 120000});
 }
 
 QString smokeProject()

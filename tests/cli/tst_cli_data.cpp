@@ -2,7 +2,7 @@
 // outside the commands: the "#### N" line of the written file read here, hand-written GPQA csv
 // and completions whose answers are known, and the real GSM8K test file when it is present.
 #include "data/csv.h"
-#include "support/test_support.h"
+#include "support/cli_runner.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,28 +15,9 @@ using nlohmann::json;
 
 namespace {
 
-struct Result
+qbtest::CliResult cli(const QStringList &args, const fs::path &cache, const QByteArray &input = {})
 {
-    int code = -1;
-    QString out;
-    QString err;
-};
-
-Result cli(const QStringList &args, const fs::path &cache, const QByteArray &input = {})
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("QB_CACHE_DIR", QString::fromStdString(cache.string()));
-    p.setProcessEnvironment(env);
-    p.start(QString::fromStdString((qbtest::binDir() / "quantbench-cli").string()), args);
-    if (!p.waitForStarted(60000))
-        return {};
-    p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(120000))
-        return {};
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return qbtest::runCli(args, cache, {{}, input, 120000});
 }
 
 QString str(const fs::path &p) { return QString::fromStdString(p.string()); }
@@ -112,7 +93,7 @@ QStringList scoreArgs(const char *task, const char *mode, const fs::path &input)
     return {"score", "--task", task, "--mode", mode, "--input", str(input)};
 }
 
-std::vector<std::string> extracted(const Result &r)
+std::vector<std::string> extracted(const qbtest::CliResult &r)
 {
     std::vector<std::string> values;
     for (const json &row : jsonLines(r.out)) {

@@ -5,7 +5,7 @@
 #include "io/npy.h"
 #include "kernels/int_group.h"
 #include "kernels/nf4.h"
-#include "support/test_support.h"
+#include "support/cli_runner.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,24 +19,9 @@ using Mat = std::vector<float>;
 
 namespace {
 
-struct Result
+qbtest::CliResult cli(const QStringList &args, const fs::path &cache)
 {
-    int code = -1;
-    QString out;
-    QString err;
-};
-
-Result cli(const QStringList &args, const fs::path &cache)
-{
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("QB_CACHE_DIR", QString::fromStdString(cache.string()));
-    p.setProcessEnvironment(env);
-    p.start(QString::fromStdString((qbtest::binDir() / "quantbench-cli").string()), args);
-    if (!p.waitForFinished(300000))
-        return {};
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
-            QString::fromUtf8(p.readAllStandardError())};
+    return qbtest::runCli(args, cache, {{}, {}, 300000});
 }
 
 QString str(const fs::path &p) { return QString::fromStdString(p.string()); }
