@@ -9,6 +9,7 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QDockWidget>
 #include <QEventLoop>
 #include <QTimer>
 
@@ -40,12 +41,24 @@ int renderRun(const QString &runDir, const QString &outDir, QTextStream &err, in
 }
 
 int screenshotWindow(const QString &file, const QString &project, bool run, QTextStream &err,
-                     const QString &select)
+                     const QString &select, const QString &chart)
 {
     MainWindow window;
     window.setInteractive(false);
     window.resize(1600, 1000);
     window.show();
+    QDockWidget *chartDock = nullptr;
+    if (!chart.isEmpty()) {
+        QStringList known;
+        for (ChartWidget *c : window.charts()->charts())
+            known << c->fileStem();
+        chartDock = window.findChild<QDockWidget *>(QStringLiteral("chart_") + chart);
+        if (!chartDock) {
+            err << "--chart: unknown chart '" << chart << "' (" << known.join(QStringLiteral(", "))
+                << ")\n";
+            return 2;
+        }
+    }
     if (!project.isEmpty() && !window.openFile(project)) {
         err << window.lastError() << "\n";
         return 1;
@@ -72,6 +85,11 @@ int screenshotWindow(const QString &file, const QString &project, bool run, QTex
     settle.exec();
     for (ChartWidget *c : window.charts()->charts())
         c->flush();
+    if (chartDock) {
+        chartDock->raise();
+        window.resizeDocks({chartDock}, {window.height() / 2}, Qt::Vertical);
+        QApplication::processEvents();
+    }
     window.view()->fitNodes();
     if (!select.isEmpty())
         window.scene()->selectNodes({select.toStdString()});

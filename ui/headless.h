@@ -14,9 +14,10 @@ int renderRun(const QString &runDir, const QString &outDir, QTextStream &err, in
               int height = 800);
 
 // Opens the main window (with project when given), runs it to completion when run is set, and
-// saves a PNG of the window; select names a node to show in the inspector. Returns the process
-// exit code.
+// saves a PNG of the window; select names a node to show in the inspector, chart the file stem of
+// the chart tab to bring to the front ("accuracy", "layer_error", ...; the charts then get half
+// the window's height). Returns the process exit code (2 for an unknown chart).
 int screenshotWindow(const QString &file, const QString &project, bool run, QTextStream &err,
-                     const QString &select = {});
+                     const QString &select = {}, const QString &chart = {});
 
 } // namespace qbui

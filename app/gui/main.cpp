@@ -29,7 +29,7 @@ int main(int argc, char *argv[])
         "QuantBench workbench: build, run and chart quantization experiments.\n"
         "  quantbench [PROJECT.yaml]\n"
         "  quantbench --render-run RUN_DIR --out DIR\n"
-        "  quantbench --screenshot FILE [--open PROJECT.yaml] [--run] [--select NODE]"));
+        "  quantbench --screenshot FILE [--open PROJECT.yaml] [--run] [--select NODE] [--chart NAME]"));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption renderRun(QStringLiteral("render-run"),
@@ -54,7 +54,12 @@ int main(int argc, char *argv[])
     const QCommandLineOption select(QStringLiteral("select"),
                                     QStringLiteral("Node to select (with --screenshot)."),
                                     QStringLiteral("NODE"));
-    parser.addOptions({renderRun, out, size, screenshot, open, run, select});
+    const QCommandLineOption chart(QStringLiteral("chart"),
+                                   QStringLiteral("Chart tab to show (with --screenshot): metrics, "
+                                                  "accuracy, layer_error, weight_histogram, "
+                                                  "sensitivity."),
+                                   QStringLiteral("NAME"));
+    parser.addOptions({renderRun, out, size, screenshot, open, run, select, chart});
     parser.addPositionalArgument(QStringLiteral("PROJECT.yaml"),
                                  QStringLiteral("Experiment file to open."), QStringLiteral("[PROJECT.yaml]"));
     parser.process(app);
@@ -80,7 +85,7 @@ int main(int argc, char *argv[])
                                                : parser.positionalArguments().value(0);
     if (parser.isSet(screenshot))
         return qbui::screenshotWindow(parser.value(screenshot), project, parser.isSet(run), err,
-                                      parser.value(select));
+                                      parser.value(select), parser.value(chart));
 
     qbui::MainWindow window;
     window.show();
