@@ -3,6 +3,7 @@
 #include "util/error.h"
 
 #include <array>
+#include <limits>
 #include <utility>
 
 namespace qb {
@@ -65,6 +66,21 @@ nlohmann::json toJson(const Event &e)
     return j;
 }
 
+namespace {
+
+// toJson writes a NaN or infinite number as null (JSON has no NaN); it reads back as NaN.
+double numberOrNan(const nlohmann::json &j, const char *key)
+{
+    const auto it = j.find(key);
+    if (it == j.end())
+        return 0.0;
+    if (it->is_null())
+        return std::numeric_limits<double>::quiet_NaN();
+    return it->get<double>();
+}
+
+} // namespace
+
 Event eventFromJson(const nlohmann::json &j)
 {
     if (!j.is_object() || !j.contains("kind") || !j["kind"].is_string())
@@ -75,9 +91,9 @@ Event eventFromJson(const nlohmann::json &j)
     try {
         e.node = j.value("node", "");
         e.name = j.value("name", "");
-        e.step = j.value("step", 0.0);
-        e.value = j.value("value", 0.0);
-        e.total = j.value("total", 0.0);
+        e.step = numberOrNan(j, "step");
+        e.value = numberOrNan(j, "value");
+        e.total = numberOrNan(j, "total");
         e.message = j.value("message", "");
         e.time = j.value("time", 0.0);
         e.cached = j.value("cached", false);

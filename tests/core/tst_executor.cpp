@@ -10,7 +10,9 @@
 
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -181,6 +183,25 @@ private Q_SLOTS:
         const auto changed = f.run(project(2, 6), "r3");
         QCOMPARE(g_runs, (std::map<std::string, int>{{"a", 1}, {"b", 2}, {"s", 2}}));
         QCOMPARE(changed.results["results"][0]["total"].get<int>(), 8);
+    }
+
+    void nanMetricReadsBackAsNan()
+    {
+        // JSON has no NaN: toJson writes null, and a run folder holding one must still read.
+        qb::Event e;
+        e.kind = qb::Event::Kind::Metric;
+        e.node = "err";
+        e.name = "sqnr_db";
+        e.step = 3;
+        e.value = std::numeric_limits<double>::quiet_NaN();
+        const json j = json::parse(qb::toJson(e).dump());
+        QVERIFY(j["value"].is_null());
+        const qb::Event back = qb::eventFromJson(j);
+        QVERIFY(std::isnan(back.value));
+        QCOMPARE(back.step, 3.0);
+        QCOMPARE(back.name, std::string("sqnr_db"));
+        // A wrong type is still an error, not a silent zero.
+        QVERIFY_THROWS_EXCEPTION(qb::Error, qb::eventFromJson(json{{"kind", "metric"}, {"value", "x"}}));
     }
 
     void cachedNodeReplaysItsEvents()
