@@ -66,34 +66,70 @@ std::string withUnit(double v, const std::string &unit)
     return unit.empty() ? formatQuantity(v) : formatQuantity(v) + " " + unit;
 }
 
+// How a conversion's value is drawn. Textbook exercises pick values whose results come out
+// exact; so do these, so that a worked answer can write every digit of its result.
+enum class ConversionValues
+{
+    Decimal,    // 2..95, or one decimal 1.1..19.9 (a power-of-ten factor shifts the point)
+    Small,      // integers 2..40 (factor 60)
+    Few,        // integers 1..12 (factor 3600)
+    FivesMps,   // multiples of 5 m/s, 5..60: x 3.6 gives whole km/h
+    EighteensKmh, // multiples of 18 km/h, 18..216: / 3.6 gives whole m/s
+};
+
 struct Conversion
 {
     const char *from;
     const char *to;
     double factor;
     double wrongFactor; // the factor people confuse it with
+    ConversionValues values;
 };
 
 const std::vector<Conversion> kConversions = {
-    {"km", "m", 1000, 100},    {"m", "cm", 100, 1000},    {"cm", "mm", 10, 100},
-    {"kg", "g", 1000, 100},    {"g", "mg", 1000, 100},    {"L", "mL", 1000, 100},
-    {"h", "min", 60, 100},     {"min", "s", 60, 100},     {"h", "s", 3600, 60},
-    {"m/s", "km/h", 3.6, 1000}, {"km/h", "m/s", 1 / 3.6, 1000.0 / 60},
-    {"kWh", "kJ", 3600, 1000}, {"mL", "L", 0.001, 0.01},  {"mm", "cm", 0.1, 0.01},
+    {"km", "m", 1000, 100, ConversionValues::Decimal},
+    {"m", "cm", 100, 1000, ConversionValues::Decimal},
+    {"cm", "mm", 10, 100, ConversionValues::Decimal},
+    {"kg", "g", 1000, 100, ConversionValues::Decimal},
+    {"g", "mg", 1000, 100, ConversionValues::Decimal},
+    {"L", "mL", 1000, 100, ConversionValues::Decimal},
+    {"h", "min", 60, 100, ConversionValues::Small},
+    {"min", "s", 60, 100, ConversionValues::Small},
+    {"h", "s", 3600, 60, ConversionValues::Few},
+    {"m/s", "km/h", 3.6, 1000, ConversionValues::FivesMps},
+    {"km/h", "m/s", 1 / 3.6, 1000.0 / 60, ConversionValues::EighteensKmh},
+    {"kWh", "kJ", 3600, 1000, ConversionValues::Few},
+    {"mL", "L", 0.001, 0.01, ConversionValues::Decimal},
+    {"mm", "cm", 0.1, 0.01, ConversionValues::Decimal},
 };
+
+double conversionValue(DetRng &rng, ConversionValues kind)
+{
+    switch (kind) {
+    case ConversionValues::Decimal:
+        return rng.below(2) ? rng.range(2, 95) : rng.range(11, 199) / 10.0;
+    case ConversionValues::Small: return rng.range(2, 40);
+    case ConversionValues::Few: return rng.range(1, 12);
+    case ConversionValues::FivesMps: return 5.0 * rng.range(1, 12);
+    case ConversionValues::EighteensKmh: return 18.0 * rng.range(1, 12);
+    }
+    return 1;
+}
 
 Draft unitConversion(DetRng &rng)
 {
     const Conversion &c = rng.pick(kConversions);
-    // Half of the values carry one decimal so the answer is not always a round number.
-    const double v = rng.below(2) ? rng.range(2, 95) : rng.range(11, 199) / 10.0;
+    const double v = conversionValue(rng, c.values);
     Draft d;
     d.question = "Convert " + formatQuantity(v) + " " + c.from + " to " + c.to + ".";
-    d.answer = v * c.factor;
+    // km/h -> m/s divides by 3.6 rather than multiplying by 0.2778: exact, and how it is taught.
+    d.answer = c.values == ConversionValues::EighteensKmh ? std::round(v / 3.6) : v * c.factor;
     d.unit = c.to;
-    d.distractors = {v / c.factor, v * c.wrongFactor, v * c.factor * 10};
-    d.explanation = formatQuantity(v) + " " + c.from + " x " + formatQuantity(c.factor) + " "
-        + c.to + "/" + c.from + " = " + withUnit(d.answer, c.to) + ".";
+    d.distractors = {v / c.factor, v * c.wrongFactor, d.answer * 10};
+    d.explanation = c.values == ConversionValues::EighteensKmh
+        ? formatQuantity(v) + " " + c.from + " / 3.6 = " + withUnit(d.answer, c.to) + "."
+        : formatQuantity(v) + " " + c.from + " x " + formatQuantity(c.factor) + " " + c.to + "/"
+            + c.from + " = " + withUnit(d.answer, c.to) + ".";
     d.subdomain = "Units";
     return d;
 }
@@ -205,15 +241,18 @@ Draft forceOrEnergy(DetRng &rng)
         d.explanation = "F = m x a = " + std::to_string(mass) + " kg x " + std::to_string(accel)
             + " m/s^2 = " + withUnit(force, "N") + ".";
     } else {
-        const int speed = rng.range(2, 20);
-        const double energy = 0.5 * mass * speed * speed;
-        d.question = "What is the kinetic energy of a " + std::to_string(mass)
+        // An even mass and a speed up to 10 m/s keep the energy below 1000 J and exact.
+        const int mass2 = rng.range(1, 10) * 2;
+        const int speed = rng.range(2, 10);
+        const int energy = mass2 / 2 * speed * speed;
+        d.question = "What is the kinetic energy of a " + std::to_string(mass2)
             + " kg object moving at " + std::to_string(speed) + " m/s?";
         d.answer = energy;
         d.unit = "J";
-        d.distractors = {double(mass) * speed * speed, 0.5 * mass * speed, energy * 10};
-        d.explanation = "KE = 1/2 x m x v^2 = 0.5 x " + std::to_string(mass) + " kg x ("
-            + std::to_string(speed) + " m/s)^2 = " + withUnit(energy, "J") + ".";
+        d.distractors = {double(mass2) * speed * speed, 0.5 * mass2 * speed, energy * 10.0};
+        d.explanation = "KE = 1/2 x m x v^2 = 1/2 x " + std::to_string(mass2) + " kg x ("
+            + std::to_string(speed) + " m/s)^2 = " + std::to_string(mass2 / 2) + " x "
+            + std::to_string(speed * speed) + " = " + withUnit(energy, "J") + ".";
     }
     return d;
 }
@@ -328,6 +367,16 @@ GpqaRecord finish(const Draft &d)
 }
 
 } // namespace
+
+std::vector<std::string> gpqaGeneratorNames()
+{
+    std::vector<std::string> out;
+    for (const Compound &c : kCompounds) {
+        out.emplace_back(c.name);
+        out.emplace_back(c.formula);
+    }
+    return out;
+}
 
 std::vector<GpqaRecord> generateGpqaRecords(const GpqaGeneratorOptions &options, Split split,
                                             int count)

@@ -27,6 +27,11 @@ struct GpqaGeneratorOptions
 std::vector<GpqaRecord> generateGpqaRecords(const GpqaGeneratorOptions &options, Split split,
                                             int count);
 
+// The names the generator's tables hold (compound names and formulas). A question about one
+// compound may land only in the test split, so a vocabulary built from the training split
+// alone would miss its name; a word-level tokenizer adds these.
+std::vector<std::string> gpqaGeneratorNames();
+
 // Four significant digits, trailing zeros dropped, no exponent between 1e-4 and 1e9:
 // 50 -> "50", 0.0066667 -> "0.006667", 180.156 -> "180.2", 1234567 -> "1235000".
 // Digits come from a correctly rounded "%.3e", which C requires of every conforming printf.

@@ -108,6 +108,7 @@ void registerDatasetNodes(NodeRegistry &registry)
     gsm.params = commonParams("GSM8K jsonl");
     gsm.params.push_back({"max_value", ParamKind::Int, 99,
                           "Generated problems keep every value in [0, max_value]", 10.0, 999.0});
+    gsm.version = 2; // 2: generated solution lines restate their event
     gsm.run = runGsm;
     registry.add(gsm);
 
@@ -121,6 +122,7 @@ void registerDatasetNodes(NodeRegistry &registry)
     gpqa.params = commonParams("GPQA csv");
     gpqa.params.push_back({"shuffle_seed", ParamKind::Int, 1234,
                            "Seed of the choice order of a GPQA file", 0.0, std::nullopt});
+    gpqa.version = 2; // 2: conversion and kinetic-energy values with exact results
     gpqa.run = runGpqa;
     registry.add(gpqa);
 }

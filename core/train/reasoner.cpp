@@ -132,6 +132,9 @@ Tokenizer buildTokenizer(const Corpus &corpus, int64_t maxValue)
         for (const auto &w : Tokenizer::splitBuiltinWords(target))
             words.insert(w);
     }
+    for (const std::string &name : data::gpqaGeneratorNames())
+        for (const auto &w : Tokenizer::splitBuiltinWords(name))
+            words.insert(w);
     words.erase("\n");
     SpecialTokenNames specials;
     specials.pad = "<pad>";

@@ -11,6 +11,8 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -265,6 +267,44 @@ private Q_SLOTS:
             QCOMPARE(again[i].choices, test[i].choices);
             QCOMPARE(again[i].goldIndex, test[i].goldIndex);
         }
+    }
+
+    void gpqaWorkedResultsAreExact()
+    {
+        // Re-derives the answer of the kinds whose values were chosen to come out exact (textbook
+        // style), from the numbers in the question alone.
+        GpqaGeneratorOptions o;
+        int kinetic = 0, toMps = 0, toKmh = 0, sixty = 0;
+        for (const GpqaRecord &r : generateGpqaRecords(o, Split::Train, 3000)) {
+            double a = 0, b = 0;
+            char from[16] = {}, to[16] = {};
+            const std::string why = r.question + " | " + r.correctAnswer;
+            if (std::sscanf(r.question.c_str(), "What is the kinetic energy of a %lf kg object "
+                                                "moving at %lf m/s?", &a, &b) == 2) {
+                const double energy = 0.5 * a * b * b;
+                QVERIFY2(energy == std::floor(energy) && energy <= 1000, why.c_str());
+                QCOMPARE(r.correctAnswer, formatQuantity(energy) + " J");
+                ++kinetic;
+            } else if (std::sscanf(r.question.c_str(), "Convert %lf %15s to %15[^.].", &a, from, to)
+                       == 3) {
+                const std::string f(from), t(to);
+                if (f == "km/h" && t == "m/s") {
+                    QVERIFY2(std::fmod(a, 18) == 0, why.c_str());
+                    QCOMPARE(r.correctAnswer, formatQuantity(a / 18 * 5) + " m/s");
+                    ++toMps;
+                } else if (f == "m/s" && t == "km/h") {
+                    QVERIFY2(std::fmod(a, 5) == 0, why.c_str());
+                    QCOMPARE(r.correctAnswer, formatQuantity(a / 5 * 18) + " km/h");
+                    ++toKmh;
+                } else if (t == "min" || (f == "min" && t == "s")) {
+                    QVERIFY2(a == std::floor(a), why.c_str());
+                    QCOMPARE(r.correctAnswer, formatQuantity(a * 60) + " " + t);
+                    ++sixty;
+                }
+            }
+        }
+        // Each kind is drawn often enough to have been checked (1/12 and 1/14 of the kinds).
+        QVERIFY(kinetic > 50 && toMps > 5 && toKmh > 5 && sixty > 20);
     }
 };
 
