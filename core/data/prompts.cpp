@@ -166,8 +166,11 @@ std::string gpqaTarget(const GpqaRecord &record, PromptFormat format)
         return " " + letter;
     if (format == PromptFormat::GpqaCot) {
         // The prompt already ends in a space, so the reasoning follows it directly.
-        const std::string reasoning = record.explanation.empty() ? "" : record.explanation + " ";
-        return reasoning + "The answer is " + letter + ".";
+        std::string out = record.explanation.empty() ? "" : record.explanation + " ";
+        for (int i = 0; i <= record.goldIndex; ++i)
+            out += std::string("(") + char('A' + i) + ") " + record.choices[i]
+                + (i == record.goldIndex ? ": yes. " : ": no. ");
+        return out + "The answer is " + letter + ".";
     }
     throw Error(std::string("gpqaTarget: '") + promptFormatName(format) + "' is not a GPQA format");
 }

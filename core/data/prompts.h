@@ -57,8 +57,12 @@ std::string gpqaPrompt(const GpqaRecord &record, PromptFormat format);
 std::vector<std::string> gpqaChoiceContinuations();
 
 // The target a model is trained on after the prompt (with its leading delimiter): " <solution>"
-// for gsm8k, " <cotTarget>" for gsm8k_cot, " (B)" for gpqa_zeroshot, and " <explanation> The
-// answer is (B)." for gpqa_cot_zeroshot.
+// for gsm8k, " <cotTarget>" for gsm8k_cot, " (B)" for gpqa_zeroshot, and for gpqa_cot_zeroshot
+// the explanation, then the choices checked in order up to the right one, then the letter:
+// "<explanation> (A) 48 km: no. (B) 480 km: yes. The answer is (B)." Checking each choice
+// against the worked result keeps the letter one look back (the last one written) instead of a
+// search of the prompt for the choice that holds the result: a 300-step run wrote the right
+// result in 70% of its answers but picked its letter in only 53% of those.
 std::string gsmTarget(const GsmRecord &record, PromptFormat format);
 std::string gpqaTarget(const GpqaRecord &record, PromptFormat format);
 

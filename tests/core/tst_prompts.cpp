@@ -62,7 +62,10 @@ private Q_SLOTS:
         QCOMPARE(gpqaPrompt(r, PromptFormat::GpqaCot), body + "Let's think step by step: ");
         QCOMPARE(gpqaTarget(r, PromptFormat::GpqaZeroShot), std::string(" (B)"));
         QCOMPARE(gpqaTarget(r, PromptFormat::GpqaCot),
-                 std::string("d = v t = 2 km. The answer is (B)."));
+                 std::string("d = v t = 2 km. (A) 1 km: no. (B) 2 km: yes. The answer is (B)."));
+        r.goldIndex = 0;
+        QCOMPARE(gpqaTarget(r, PromptFormat::GpqaCot),
+                 std::string("d = v t = 2 km. (A) 1 km: yes. The answer is (A)."));
         QCOMPARE(gpqaChoiceContinuations(),
                  (std::vector<std::string>{" (A)", " (B)", " (C)", " (D)"}));
         QVERIFY_THROWS_EXCEPTION(qb::Error, gpqaPrompt(r, PromptFormat::Gsm8k));
