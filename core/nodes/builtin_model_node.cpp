@@ -87,7 +87,7 @@ void registerBuiltinModelNodes(NodeRegistry &registry)
     ReasonerRecipe d;
     ParamSpec gpqaFormat{"gpqa_format", ParamKind::Enum, d.gpqaFormat,
                          "How GPQA-style examples are answered in training: the letter alone, or "
-                         "the explanation and then the letter"};
+                         "the worked result, the choices checked against it, then the letter"};
     gpqaFormat.choices = {"gpqa_zeroshot", "gpqa_cot_zeroshot"};
     s.params = {preset, weights,
                 {"steps", ParamKind::Int, d.steps, "Optimiser steps", 1.0, 1e7},
@@ -105,7 +105,7 @@ void registerBuiltinModelNodes(NodeRegistry &registry)
                 gpqaFormat,
                 {"max_value", ParamKind::Int, d.maxValue, "Largest value in a GSM-style problem", 10.0, 999.0},
                 {"train_seed", ParamKind::Int, int64_t(d.seed), "Data and initialisation seed", 0.0, std::nullopt}};
-    s.version = 2; // 2: solution lines restate their event; number features
+    s.version = 3; // 2: solution lines restate their event; number features; 3: GPQA worked answers
     s.run = runBuiltin;
     registry.add(s);
 }

@@ -155,7 +155,7 @@ double greedyAccuracy(Transformer &model, const Tokenizer &tok, const Corpus &co
         for (const auto &r : corpus.gpqaTest)
             prompts.push_back(toLong(tok.encode(data::gpqaPrompt(r, gpqaFormat))));
     DecodingConfig d;
-    d.maxNewTokens = gsm ? 128 : gpqaFormat == data::PromptFormat::GpqaZeroShot ? 8 : 64;
+    d.maxNewTokens = gsm || gpqaFormat == data::PromptFormat::GpqaCot ? 128 : 8;
     int64_t correct = 0;
     for (size_t start = 0; start < prompts.size(); start += 64) {
         std::vector<std::vector<int64_t>> chunk(prompts.begin() + start,

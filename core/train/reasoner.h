@@ -1,6 +1,7 @@
 // The built-in reasoner: presets of a small Llama-style model, the corpus it is pre-trained on
 // (generated GSM-style problems in lm-eval's "Question: ..\nAnswer: <solution>" form and GPQA-style
-// questions answered " (B)"), its word-level tokenizer, and the pre-training recipe with periodic
+// questions answered with a worked result, the choices checked against it and " The answer is
+// (B)."), its word-level tokenizer, and the pre-training recipe with periodic
 // greedy evaluation and resumable checkpoints. Runs on the calling thread.
 #pragma once
 #include "model/model_config.h"
@@ -16,20 +17,22 @@ namespace qb {
 struct ReasonerRecipe
 {
     std::string preset = "tiny-reasoner"; // "tiny-reasoner" or "micro"
-    int64_t steps = 1100;
+    int64_t steps = 1200;
     int64_t batchSize = 64;
     double lr = 3e-3;
     int64_t warmup = 100;
     bool bf16 = false;
     bool numberFeatures = true; // factored number embeddings while training (train/number_features.h)
-    int64_t evalEvery = 550;
+    int64_t evalEvery = 600;
     int64_t evalQuestions = 200;
     int64_t gsmExamples = 30000;
     int64_t gpqaExamples = 6000; // the generator holds ~8k distinct train questions
-    // Share of each batch drawn from the GPQA-style examples. Their answers are ~4 tokens against
-    // ~60 for a GSM solution, so drawn in proportion to their count they would be ~1% of the loss.
-    double gpqaShare = 0.2;
-    std::string gpqaFormat = "gpqa_zeroshot"; // or "gpqa_cot_zeroshot": the explanation, then the letter
+    // Share of each batch drawn from the GPQA-style examples (drawn in proportion to their count
+    // they would be a sixth of the batch, and their answers are shorter than a GSM solution).
+    double gpqaShare = 0.35;
+    // "gpqa_cot_zeroshot": the worked result, the choices checked up to the right one, the
+    // letter (data/prompts.h); or "gpqa_zeroshot": the letter alone.
+    std::string gpqaFormat = "gpqa_cot_zeroshot";
     int64_t maxValue = 99;
     uint64_t seed = 1234;
     int64_t checkpointEvery = 250;
