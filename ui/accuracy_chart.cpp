@@ -28,6 +28,12 @@ AccuracyChart::AccuracyChart(QWidget *parent)
 {
     plot()->legend->setVisible(true);
     plot()->legend->setFont(QFont(font().family(), 8));
+    // The legend gets its own column right of the bars: with a dozen models it would cover the
+    // second task's bars inside the axis rect.
+    plot()->axisRect()->insetLayout()->take(plot()->legend);
+    plot()->plotLayout()->addElement(0, 1, plot()->legend);
+    plot()->plotLayout()->setColumnStretchFactor(1, 0.001);
+    plot()->legend->setMargins(QMargins(6, 4, 6, 4));
     plot()->yAxis->setLabel(tr("accuracy (%)"));
     plot()->yAxis2->setLabel(tr("weight memory (MiB)"));
     plot()->yAxis2->setVisible(true);
