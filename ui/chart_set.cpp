@@ -46,8 +46,12 @@ void ChartSet::addEvent(const qb::Event &event)
     const QString node = QString::fromStdString(event.node);
     // The analysis payloads have charts of their own; their value alone (a level count, a KL at
     // some bits/param) would be a meaningless series among the metrics.
-    if (event.name == "layer_error")
+    if (event.name == "layer_error") {
         m_layerError->addLayerError(event.data, node);
+        // The analysis names the model it measured ("nf4-b64") before results.json exists.
+        if (event.data.is_object() && event.data.contains("label") && event.data["label"].is_string())
+            m_layerError->setNodeLabel(node, QString::fromStdString(event.data["label"].get<std::string>()));
+    }
     else if (event.name == "weight_histogram")
         m_histogram->addHistogram(node, event.data);
     else if (event.name == "sensitivity.curve")

@@ -141,7 +141,9 @@ Artifact runLayerError(NodeContext &ctx)
     json doc{{"calibration", source}, {"linears", json::array()}, {"blocks", json::array()}};
     for (size_t i = 0; i < r.linears.size(); ++i) {
         const json row = linearJson(r.linears[i]);
-        ctx.metric("layer_error", double(i), r.linears[i].outputRelMse, row);
+        json event = row;
+        event["label"] = label; // so a live chart can name the model before the results exist
+        ctx.metric("layer_error", double(i), r.linears[i].outputRelMse, event);
         ctx.addResult(resultRow(row, base, "layer_error.layer"));
         doc["linears"].push_back(row);
     }

@@ -222,6 +222,13 @@ private Q_SLOTS:
         charts.setResults(json{{"results", json::array()},
                                {"nodes", {{"err_a", {{"meta", {{"label", "int2-g4"}}}}}}}});
         QCOMPARE(c->pageTitle("err_a"), QString("err_a (int2-g4)"));
+        // During a live run the label comes with the node's layer_error events.
+        QCOMPARE(c->pageTitle("err_b"), QString("err_b"));
+        charts.addEvent(qb::eventFromJson(json::parse(
+            R"({"kind":"metric","node":"err_b","name":"layer_error","step":1,"value":0.2,)"
+            R"("data":{"layer":1,"module":"q_proj","name":"model.layers.1.self_attn.q_proj",)"
+            R"("kind":"int3-g4","rel_mse":0.2,"label":"int3-g4"}})")));
+        QCOMPARE(c->pageTitle("err_b"), QString("err_b (int3-g4)"));
     }
 
     void sensitivityCurveWithAllocation()
