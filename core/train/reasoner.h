@@ -26,7 +26,7 @@ struct ReasonerRecipe
     int64_t evalEvery = 600;
     int64_t evalQuestions = 200;
     int64_t gsmExamples = 30000;
-    int64_t gpqaExamples = 6000; // the generator holds ~8k distinct train questions
+    int64_t gpqaExamples = 6000; // the generator holds ~6.1k distinct train questions (6,143)
     // Share of each batch drawn from the GPQA-style examples (drawn in proportion to their count
     // they would be a sixth of the batch, and their answers are shorter than a GSM solution).
     double gpqaShare = 0.35;
