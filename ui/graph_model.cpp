@@ -1,5 +1,7 @@
 #include "graph_model.h"
 
+#include "api/graph_rules.h"
+
 #include <QUndoCommand>
 
 #include <algorithm>
@@ -150,46 +152,8 @@ QString GraphModel::addNode(const std::string &type, QPointF pos, std::string *n
 
 QString GraphModel::canConnect(const Edge &e) const
 {
-    const qb::NodeDecl *from = m_experiment.find(e.from);
-    const qb::NodeDecl *to = m_experiment.find(e.to);
-    if (!from || !to)
-        return tr("no such node");
-    if (e.from == e.to)
-        return tr("a node cannot take its own output");
-    const qb::NodeSpec *fromSpec = m_registry.find(from->type);
-    const qb::NodeSpec *toSpec = m_registry.find(to->type);
-    const qb::PortSpec *port = toSpec ? toSpec->input(e.port) : nullptr;
-    if (!fromSpec || !port)
-        return tr("node '%1' has no input '%2'").arg(q(e.to), q(e.port));
-    if (fromSpec->outputType != port->type)
-        return tr("port type mismatch: '%1' gives a %2, input '%3' of '%4' needs a %5")
-            .arg(q(e.from), q(fromSpec->outputType), q(e.port), q(e.to), q(port->type));
-    const auto *srcs = to->inputsOf(e.port);
-    if (srcs && std::find(srcs->begin(), srcs->end(), e.from) != srcs->end())
-        return tr("'%1' is already connected to input '%2' of '%3'")
-            .arg(q(e.from), q(e.port), q(e.to));
-    if (!port->multiple && srcs && !srcs->empty())
-        return tr("input '%1' of '%2' takes a single connection and is already connected to '%3'")
-            .arg(q(e.port), q(e.to), q(srcs->front()));
-    // A cycle appears when `to` is already upstream of `from`.
-    std::set<std::string> seen;
-    std::function<bool(const std::string &)> reaches = [&](const std::string &id) {
-        if (id == e.to)
-            return true;
-        if (!seen.insert(id).second)
-            return false;
-        const qb::NodeDecl *n = m_experiment.find(id);
-        if (n)
-            for (const auto &[p, ups] : n->inputs)
-                for (const auto &u : ups)
-                    if (reaches(u))
-                        return true;
-        return false;
-    };
-    if (reaches(e.from))
-        return tr("this connection would make a cycle ('%1' already depends on '%2')")
-            .arg(q(e.from), q(e.to));
-    return {};
+    return QString::fromStdString(
+        qb::connectionError(m_experiment, m_registry, e.from, e.to, e.port));
 }
 
 QString GraphModel::connectPorts(const Edge &e)

@@ -5,6 +5,7 @@
 #pragma once
 #include "api/events.h"
 #include "api/registry.h"
+#include "api/work.h"
 
 #include <filesystem>
 #include <map>
@@ -45,7 +46,9 @@ public:
     void progress(double done, double total, const std::string &message = {});
     void metric(const std::string &series, double step, double value, nlohmann::json data = {});
     void log(const std::string &message);
-    void emit(Event event); // fills node and time
+    void send(Event event); // fills node and time
+    // progress, log and cancellation of this node as WorkHooks, for library code.
+    WorkHooks hooks();
 
     // Rows for results.json (e.g. one per (model, task) evaluation).
     void addResult(nlohmann::json row);

@@ -17,6 +17,8 @@ namespace qb {
 enum class ParamKind { Int, Float, Bool, String, Enum, Path, StringList, Object };
 std::string toString(ParamKind kind);
 
+// One parameter of a node. Built with the named constructors and chained modifiers, e.g.
+//   ParamSpec::integer("batch_size", 32, "Prompts decoded together").range(1, 1024)
 struct ParamSpec
 {
     std::string name;
@@ -28,6 +30,31 @@ struct ParamSpec
     std::vector<std::string> choices; // Enum
     std::vector<ParamSpec> fields;    // Object: its keys
     bool optional = false;            // may be absent without a default
+    // Applies only while the parameter `shownWhen` of the same object holds one of `shownFor`
+    // (e.g. the quantize node's block_size only for method nf4/fp4). The GUI hides it otherwise;
+    // validation checks it always.
+    std::string shownWhen;
+    std::vector<std::string> shownFor;
+
+    static ParamSpec integer(std::string name, int64_t def, std::string description);
+    static ParamSpec real(std::string name, double def, std::string description);
+    static ParamSpec boolean(std::string name, bool def, std::string description);
+    static ParamSpec string(std::string name, std::string def, std::string description);
+    static ParamSpec choice(std::string name, std::string def, std::vector<std::string> choices,
+                           std::string description);
+    static ParamSpec path(std::string name, std::string def, std::string description);
+    static ParamSpec stringList(std::string name, std::string description); // default []
+    static ParamSpec object(std::string name, std::vector<ParamSpec> fields,
+                           std::string description);
+    // A parameter with no default that must be given (or may be left out when optional()).
+    static ParamSpec required(std::string name, ParamKind kind, std::string description);
+
+    ParamSpec range(double lo, double hi) const;
+    ParamSpec atLeast(double lo) const;
+    ParamSpec optionalValue() const; // may be absent (no default)
+    ParamSpec onlyWhen(std::string param, std::vector<std::string> values) const;
+    // Whether the parameter applies given the resolved values of its object.
+    bool appliesTo(const nlohmann::json &values) const;
 };
 
 // Port types connect when equal; a "model" port accepts any model, quantized or not.

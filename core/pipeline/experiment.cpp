@@ -1,4 +1,5 @@
 #include "api/experiment.h"
+#include "api/graph_rules.h"
 
 #include "util/error.h"
 #include "util/files.h"
@@ -315,7 +316,7 @@ std::vector<Diagnostic> validateWithLines(const Experiment &exp, const NodeRegis
                     continue;
                 }
                 const NodeSpec *upSpec = registry.find(up->type);
-                if (upSpec && upSpec->outputType != ps->type)
+                if (upSpec && !portAccepts(ps->type, upSpec->outputType))
                     check.error(path, "'" + src + "' gives a " + upSpec->outputType + ", input '"
                                     + port + "' needs a " + ps->type);
             }

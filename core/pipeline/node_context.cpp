@@ -34,7 +34,7 @@ const Artifact &NodeContext::input(const std::string &port) const
 
 bool NodeContext::hasInput(const std::string &port) const { return !inputs(port).empty(); }
 
-void NodeContext::emit(Event event)
+void NodeContext::send(Event event)
 {
     event.node = m_nodeId;
     if (m_sink)
@@ -49,7 +49,7 @@ void NodeContext::progress(double done, double total, const std::string &message
     e.value = total > 0 ? done / total : 0;
     e.total = total;
     e.message = message;
-    emit(std::move(e));
+    send(std::move(e));
 }
 
 void NodeContext::metric(const std::string &series, double step, double value, nlohmann::json data)
@@ -60,7 +60,7 @@ void NodeContext::metric(const std::string &series, double step, double value, n
     e.step = step;
     e.value = value;
     e.data = std::move(data);
-    emit(std::move(e));
+    send(std::move(e));
 }
 
 void NodeContext::log(const std::string &message)
@@ -68,7 +68,16 @@ void NodeContext::log(const std::string &message)
     Event e;
     e.kind = Event::Kind::Log;
     e.message = message;
-    emit(std::move(e));
+    send(std::move(e));
+}
+
+WorkHooks NodeContext::hooks()
+{
+    WorkHooks h;
+    h.progress = [this](double done, double total, const std::string &m) { progress(done, total, m); };
+    h.log = [this](const std::string &m) { log(m); };
+    h.checkCancelled = [this] { checkCancelled(); };
+    return h;
 }
 
 void NodeContext::addResult(nlohmann::json row) { m_results.push_back(std::move(row)); }

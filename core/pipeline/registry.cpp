@@ -19,6 +19,112 @@ std::string toString(ParamKind kind)
     return "?";
 }
 
+namespace {
+
+ParamSpec make(std::string name, ParamKind kind, nlohmann::json def, std::string description)
+{
+    ParamSpec p;
+    p.name = std::move(name);
+    p.kind = kind;
+    p.defaultValue = std::move(def);
+    p.description = std::move(description);
+    return p;
+}
+
+} // namespace
+
+ParamSpec ParamSpec::integer(std::string name, int64_t def, std::string description)
+{
+    return make(std::move(name), ParamKind::Int, def, std::move(description));
+}
+
+ParamSpec ParamSpec::real(std::string name, double def, std::string description)
+{
+    return make(std::move(name), ParamKind::Float, def, std::move(description));
+}
+
+ParamSpec ParamSpec::boolean(std::string name, bool def, std::string description)
+{
+    return make(std::move(name), ParamKind::Bool, def, std::move(description));
+}
+
+ParamSpec ParamSpec::string(std::string name, std::string def, std::string description)
+{
+    return make(std::move(name), ParamKind::String, std::move(def), std::move(description));
+}
+
+ParamSpec ParamSpec::choice(std::string name, std::string def, std::vector<std::string> choices,
+                            std::string description)
+{
+    ParamSpec p = make(std::move(name), ParamKind::Enum, std::move(def), std::move(description));
+    p.choices = std::move(choices);
+    return p;
+}
+
+ParamSpec ParamSpec::path(std::string name, std::string def, std::string description)
+{
+    return make(std::move(name), ParamKind::Path, std::move(def), std::move(description));
+}
+
+ParamSpec ParamSpec::stringList(std::string name, std::string description)
+{
+    return make(std::move(name), ParamKind::StringList, nlohmann::json::array(),
+                std::move(description));
+}
+
+ParamSpec ParamSpec::object(std::string name, std::vector<ParamSpec> fields,
+                            std::string description)
+{
+    ParamSpec p = make(std::move(name), ParamKind::Object, nullptr, std::move(description));
+    p.fields = std::move(fields);
+    return p;
+}
+
+ParamSpec ParamSpec::required(std::string name, ParamKind kind, std::string description)
+{
+    return make(std::move(name), kind, nullptr, std::move(description));
+}
+
+ParamSpec ParamSpec::range(double lo, double hi) const
+{
+    ParamSpec p = *this;
+    p.min = lo;
+    p.max = hi;
+    return p;
+}
+
+ParamSpec ParamSpec::atLeast(double lo) const
+{
+    ParamSpec p = *this;
+    p.min = lo;
+    return p;
+}
+
+ParamSpec ParamSpec::optionalValue() const
+{
+    ParamSpec p = *this;
+    p.optional = true;
+    return p;
+}
+
+ParamSpec ParamSpec::onlyWhen(std::string param, std::vector<std::string> values) const
+{
+    ParamSpec p = *this;
+    p.shownWhen = std::move(param);
+    p.shownFor = std::move(values);
+    return p;
+}
+
+bool ParamSpec::appliesTo(const nlohmann::json &values) const
+{
+    if (shownWhen.empty())
+        return true;
+    if (!values.is_object() || !values.contains(shownWhen) || !values[shownWhen].is_string())
+        return true;
+    const std::string v = values[shownWhen].get<std::string>();
+    return std::find(shownFor.begin(), shownFor.end(), v) != shownFor.end();
+}
+
 const ParamSpec *NodeSpec::param(const std::string &name) const
 {
     for (const auto &p : params)

@@ -1,0 +1,55 @@
+// Typed result rows: what nodes write to results.json and what charts, tables and the report read
+// back. One struct per kind of row, each with toJson (the results.json keys, which are the file
+// format) and fromJson (lenient about absent optional keys, so older run folders still read).
+// Std-only (nlohmann::json as the document type); plain data, copy freely.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace qb {
+
+// One (model, dataset) evaluation: accuracy with its Wilson 95% interval and the costs.
+struct EvalRow
+{
+    std::string model;     // node id of the model
+    std::string label;     // method label, e.g. "nf4-dq-b64"
+    std::string precision; // "fp32" or the quantization label
+    std::string task;      // "gsm8k" or "gpqa"
+    std::string dataset;   // node id of the dataset
+    std::string format;    // prompt format, e.g. "gsm8k", "gpqa_cot_zeroshot"
+    int64_t n = 0;
+    double accuracy = 0;   // strict, in [0, 1]
+    double ciLow = 0;
+    double ciHigh = 0;
+    double flexibleAccuracy = 0;
+    double unparsedRate = 0;
+    double meanGeneratedTokens = 0;
+    double tokensPerSecond = 0;
+    int64_t weightBytes = 0;
+    int64_t selfConsistency = 1;
+    std::string records;                // per-question records file, relative to the node folder
+    std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
+
+    nlohmann::json toJson() const;
+    // Throws qb::Error when `accuracy` or `task` is missing or not of its type.
+    static EvalRow fromJson(const nlohmann::json &row);
+    // An evaluation row (has a numeric accuracy and a task), as opposed to quantize/analysis rows.
+    static bool matches(const nlohmann::json &row);
+};
+
+// One quantized model as the quantize node reports it.
+struct QuantRow
+{
+    std::string model;
+    std::string label;
+    int64_t weightBytes = 0;
+    double bitsPerParam = 0;
+
+    nlohmann::json toJson() const;
+    static QuantRow fromJson(const nlohmann::json &row);
+};
+
+} // namespace qb

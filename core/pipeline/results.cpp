@@ -1,0 +1,93 @@
+#include "api/results.h"
+
+#include "util/error.h"
+
+using nlohmann::json;
+
+namespace qb {
+
+json EvalRow::toJson() const
+{
+    json row{{"model", model},
+             {"label", label},
+             {"precision", precision},
+             {"task", task},
+             {"dataset", dataset},
+             {"format", format},
+             {"n", n},
+             {"accuracy", accuracy},
+             {"ci_low", ciLow},
+             {"ci_high", ciHigh},
+             {"flexible_accuracy", flexibleAccuracy},
+             {"unparsed_rate", unparsedRate},
+             {"mean_generated_tokens", meanGeneratedTokens},
+             {"tokens_per_second", tokensPerSecond},
+             {"weight_bytes", weightBytes},
+             {"self_consistency", selfConsistency},
+             {"records", records}};
+    if (stepAccuracy)
+        row["step_accuracy"] = *stepAccuracy;
+    return row;
+}
+
+bool EvalRow::matches(const json &row)
+{
+    return row.is_object() && row.contains("accuracy") && row["accuracy"].is_number()
+        && row.contains("task") && row["task"].is_string();
+}
+
+EvalRow EvalRow::fromJson(const json &row)
+{
+    if (!matches(row))
+        throw Error("not an evaluation row (needs a numeric 'accuracy' and a 'task'): "
+                    + row.dump(-1, ' ', false, json::error_handler_t::replace));
+    auto str = [&](const char *key) {
+        auto it = row.find(key);
+        return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto num = [&](const char *key, double fallback) {
+        auto it = row.find(key);
+        return it != row.end() && it->is_number() ? it->get<double>() : fallback;
+    };
+    EvalRow r;
+    r.model = str("model");
+    r.label = str("label");
+    r.precision = str("precision");
+    r.task = str("task");
+    r.dataset = str("dataset");
+    r.format = str("format");
+    r.n = static_cast<int64_t>(num("n", 0));
+    r.accuracy = num("accuracy", 0);
+    r.ciLow = num("ci_low", r.accuracy);
+    r.ciHigh = num("ci_high", r.accuracy);
+    r.flexibleAccuracy = num("flexible_accuracy", 0);
+    r.unparsedRate = num("unparsed_rate", 0);
+    r.meanGeneratedTokens = num("mean_generated_tokens", 0);
+    r.tokensPerSecond = num("tokens_per_second", 0);
+    r.weightBytes = static_cast<int64_t>(num("weight_bytes", 0));
+    r.selfConsistency = static_cast<int64_t>(num("self_consistency", 1));
+    r.records = str("records");
+    if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
+        r.stepAccuracy = row["step_accuracy"].get<double>();
+    return r;
+}
+
+json QuantRow::toJson() const
+{
+    return {{"model", model},
+            {"label", label},
+            {"weight_bytes", weightBytes},
+            {"bits_per_param", bitsPerParam}};
+}
+
+QuantRow QuantRow::fromJson(const json &row)
+{
+    QuantRow r;
+    r.model = row.value("model", "");
+    r.label = row.value("label", "");
+    r.weightBytes = row.value("weight_bytes", int64_t(0));
+    r.bitsPerParam = row.value("bits_per_param", 0.0);
+    return r;
+}
+
+} // namespace qb
