@@ -2,26 +2,10 @@
 
 #include "qcp.h"
 
+#include "api/results.h"
+
 namespace qbui {
 
-namespace {
-
-QString str(const nlohmann::json &row, const char *key)
-{
-    auto it = row.find(key);
-    if (it == row.end() || it->is_null())
-        return {};
-    return it->is_string() ? QString::fromStdString(it->get<std::string>())
-                           : QString::fromStdString(it->dump());
-}
-
-double num(const nlohmann::json &row, const char *key, double fallback)
-{
-    auto it = row.find(key);
-    return it != row.end() && it->is_number() ? it->get<double>() : fallback;
-}
-
-} // namespace
 
 AccuracyChart::AccuracyChart(QWidget *parent)
     : ChartWidget(tr("Accuracy per precision"), QStringLiteral("accuracy"), parent)
@@ -49,23 +33,23 @@ void AccuracyChart::addRows(const nlohmann::json &rows)
 {
     if (!rows.is_array())
         return;
-    for (const auto &r : rows) {
-        if (!r.is_object() || !r.contains("accuracy") || !r["accuracy"].is_number())
+    for (const auto &json : rows) {
+        if (!qb::EvalRow::matches(json))
             continue;
+        const qb::EvalRow r = qb::EvalRow::fromJson(json);
         Row row;
-        row.series = str(r, "label");
-        if (row.series.isEmpty())
-            row.series = str(r, "precision");
-        if (row.series.isEmpty())
-            row.series = str(r, "model");
-        const QString model = str(r, "model");
-        if (!model.isEmpty() && model != row.series && !str(r, "label").isEmpty())
+        const QString label = QString::fromStdString(r.label);
+        const QString model = QString::fromStdString(r.model);
+        row.series = !label.isEmpty() ? label
+            : !r.precision.empty()    ? QString::fromStdString(r.precision)
+                                      : model;
+        if (!model.isEmpty() && model != row.series && !label.isEmpty())
             row.series = model + QStringLiteral(" · ") + row.series;
-        row.task = str(r, "task");
-        row.accuracy = num(r, "accuracy", 0);
-        row.ciLow = num(r, "ci_low", row.accuracy);
-        row.ciHigh = num(r, "ci_high", row.accuracy);
-        row.weightMiB = num(r, "weight_bytes", 0) / (1024.0 * 1024.0);
+        row.task = QString::fromStdString(r.task);
+        row.accuracy = r.accuracy;
+        row.ciLow = r.ciLow;
+        row.ciHigh = r.ciHigh;
+        row.weightMiB = double(r.weightBytes) / (1024.0 * 1024.0);
         m_rows.push_back(row);
     }
     requestReplot();

@@ -75,8 +75,8 @@ std::vector<std::vector<int64_t>> generate(Transformer &model,
     at::Tensor fullIds = ids; // used when the cache is off
     at::Tensor stepIds = ids, stepPositions = positions;
     for (int64_t step = 0; step < config.maxNewTokens && remaining > 0; ++step) {
-        if (hooks.onStep)
-            hooks.onStep(step, config.maxNewTokens);
+        hooks.work.poll();
+        hooks.work.report(double(step), double(config.maxNewTokens), "decoding");
         at::Tensor logits;
         if (config.useCache) {
             ForwardOptions opt;

@@ -3,6 +3,7 @@
 // max_new_tokens. Runs on the calling thread; uses the model exclusively while it runs.
 #pragma once
 #include "api/decoding.h"
+#include "api/work.h"
 #include "model/transformer.h"
 
 #include <functional>
@@ -14,8 +15,8 @@ struct GenerationHooks
 {
     // Called after each new token of a row; true ends that row (e.g. a stop string was produced).
     std::function<bool(size_t row, const std::vector<int64_t> &generated)> shouldStop;
-    // Called once per step with (step, maxSteps); throw qb::Cancelled to abort.
-    std::function<void(int64_t, int64_t)> onStep;
+    // Polled and given (step, max_new_tokens) once per decoding step; cancellation aborts.
+    WorkHooks work;
 };
 
 // prompts: token ids per row (non-empty). Returns the generated ids per row, end token excluded.

@@ -2,7 +2,7 @@
 
 #include "model/generation.h"
 #include "model/transformer.h"
-#include "quant/quant_checkpoint.h"
+#include "model/model_bundle.h"
 #include "util/error.h"
 
 namespace qb {
@@ -15,7 +15,7 @@ ModelHandle &ModelHandle::operator=(ModelHandle &&) noexcept = default;
 ModelHandle ModelHandle::load(const std::filesystem::path &dir)
 {
     ModelHandle h;
-    h.m_model = loadAnyModel(dir);
+    h.m_model = loadTransformer(dir);
     return h;
 }
 

@@ -23,8 +23,8 @@
 #include "analysis/sensitivity.h"
 #include "api/node_context.h"
 #include "nodes/calibration_input.h"
+#include "nodes/node_inputs.h"
 #include "nodes/nodes.h"
-#include "quant/quant_checkpoint.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -120,19 +120,19 @@ Artifact runLayerError(NodeContext &ctx)
 {
     const json &p = ctx.params();
     const Artifact &refArt = ctx.input("reference"), &quantArt = ctx.input("quantized");
-    const fs::path refDir = modelDir(refArt);
     ctx.progress(0, 1, "loading models");
-    auto reference = loadAnyModel(refDir);
-    auto quantized = loadAnyModel(modelDir(quantArt));
+    const ModelBundle refBundle = loadModelBundle(refArt);
+    const ModelBundle quantBundle = loadModelBundle(quantArt);
+    Transformer &reference = *refBundle.model;
     std::string source;
-    const auto seqs = calibrationFor(ctx, *reference, refDir, &source);
+    const auto seqs = calibrationFor(ctx, refBundle, &source);
     LayerErrorOptions o;
     o.outlierThreshold = p["outlier_threshold"];
     o.layerKl = p["layer_kl"];
     o.histogramLayer = p["histogram_layer"];
     o.histogramBins = p["histogram_bins"];
     const LayerErrorReport r = analyzeLayerError(
-        *reference, *quantized, sequenceBatches(seqs, reference->config().vocabSize), o,
+        reference, *quantBundle.model, sequenceBatches(seqs, reference.config().vocabSize), o,
         [&ctx](double done, double total, const std::string &m) { ctx.progress(done, total, m); },
         [&ctx] { ctx.checkCancelled(); });
 
@@ -180,18 +180,18 @@ Artifact runSensitivity(NodeContext &ctx)
 {
     const json &p = ctx.params();
     const Artifact &art = ctx.input("model");
-    const fs::path dir = modelDir(art);
     ctx.progress(0, 1, "loading model");
-    auto model = loadAnyModel(dir);
+    const ModelBundle bundle = loadModelBundle(art);
+    Transformer &model = *bundle.model;
     std::string source;
-    const auto seqs = calibrationFor(ctx, *model, dir, &source);
+    const auto seqs = calibrationFor(ctx, bundle, &source);
     SensitivityOptions o;
     o.low = MethodSpec().withJson(p["low"], "low");
     o.high = MethodSpec().withJson(p["high"], "high");
     o.budgetBitsPerParam = p["budget_bits"];
     o.maxCalibrationRows = p["max_calibration_rows"];
     const SensitivityReport r = analyzeSensitivity(
-        *model, seqs, o,
+        model, seqs, o,
         [&ctx](double done, double total, const std::string &m) { ctx.progress(done, total, m); },
         [&ctx] { ctx.checkCancelled(); });
 

@@ -44,8 +44,7 @@ Artifact runBuiltin(NodeContext &ctx)
     }
     fs::create_directories(ctx.resumeDir());
     ReasonerCallbacks cb;
-    cb.log = [&](const std::string &m) { ctx.log(m); };
-    cb.checkCancelled = [&] { ctx.checkCancelled(); };
+    cb.work = ctx.hooks();
     cb.onStep = [&](int64_t step, int64_t total, double loss, double lr, double tps) {
         if (step % 10 == 0 || step + 1 == total) {
             ctx.metric("loss", step, loss);
@@ -79,32 +78,36 @@ void registerBuiltinModelNodes(NodeRegistry &registry)
     s.description = "A small Llama-style model pre-trained by QuantBench on generated GSM-style "
                     "and GPQA-style problems (shipped weights, or pre-trained here).";
     s.outputType = "model";
-    ParamSpec preset{"preset", ParamKind::Enum, "tiny-reasoner", "Model size"};
-    preset.choices = {"tiny-reasoner", "micro"};
-    ParamSpec weights{"weights", ParamKind::Enum, "auto",
-                      "auto: shipped weights when they match the recipe; train: always pre-train"};
-    weights.choices = {"auto", "train"};
     ReasonerRecipe d;
-    ParamSpec gpqaFormat{"gpqa_format", ParamKind::Enum, d.gpqaFormat,
-                         "How GPQA-style examples are answered in training: the letter alone, or "
-                         "the worked result, the choices checked against it, then the letter"};
-    gpqaFormat.choices = {"gpqa_zeroshot", "gpqa_cot_zeroshot"};
-    s.params = {preset, weights,
-                {"steps", ParamKind::Int, d.steps, "Optimiser steps", 1.0, 1e7},
-                {"batch_size", ParamKind::Int, d.batchSize, "Sequences per step", 1.0, 4096.0},
-                {"lr", ParamKind::Float, d.lr, "Peak learning rate (AdamW)", 1e-6, 1.0},
-                {"warmup", ParamKind::Int, d.warmup, "Linear warm-up steps", 0.0, 1e6},
-                {"bf16", ParamKind::Bool, d.bf16, "bfloat16 autocast of matrix products"},
-                {"number_features", ParamKind::Bool, d.numberFeatures,
-                 "Train number embeddings factored over their digits and magnitude"},
-                {"eval_every", ParamKind::Int, d.evalEvery, "Greedy evaluation period (0 = off)", 0.0, 1e7},
-                {"eval_questions", ParamKind::Int, d.evalQuestions, "Held-out questions per task", 1.0, 1e5},
-                {"gsm_examples", ParamKind::Int, d.gsmExamples, "Generated GSM-style examples", 1.0, 1e7},
-                {"gpqa_examples", ParamKind::Int, d.gpqaExamples, "Generated GPQA-style examples", 0.0, 1e7},
-                {"gpqa_share", ParamKind::Float, d.gpqaShare, "Share of each batch from the GPQA-style examples", 0.0, 1.0},
-                gpqaFormat,
-                {"max_value", ParamKind::Int, d.maxValue, "Largest value in a GSM-style problem", 10.0, 999.0},
-                {"train_seed", ParamKind::Int, int64_t(d.seed), "Data and initialisation seed", 0.0, std::nullopt}};
+    s.params = {
+        ParamSpec::choice("preset", "tiny-reasoner", {"tiny-reasoner", "micro"}, "Model size"),
+        ParamSpec::choice("weights", "auto", {"auto", "train"},
+                          "auto: shipped weights when they match the recipe; train: always "
+                          "pre-train"),
+        ParamSpec::integer("steps", d.steps, "Optimiser steps").range(1, 1e7),
+        ParamSpec::integer("batch_size", d.batchSize, "Sequences per step").range(1, 4096),
+        ParamSpec::real("lr", d.lr, "Peak learning rate (AdamW)").range(1e-6, 1.0),
+        ParamSpec::integer("warmup", d.warmup, "Linear warm-up steps").range(0, 1e6),
+        ParamSpec::boolean("bf16", d.bf16, "bfloat16 autocast of matrix products"),
+        ParamSpec::boolean("number_features", d.numberFeatures,
+                           "Train number embeddings factored over their digits and magnitude"),
+        ParamSpec::integer("eval_every", d.evalEvery, "Greedy evaluation period (0 = off)")
+            .range(0, 1e7),
+        ParamSpec::integer("eval_questions", d.evalQuestions, "Held-out questions per task")
+            .range(1, 1e5),
+        ParamSpec::integer("gsm_examples", d.gsmExamples, "Generated GSM-style examples")
+            .range(1, 1e7),
+        ParamSpec::integer("gpqa_examples", d.gpqaExamples, "Generated GPQA-style examples")
+            .range(0, 1e7),
+        ParamSpec::real("gpqa_share", d.gpqaShare, "Share of each batch from the GPQA-style examples")
+            .range(0.0, 1.0),
+        ParamSpec::choice("gpqa_format", d.gpqaFormat, {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
+                          "How GPQA-style examples are answered in training: the letter alone, or "
+                          "the worked result, the choices checked against it, then the letter"),
+        ParamSpec::integer("max_value", d.maxValue, "Largest value in a GSM-style problem")
+            .range(10, 999),
+        ParamSpec::integer("train_seed", int64_t(d.seed), "Data and initialisation seed")
+            .atLeast(0)};
     s.version = 3; // 2: solution lines restate their event; number features; 3: GPQA worked answers
     s.run = runBuiltin;
     registry.add(s);

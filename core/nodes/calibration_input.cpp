@@ -3,7 +3,6 @@
 #include "api/node_context.h"
 #include "data/gpqa.h"
 #include "data/gsm8k.h"
-#include "nodes/text_codec.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -29,9 +28,9 @@ std::string datasetText(const Artifact &d)
     return text;
 }
 
-TokenSequences calibrationFor(NodeContext &ctx, Transformer &model, const fs::path &modelFolder,
-                              std::string *source)
+TokenSequences calibrationFor(NodeContext &ctx, const ModelBundle &bundle, std::string *source)
 {
+    Transformer &model = *bundle.model;
     const json &c = ctx.params()["calibration"];
     const int64_t samples = c["samples"], len = c["seq_len"];
     const std::string kind = c.value("source", "");
@@ -54,9 +53,8 @@ TokenSequences calibrationFor(NodeContext &ctx, Transformer &model, const fs::pa
         ctx.progress(0, 1, "generating calibration text");
         return generatedSequences(model, samples, len, ctx.seed());
     }
-    const auto codec = codecForModel(modelFolder, model.config());
-    auto seqs = windowsOf(codec->encode(text), samples, len);
-    *source += " (" + codec->name() + ")";
+    auto seqs = windowsOf(bundle.codec->encode(text), samples, len);
+    *source += " (" + bundle.codec->name() + ")";
     if (static_cast<int64_t>(seqs.size()) < samples)
         ctx.log("calibration: the " + *source + " holds only " + std::to_string(seqs.size())
                 + " windows of " + std::to_string(len) + " tokens");

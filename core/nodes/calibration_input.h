@@ -17,6 +17,7 @@
 #pragma once
 #include "analysis/calibration.h"
 #include "api/registry.h"
+#include "model/model_bundle.h"
 
 #include <filesystem>
 #include <string>
@@ -30,10 +31,9 @@ class NodeContext;
 std::string datasetText(const Artifact &dataset);
 
 // The node's calibration sequences; `source` receives where they came from, for logs and
-// results ("dataset gsm (bytes)", "random tokens", ...). `model` and `modelFolder` are the model
-// whose tokenizer and vocabulary the ids are for. Throws qb::Error on a text shorter than one
-// window, a missing text file, or a model without tokenizer.json and fewer than 256 ids.
-TokenSequences calibrationFor(NodeContext &ctx, Transformer &model,
-                              const std::filesystem::path &modelFolder, std::string *source);
+// results ("dataset gsm (bytes)", "random tokens", ...). `bundle` is the model whose codec and
+// vocabulary the ids are for. Throws qb::Error on a text shorter than one window or a missing
+// text file.
+TokenSequences calibrationFor(NodeContext &ctx, const ModelBundle &bundle, std::string *source);
 
 } // namespace qb

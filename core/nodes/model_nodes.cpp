@@ -1,7 +1,7 @@
 // Model sources: a random Llama-family model of a chosen size (smoke tests, timing) and a Hugging
 // Face folder from disk. Output: a "model" artifact whose folder holds config.json and safetensors.
 #include "api/node_context.h"
-#include "model/transformer.h"
+#include "model/model_bundle.h"
 #include "nodes/nodes.h"
 #include "util/error.h"
 
@@ -58,7 +58,9 @@ Artifact runLoadModel(NodeContext &ctx)
     if (!fs::exists(path / "config.json"))
         throw Error(path.string() + ": no config.json (expected a Hugging Face model folder)");
     ctx.progress(0, 1, "checking " + path.string());
-    auto model = Transformer::load(path); // validates every tensor's name, dtype and shape
+    // Validates every tensor's name, dtype and shape, the tokenizer and generation_config.json.
+    const ModelBundle bundle = loadModelBundle(path);
+    const Transformer *model = bundle.model.get();
     ctx.progress(1, 1, "loaded");
     Artifact a;
     a.meta = {{"label", path.filename().string()}, {"precision", "fp32"},
@@ -66,19 +68,6 @@ Artifact runLoadModel(NodeContext &ctx)
               {"parameters", model->config().parameterCount()},
               {"weight_bytes", model->weightBytes()}};
     return a;
-}
-
-ParamSpec intParam(const std::string &name, int64_t def, double min, double max,
-                   const std::string &description)
-{
-    ParamSpec p;
-    p.name = name;
-    p.kind = ParamKind::Int;
-    p.defaultValue = def;
-    p.min = min;
-    p.max = max;
-    p.description = description;
-    return p;
 }
 
 } // namespace
@@ -93,21 +82,17 @@ void registerModelNodes(NodeRegistry &registry)
                          "(smoke tests, timing, memory).";
     random.outputType = "model";
     random.params = {
-        intParam("vocab_size", 256, 2, 1 << 20, "Vocabulary size (256 = raw bytes)"),
-        intParam("hidden_size", 64, 2, 16384, "Width of the residual stream"),
-        intParam("intermediate_size", 172, 1, 65536, "Width of the SwiGLU MLP"),
-        intParam("layers", 2, 1, 256, "Number of decoder blocks"),
-        intParam("heads", 4, 1, 256, "Attention heads"),
-        intParam("kv_heads", 2, 1, 256, "Key/value heads (grouped-query attention)"),
-        intParam("max_positions", 512, 8, 1 << 20, "Longest sequence"),
-        intParam("init_seed", 0, 0, 1e15, "Mixed with the experiment seed for the weights"),
+        ParamSpec::integer("vocab_size", 256, "Vocabulary size (256 = raw bytes)").range(2, 1 << 20),
+        ParamSpec::integer("hidden_size", 64, "Width of the residual stream").range(2, 16384),
+        ParamSpec::integer("intermediate_size", 172, "Width of the SwiGLU MLP").range(1, 65536),
+        ParamSpec::integer("layers", 2, "Number of decoder blocks").range(1, 256),
+        ParamSpec::integer("heads", 4, "Attention heads").range(1, 256),
+        ParamSpec::integer("kv_heads", 2, "Key/value heads (grouped-query attention)").range(1, 256),
+        ParamSpec::integer("max_positions", 512, "Longest sequence").range(8, 1 << 20),
+        ParamSpec::integer("init_seed", 0, "Mixed with the experiment seed for the weights")
+            .range(0, 1e15),
+        ParamSpec::boolean("tie_embeddings", false, "Share the input embedding with the output head"),
     };
-    ParamSpec tie;
-    tie.name = "tie_embeddings";
-    tie.kind = ParamKind::Bool;
-    tie.defaultValue = false;
-    tie.description = "Share the input embedding with the output head";
-    random.params.push_back(tie);
     random.run = runRandomModel;
     registry.add(random);
 
@@ -118,11 +103,8 @@ void registerModelNodes(NodeRegistry &registry)
     load.description = "A Hugging Face model folder on disk (config.json, *.safetensors, "
                        "tokenizer.json). Nothing is downloaded.";
     load.outputType = "model";
-    ParamSpec path;
-    path.name = "path";
-    path.kind = ParamKind::Path;
-    path.description = "Folder with config.json and model.safetensors (or a sharded index)";
-    load.params = {path};
+    load.params = {ParamSpec::required(
+        "path", ParamKind::Path, "Folder with config.json and model.safetensors (or a sharded index)")};
     load.run = runLoadModel;
     registry.add(load);
 }

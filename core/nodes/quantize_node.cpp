@@ -15,6 +15,7 @@
 #include "api/node_context.h"
 #include "model/transformer.h"
 #include "nodes/calibration_input.h"
+#include "nodes/node_inputs.h"
 #include "nodes/nodes.h"
 #include "quant/quant_checkpoint.h"
 #include "quant/quantize_model.h"
@@ -105,14 +106,15 @@ Artifact runQuantize(NodeContext &ctx)
 
     const fs::path inDir = modelDir(ctx.input("model"));
     ctx.progress(0, 1, "loading " + inDir.filename().string());
-    auto model = loadAnyModel(inDir);
+    const ModelBundle bundle = loadModelBundle(ctx.input("model"));
+    Transformer *model = bundle.model.get();
     TokenSequences calibration;
     std::string calibrationSource;
     bool needs = spec.method.needsCalibration();
     for (const auto &o : spec.overrides)
         needs |= o.method.needsCalibration();
     if (needs) {
-        calibration = calibrationFor(ctx, *model, inDir, &calibrationSource);
+        calibration = calibrationFor(ctx, bundle, &calibrationSource);
         ctx.log("calibration: " + std::to_string(calibration.size()) + " sequences of "
                 + std::to_string(calibration.front().size()) + " tokens from "
                 + calibrationSource);

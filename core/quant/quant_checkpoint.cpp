@@ -165,9 +165,4 @@ std::unique_ptr<Transformer> loadQuantizedModel(const fs::path &dir)
     return model;
 }
 
-std::unique_ptr<Transformer> loadAnyModel(const fs::path &dir)
-{
-    return isQuantizedCheckpoint(dir) ? loadQuantizedModel(dir) : Transformer::load(dir);
-}
-
 } // namespace qb

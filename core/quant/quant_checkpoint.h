@@ -28,7 +28,4 @@ bool isQuantizedCheckpoint(const std::filesystem::path &dir);
 // Loads a folder written by saveQuantizedModel. Throws qb::Error naming the folder and tensor.
 std::unique_ptr<Transformer> loadQuantizedModel(const std::filesystem::path &dir);
 
-// A dense HF folder (Transformer::load) or a quantized one (loadQuantizedModel).
-std::unique_ptr<Transformer> loadAnyModel(const std::filesystem::path &dir);
-
 } // namespace qb

@@ -78,8 +78,7 @@ double trainLm(Transformer &model, const TrainConfig &config, const TrainHooks &
     }
     double lastLoss = NAN;
     for (int64_t step = startStep; step < config.steps; ++step) {
-        if (hooks.checkCancelled)
-            hooks.checkCancelled();
+        hooks.work.poll();
         const auto t0 = std::chrono::steady_clock::now();
         const LmBatch b = hooks.batch(step);
         const double lr = warmupCosineLr(step, config.warmupSteps, config.steps, config.lr,

@@ -3,6 +3,7 @@
 // warm-up + cosine schedule, gradient clipping, optional bf16 autocast, periodic evaluation and
 // checkpoint callbacks, cooperative cancellation. Runs on the calling thread.
 #pragma once
+#include "api/work.h"
 #include "model/transformer.h"
 #include "train/adamw.h"
 
@@ -41,7 +42,7 @@ struct TrainHooks
     std::function<void(int64_t step, AdamW &optimizer)> onCheckpoint; // every checkpointEvery
     std::function<void()> afterBackward; // gradients are there, not yet clipped
     std::function<void()> afterUpdate;   // the optimiser has stepped
-    std::function<void()> checkCancelled;                           // throws qb::Cancelled
+    WorkHooks work; // polled before each step (cancellation); progress is the caller's (onStep)
 };
 
 // Mean cross-entropy over positions whose target is not -100. logits: [batch, seq, vocab].

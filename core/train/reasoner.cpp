@@ -1,11 +1,11 @@
 #include "train/reasoner.h"
 
-#include "data/answer_extract.h"
+#include "eval/evaluator.h"
 #include "data/gpqa_generator.h"
 #include "data/gsm_generator.h"
 #include "data/prompts.h"
 #include "io/safetensors.h"
-#include "model/generation.h"
+#include "model/text_codec.h"
 #include "model/transformer.h"
 #include "tokenizer/tokenizer.h"
 #include "train/lm_trainer.h"
@@ -143,34 +143,23 @@ Tokenizer buildTokenizer(const Corpus &corpus, int64_t maxValue)
     return Tokenizer::makeWordLevel({words.begin(), words.end()}, specials);
 }
 
+// Held-out greedy accuracy through the evaluation library (same prompts, stops and strict
+// scoring as the evaluate node), 64 prompts a batch.
 double greedyAccuracy(Transformer &model, const Tokenizer &tok, const Corpus &corpus, bool gsm,
-                      data::PromptFormat gpqaFormat)
+                      data::PromptFormat gpqaFormat, const WorkHooks &work)
 {
-    const int64_t eos = *tok.eosId();
-    std::vector<std::vector<int64_t>> prompts;
-    if (gsm)
-        for (const auto &r : corpus.gsmTest)
-            prompts.push_back(toLong(tok.encode(data::gsm8kPrompt(r.question))));
-    else
-        for (const auto &r : corpus.gpqaTest)
-            prompts.push_back(toLong(tok.encode(data::gpqaPrompt(r, gpqaFormat))));
-    DecodingConfig d;
-    d.maxNewTokens = gsm || gpqaFormat == data::PromptFormat::GpqaCot ? 128 : 8;
-    int64_t correct = 0;
-    for (size_t start = 0; start < prompts.size(); start += 64) {
-        std::vector<std::vector<int64_t>> chunk(prompts.begin() + start,
-                                                prompts.begin() + std::min(prompts.size(), start + 64));
-        const auto out = generate(model, chunk, d, {eos});
-        for (size_t i = 0; i < out.size(); ++i) {
-            const std::string text = tok.decode({out[i].begin(), out[i].end()}, true);
-            const size_t q = start + i;
-            const auto check = gsm
-                ? data::checkGsmAnswer(text, corpus.gsmTest[q].gold, data::PromptFormat::Gsm8k)
-                : data::checkGpqaAnswer(text, corpus.gpqaTest[q], gpqaFormat);
-            correct += check.strictCorrect;
-        }
-    }
-    return prompts.empty() ? 0.0 : double(correct) / prompts.size();
+    eval::PromptOptions prompts;
+    prompts.gpqaFormat = gpqaFormat;
+    const eval::QuestionSet set = gsm ? eval::gsmQuestions(corpus.gsmTest, prompts)
+                                      : eval::gpqaQuestions(corpus.gpqaTest, prompts);
+    const auto codec = tokenizerCodec(tok);
+    eval::EvalOptions options;
+    options.batchSize = 64;
+    options.decoding.maxNewTokens = gsm || gpqaFormat == data::PromptFormat::GpqaCot ? 128 : 8;
+    WorkHooks cancelOnly;
+    cancelOnly.checkCancelled = work.checkCancelled;
+    const auto report = eval::evaluate({model, *codec, {*tok.eosId()}}, set, options, cancelOnly);
+    return report.summary.accuracy();
 }
 
 void saveCheckpoint(const fs::path &dir, Transformer &model, const Tokenizer &tok, AdamW &opt,
@@ -200,10 +189,7 @@ void saveCheckpoint(const fs::path &dir, Transformer &model, const Tokenizer &to
 json pretrainReasoner(const ReasonerRecipe &r, const fs::path &outDir, const fs::path &resumeDir,
                       const ReasonerCallbacks &cb)
 {
-    auto say = [&](const std::string &m) {
-        if (cb.log)
-            cb.log(m);
-    };
+    auto say = [&](const std::string &m) { cb.work.say(m); };
     say("generating " + std::to_string(r.gsmExamples) + " GSM-style and "
         + std::to_string(r.gpqaExamples) + " GPQA-style training examples");
     const Corpus corpus = buildCorpus(r);
@@ -288,7 +274,7 @@ json pretrainReasoner(const ReasonerRecipe &r, const fs::path &outDir, const fs:
     json history = {{"loss", json::array()}, {"eval", json::array()}};
     const auto t0 = std::chrono::steady_clock::now();
     TrainHooks h;
-    h.checkCancelled = cb.checkCancelled;
+    h.work = cb.work;
     if (factored) {
         h.afterBackward = [&] { factored->beforeStep(); };
         h.afterUpdate = [&] { factored->afterStep(); };
@@ -337,7 +323,7 @@ json pretrainReasoner(const ReasonerRecipe &r, const fs::path &outDir, const fs:
             if ((gsm && r.gpqaShare >= 1.0 && r.gpqaExamples > 0) || (!gsm && r.gpqaExamples == 0))
                 continue;
             const double acc = greedyAccuracy(model, tok, corpus, gsm,
-                                              data::promptFormatFromName(r.gpqaFormat));
+                                              data::promptFormatFromName(r.gpqaFormat), cb.work);
             history["eval"].push_back({{"step", step}, {"task", gsm ? "gsm8k" : "gpqa"}, {"accuracy", acc}});
             if (cb.onEval)
                 cb.onEval(step, gsm ? "gsm8k" : "gpqa", acc);

@@ -4,6 +4,7 @@
 // (B)."), its word-level tokenizer, and the pre-training recipe with periodic
 // greedy evaluation and resumable checkpoints. Runs on the calling thread.
 #pragma once
+#include "api/work.h"
 #include "model/model_config.h"
 
 #include <nlohmann/json.hpp>
@@ -47,8 +48,7 @@ struct ReasonerCallbacks
 {
     std::function<void(int64_t step, int64_t total, double loss, double lr, double tokensPerSec)> onStep;
     std::function<void(int64_t step, const std::string &task, double accuracy)> onEval;
-    std::function<void(const std::string &message)> log;
-    std::function<void()> checkCancelled; // throws qb::Cancelled
+    WorkHooks work; // log lines and cancellation; progress comes through onStep
 };
 
 // Pre-trains the built-in reasoner and writes an HF folder (config.json, model.safetensors,

@@ -7,6 +7,7 @@
 #include "quant/int8_linear.h"
 #include "quant/int_group_linear.h"
 #include "quant/method_spec.h"
+#include "model/model_bundle.h"
 #include "quant/quant_checkpoint.h"
 #include "quant/quantize_model.h"
 #include "quant/smoothquant_linear.h"
@@ -155,7 +156,7 @@ RoundTrip roundTrip(const std::string &specJson, const std::vector<std::string> 
         r.kindsBefore.push_back(model.linear(n).kind());
     qb::saveQuantizedModel(model, dir);
     r.flaggedQuantized = qb::isQuantizedCheckpoint(dir);
-    auto loaded = qb::loadAnyModel(dir);
+    auto loaded = qb::loadTransformer(dir);
     r.loadedLogits = vec(loaded->forward(ids));
     r.bytesAfter = loaded->weightBytes();
     for (const auto &n : loaded->linearNames())

@@ -1,6 +1,7 @@
 // Torch side of tst_quantize_calibration; the checks live in tst_quantize_calibration.cpp.
 #include "quantize_calibration_probe.h"
 
+#include "model/model_bundle.h"
 #include "quant/quant_checkpoint.h"
 #include "quant/quantize_model.h"
 
@@ -11,7 +12,7 @@ namespace qbprobe {
 std::vector<float> logitsOf(const std::string &dir, const Sequences &sequences)
 {
     at::NoGradGuard noGrad;
-    auto model = qb::loadAnyModel(dir);
+    auto model = qb::loadTransformer(dir);
     const int64_t n = static_cast<int64_t>(sequences.size());
     const int64_t len = static_cast<int64_t>(sequences.front().size());
     auto ids = at::empty({n, len}, at::kLong);
@@ -33,9 +34,9 @@ double requantizationGap(const std::string &baseDir, const std::string &quantDir
         spec.include = {"*"};
     spec.exclude = p["exclude"].get<std::vector<std::string>>();
     spec.maxCalibrationRows = p["max_calibration_rows"];
-    auto mine = qb::loadAnyModel(baseDir);
+    auto mine = qb::loadTransformer(baseDir);
     qb::quantizeModel(*mine, spec, sequences);
-    auto theirs = qb::loadAnyModel(quantDir);
+    auto theirs = qb::loadTransformer(quantDir);
     if (mine->linearNames() != theirs->linearNames())
         return -1;
     double gap = 0;

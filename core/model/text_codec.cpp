@@ -1,4 +1,4 @@
-#include "nodes/text_codec.h"
+#include "model/text_codec.h"
 
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -43,21 +43,43 @@ public:
         return m_tok.decode({ids.begin(), ids.end()}, /*skipSpecial=*/true);
     }
     std::string name() const override { return "tokenizer.json (" + m_tok.modelType() + ")"; }
+    std::string chatTemplate() const override { return m_tok.chatTemplate(); }
 
 private:
     Tokenizer m_tok;
 };
 
+// For a model that has no way to turn text into ids: weight-only work (quantizing without
+// calibration, saving) goes on; any use of text fails with the reason.
+class UnavailableCodec : public TextCodec
+{
+public:
+    explicit UnavailableCodec(std::string reason) : m_reason(std::move(reason)) {}
+    std::vector<int64_t> encode(const std::string &) const override { throw Error(m_reason); }
+    std::string decode(const std::vector<int64_t> &) const override { throw Error(m_reason); }
+    std::string name() const override { return "none"; }
+
+private:
+    std::string m_reason;
+};
+
 } // namespace
 
-std::unique_ptr<TextCodec> codecForModel(const std::filesystem::path &dir, const ModelConfig &config)
+std::shared_ptr<const TextCodec> tokenizerCodec(Tokenizer tokenizer)
+{
+    return std::make_shared<TokenizerCodec>(std::move(tokenizer));
+}
+
+std::shared_ptr<const TextCodec> codecForModel(const std::filesystem::path &dir,
+                                               const ModelConfig &config)
 {
     if (std::filesystem::exists(dir / "tokenizer.json"))
-        return std::make_unique<TokenizerCodec>(Tokenizer::fromFile(dir / "tokenizer.json"));
+        return tokenizerCodec(Tokenizer::fromFile(dir / "tokenizer.json"));
     if (config.vocabSize < 256)
-        throw Error(dir.string() + ": no tokenizer.json, and the vocabulary (" +
-                    std::to_string(config.vocabSize) + ") is too small for byte tokens");
-    return std::make_unique<ByteCodec>();
+        return std::make_shared<UnavailableCodec>(
+            dir.string() + ": no tokenizer.json, and the vocabulary ("
+            + std::to_string(config.vocabSize) + ") is too small for byte tokens");
+    return std::make_shared<ByteCodec>();
 }
 
 } // namespace qb

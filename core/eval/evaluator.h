@@ -1,0 +1,100 @@
+// Evaluation as a library: batched generation with stop strings, answer extraction and scoring
+// (strict and flexible, as lm-evaluation-harness), self-consistency voting, per-question records
+// and the summary with its Wilson 95% interval. Used by the evaluate node, the pre-training's
+// periodic evaluation and (next) GRPO rewards and distributed evaluation of question slices.
+// Runs on the calling thread and uses the model exclusively while it runs.
+#pragma once
+#include "api/decoding.h"
+#include "api/results.h"
+#include "api/work.h"
+#include "data/answer_extract.h"
+#include "eval/question_set.h"
+#include "model/model_bundle.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qb::eval {
+
+// What evaluation needs of a model: the transformer, the one text codec, the end ids.
+struct ModelRef
+{
+    Transformer &model;
+    const TextCodec &codec;
+    std::vector<int64_t> endTokens;
+};
+ModelRef refOf(const ModelBundle &bundle);
+
+struct Completion
+{
+    std::vector<int64_t> ids; // generated ids, end token excluded
+    std::string text;         // decoded and cut at the first stop string
+};
+
+// Completes prompts in batches of batchSize (left-padded); a row also ends once its text holds a
+// stop string. progress counts prompts; *seconds (when given) gets the time spent generating.
+std::vector<Completion> complete(const ModelRef &model, const std::vector<std::string> &prompts,
+                                 const DecodingConfig &decoding,
+                                 const std::vector<std::string> &stops, int batchSize,
+                                 const WorkHooks &hooks = {}, double *seconds = nullptr);
+
+// Strict and flexible extraction of completion for question i of the set, against its gold.
+data::AnswerCheck scoreCompletion(const QuestionSet &set, size_t i, const std::string &completion);
+
+struct EvalOptions
+{
+    DecodingConfig decoding;
+    int batchSize = 32;
+    int samples = 1; // > 1: self-consistency, majority vote (needs decoding.strategy "sample")
+};
+
+struct QuestionRecord
+{
+    std::string id;
+    std::string prompt;
+    std::vector<std::string> completions; // one per sample
+    data::Extraction strict;              // the vote's winner over the samples
+    data::Extraction flexible;
+    std::string gold;
+    bool correct = false;
+    bool flexibleCorrect = false;
+    std::optional<double> stepsFraction; // GSM: reference steps reproduced by the first sample
+
+    // The records file's JSON object (keys as in records/*.jsonl).
+    nlohmann::json toJson() const;
+};
+
+struct EvalSummary
+{
+    int64_t n = 0;
+    int64_t correct = 0;
+    int64_t flexibleCorrect = 0;
+    int64_t unparsed = 0;
+    int64_t generatedTokens = 0; // over every sample
+    double seconds = 0;          // generating
+    double stepSum = 0;          // GSM: sum of stepsFraction
+    int samples = 1;
+
+    double accuracy() const { return n ? double(correct) / n : 0.0; }
+    // An EvalRow with every measured column filled; the caller sets model, label, precision,
+    // dataset, weight bytes and the records file.
+    EvalRow row(const QuestionSet &set) const;
+};
+
+struct EvalReport
+{
+    std::vector<QuestionRecord> records;
+    EvalSummary summary;
+
+    std::string recordsJsonl() const; // one JSON object a line
+};
+
+// Throws qb::Error for samples > 1 with greedy decoding (the samples would agree) and
+// qb::Cancelled when hooks.checkCancelled does. progress counts question-samples.
+EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOptions &options,
+                    const WorkHooks &hooks = {});
+
+} // namespace qb::eval

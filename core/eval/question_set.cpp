@@ -1,0 +1,75 @@
+#include "eval/question_set.h"
+
+#include "util/error.h"
+
+#include <algorithm>
+
+namespace qb::eval {
+
+const char *taskName(Task task)
+{
+    return task == Task::Gsm8k ? "gsm8k" : "gpqa";
+}
+
+Task taskFromName(const std::string &name)
+{
+    if (name == "gsm8k")
+        return Task::Gsm8k;
+    if (name == "gpqa")
+        return Task::Gpqa;
+    throw Error("unknown task '" + name + "' (known: gsm8k, gpqa)");
+}
+
+QuestionSet gsmQuestions(const std::vector<data::GsmRecord> &records, const PromptOptions &options)
+{
+    QuestionSet set;
+    set.task = Task::Gsm8k;
+    set.format = options.gsmFormat;
+    if (!data::isGsmFormat(set.format))
+        throw Error(std::string("prompt format ") + data::promptFormatName(set.format)
+                    + " is not a GSM8K format");
+    if (options.numFewshot > 0 && set.format == data::PromptFormat::Gsm8k)
+        throw Error("num_fewshot > 0 with gsm8k needs a train split; not supported yet "
+                    "(use gsm8k_cot, whose exemplars are built in)");
+    auto exemplars = data::standardCotExemplars();
+    exemplars.resize(std::min<size_t>(exemplars.size(), static_cast<size_t>(options.numFewshot)));
+    for (const auto &r : records) {
+        EvalQuestion q;
+        q.id = r.id;
+        q.gold = r.gold;
+        q.gsm = r;
+        q.prompt = set.format == data::PromptFormat::Gsm8kCot
+            ? data::gsm8kCotPrompt(r.question, exemplars)
+            : data::gsm8kPrompt(r.question);
+        set.questions.push_back(std::move(q));
+    }
+    return set;
+}
+
+QuestionSet gpqaQuestions(const std::vector<data::GpqaRecord> &records, const PromptOptions &options)
+{
+    QuestionSet set;
+    set.task = Task::Gpqa;
+    set.format = options.gpqaFormat;
+    if (data::isGsmFormat(set.format))
+        throw Error(std::string("prompt format ") + data::promptFormatName(set.format)
+                    + " is not a GPQA format");
+    for (const auto &r : records) {
+        EvalQuestion q;
+        q.id = r.id;
+        q.gold = std::string(1, r.goldLetter());
+        q.gpqa = r;
+        q.prompt = data::gpqaPrompt(r, set.format);
+        set.questions.push_back(std::move(q));
+    }
+    return set;
+}
+
+QuestionSet loadQuestions(Task task, const std::filesystem::path &file,
+                          const PromptOptions &options, uint64_t shuffleSeed)
+{
+    return task == Task::Gsm8k ? gsmQuestions(data::loadGsm8k(file), options)
+                               : gpqaQuestions(data::loadGpqa(file, shuffleSeed), options);
+}
+
+} // namespace qb::eval

@@ -1,0 +1,91 @@
+#include "model/model_bundle.h"
+
+#include "quant/quant_checkpoint.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <algorithm>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace qb {
+
+GenerationDefaults GenerationDefaults::fromJson(const json &j, const std::string &where)
+{
+    GenerationDefaults g;
+    if (!j.is_object())
+        throw Error(where + ": expected a JSON object");
+    auto typed = [&](const char *key, auto &out) {
+        auto it = j.find(key);
+        if (it == j.end() || it->is_null())
+            return;
+        try {
+            out = it->get<std::decay_t<decltype(out)>>();
+        } catch (const json::exception &) {
+            throw Error(where + ": '" + key + "' has the wrong type (" + it->dump() + ")");
+        }
+    };
+    if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
+        if (it->is_number_integer())
+            g.eosTokenIds = {it->get<int64_t>()};
+        else
+            typed("eos_token_id", g.eosTokenIds);
+    }
+    typed("do_sample", g.doSample);
+    typed("temperature", g.temperature);
+    typed("top_p", g.topP);
+    typed("top_k", g.topK);
+    if (j.contains("max_new_tokens") && !j["max_new_tokens"].is_null()) {
+        int64_t n = 0;
+        typed("max_new_tokens", n);
+        g.maxNewTokens = n;
+    }
+    return g;
+}
+
+std::vector<int64_t> ModelBundle::endTokens() const
+{
+    std::vector<int64_t> ids = model ? model->config().eosTokenIds : std::vector<int64_t>{};
+    for (int64_t id : generation.eosTokenIds)
+        if (std::find(ids.begin(), ids.end(), id) == ids.end())
+            ids.push_back(id);
+    return ids;
+}
+
+std::unique_ptr<Transformer> loadTransformer(const fs::path &dir)
+{
+    if (!fs::is_directory(dir))
+        throw Error(dir.string() + ": model folder does not exist");
+    return isQuantizedCheckpoint(dir) ? loadQuantizedModel(dir) : Transformer::load(dir);
+}
+
+ModelBundle loadModelBundle(const fs::path &dir)
+{
+    ModelBundle b;
+    b.model = loadTransformer(dir);
+    b.codec = codecForModel(dir, b.model->config());
+    b.chatTemplate = b.codec->chatTemplate();
+    const fs::path genFile = dir / "generation_config.json";
+    if (fs::exists(genFile)) {
+        json j;
+        try {
+            j = json::parse(readTextFile(genFile));
+        } catch (const json::parse_error &e) {
+            throw Error(genFile.string() + ": invalid JSON at byte " + std::to_string(e.byte));
+        }
+        b.generation = GenerationDefaults::fromJson(j, genFile.string());
+    }
+    b.provenance.dir = dir;
+    if (isQuantizedCheckpoint(dir)) {
+        b.provenance.format = "quantized";
+        const json cfg = json::parse(readTextFile(dir / "config.json"));
+        b.provenance.label = cfg["quantization_config"].value("label", "quantized");
+        b.provenance.precision = b.provenance.label;
+    } else {
+        b.provenance.label = dir.filename().string();
+    }
+    return b;
+}
+
+} // namespace qb

@@ -1,0 +1,61 @@
+// ModelBundle: everything the core needs to use a model folder, from one loader: the transformer
+// (dense or quantized; adapters join here), the text codec (the one way text becomes ids), the chat
+// template, the generation defaults from generation_config.json, and where it came from.
+// loadModelBundle is the one place that knows every folder format, so it sits at the top of
+// model/ and reads quantized checkpoints through quant/quant_checkpoint.h.
+// A bundle is used by one thread at a time (the transformer is not thread-safe); move-only.
+#pragma once
+#include "model/text_codec.h"
+#include "model/transformer.h"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qb {
+
+// generation_config.json (all optional): eos_token_id (int or list), do_sample, temperature,
+// top_p, top_k, max_new_tokens.
+struct GenerationDefaults
+{
+    std::vector<int64_t> eosTokenIds;
+    bool doSample = false;
+    double temperature = 1.0;
+    double topP = 1.0;
+    int64_t topK = 0;
+    std::optional<int64_t> maxNewTokens;
+
+    // Throws qb::Error naming `where` and the key for a value of the wrong type.
+    static GenerationDefaults fromJson(const nlohmann::json &j, const std::string &where);
+};
+
+struct ModelProvenance
+{
+    std::filesystem::path dir;
+    std::string format = "dense"; // "dense" or "quantized"
+    std::string label;            // quantization label, or the folder name for dense models
+    std::string precision = "fp32";
+};
+
+struct ModelBundle
+{
+    std::unique_ptr<Transformer> model;
+    std::shared_ptr<const TextCodec> codec;
+    std::string chatTemplate; // Jinja source; empty when the tokenizer has none
+    GenerationDefaults generation;
+    ModelProvenance provenance;
+
+    // Ids that end a completion: config.json's eos ids, then generation_config.json's.
+    std::vector<int64_t> endTokens() const;
+};
+
+// A dense HF folder or a quantized checkpoint (quant/quant_checkpoint.h) with its tokenizer.
+// Throws qb::Error naming the folder, file and tensor on anything missing or malformed.
+ModelBundle loadModelBundle(const std::filesystem::path &dir);
+
+// Only the transformer of such a folder (no tokenizer needed), for code that works on weights.
+std::unique_ptr<Transformer> loadTransformer(const std::filesystem::path &dir);
+
+} // namespace qb
