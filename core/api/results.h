@@ -8,8 +8,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace qb {
+
+// Accuracy over the questions whose reference solution has `steps` reasoning steps.
+struct StepBucket
+{
+    int steps = 0;
+    int64_t n = 0;
+    int64_t correct = 0;
+    double accuracy = 0;
+    double ciLow = 0;
+    double ciHigh = 0;
+};
 
 // One (model, dataset) evaluation: accuracy with its Wilson 95% interval and the costs.
 struct EvalRow
@@ -32,6 +44,7 @@ struct EvalRow
     int64_t selfConsistency = 1;
     std::string records;                // per-question records file, relative to the node folder
     std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
+    std::vector<StepBucket> bySteps;    // gsm8k: accuracy per chain length, shortest first
 
     nlohmann::json toJson() const;
     // Throws qb::Error when `accuracy` or `task` is missing or not of its type.

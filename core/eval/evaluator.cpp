@@ -83,6 +83,8 @@ json QuestionRecord::toJson() const
              {"flexible_correct", flexibleCorrect}};
     if (stepsFraction)
         rec["steps_fraction"] = *stepsFraction;
+    if (chainLength)
+        rec["chain_length"] = *chainLength;
     if (completions.size() > 1)
         rec["samples"] = completions;
     return rec;
@@ -113,6 +115,17 @@ EvalRow EvalSummary::row(const QuestionSet &set) const
     row.selfConsistency = samples;
     if (set.task == Task::Gsm8k)
         row.stepAccuracy = n ? stepSum / n : 0.0;
+    for (const auto &[steps, counts] : byChain) {
+        StepBucket b;
+        b.steps = steps;
+        b.n = counts.first;
+        b.correct = counts.second;
+        b.accuracy = b.n ? double(b.correct) / b.n : 0.0;
+        const auto bucketCi = data::wilsonInterval(b.correct, b.n);
+        b.ciLow = bucketCi.lower;
+        b.ciHigh = bucketCi.upper;
+        row.bySteps.push_back(b);
+    }
     return row;
 }
 
@@ -169,10 +182,14 @@ EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOpt
         s.flexibleCorrect += r.flexibleCorrect;
         s.unparsed += !r.strict.parsed;
         if (set.task == Task::Gsm8k) {
-            const auto score = data::scoreSteps(r.completions.front(),
-                                                data::stepResults(q.gsm.solution));
+            const auto gold = data::stepResults(q.gsm.solution);
+            const auto score = data::scoreSteps(r.completions.front(), gold);
             r.stepsFraction = score.fraction();
             s.stepSum += score.fraction();
+            r.chainLength = static_cast<int>(gold.size());
+            auto &bucket = s.byChain[*r.chainLength];
+            bucket.first += 1;
+            bucket.second += r.correct;
         }
         report.records.push_back(std::move(r));
     }

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,7 @@ struct QuestionRecord
     bool correct = false;
     bool flexibleCorrect = false;
     std::optional<double> stepsFraction; // GSM: reference steps reproduced by the first sample
+    std::optional<int> chainLength;      // GSM: reasoning steps of the reference solution
 
     // The records file's JSON object (keys as in records/*.jsonl).
     nlohmann::json toJson() const;
@@ -77,6 +79,7 @@ struct EvalSummary
     double seconds = 0;          // generating
     double stepSum = 0;          // GSM: sum of stepsFraction
     int samples = 1;
+    std::map<int, std::pair<int64_t, int64_t>> byChain; // GSM: steps -> (n, correct)
 
     double accuracy() const { return n ? double(correct) / n : 0.0; }
     // An EvalRow with every measured column filled; the caller sets model, label, precision,

@@ -38,6 +38,13 @@ Artifact runGsm(NodeContext &ctx)
         data::GsmGeneratorOptions o;
         o.seed = p["data_seed"].get<uint64_t>();
         o.maxValue = p["max_value"];
+        o.minSteps = p["min_steps"];
+        o.maxSteps = p["max_steps"];
+        o.maxOperand = p["max_operand"];
+        o.maxFactor = p["max_factor"];
+        if (o.maxSteps < o.minSteps)
+            throw Error("max_steps (" + std::to_string(o.maxSteps) + ") is below min_steps ("
+                        + std::to_string(o.minSteps) + ")");
         const int n = p["limit"].get<int>() > 0 ? p["limit"].get<int>() : 500;
         ctx.progress(0, n, "generating");
         records = data::recordsOf(data::generateGsmProblems(o, splitParam(p), n));
@@ -107,6 +114,18 @@ void registerDatasetNodes(NodeRegistry &registry)
     gsm.params.push_back(ParamSpec::integer("max_value", 99,
                                             "Generated problems keep every value in [0, max_value]")
                              .range(10, 999));
+    // Difficulty of generated problems: the built-in reasoner is trained on 2-4 steps.
+    gsm.params.push_back(
+        ParamSpec::integer("min_steps", 2, "Generated problems: fewest operations in the chain")
+            .range(1, 8));
+    gsm.params.push_back(
+        ParamSpec::integer("max_steps", 4, "Generated problems: most operations in the chain")
+            .range(1, 8));
+    gsm.params.push_back(
+        ParamSpec::integer("max_operand", 20, "Generated problems: largest amount added or taken")
+            .range(1, 999));
+    gsm.params.push_back(
+        ParamSpec::integer("max_factor", 3, "Generated problems: largest multiplier").range(2, 5));
     gsm.version = 2; // 2: generated solution lines restate their event
     gsm.run = runGsm;
     registry.add(gsm);

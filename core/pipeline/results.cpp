@@ -27,6 +27,14 @@ json EvalRow::toJson() const
              {"records", records}};
     if (stepAccuracy)
         row["step_accuracy"] = *stepAccuracy;
+    if (!bySteps.empty()) {
+        json buckets = json::array();
+        for (const auto &b : bySteps)
+            buckets.push_back({{"steps", b.steps}, {"n", b.n}, {"correct", b.correct},
+                               {"accuracy", b.accuracy}, {"ci_low", b.ciLow},
+                               {"ci_high", b.ciHigh}});
+        row["by_steps"] = buckets;
+    }
     return row;
 }
 
@@ -69,6 +77,19 @@ EvalRow EvalRow::fromJson(const json &row)
     r.records = str("records");
     if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
         r.stepAccuracy = row["step_accuracy"].get<double>();
+    if (row.contains("by_steps") && row["by_steps"].is_array())
+        for (const auto &b : row["by_steps"]) {
+            if (!b.is_object())
+                continue;
+            StepBucket s;
+            s.steps = b.value("steps", 0);
+            s.n = b.value("n", int64_t(0));
+            s.correct = b.value("correct", int64_t(0));
+            s.accuracy = b.value("accuracy", 0.0);
+            s.ciLow = b.value("ci_low", s.accuracy);
+            s.ciHigh = b.value("ci_high", s.accuracy);
+            r.bySteps.push_back(s);
+        }
     return r;
 }
 
