@@ -133,8 +133,7 @@ Artifact runLayerError(NodeContext &ctx)
     o.histogramBins = p["histogram_bins"];
     const LayerErrorReport r = analyzeLayerError(
         *reference, *quantized, sequenceBatches(seqs, reference->config().vocabSize), o,
-        [&ctx](double done, double total, const std::string &m) { ctx.progress(done, total, m); },
-        [&ctx] { ctx.checkCancelled(); });
+        ctx.hooks());
 
     const std::string label = quantArt.meta.value("label", quantArt.nodeId);
     const json base{{"reference", refArt.nodeId}, {"quantized", quantArt.nodeId}, {"label", label}};
@@ -186,14 +185,11 @@ Artifact runSensitivity(NodeContext &ctx)
     std::string source;
     const auto seqs = calibrationFor(ctx, *model, dir, &source);
     SensitivityOptions o;
-    o.low = MethodSpec().withJson(p["low"], "low");
-    o.high = MethodSpec().withJson(p["high"], "high");
+    o.low = MethodSpec::fromJson(p["low"], "low");
+    o.high = MethodSpec::fromJson(p["high"], "high");
     o.budgetBitsPerParam = p["budget_bits"];
     o.maxCalibrationRows = p["max_calibration_rows"];
-    const SensitivityReport r = analyzeSensitivity(
-        *model, seqs, o,
-        [&ctx](double done, double total, const std::string &m) { ctx.progress(done, total, m); },
-        [&ctx] { ctx.checkCancelled(); });
+    const SensitivityReport r = analyzeSensitivity(*model, seqs, o, ctx.hooks());
 
     const json base{{"model", art.nodeId}, {"low", o.low.label()}, {"high", o.high.label()}};
     json doc{{"calibration", source}, {"layers", json::array()}, {"curve", json::array()}};
