@@ -182,8 +182,7 @@ std::pair<int64_t, std::string> layerAndModule(const std::string &name, int64_t 
 LayerErrorReport analyzeLayerError(Transformer &reference, Transformer &quantized,
                                    const std::vector<at::Tensor> &batches,
                                    const LayerErrorOptions &options,
-                                   const AnalysisProgressFn &progress,
-                                   const std::function<void()> &checkCancelled)
+                                   const WorkHooks &hooks)
 {
     at::NoGradGuard noGrad;
     if (&reference == &quantized)
@@ -206,10 +205,8 @@ LayerErrorReport analyzeLayerError(Transformer &reference, Transformer &quantize
     const double passes = double(batches.size()) * (2 + (options.layerKl ? names.size() : 0));
     double done = 0;
     auto step = [&](const std::string &message) {
-        if (checkCancelled)
-            checkCancelled();
-        if (progress)
-            progress(++done, passes, message);
+        hooks.poll();
+        hooks.report(++done, passes, message);
     };
     {
         LinearSwap wrap(reference);

@@ -16,6 +16,7 @@
 // also on exceptions); nothing else may use them meanwhile. Runs on the calling thread.
 #pragma once
 #include "analysis/weight_histogram.h"
+#include "api/work.h"
 #include "model/transformer.h"
 
 #include <ATen/ATen.h>
@@ -94,8 +95,6 @@ struct LayerErrorReport
     WeightHistogram histogram;
 };
 
-using AnalysisProgressFn = std::function<void(double done, double total, const std::string &)>;
-
 // Pearson kurtosis m4 / m2^2 of all elements (m_k: central moments, population); 3 for a
 // Gaussian, NaN when all elements are equal. w: any shape, float32.
 double weightKurtosis(const at::Tensor &w);
@@ -105,13 +104,12 @@ double weightKurtosis(const at::Tensor &w);
 at::Tensor klPerPosition(const at::Tensor &refLogits, const at::Tensor &testLogits);
 
 // batches: [batch, seq] int64 ids (calibration.h). The models must have the same architecture and
-// linear names. checkCancelled may throw qb::Cancelled. Throws qb::Error for mismatched models,
+// linear names. Progress counts model passes; hooks.checkCancelled may throw qb::Cancelled. Throws qb::Error for mismatched models,
 // an unknown histogram layer or no batches.
 LayerErrorReport analyzeLayerError(Transformer &reference, Transformer &quantized,
                                    const std::vector<at::Tensor> &batches,
                                    const LayerErrorOptions &options = {},
-                                   const AnalysisProgressFn &progress = {},
-                                   const std::function<void()> &checkCancelled = {});
+                                   const WorkHooks &hooks = {});
 
 // "model.layers.3.mlp.down_proj" -> (3, "down_proj"); "lm_head" -> (numLayers, "lm_head").
 std::pair<int64_t, std::string> layerAndModule(const std::string &name, int64_t numLayers);

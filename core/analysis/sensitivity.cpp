@@ -1,6 +1,7 @@
 #include "analysis/sensitivity.h"
 
 #include "analysis/linear_swap.h"
+#include "quant/method_registry.h"
 #include "quant/quantize_model.h"
 #include "util/error.h"
 
@@ -33,7 +34,7 @@ double meanKl(Transformer &model, const std::vector<at::Tensor> &batches,
 // model's own op is put back.
 std::shared_ptr<LinearOp> quantizeAlone(Transformer &model, const std::string &name,
                                         const MethodSpec &method, const TokenSequences &calib,
-                                        int64_t maxRows, const std::function<void()> &cancel)
+                                        int64_t maxRows, const WorkHooks &hooks)
 {
     QuantSpec spec;
     spec.method = method;
@@ -41,7 +42,9 @@ std::shared_ptr<LinearOp> quantizeAlone(Transformer &model, const std::string &n
     spec.maxCalibrationRows = maxRows;
     LinearSwap keep(model);
     keep.set(name, model.linearPtr(name)); // remembers the original
-    quantizeModel(model, spec, method.needsCalibration() ? calib : TokenSequences{}, {}, cancel);
+    WorkHooks quiet; // the caller counts whole quantizations
+    quiet.checkCancelled = hooks.checkCancelled;
+    quantizeModel(model, spec, method.needsCalibration() ? calib : TokenSequences{}, quiet);
     return model.linearPtr(name);
 }
 
@@ -49,31 +52,17 @@ std::shared_ptr<LinearOp> quantizeAlone(Transformer &model, const std::string &n
 
 std::string overrideString(const std::string &pattern, const MethodSpec &m)
 {
-    using nlohmann::json;
     std::string s = pattern + ": method=" + m.method;
-    if (m.method == "int" || m.method == "gptq" || m.method == "awq")
-        s += " bits=" + std::to_string(m.bits) + " group_size=" + std::to_string(m.groupSize)
-            + " symmetric=" + (m.symmetric ? "true" : "false");
-    if (m.method == "nf4" || m.method == "fp4")
-        s += " block_size=" + std::to_string(m.blockSize)
-            + " double_quant=" + (m.doubleQuant ? "true" : "false");
-    if (m.method == "llm_int8")
-        s += " threshold=" + json(m.threshold).dump();
-    if (m.method == "gptq")
-        s += std::string(" act_order=") + (m.actOrder ? "true" : "false")
-            + " static_groups=" + (m.staticGroups ? "true" : "false")
-            + " damp=" + json(m.damp).dump();
-    if (m.method == "awq")
-        s += std::string(" clip_search=") + (m.clipSearch ? "true" : "false");
-    if (m.method == "smoothquant")
-        s += " alpha=" + json(m.alpha).dump();
+    for (const auto &p : quantMethod(m.method, "override '" + pattern + "'").params) {
+        const nlohmann::json &v = m.params.at(p.name);
+        s += " " + p.name + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    }
     return s;
 }
 
 SensitivityReport analyzeSensitivity(Transformer &model, const TokenSequences &calibration,
                                      const SensitivityOptions &options,
-                                     const AnalysisProgressFn &progress,
-                                     const std::function<void()> &checkCancelled)
+                                     const WorkHooks &hooks)
 {
     at::NoGradGuard noGrad;
     options.low.validate("sensitivity.low");
@@ -87,10 +76,8 @@ SensitivityReport analyzeSensitivity(Transformer &model, const TokenSequences &c
     const double total = 3.0 * n + 2;
     double done = 0;
     auto step = [&](const std::string &message) {
-        if (checkCancelled)
-            checkCancelled();
-        if (progress)
-            progress(++done, total, message);
+        hooks.poll();
+        hooks.report(++done, total, message);
     };
 
     std::vector<at::Tensor> refLogits;
@@ -110,7 +97,7 @@ SensitivityReport analyzeSensitivity(Transformer &model, const TokenSequences &c
         for (int high = 0; high < 2; ++high) {
             const MethodSpec &m = high ? options.high : options.low;
             auto op = quantizeAlone(model, name, m, calibration, options.maxCalibrationRows,
-                                    checkCancelled);
+                                    hooks);
             swap.set(name, op);
             const double kl = meanKl(model, batches, refLogits);
             swap.restore(name);

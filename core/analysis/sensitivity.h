@@ -60,15 +60,14 @@ struct SensitivityReport
     std::vector<std::string> overrides; // "NAME: method=... key=value ..." per upgraded layer
 };
 
-// calibration: equal-length token sequences (calibration.h). checkCancelled may throw
-// qb::Cancelled. Throws qb::Error for invalid methods or calibration.
+// calibration: equal-length token sequences (calibration.h). Progress counts quantizations and
+// model passes; hooks.checkCancelled may throw qb::Cancelled. Throws qb::Error for invalid methods or calibration.
 SensitivityReport analyzeSensitivity(Transformer &model, const TokenSequences &calibration,
                                      const SensitivityOptions &options,
-                                     const AnalysisProgressFn &progress = {},
-                                     const std::function<void()> &checkCancelled = {});
+                                     const WorkHooks &hooks = {});
 
-// "PATTERN: method=M key=value ..." with the keys that matter for M, as the quantize node's
-// overrides parameter reads it.
+// "PATTERN: method=M key=value ..." with every parameter of M (its table entry's, in its order,
+// each value as JSON), as the quantize node's overrides parameter reads it.
 std::string overrideString(const std::string &pattern, const MethodSpec &method);
 
 } // namespace qb

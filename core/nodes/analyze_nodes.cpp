@@ -25,6 +25,7 @@
 #include "nodes/calibration_input.h"
 #include "nodes/node_inputs.h"
 #include "nodes/nodes.h"
+#include "quant/method_registry.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -39,53 +40,17 @@ namespace {
 
 json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-ParamSpec param(const std::string &name, ParamKind kind, json def, const std::string &description,
-                std::optional<double> min = {}, std::optional<double> max = {})
-{
-    ParamSpec p;
-    p.name = name;
-    p.kind = kind;
-    p.defaultValue = std::move(def);
-    p.description = description;
-    p.min = min;
-    p.max = max;
-    return p;
-}
-
 ParamSpec calibrationParam()
 {
-    ParamSpec c = param("calibration", ParamKind::Object, nullptr,
-                        "Calibration sequences (from the dataset input when connected)");
-    ParamSpec source = param("source", ParamKind::Enum, "generated",
-                             "Without a dataset: text sampled from the reference model, or "
-                             "uniformly random token ids");
-    source.choices = {"generated", "random"};
-    c.fields = {source, param("samples", ParamKind::Int, 16, "Number of sequences", 1, 1 << 16),
-                param("seq_len", ParamKind::Int, 64, "Tokens per sequence", 2, 1 << 16)};
-    return c;
+    return calibrationParamSpec({"generated", "random"}, 2,
+                                "Calibration sequences (from the dataset input when connected)");
 }
 
 // The quantize node's method parameters as one object.
 ParamSpec methodParam(const std::string &name, const std::string &method,
                       const std::string &description)
 {
-    ParamSpec m = param(name, ParamKind::Object, nullptr, description);
-    ParamSpec kind = param("method", ParamKind::Enum, method, "Quantization method");
-    kind.choices = {"int8", "llm_int8", "nf4", "fp4", "int", "gptq", "awq", "fp8", "smoothquant"};
-    m.fields = {kind,
-                param("bits", ParamKind::Int, 4, "int / gptq / awq: bits per weight", 2, 8),
-                param("group_size", ParamKind::Int, 128, "int / gptq / awq: group (0 = channel)",
-                      0, 1 << 20),
-                param("block_size", ParamKind::Int, 64, "nf4 / fp4: block size", 32, 4096),
-                param("double_quant", ParamKind::Bool, false, "nf4 / fp4: quantize the absmax"),
-                param("symmetric", ParamKind::Bool, false, "int / gptq / awq: no zero point"),
-                param("threshold", ParamKind::Float, 6.0, "llm_int8: outlier threshold", 0.0, 1e6),
-                param("act_order", ParamKind::Bool, false, "gptq: descending Hessian order"),
-                param("static_groups", ParamKind::Bool, false, "gptq: scales from the original"),
-                param("damp", ParamKind::Float, 0.01, "gptq: dampening", 0.0, 10.0),
-                param("alpha", ParamKind::Float, 0.5, "smoothquant: migration strength", 0.0, 1.0),
-                param("clip_search", ParamKind::Bool, true, "awq: search a clipping range")};
-    return m;
+    return ParamSpec::object(name, quantMethodParams(method), description);
 }
 
 json linearJson(const LinearError &e)
@@ -133,8 +98,7 @@ Artifact runLayerError(NodeContext &ctx)
     o.histogramBins = p["histogram_bins"];
     const LayerErrorReport r = analyzeLayerError(
         reference, *quantBundle.model, sequenceBatches(seqs, reference.config().vocabSize), o,
-        [&ctx](double done, double total, const std::string &m) { ctx.progress(done, total, m); },
-        [&ctx] { ctx.checkCancelled(); });
+        ctx.hooks());
 
     const std::string label = quantArt.meta.value("label", quantArt.nodeId);
     const json base{{"reference", refArt.nodeId}, {"quantized", quantArt.nodeId}, {"label", label}};
@@ -186,14 +150,11 @@ Artifact runSensitivity(NodeContext &ctx)
     std::string source;
     const auto seqs = calibrationFor(ctx, bundle, &source);
     SensitivityOptions o;
-    o.low = MethodSpec().withJson(p["low"], "low");
-    o.high = MethodSpec().withJson(p["high"], "high");
+    o.low = MethodSpec::fromJson(p["low"], "low");
+    o.high = MethodSpec::fromJson(p["high"], "high");
     o.budgetBitsPerParam = p["budget_bits"];
     o.maxCalibrationRows = p["max_calibration_rows"];
-    const SensitivityReport r = analyzeSensitivity(
-        model, seqs, o,
-        [&ctx](double done, double total, const std::string &m) { ctx.progress(done, total, m); },
-        [&ctx] { ctx.checkCancelled(); });
+    const SensitivityReport r = analyzeSensitivity(model, seqs, o, ctx.hooks());
 
     const json base{{"model", art.nodeId}, {"low", o.low.label()}, {"high", o.high.label()}};
     json doc{{"calibration", source}, {"layers", json::array()}, {"curve", json::array()}};
@@ -267,13 +228,16 @@ void registerAnalyzeNodes(NodeRegistry &registry)
                 {"calibration", "dataset", false, true, "Text to run both models on"}};
     e.outputType = "analysis";
     e.params = {calibrationParam(),
-                param("outlier_threshold", ParamKind::Float, 6.0,
-                      "Activations with |x| >= this count as outliers", 0.0, 1e6),
-                param("layer_kl", ParamKind::Bool, true,
-                      "Also the KL with each layer quantized alone (one model pass per layer)"),
-                param("histogram_layer", ParamKind::String, "",
-                      "Linear layer (HF name) of the weight histogram; empty = the first"),
-                param("histogram_bins", ParamKind::Int, 64, "Histogram bins", 1, 4096)};
+                ParamSpec::real("outlier_threshold", 6.0,
+                                "Activations with |x| >= this count as outliers")
+                    .range(0.0, 1e6),
+                ParamSpec::boolean("layer_kl", true,
+                                   "Also the KL with each layer quantized alone (one model pass "
+                                   "per layer)"),
+                ParamSpec::string("histogram_layer", "",
+                                  "Linear layer (HF name) of the weight histogram; empty = the "
+                                  "first"),
+                ParamSpec::integer("histogram_bins", 64, "Histogram bins").range(1, 4096)};
     e.run = runLayerError;
     registry.add(e);
 
@@ -291,10 +255,10 @@ void registerAnalyzeNodes(NodeRegistry &registry)
     s.params = {calibrationParam(),
                 methodParam("low", "nf4", "The low-bit setting every layer starts at"),
                 methodParam("high", "int8", "The setting sensitive layers are upgraded to"),
-                param("budget_bits", ParamKind::Float, 5.0,
-                      "Largest bits/param over the quantized layers", 0.0, 64.0),
-                param("max_calibration_rows", ParamKind::Int, 2048,
-                      "awq: input rows kept per layer", 16, 1 << 20)};
+                ParamSpec::real("budget_bits", 5.0, "Largest bits/param over the quantized layers")
+                    .range(0.0, 64.0),
+                ParamSpec::integer("max_calibration_rows", 2048, "awq: input rows kept per layer")
+                    .range(16, 1 << 20)};
     s.run = runSensitivity;
     registry.add(s);
 }

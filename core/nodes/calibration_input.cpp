@@ -6,10 +6,32 @@
 #include "util/error.h"
 #include "util/files.h"
 
+#include <algorithm>
+#include <map>
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace qb {
+
+ParamSpec calibrationParamSpec(const std::vector<std::string> &sources, int64_t minSeqLen,
+                               const std::string &description)
+{
+    static const std::map<std::string, std::string> what = {
+        {"random", "uniformly random token ids"},
+        {"generated", "text sampled from the reference model"},
+        {"text_file", "a text file tokenized with the model's tokenizer"}};
+    std::string choices;
+    for (const auto &s : sources)
+        choices += (choices.empty() ? "" : ", or ") + what.at(s);
+    std::vector<ParamSpec> fields = {
+        ParamSpec::choice("source", sources.front(), sources, "Without a dataset: " + choices),
+        ParamSpec::integer("samples", 16, "Number of sequences").range(1, 1 << 16),
+        ParamSpec::integer("seq_len", 64, "Tokens per sequence").range(double(minSeqLen), 1 << 16)};
+    if (std::find(sources.begin(), sources.end(), "text_file") != sources.end())
+        fields.push_back(ParamSpec::path("path", "", "Text file for source text_file"));
+    return ParamSpec::object("calibration", fields, description);
+}
 
 std::string datasetText(const Artifact &d)
 {

@@ -26,6 +26,11 @@ namespace qb {
 
 class NodeContext;
 
+// The `calibration` parameter {source, samples, seq_len[, path]} with the sources a node offers
+// (the first is the default); `path` is there when "text_file" is one of them.
+ParamSpec calibrationParamSpec(const std::vector<std::string> &sources, int64_t minSeqLen,
+                               const std::string &description);
+
 // The text of a dataset artifact (meta.task "gsm8k" or "gpqa") in the format above. Throws
 // qb::Error for another task or an unreadable records file.
 std::string datasetText(const Artifact &dataset);

@@ -17,12 +17,11 @@
 #include "nodes/calibration_input.h"
 #include "nodes/node_inputs.h"
 #include "nodes/nodes.h"
+#include "quant/method_registry.h"
 #include "quant/quant_checkpoint.h"
 #include "quant/quantize_model.h"
 #include "util/error.h"
 #include "util/files.h"
-
-#include <sstream>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -31,70 +30,11 @@ namespace qb {
 
 namespace {
 
-ParamSpec param(const std::string &name, ParamKind kind, json def, const std::string &description,
-                std::optional<double> min = {}, std::optional<double> max = {})
-{
-    ParamSpec p;
-    p.name = name;
-    p.kind = kind;
-    p.defaultValue = std::move(def);
-    p.description = description;
-    p.min = min;
-    p.max = max;
-    return p;
-}
-
-// "PATTERN: key=value ..." -> {pattern, {key: value}} with numbers and booleans typed.
-LayerOverride parseOverride(const std::string &text, const MethodSpec &base, size_t index)
-{
-    const std::string where = "overrides[" + std::to_string(index) + "]";
-    const auto colon = text.find(':');
-    if (colon == std::string::npos || colon == 0)
-        throw Error(where + ": expected 'PATTERN: key=value ...', got '" + text + "'");
-    LayerOverride o;
-    o.pattern = text.substr(0, colon);
-    while (!o.pattern.empty() && o.pattern.back() == ' ')
-        o.pattern.pop_back();
-    json j = json::object();
-    std::istringstream in(text.substr(colon + 1));
-    std::string item;
-    while (in >> item) {
-        const auto eq = item.find('=');
-        if (eq == std::string::npos || eq == 0)
-            throw Error(where + ": expected key=value, got '" + item + "'");
-        const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-        if (value == "true" || value == "false") {
-            j[key] = value == "true";
-        } else {
-            try {
-                size_t used = 0;
-                const double d = std::stod(value, &used);
-                if (used != value.size())
-                    throw std::invalid_argument(value);
-                if (d == static_cast<int64_t>(d) && value.find('.') == std::string::npos)
-                    j[key] = static_cast<int64_t>(d);
-                else
-                    j[key] = d;
-            } catch (const std::logic_error &) {
-                j[key] = value;
-            }
-        }
-    }
-    static const std::vector<std::string> known
-        = {"method",    "bits",      "group_size",    "block_size", "double_quant", "symmetric",
-           "threshold", "act_order", "static_groups", "damp",       "alpha",        "clip_search"};
-    for (auto it = j.begin(); it != j.end(); ++it)
-        if (std::find(known.begin(), known.end(), it.key()) == known.end())
-            throw Error(where + ": unknown key '" + it.key() + "'");
-    o.method = base.withJson(j, where);
-    return o;
-}
-
 Artifact runQuantize(NodeContext &ctx)
 {
     const json &p = ctx.params();
     QuantSpec spec;
-    spec.method = MethodSpec().withJson(p, "quantize");
+    spec.method = MethodSpec::fromJson(p, "quantize");
     spec.include = p["include"].get<std::vector<std::string>>();
     if (spec.include.empty())
         spec.include = {"*"};
@@ -102,7 +42,8 @@ Artifact runQuantize(NodeContext &ctx)
     spec.maxCalibrationRows = p["max_calibration_rows"];
     const auto overrides = p["overrides"].get<std::vector<std::string>>();
     for (size_t i = 0; i < overrides.size(); ++i)
-        spec.overrides.push_back(parseOverride(overrides[i], spec.method, i));
+        spec.overrides.push_back(
+            parseLayerOverride(overrides[i], p, "overrides[" + std::to_string(i) + "]"));
 
     const fs::path inDir = modelDir(ctx.input("model"));
     ctx.progress(0, 1, "loading " + inDir.filename().string());
@@ -123,13 +64,7 @@ Artifact runQuantize(NodeContext &ctx)
                 + spec.method.label() + " needs no calibration");
     }
 
-    const QuantizeReport report = quantizeModel(
-        *model, spec, calibration,
-        [&ctx](size_t done, size_t total, const std::string &layer) {
-            ctx.progress(static_cast<double>(done), static_cast<double>(total),
-                         layer.empty() ? "quantized" : "quantizing " + layer);
-        },
-        [&ctx] { ctx.checkCancelled(); });
+    const QuantizeReport report = quantizeModel(*model, spec, calibration, ctx.hooks());
     for (size_t i = 0; i < report.layers.size(); ++i) {
         const auto &l = report.layers[i];
         ctx.metric("quant.weight_rel_error", static_cast<double>(i), l.weightRelError,
@@ -180,46 +115,22 @@ void registerQuantNodes(NodeRegistry &registry)
                  "Text to calibrate gptq / awq / smoothquant on (GSM8K or GPQA records, "
                  "tokenized with the model's tokenizer); overrides calibration.source"}};
     n.outputType = "model";
-    ParamSpec method = param("method", ParamKind::Enum, "nf4", "Quantization method");
-    method.choices = {"int8", "llm_int8", "nf4", "fp4", "int", "gptq", "awq", "fp8", "smoothquant"};
-    ParamSpec calib = param("calibration", ParamKind::Object, nullptr,
-                            "Calibration sequences for gptq, awq and smoothquant: from the "
-                            "dataset input when connected, else from `source`");
-    ParamSpec source = param("source", ParamKind::Enum, "random",
-                             "Without a dataset: random token ids, or a text file tokenized "
-                             "with the model's tokenizer");
-    source.choices = {"random", "text_file"};
-    calib.fields = {source, param("samples", ParamKind::Int, 16, "Number of sequences", 1, 1 << 16),
-                    param("seq_len", ParamKind::Int, 64, "Tokens per sequence", 1, 1 << 16),
-                    param("path", ParamKind::Path, "", "Text file for source text_file")};
-    n.params = {
-        method,
-        param("bits", ParamKind::Int, 4, "int / gptq / awq: bits per weight (2, 3, 4 or 8)", 2, 8),
-        param("group_size", ParamKind::Int, 128,
-              "int / gptq / awq: weights per scale along the input (0 = per channel)", 0, 1 << 20),
-        param("block_size", ParamKind::Int, 64, "nf4 / fp4: weights per absmax block", 32, 4096),
-        param("double_quant", ParamKind::Bool, false, "nf4 / fp4: quantize the absmax values"),
-        param("symmetric", ParamKind::Bool, false,
-              "int / gptq / awq: no zero point (otherwise asymmetric with one per group)"),
-        param("threshold", ParamKind::Float, 6.0,
-              "llm_int8: inputs with |x| >= threshold go through float32", 0.0, 1e6),
-        param("act_order", ParamKind::Bool, false,
-              "gptq: quantize columns in descending Hessian-diagonal order"),
-        param("static_groups", ParamKind::Bool, false,
-              "gptq: group scales from the original weights"),
-        param("damp", ParamKind::Float, 0.01, "gptq: dampening as a fraction of mean diag(H)", 0.0,
-              10.0),
-        param("alpha", ParamKind::Float, 0.5, "smoothquant: migration strength", 0.0, 1.0),
-        param("clip_search", ParamKind::Bool, true, "awq: search a clipping range per group"),
-        param("include", ParamKind::StringList, json::array(),
-              "Glob patterns of linear layers to quantize; empty = all (lm_head only when named)"),
-        param("exclude", ParamKind::StringList, json::array(), "Glob patterns to leave dense"),
-        param("overrides", ParamKind::StringList, json::array(),
-              "Mixed precision: 'PATTERN: key=value ...', first match wins"),
-        param("max_calibration_rows", ParamKind::Int, 2048, "awq: input rows kept per layer", 16,
-              1 << 20),
-        calib,
-    };
+    const ParamSpec calib = calibrationParamSpec(
+        {"random", "text_file"}, 1,
+        "Calibration sequences for gptq, awq and smoothquant: from the dataset input when "
+        "connected, else from `source`");
+    // The method and every method's parameters, from the method table.
+    n.params = quantMethodParams("nf4");
+    n.params.push_back(ParamSpec::stringList(
+        "include",
+        "Glob patterns of linear layers to quantize; empty = all (lm_head only when named)"));
+    n.params.push_back(ParamSpec::stringList("exclude", "Glob patterns to leave dense"));
+    n.params.push_back(ParamSpec::stringList(
+        "overrides", "Mixed precision: 'PATTERN: key=value ...', first match wins"));
+    n.params.push_back(
+        ParamSpec::integer("max_calibration_rows", 2048, "awq: input rows kept per layer")
+            .range(16, 1 << 20));
+    n.params.push_back(calib);
     // 2: calibration through nodes/calibration_input.h (other random ids; text files tokenized
     // with the model's tokenizer in non-overlapping windows instead of overlapping byte windows).
     n.version = 2;

@@ -40,7 +40,7 @@ Fp8Linear::Fp8Linear(at::Tensor codes, at::Tensor scales, at::Tensor bias)
     m_bias = std::move(bias);
 }
 
-at::Tensor Fp8Linear::denseWeight() const
+at::Tensor Fp8Linear::dequantizedWeight() const
 {
     auto out = at::empty(m_codes.sizes(), at::kFloat);
     kernels::fp8_e4m3_decode_rows(m_codes.data_ptr<uint8_t>(), m_scales.data_ptr<float>(),

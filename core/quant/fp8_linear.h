@@ -15,12 +15,11 @@ public:
     static std::shared_ptr<Fp8Linear> quantize(const at::Tensor &weight, const at::Tensor &bias);
     Fp8Linear(at::Tensor codes, at::Tensor scales, at::Tensor bias);
 
-    at::Tensor forward(const at::Tensor &x) override { return linearWith(x, denseWeight()); }
     int64_t inFeatures() const override { return m_codes.size(1); }
     int64_t outFeatures() const override { return m_codes.size(0); }
     std::string kind() const override { return "fp8-e4m3"; }
     int64_t weightBytes() const override;
-    at::Tensor denseWeight() const override;
+    at::Tensor dequantizedWeight() const override;
     nlohmann::json config() const override { return {{"method", "fp8"}}; }
     std::map<std::string, at::Tensor> tensors() const override;
 

@@ -27,15 +27,13 @@ Int8RowLinear::Int8RowLinear(at::Tensor qweight, at::Tensor scales, at::Tensor b
     m_bias = std::move(bias);
 }
 
-at::Tensor Int8RowLinear::denseWeight() const
+at::Tensor Int8RowLinear::dequantizedWeight() const
 {
     auto out = at::empty(m_q.sizes(), at::kFloat);
     kernels::dequantize_int8_rowwise(m_q.data_ptr<int8_t>(), m_scales.data_ptr<float>(),
                                      m_q.size(0), m_q.size(1), out.data_ptr<float>());
     return out;
 }
-
-at::Tensor Int8RowLinear::forward(const at::Tensor &x) { return linearWith(x, denseWeight()); }
 
 int64_t Int8RowLinear::weightBytes() const
 {
@@ -63,7 +61,7 @@ LlmInt8Linear::LlmInt8Linear(at::Tensor qweight, at::Tensor scales, at::Tensor b
 {
 }
 
-at::Tensor LlmInt8Linear::forward(const at::Tensor &x)
+at::Tensor LlmInt8Linear::referenceForward(const at::Tensor &x)
 {
     const int64_t in = inFeatures(), out = outFeatures();
     TORCH_CHECK(x.size(-1) == in, "LlmInt8Linear: input has ", x.size(-1), " features, expected ",

@@ -19,12 +19,11 @@ public:
     // qweight: [out, in] int8, scales: [out] float32.
     Int8RowLinear(at::Tensor qweight, at::Tensor scales, at::Tensor bias);
 
-    at::Tensor forward(const at::Tensor &x) override;
     int64_t inFeatures() const override { return m_q.size(1); }
     int64_t outFeatures() const override { return m_q.size(0); }
     std::string kind() const override { return "int8"; }
     int64_t weightBytes() const override;
-    at::Tensor denseWeight() const override;
+    at::Tensor dequantizedWeight() const override;
     nlohmann::json config() const override { return {{"method", "int8"}}; }
     std::map<std::string, at::Tensor> tensors() const override;
 
@@ -43,8 +42,6 @@ public:
                                                    double threshold = 6.0);
     LlmInt8Linear(at::Tensor qweight, at::Tensor scales, at::Tensor bias, double threshold);
 
-    // x: [..., in] float32 -> [..., out] float32, mixed int8 / float32 decomposition.
-    at::Tensor forward(const at::Tensor &x) override;
     std::string kind() const override { return "llm_int8"; }
     nlohmann::json config() const override
     {
@@ -53,6 +50,10 @@ public:
     double threshold() const { return m_threshold; }
     // Outlier columns seen by the last forward (for reports and tests).
     int64_t lastOutlierColumns() const { return m_lastOutliers; }
+
+protected:
+    // x: [..., in] float32 -> [..., out] float32, mixed int8 / float32 decomposition.
+    at::Tensor referenceForward(const at::Tensor &x) override;
 
 private:
     double m_threshold;

@@ -102,7 +102,7 @@ at::Tensor IntGroupLinear::storedWeight() const
     return out;
 }
 
-at::Tensor IntGroupLinear::forward(const at::Tensor &x)
+at::Tensor IntGroupLinear::referenceForward(const at::Tensor &x)
 {
     at::Tensor xin = x;
     if (m_inputScale.defined())
@@ -112,7 +112,7 @@ at::Tensor IntGroupLinear::forward(const at::Tensor &x)
     return linearWith(xin, storedWeight());
 }
 
-at::Tensor IntGroupLinear::denseWeight() const
+at::Tensor IntGroupLinear::dequantizedWeight() const
 {
     auto w = storedWeight();
     if (m_perm.defined()) {

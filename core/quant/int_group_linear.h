@@ -31,13 +31,12 @@ public:
     IntGroupLinear(const kernels::IntGroupConfig &cfg, int64_t out, int64_t in,
                    std::map<std::string, at::Tensor> tensors);
 
-    at::Tensor forward(const at::Tensor &x) override;
     int64_t inFeatures() const override { return m_in; }
     int64_t outFeatures() const override { return m_out; }
     // "int4-g128", "int3-g64-asym", "int8-pc", with a "gptq-"/"awq-" prefix set by the method.
     std::string kind() const override;
     int64_t weightBytes() const override;
-    at::Tensor denseWeight() const override;
+    at::Tensor dequantizedWeight() const override;
     nlohmann::json config() const override;
     std::map<std::string, at::Tensor> tensors() const override;
 
@@ -50,6 +49,10 @@ public:
     void setPermutation(at::Tensor p) { m_perm = std::move(p); }      // [in] int64
     const at::Tensor &inputScale() const { return m_inputScale; }
     const at::Tensor &permutation() const { return m_perm; }
+
+protected:
+    // ((x / s)[:, perm]) dequant(codes)^T + b: the transforms stay on the input.
+    at::Tensor referenceForward(const at::Tensor &x) override;
 
 private:
     kernels::IntGroupConfig m_cfg;

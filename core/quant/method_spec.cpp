@@ -1,12 +1,6 @@
 #include "quant/method_spec.h"
 
-#include "quant/awq.h"
-#include "quant/fp8_linear.h"
-#include "quant/gptq.h"
-#include "quant/int8_linear.h"
-#include "quant/int_group_linear.h"
-#include "quant/nf4_linear.h"
-#include "quant/smoothquant_linear.h"
+#include "quant/method_registry.h"
 #include "util/error.h"
 
 #include <sstream>
@@ -17,16 +11,29 @@ namespace qb {
 
 namespace {
 
-const std::vector<std::string> kMethods
-    = {"int8", "llm_int8", "nf4", "fp4", "int", "gptq", "awq", "fp8", "smoothquant"};
-
-kernels::IntGroupConfig intConfig(const MethodSpec &m)
+std::string kindName(ParamKind kind)
 {
-    kernels::IntGroupConfig c;
-    c.bits = m.bits;
-    c.group_size = m.groupSize;
-    c.symmetric = m.symmetric;
-    return c;
+    switch (kind) {
+    case ParamKind::Int:
+        return "an integer";
+    case ParamKind::Float:
+        return "a number";
+    case ParamKind::Bool:
+        return "true or false";
+    default:
+        return "a " + toString(kind);
+    }
+}
+
+// v as the kind of p (Float accepts integers and stores them as doubles); throws naming the key.
+json typed(const ParamSpec &p, const json &v, const std::string &where)
+{
+    const bool ok = (p.kind == ParamKind::Int && v.is_number_integer())
+        || (p.kind == ParamKind::Float && v.is_number()) || (p.kind == ParamKind::Bool && v.is_boolean())
+        || ((p.kind == ParamKind::String || p.kind == ParamKind::Enum) && v.is_string());
+    if (!ok)
+        throw Error(where + ": " + p.name + " must be " + kindName(p.kind) + ", got " + v.dump());
+    return p.kind == ParamKind::Float ? json(v.get<double>()) : v;
 }
 
 std::string number(double v)
@@ -36,145 +43,102 @@ std::string number(double v)
     return ss.str();
 }
 
+const json &value(const MethodSpec &m, const std::string &key)
+{
+    auto it = m.params.find(key);
+    TORCH_CHECK(it != m.params.end(), "MethodSpec ", m.method, " has no parameter ", key);
+    return *it;
+}
+
 } // namespace
 
-bool MethodSpec::needsCalibration() const
+MethodSpec MethodSpec::fromJson(const json &flat, const std::string &where)
 {
-    return method == "gptq" || method == "awq" || method == "smoothquant";
-}
-
-std::string MethodSpec::label() const
-{
-    if (method == "nf4" || method == "fp4")
-        return method + (doubleQuant ? "-dq" : "") + "-b" + std::to_string(blockSize);
-    if (method == "int")
-        return intGroupLabel(intConfig(*this));
-    if (method == "gptq")
-        return "gptq-" + intGroupLabel(intConfig(*this)) + (actOrder ? "-act" : "")
-            + (staticGroups ? "-static" : "");
-    if (method == "awq")
-        return "awq-" + intGroupLabel(intConfig(*this)) + (clipSearch ? "" : "-noclip");
-    if (method == "llm_int8")
-        return "llm_int8-t" + number(threshold);
-    if (method == "fp8")
-        return "fp8-e4m3";
-    if (method == "smoothquant")
-        return "smoothquant-w8a8-a" + number(alpha);
-    return method;
-}
-
-void MethodSpec::validate(const std::string &where) const
-{
-    if (std::find(kMethods.begin(), kMethods.end(), method) == kMethods.end()) {
-        std::string known;
-        for (const auto &m : kMethods)
-            known += (known.empty() ? "" : ", ") + m;
-        throw Error(where + ": unknown method '" + method + "' (known: " + known + ")");
-    }
-    if ((method == "int" || method == "gptq" || method == "awq") && bits != 2 && bits != 3
-        && bits != 4 && bits != 8)
-        throw Error(where + ": bits " + std::to_string(bits) + " is not supported (2, 3, 4, 8)");
-    if (groupSize < 0)
-        throw Error(where + ": group_size must be >= 0 (0 = per channel)");
-    if ((method == "nf4" || method == "fp4")
-        && (blockSize < 32 || blockSize > 4096 || blockSize % 2 != 0))
-        throw Error(where + ": block_size " + std::to_string(blockSize)
-                    + " must be even and in 32..4096");
-    if (method == "smoothquant" && !(alpha >= 0.0 && alpha <= 1.0))
-        throw Error(where + ": alpha must be in [0, 1]");
-    if (method == "gptq" && damp < 0.0)
-        throw Error(where + ": damp must be >= 0");
-}
-
-MethodSpec MethodSpec::withJson(const json &j, const std::string &where) const
-{
-    MethodSpec m = *this;
-    try {
-        m.method = j.value("method", m.method);
-        m.bits = j.value("bits", m.bits);
-        m.groupSize = j.value("group_size", m.groupSize);
-        m.blockSize = j.value("block_size", m.blockSize);
-        m.doubleQuant = j.value("double_quant", m.doubleQuant);
-        m.symmetric = j.value("symmetric", m.symmetric);
-        m.threshold = j.value("threshold", m.threshold);
-        m.actOrder = j.value("act_order", m.actOrder);
-        m.staticGroups = j.value("static_groups", m.staticGroups);
-        m.damp = j.value("damp", m.damp);
-        m.alpha = j.value("alpha", m.alpha);
-        m.clipSearch = j.value("clip_search", m.clipSearch);
-    } catch (const json::exception &e) {
-        throw Error(where + ": " + e.what());
-    }
+    if (!flat.is_object())
+        throw Error(where + ": expected an object of method parameters, got " + flat.dump());
+    if (!flat.contains("method") || !flat["method"].is_string())
+        throw Error(where + ": method must be the name of a quantization method");
+    MethodSpec m;
+    m.method = flat["method"].get<std::string>();
+    for (const auto &p : quantMethod(m.method, where).params)
+        m.params[p.name] = flat.contains(p.name) ? typed(p, flat[p.name], where) : p.defaultValue;
     m.validate(where);
     return m;
 }
 
+int64_t MethodSpec::integer(const std::string &key) const { return value(*this, key).get<int64_t>(); }
+
+double MethodSpec::real(const std::string &key) const { return value(*this, key).get<double>(); }
+
+bool MethodSpec::boolean(const std::string &key) const { return value(*this, key).get<bool>(); }
+
+bool MethodSpec::needsCalibration() const
+{
+    return quantMethod(method, "MethodSpec").calibration != CalibrationNeed::None;
+}
+
+std::string MethodSpec::label() const { return quantMethod(method, "MethodSpec").label(*this); }
+
+void MethodSpec::validate(const std::string &where) const
+{
+    const QuantMethod &q = quantMethod(method, where);
+    for (const auto &p : q.params)
+        if (!params.contains(p.name))
+            throw Error(where + ": " + method + " is missing its parameter " + p.name);
+    if (q.validate)
+        q.validate(*this, where);
+    for (const auto &p : q.params) {
+        const json &v = params[p.name];
+        if (!v.is_number())
+            continue;
+        const double d = v.get<double>();
+        if ((p.min && d < *p.min) || (p.max && d > *p.max))
+            throw Error(where + ": " + p.name + " must be "
+                        + (p.min && p.max ? "in " + number(*p.min) + ".." + number(*p.max)
+                           : p.min        ? ">= " + number(*p.min)
+                                          : "<= " + number(*p.max))
+                        + ", got " + v.dump());
+    }
+}
+
 json MethodSpec::toJson() const
 {
-    return {{"method", method},
-            {"bits", bits},
-            {"group_size", groupSize},
-            {"block_size", blockSize},
-            {"double_quant", doubleQuant},
-            {"symmetric", symmetric},
-            {"threshold", threshold},
-            {"act_order", actOrder},
-            {"static_groups", staticGroups},
-            {"damp", damp},
-            {"alpha", alpha},
-            {"clip_search", clipSearch}};
+    json j = json::object();
+    for (const auto &p : quantMethodParams(method))
+        j[p.name] = p.defaultValue;
+    for (const auto &[k, v] : params.items())
+        j[k] = v;
+    j["method"] = method;
+    return j;
 }
 
 std::shared_ptr<LinearOp> quantizeLinear(const LinearOp &op, const MethodSpec &spec,
                                          const LayerCalibration *calib, const std::string &where)
 {
     spec.validate(where);
+    const QuantMethod &q = quantMethod(spec.method, where);
     at::NoGradGuard noGrad;
     const at::Tensor w = op.denseWeight().detach().to(at::kFloat).contiguous();
     const at::Tensor b = op.bias().defined() ? op.bias().detach().to(at::kFloat) : at::Tensor();
-    auto needCalib = [&](const at::Tensor &t, const char *what) {
-        if (!calib || !t.defined())
+    auto require = [&](const at::Tensor LayerCalibration::*field, const char *what) {
+        if (!calib || !(calib->*field).defined())
             throw Error(where + ": method " + spec.method + " needs calibration data (" + what
                         + ")");
     };
-    const std::string &m = spec.method;
-    if (m == "int8")
-        return Int8RowLinear::quantize(w, b);
-    if (m == "llm_int8")
-        return LlmInt8Linear::quantize(w, b, spec.threshold);
-    if (m == "nf4" || m == "fp4")
-        return Nf4Linear::quantize(w, b,
-                                   m == "nf4" ? kernels::Codebook4::Nf4 : kernels::Codebook4::Fp4,
-                                   spec.blockSize, spec.doubleQuant);
-    if (m == "int")
-        return IntGroupLinear::quantize(w, b, intConfig(spec));
-    if (m == "fp8")
-        return Fp8Linear::quantize(w, b);
-    if (m == "smoothquant") {
-        needCalib(calib ? calib->absmax : at::Tensor(), "activation absmax");
-        return SmoothQuantLinear::quantize(w, b, calib->absmax, spec.alpha);
+    switch (q.calibration) {
+    case CalibrationNeed::None:
+        break;
+    case CalibrationNeed::Absmax:
+        require(&LayerCalibration::absmax, "activation absmax");
+        break;
+    case CalibrationNeed::Hessian:
+        require(&LayerCalibration::hessian, "input Hessian");
+        break;
+    case CalibrationNeed::Rows:
+        require(&LayerCalibration::rows, "input rows");
+        break;
     }
-    if (m == "gptq") {
-        needCalib(calib ? calib->hessian : at::Tensor(), "input Hessian");
-        GptqConfig cfg;
-        cfg.quant = intConfig(spec);
-        cfg.damp = spec.damp;
-        cfg.actOrder = spec.actOrder;
-        cfg.staticGroups = spec.staticGroups;
-        try {
-            return gptqLinear(gptqQuantize(w, calib->hessian, cfg), cfg.quant, b);
-        } catch (const Error &e) {
-            throw Error(where + ": " + e.what());
-        }
-    }
-    if (m == "awq") {
-        needCalib(calib ? calib->rows : at::Tensor(), "input rows");
-        AwqConfig cfg;
-        cfg.quant = intConfig(spec);
-        cfg.clipSearch = spec.clipSearch;
-        return awqQuantize(w, b, calib->rows, cfg);
-    }
-    throw Error(where + ": unknown method '" + m + "'");
+    return q.quantize(w, b, calib, spec, where);
 }
 
 } // namespace qb

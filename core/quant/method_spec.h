@@ -1,6 +1,8 @@
 // MethodSpec: one quantization method with its settings, as the quantize node, the CLI and
 // mixed-precision overrides name it; and quantizeLinear(), which turns one LinearOp into the
-// method's quantized op given the layer's calibration statistics.
+// method's quantized op given the layer's calibration statistics. What a method is (its
+// parameters, label, validation, quantize and load) is in its entry of the method table
+// (quant/method_registry.h); a MethodSpec is its name plus the values of its own parameters.
 // Plain data and a pure function; thread-safe.
 #pragma once
 #include "model/linear.h"
@@ -15,28 +17,33 @@ namespace qb {
 
 struct MethodSpec
 {
-    std::string method = "int8"; // int8, llm_int8, nf4, fp4, int, gptq, awq, fp8, smoothquant
-    int bits = 4;                // int / gptq / awq: 2, 3, 4 or 8
-    int groupSize = 128;         // int / gptq / awq: 0 = per channel
-    int blockSize = 64;          // nf4 / fp4
-    bool doubleQuant = false;    // nf4 / fp4
-    bool symmetric = false;      // int / gptq / awq
-    double threshold = 6.0;      // llm_int8
-    bool actOrder = false;       // gptq
-    bool staticGroups = false;   // gptq
-    double damp = 0.01;          // gptq
-    double alpha = 0.5;          // smoothquant
-    bool clipSearch = true;      // awq
+    std::string method = "int8"; // a name in quantMethods()
+    // The method's own parameters, every one present (defaults filled in), typed as its ParamSpec
+    // (Int: integer, Float: floating point, Bool: boolean).
+    nlohmann::json params = nlohmann::json::object();
+
+    // Reads `method` and then the method's own keys from a flat object (the quantize node's
+    // parameters, an override, the CLI's options): missing keys take the defaults, other keys
+    // are ignored. Throws qb::Error naming `where` and the key for an unknown method, a value of
+    // the wrong type or an unsupported setting.
+    static MethodSpec fromJson(const nlohmann::json &flat, const std::string &where);
+
+    int64_t integer(const std::string &key) const;
+    double real(const std::string &key) const;
+    bool boolean(const std::string &key) const;
 
     bool needsCalibration() const;
     // "nf4-dq-b64", "int4-g128", "gptq-int4-g128-act", "llm_int8-t6", ...
     std::string label() const;
     // Throws qb::Error naming `where` for an unknown method or an unsupported combination.
     void validate(const std::string &where) const;
-    // Keys as the quantize node's parameters (method, bits, group_size, ...); missing keys keep
-    // this spec's values.
-    MethodSpec withJson(const nlohmann::json &j, const std::string &where) const;
+    // A complete set of the quantize node's method parameters: method, this method's values and
+    // every other method's parameters at their defaults (so results and checkpoints written
+    // before the method table read the same). fromJson(toJson()) == *this.
     nlohmann::json toJson() const;
+
+    bool operator==(const MethodSpec &o) const { return method == o.method && params == o.params; }
+    bool operator!=(const MethodSpec &o) const { return !(*this == o); }
 };
 
 // What a layer saw during calibration. Undefined tensors when not recorded.

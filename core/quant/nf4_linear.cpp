@@ -82,7 +82,7 @@ at::Tensor Nf4Linear::absmax() const
     return out;
 }
 
-at::Tensor Nf4Linear::denseWeight() const
+at::Tensor Nf4Linear::dequantizedWeight() const
 {
     auto a = absmax().contiguous();
     auto out = at::empty({m_out, m_in}, at::kFloat);

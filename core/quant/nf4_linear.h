@@ -24,13 +24,12 @@ public:
     Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int blockSize,
               std::map<std::string, at::Tensor> tensors);
 
-    at::Tensor forward(const at::Tensor &x) override { return linearWith(x, denseWeight()); }
     int64_t inFeatures() const override { return m_in; }
     int64_t outFeatures() const override { return m_out; }
     // "nf4-b64", "nf4-dq-b64", "fp4-b64", ...
     std::string kind() const override;
     int64_t weightBytes() const override;
-    at::Tensor denseWeight() const override;
+    at::Tensor dequantizedWeight() const override;
     nlohmann::json config() const override;
     std::map<std::string, at::Tensor> tensors() const override;
 

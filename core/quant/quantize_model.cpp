@@ -1,8 +1,12 @@
 #include "quant/quantize_model.h"
 
+#include "quant/method_registry.h"
 #include "util/error.h"
 
 #include <map>
+#include <sstream>
+
+using nlohmann::json;
 
 namespace qb {
 
@@ -86,12 +90,12 @@ std::string layerPrefix(const std::string &name)
     return dot == std::string::npos ? name : name.substr(0, dot + 1);
 }
 
-std::string unitKey(const std::string &name, const MethodSpec &m)
+std::string unitKey(const std::string &name, const QuantMethod &m)
 {
-    if (!m.needsCalibration())
+    if (m.calibration == CalibrationNeed::None || m.unit == CalibrationUnit::Layer)
         return "single:" + name;
     const std::string prefix = layerPrefix(name);
-    if (m.method != "gptq")
+    if (m.unit == CalibrationUnit::DecoderLayer)
         return "layer:" + prefix;
     static const std::map<std::string, int> stages
         = {{"self_attn.q_proj", 0}, {"self_attn.k_proj", 0}, {"self_attn.v_proj", 0},
@@ -180,10 +184,56 @@ std::vector<std::string> selectLayers(const Transformer &model, const QuantSpec 
     return out;
 }
 
+LayerOverride parseLayerOverride(const std::string &text, const json &node,
+                                 const std::string &where)
+{
+    const auto colon = text.find(':');
+    if (colon == std::string::npos || colon == 0)
+        throw Error(where + ": expected 'PATTERN: key=value ...', got '" + text + "'");
+    LayerOverride o;
+    o.pattern = text.substr(0, colon);
+    while (!o.pattern.empty() && o.pattern.back() == ' ')
+        o.pattern.pop_back();
+    json j = json::object();
+    std::istringstream in(text.substr(colon + 1));
+    std::string item;
+    while (in >> item) {
+        const auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error(where + ": expected key=value, got '" + item + "'");
+        const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+        if (value == "true" || value == "false") {
+            j[key] = value == "true";
+        } else {
+            try {
+                size_t used = 0;
+                const double d = std::stod(value, &used);
+                if (used != value.size())
+                    throw std::invalid_argument(value);
+                if (d == static_cast<int64_t>(d) && value.find('.') == std::string::npos)
+                    j[key] = static_cast<int64_t>(d);
+                else
+                    j[key] = d;
+            } catch (const std::logic_error &) {
+                j[key] = value;
+            }
+        }
+    }
+    static const std::vector<ParamSpec> known = quantMethodParams("");
+    json flat = node;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (std::none_of(known.begin(), known.end(),
+                         [&](const ParamSpec &p) { return p.name == it.key(); }))
+            throw Error(where + ": unknown key '" + it.key() + "'");
+        flat[it.key()] = it.value();
+    }
+    o.method = MethodSpec::fromJson(flat, where);
+    return o;
+}
+
 QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
                              const std::vector<std::vector<int64_t>> &calibration,
-                             const QuantProgressFn &progress,
-                             const std::function<void()> &checkCancelled)
+                             const WorkHooks &hooks)
 {
     at::NoGradGuard noGrad;
     spec.method.validate("quantize");
@@ -205,7 +255,7 @@ QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
     std::map<std::string, size_t> unitIndex;
     bool needCalibration = false;
     for (const auto &name : names) {
-        const std::string key = unitKey(name, methods[name]);
+        const std::string key = unitKey(name, quantMethod(methods[name].method, name));
         needCalibration |= methods[name].needsCalibration();
         if (!unitIndex.count(key)) {
             unitIndex[key] = units.size();
@@ -228,17 +278,16 @@ QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
     report.label = spec.method.label() + (mixed ? "+mixed" : "");
     size_t done = 0;
     for (const auto &[key, members] : units) {
-        if (checkCancelled)
-            checkCancelled();
+        hooks.poll();
         std::map<std::string, LayerCalibration> calib;
         if (methods[members.front()].needsCalibration()) {
             int remaining = 0;
             std::vector<std::shared_ptr<RecordingLinear>> recorders;
             for (const auto &name : members) {
-                const MethodSpec &m = methods[name];
-                auto rec
-                    = std::make_shared<RecordingLinear>(model.linearPtr(name), m.method == "gptq",
-                                                        m.method == "awq", stride, &remaining);
+                const CalibrationNeed need = quantMethod(methods[name].method, name).calibration;
+                auto rec = std::make_shared<RecordingLinear>(
+                    model.linearPtr(name), need == CalibrationNeed::Hessian,
+                    need == CalibrationNeed::Rows, stride, &remaining);
                 recorders.push_back(rec);
                 model.setLinear(name, rec);
             }
@@ -249,8 +298,7 @@ QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
                         model.forward(ids);
                     } catch (const StopForward &) {
                     }
-                    if (checkCancelled)
-                        checkCancelled();
+                    hooks.poll();
                 }
             } catch (...) {
                 for (size_t i = 0; i < members.size(); ++i)
@@ -263,8 +311,7 @@ QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
             }
         }
         for (const auto &name : members) {
-            if (progress)
-                progress(done, names.size(), name);
+            hooks.report(double(done), double(names.size()), "quantizing " + name);
             const auto original = model.linearPtr(name);
             const auto it = calib.find(name);
             auto q = quantizeLinear(*original, methods[name],
@@ -285,8 +332,7 @@ QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
             ++done;
         }
     }
-    if (progress)
-        progress(done, names.size(), {});
+    hooks.report(double(done), double(names.size()), "quantized");
     return report;
 }
 

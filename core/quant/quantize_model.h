@@ -2,16 +2,17 @@
 // method plus per-pattern overrides for mixed precision), capture calibration activations where a
 // method needs them, and swap each chosen LinearOp for its quantized op.
 //
-// Calibration (gptq, awq, smoothquant): each chosen layer is temporarily wrapped by a recording op
+// Calibration (methods whose table entry, quant/method_registry.h, has a CalibrationNeed: gptq,
+// awq, smoothquant): each chosen layer is temporarily wrapped by a recording op
 // that keeps running statistics over every calibration token (per-channel absmax, the GPTQ
 // Hessian 2 X^T X / n) and a bounded, evenly strided subset of input rows (AWQ). The model is run
 // on the calibration sequences (equal-length ones batched together); the forward stops as soon as
 // every recorder of the current unit has seen the batch, so later layers are not computed.
 // Layers are processed in model order and each unit is calibrated only after every earlier
 // layer has been quantized, so its inputs are those of the already-quantized model (GPTQ's
-// sequential mode). A unit is: for GPTQ one sub-block of a decoder layer ({q,k,v}, {o},
-// {gate,up}, {down}: "true sequential"), for AWQ/SmoothQuant one decoder layer, for the other
-// methods a single layer without any forward pass. Cost: a unit in layer l runs layers 0..l, so
+// sequential mode). A unit is the method's CalibrationUnit: for GPTQ one sub-block of a decoder
+// layer ({q,k,v}, {o}, {gate,up}, {down}: "true sequential"), for AWQ/SmoothQuant one decoder
+// layer; methods without calibration take a single layer without any forward pass. Cost: a unit in layer l runs layers 0..l, so
 // a GPTQ pass over L layers costs about 2 L^2 layer forwards (fine for the built-in model; a
 // forward-from-layer API would make it linear).
 // lm_head is chosen only when a pattern names it ("lm_head") and never when it is tied to the
@@ -20,6 +21,7 @@
 // Thread safety: mutates the model; one call at a time, nothing else may use the model meanwhile.
 #pragma once
 #include "model/transformer.h"
+#include "api/work.h"
 #include "quant/method_spec.h"
 
 #include <nlohmann/json.hpp>
@@ -69,13 +71,20 @@ bool globMatch(const std::string &pattern, const std::string &name);
 // The layers `spec` selects in `model`, in model order.
 std::vector<std::string> selectLayers(const Transformer &model, const QuantSpec &spec);
 
-using QuantProgressFn = std::function<void(size_t done, size_t total, const std::string &layer)>;
+// "PATTERN: key=value key=value ..." (the quantize node's overrides, e.g.
+// "*.mlp.down_proj: method=int bits=8 group_size=0"): values true/false are booleans, numbers
+// without a '.' integers, other numbers floating point, anything else a string. The keys overlay
+// `node` (the node's resolved parameters, or any flat object with at least `method`) and the
+// result is read as MethodSpec::fromJson reads it. Throws qb::Error naming `where` for a
+// malformed item or a key that no method knows.
+LayerOverride parseLayerOverride(const std::string &text, const nlohmann::json &node,
+                                 const std::string &where);
 
 // calibration: token-id sequences (each non-empty, ids < vocab). Throws qb::Error when a chosen
-// method needs calibration and none is given. checkCancelled may throw qb::Cancelled.
+// method needs calibration and none is given. Progress counts quantized layers ("quantizing
+// NAME", then "quantized"); hooks.checkCancelled may throw qb::Cancelled.
 QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
                              const std::vector<std::vector<int64_t>> &calibration,
-                             const QuantProgressFn &progress = {},
-                             const std::function<void()> &checkCancelled = {});
+                             const WorkHooks &hooks = {});
 
 } // namespace qb

@@ -1,10 +1,6 @@
 #include "quant/quantized_linear.h"
 
-#include "quant/fp8_linear.h"
-#include "quant/int8_linear.h"
-#include "quant/int_group_linear.h"
-#include "quant/nf4_linear.h"
-#include "quant/smoothquant_linear.h"
+#include "quant/method_registry.h"
 #include "util/error.h"
 
 namespace qb {
@@ -46,47 +42,33 @@ at::Tensor optionalBias(const std::map<std::string, at::Tensor> &tensors, int64_
 
 } // namespace quant_detail
 
+at::Tensor QuantizedLinear::forward(const at::Tensor &x)
+{
+    const int64_t in = inFeatures();
+    const int64_t rows = in > 0 ? x.numel() / in : 0;
+    if (rows <= fusedMaxRows()) {
+        at::Tensor y = fusedForward(x);
+        if (y.defined())
+            return y;
+    }
+    return referenceForward(x);
+}
+
 std::shared_ptr<QuantizedLinear> makeQuantizedLinear(const nlohmann::json &config,
                                                      const std::map<std::string, at::Tensor> &t,
                                                      int64_t out, int64_t in,
                                                      const std::string &where)
 {
-    using quant_detail::need;
-    const std::string method = config.value("method", "");
-    auto bias = quant_detail::optionalBias(t, out, where);
+    const std::string method = config.is_object() && config.contains("method")
+                                   && config["method"].is_string()
+                                   ? config["method"].get<std::string>()
+                                   : std::string();
+    const QuantMethod &m = quantMethod(method, where);
     try {
-        if (method == "int8" || method == "llm_int8") {
-            auto q = need(t, "qweight", at::kChar, {out, in}, where);
-            auto s = need(t, "scales", at::kFloat, {out}, where);
-            if (method == "int8")
-                return std::make_shared<Int8RowLinear>(q, s, bias);
-            return std::make_shared<LlmInt8Linear>(q, s, bias, config.value("threshold", 6.0));
-        }
-        if (method == "nf4" || method == "fp4")
-            return std::make_shared<Nf4Linear>(method == "nf4" ? kernels::Codebook4::Nf4
-                                                               : kernels::Codebook4::Fp4,
-                                               out, in, config.at("block_size").get<int>(), t);
-        if (method == "int" || method == "gptq" || method == "awq") {
-            kernels::IntGroupConfig cfg;
-            cfg.bits = config.at("bits").get<int>();
-            cfg.group_size = config.at("group_size").get<int>();
-            cfg.symmetric = config.at("symmetric").get<bool>();
-            auto op = std::make_shared<IntGroupLinear>(cfg, out, in, t);
-            op->setMethod(method);
-            return op;
-        }
-        if (method == "fp8")
-            return std::make_shared<Fp8Linear>(need(t, "qweight", at::kByte, {out, in}, where),
-                                               need(t, "scales", at::kFloat, {out}, where), bias);
-        if (method == "smoothquant")
-            return std::make_shared<SmoothQuantLinear>(
-                need(t, "qweight", at::kChar, {out, in}, where),
-                need(t, "scales", at::kFloat, {out}, where),
-                need(t, "smooth", at::kFloat, {in}, where), bias, config.value("alpha", 0.5));
+        return m.load(config, t, out, in, where);
     } catch (const nlohmann::json::exception &e) {
         throw Error(where + ": bad quantization config " + config.dump() + ": " + e.what());
     }
-    throw Error(where + ": unknown quantization method '" + method + "'");
 }
 
 } // namespace qb

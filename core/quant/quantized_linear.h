@@ -1,7 +1,12 @@
 // QuantizedLinear: the common face of every quantized LinearOp in core/quant: a LinearOp that can
 // describe itself as a JSON config plus named packed tensors (for quantized checkpoints) and be
-// rebuilt from them. The forward of every method dequantizes to float32 and calls at::linear (no
-// big cache kept); a faster fused path can replace it later without changing the stored format.
+// rebuilt from them (the method table's load, quant/method_registry.h).
+// forward() is written once here: up to fusedMaxRows() input rows it takes the op's fusedForward()
+// when the op has one (a kernel reading the packed weight directly), otherwise referenceForward(),
+// which dequantizes to float32 and calls at::linear (no big cache kept). Ops whose arithmetic is not
+// dequantize + matmul (LLM.int8()'s outlier split, SmoothQuant's int8 activations, the input
+// transforms of GPTQ act-order and AWQ) override referenceForward(); a fused path never changes the
+// stored format.
 // Thread safety: as LinearOp (one thread at a time). Ownership: each op owns its tensors.
 #pragma once
 #include "model/linear.h"
@@ -18,6 +23,15 @@ namespace qb {
 class QuantizedLinear : public LinearOp
 {
 public:
+    // x: [..., in] float32 -> [..., out] float32.
+    at::Tensor forward(const at::Tensor &x) final;
+    // The effective weight [out, in] float32: dequantizedWeight().
+    at::Tensor denseWeight() const final { return dequantizedWeight(); }
+    // The packed weight decoded to [out, in] float32 (input transforms folded in).
+    virtual at::Tensor dequantizedWeight() const = 0;
+    // Largest number of input rows (x.numel() / in) for which forward() tries fusedForward().
+    virtual int64_t fusedMaxRows() const { return 16; }
+
     // {"method": ..., plus the method's settings}; enough with tensors() to rebuild the op.
     virtual nlohmann::json config() const = 0;
     // Stored tensors by suffix ("qweight", "scales", "qzeros", "absmax", "bias", ...), CPU,
@@ -27,6 +41,18 @@ public:
     at::Tensor bias() const override { return m_bias; }
 
 protected:
+    // The fast path for few rows, or an undefined tensor when the op has none (the default).
+    virtual at::Tensor fusedForward(const at::Tensor &x)
+    {
+        (void)x;
+        return {};
+    }
+    // The reference: dequantize + at::linear.
+    virtual at::Tensor referenceForward(const at::Tensor &x)
+    {
+        return linearWith(x, dequantizedWeight());
+    }
+
     int64_t biasBytes() const { return m_bias.defined() ? m_bias.numel() * 4 : 0; }
     // y = x W^T + b with W: [out, in] float32 (dequantized).
     at::Tensor linearWith(const at::Tensor &x, const at::Tensor &weight) const
@@ -42,8 +68,9 @@ protected:
     at::Tensor m_bias; // [out] float32 or undefined
 };
 
-// Rebuilds an op from config() and tensors() as written by a checkpoint. Throws qb::Error naming
-// `where` when a tensor is missing or has the wrong shape or dtype, or the method is unknown.
+// Rebuilds an op from config() and tensors() as written by a checkpoint, through the load of the
+// method table's entry for config["method"]. Throws qb::Error naming `where` when a tensor is
+// missing or has the wrong shape or dtype, or the method is unknown.
 std::shared_ptr<QuantizedLinear> makeQuantizedLinear(
     const nlohmann::json &config, const std::map<std::string, at::Tensor> &tensors,
     int64_t outFeatures, int64_t inFeatures, const std::string &where);

@@ -50,7 +50,7 @@ SmoothQuantLinear::SmoothQuantLinear(at::Tensor qweight, at::Tensor scales, at::
     m_bias = std::move(bias);
 }
 
-at::Tensor SmoothQuantLinear::forward(const at::Tensor &x)
+at::Tensor SmoothQuantLinear::referenceForward(const at::Tensor &x)
 {
     const int64_t in = inFeatures(), out = outFeatures();
     TORCH_CHECK(x.size(-1) == in, "SmoothQuant: input has ", x.size(-1), " features, expected ",
@@ -72,7 +72,7 @@ at::Tensor SmoothQuantLinear::forward(const at::Tensor &x)
     return y.reshape(shape);
 }
 
-at::Tensor SmoothQuantLinear::denseWeight() const
+at::Tensor SmoothQuantLinear::dequantizedWeight() const
 {
     auto out = at::empty(m_q.sizes(), at::kFloat);
     kernels::dequantize_int8_rowwise(m_q.data_ptr<int8_t>(), m_scales.data_ptr<float>(),

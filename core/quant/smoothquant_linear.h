@@ -24,14 +24,12 @@ public:
     SmoothQuantLinear(at::Tensor qweight, at::Tensor scales, at::Tensor smooth, at::Tensor bias,
                       double alpha);
 
-    // x: [..., in] float32 -> [..., out] float32 through int8 x int8.
-    at::Tensor forward(const at::Tensor &x) override;
     int64_t inFeatures() const override { return m_q.size(1); }
     int64_t outFeatures() const override { return m_q.size(0); }
     std::string kind() const override { return "smoothquant-w8a8"; }
     int64_t weightBytes() const override;
     // dequant(W diag(s)) diag(1/s): the weight without activation quantization.
-    at::Tensor denseWeight() const override;
+    at::Tensor dequantizedWeight() const override;
     nlohmann::json config() const override
     {
         return {{"method", "smoothquant"}, {"alpha", m_alpha}};
@@ -39,6 +37,10 @@ public:
     std::map<std::string, at::Tensor> tensors() const override;
 
     const at::Tensor &smooth() const { return m_smooth; }
+
+protected:
+    // x: [..., in] float32 -> [..., out] float32 through int8 x int8.
+    at::Tensor referenceForward(const at::Tensor &x) override;
 
 private:
     at::Tensor m_q;      // [out, in] int8

@@ -34,7 +34,7 @@ TensorQuantResult quantizeTensor(const std::vector<float> &weight, int64_t out, 
     if (tokens > 0 && static_cast<int64_t>(x.size()) != tokens * in)
         throw Error("inputs must be [tokens, " + std::to_string(in) + "]");
     at::NoGradGuard noGrad;
-    const MethodSpec spec = MethodSpec().withJson(specJson, "quant");
+    const MethodSpec spec = MethodSpec::fromJson(specJson, "quant");
     // Double for the statistics: they compare nearly equal float32 matrices.
     auto w = at::from_blob(const_cast<float *>(weight.data()), {out, in}, at::kFloat).clone();
     DenseLinear dense(w);

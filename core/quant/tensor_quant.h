@@ -28,9 +28,9 @@ struct TensorQuantResult
 };
 
 // weight: [out, in] row-major float32; x: [tokens, in] row-major float32 or empty (tokens 0).
-// spec: the quantize node's parameter names (method, bits, group_size, block_size, double_quant,
-// symmetric, threshold, act_order, static_groups, damp, alpha, clip_search). Methods that need
-// calibration (gptq, awq, smoothquant) use x. Throws qb::Error for bad shapes and settings.
+// spec: the quantize node's method parameters (method and the method's own keys, see
+// quant/method_registry.h; missing keys take the defaults). Methods that need calibration
+// (gptq, awq, smoothquant) use x. Throws qb::Error for bad shapes and settings.
 TensorQuantResult quantizeTensor(const std::vector<float> &weight, int64_t out, int64_t in,
                                  const std::vector<float> &x, int64_t tokens,
                                  const nlohmann::json &spec);

@@ -131,7 +131,7 @@ ErrorRun quantizedCase(const std::string &specJson, int layers, const std::strin
     at::NoGradGuard noGrad;
     auto ref = tinyModel(layers), quant = tinyModel(layers);
     qb::QuantSpec spec;
-    spec.method = qb::MethodSpec().withJson(nlohmann::json::parse(specJson), "probe");
+    spec.method = qb::MethodSpec::fromJson(nlohmann::json::parse(specJson), "probe");
     qb::quantizeModel(*quant, spec, qb::randomSequences(4, 16, 64, 3));
     return run(*ref, *quant, histogramLayer);
 }
@@ -189,8 +189,8 @@ SensitivityRun sensitivityCase(const std::string &lowJson, const std::string &hi
     at::NoGradGuard noGrad;
     auto model = tinyModel(2);
     qb::SensitivityOptions o;
-    o.low = qb::MethodSpec().withJson(nlohmann::json::parse(lowJson), "low");
-    o.high = qb::MethodSpec().withJson(nlohmann::json::parse(highJson), "high");
+    o.low = qb::MethodSpec::fromJson(nlohmann::json::parse(lowJson), "low");
+    o.high = qb::MethodSpec::fromJson(nlohmann::json::parse(highJson), "high");
     o.budgetBitsPerParam = budget;
     const auto before = vec(model->forward(at::arange(12, at::kLong).view({1, 12})));
     const auto rep = qb::analyzeSensitivity(*model, qb::randomSequences(6, 12, 64, 5), o);

@@ -51,7 +51,7 @@ OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, 
             int64_t tokens, const Mat &calibX, int64_t calibTokens)
 {
     at::NoGradGuard noGrad;
-    const auto spec = qb::MethodSpec().withJson(nlohmann::json::parse(specJson), "probe");
+    const auto spec = qb::MethodSpec::fromJson(nlohmann::json::parse(specJson), "probe");
     qb::DenseLinear dense(tensor(w, out, in));
     qb::LayerCalibration calib;
     if (calibTokens > 0) {
@@ -135,12 +135,12 @@ RoundTrip roundTrip(const std::string &specJson, const std::vector<std::string> 
     RoundTrip r;
     r.denseLogits = vec(model.forward(ids));
     qb::QuantSpec spec;
-    spec.method = qb::MethodSpec().withJson(nlohmann::json::parse(specJson), "probe");
+    spec.method = qb::MethodSpec::fromJson(nlohmann::json::parse(specJson), "probe");
     for (const auto &o : overrides) {
         const auto colon = o.find(':');
-        spec.overrides.push_back(
-            {o.substr(0, colon),
-             spec.method.withJson(nlohmann::json::parse(o.substr(colon + 1)), "probe")});
+        nlohmann::json flat = spec.method.toJson(); // the override's keys over the base's
+        flat.update(nlohmann::json::parse(o.substr(colon + 1)));
+        spec.overrides.push_back({o.substr(0, colon), qb::MethodSpec::fromJson(flat, "probe")});
     }
     std::vector<std::vector<int64_t>> calib;
     for (int s = 0; s < 6; ++s) {

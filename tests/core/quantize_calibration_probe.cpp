@@ -28,7 +28,7 @@ double requantizationGap(const std::string &baseDir, const std::string &quantDir
     at::NoGradGuard noGrad;
     const auto p = nlohmann::json::parse(paramsJson);
     qb::QuantSpec spec;
-    spec.method = qb::MethodSpec().withJson(p, "probe");
+    spec.method = qb::MethodSpec::fromJson(p, "probe");
     spec.include = p["include"].get<std::vector<std::string>>();
     if (spec.include.empty())
         spec.include = {"*"};
