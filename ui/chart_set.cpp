@@ -24,13 +24,14 @@ QString fileSafe(const QString &text)
 
 ChartSet::ChartSet(QWidget *parent)
     : m_metrics(new MetricChart(parent)), m_accuracy(new AccuracyChart(parent)),
+      m_recovery(new RecoveryChart(parent)), m_chains(new ChainChart(parent)),
       m_layerError(new LayerErrorChart(parent)), m_histogram(new WeightHistogramChart(parent)),
       m_sensitivity(new SensitivityChart(parent)), m_flips(new FlipsView(parent))
 {}
 
 std::vector<ChartWidget *> ChartSet::charts() const
 {
-    return {m_metrics, m_accuracy, m_layerError, m_histogram, m_sensitivity};
+    return {m_metrics, m_accuracy, m_recovery, m_chains, m_layerError, m_histogram, m_sensitivity};
 }
 
 void ChartSet::clear()
@@ -64,11 +65,13 @@ void ChartSet::addEvent(const qb::Event &event)
 
 void ChartSet::setResults(const nlohmann::json &results)
 {
-    if (!results.is_object()) {
-        m_accuracy->setRows(results);
+    const nlohmann::json rows =
+        results.is_object() ? results.value("results", nlohmann::json::array()) : results;
+    m_accuracy->setRows(rows);
+    m_recovery->setRows(rows);
+    m_chains->setRows(rows);
+    if (!results.is_object())
         return;
-    }
-    m_accuracy->setRows(results.value("results", nlohmann::json::array()));
     // results.json names each node's output ("nf4-b64" for the model an analysis measured).
     const auto nodes = results.find("nodes");
     if (nodes == results.end() || !nodes->is_object())

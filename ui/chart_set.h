@@ -1,14 +1,16 @@
 // ChartSet: the workbench's charts as one unit — the metric-series chart, accuracy per
-// precision, per-layer error, the weight histogram, the sensitivity curve and the flips view —
+// precision, recovery per stage, accuracy by reasoning steps, per-layer error, the weight histogram, the sensitivity curve and the flips view —
 // and the routing of run events and results rows to them. Used by the main window (charts in
 // docks) and by headless rendering (charts never shown). GUI thread only. The charts are created
 // as children of the given parent widget; the set holds guarded pointers, so docks may re-parent
 // them.
 #pragma once
 #include "accuracy_chart.h"
+#include "chain_chart.h"
 #include "flips_view.h"
 #include "layer_error_chart.h"
 #include "metric_chart.h"
+#include "recovery_chart.h"
 #include "run_history.h"
 #include "sensitivity_chart.h"
 #include "weight_histogram_chart.h"
@@ -33,6 +35,8 @@ public:
 
     MetricChart *metrics() const { return m_metrics; }
     AccuracyChart *accuracy() const { return m_accuracy; }
+    RecoveryChart *recovery() const { return m_recovery; }
+    ChainChart *chains() const { return m_chains; }
     LayerErrorChart *layerError() const { return m_layerError; }
     WeightHistogramChart *weightHistogram() const { return m_histogram; }
     SensitivityChart *sensitivity() const { return m_sensitivity; }
@@ -56,6 +60,8 @@ public:
 private:
     QPointer<MetricChart> m_metrics;
     QPointer<AccuracyChart> m_accuracy;
+    QPointer<RecoveryChart> m_recovery;
+    QPointer<ChainChart> m_chains;
     QPointer<LayerErrorChart> m_layerError;
     QPointer<WeightHistogramChart> m_histogram;
     QPointer<SensitivityChart> m_sensitivity;

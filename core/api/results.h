@@ -43,6 +43,10 @@ struct EvalRow
     int64_t weightBytes = 0;
     int64_t selfConsistency = 1;
     std::string records;                // per-question records file, relative to the node folder
+    // Recovery study: "full", "quantized", or the training that made the model ("qlora",
+    // "qalora", "qat"); base = the model node it was trained from (empty for full/quantized).
+    std::string stage;
+    std::string base;
     std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
     std::vector<StepBucket> bySteps;    // gsm8k: accuracy per chain length, shortest first
 

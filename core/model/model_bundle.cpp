@@ -1,6 +1,7 @@
 #include "model/model_bundle.h"
 
 #include "quant/quant_checkpoint.h"
+#include "train/lora.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -60,8 +61,37 @@ std::unique_ptr<Transformer> loadTransformer(const fs::path &dir)
     return isQuantizedCheckpoint(dir) ? loadQuantizedModel(dir) : Transformer::load(dir);
 }
 
+void copyTokenizerFiles(const fs::path &from, const fs::path &to)
+{
+    for (const char *file : {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                             "special_tokens_map.json"})
+        if (fs::exists(from / file))
+            fs::copy_file(from / file, to / file, fs::copy_options::overwrite_existing);
+}
+
 ModelBundle loadModelBundle(const fs::path &dir)
 {
+    // A PEFT adapter folder: its base model, then the adapters over it.
+    if (fs::exists(dir / "adapter_config.json") && !fs::exists(dir / "config.json")) {
+        const fs::path cfgFile = dir / "adapter_config.json";
+        json cfg;
+        try {
+            cfg = json::parse(readTextFile(cfgFile));
+        } catch (const json::parse_error &e) {
+            throw Error(cfgFile.string() + ": invalid JSON at byte " + std::to_string(e.byte));
+        }
+        const std::string base = cfg.value("base_model_name_or_path", "");
+        if (base.empty() || !fs::is_directory(base))
+            throw Error(cfgFile.string() + ": base_model_name_or_path '" + base
+                        + "' is not a model folder on this machine (adapters load over a local "
+                          "base; nothing is downloaded)");
+        ModelBundle b = loadModelBundle(base);
+        loadLoraAdapter(*b.model, dir);
+        b.provenance.dir = dir;
+        b.provenance.format = "adapter";
+        b.provenance.label += "+lora";
+        return b;
+    }
     ModelBundle b;
     b.model = loadTransformer(dir);
     b.codec = codecForModel(dir, b.model->config());

@@ -34,7 +34,7 @@ struct GenerationDefaults
 struct ModelProvenance
 {
     std::filesystem::path dir;
-    std::string format = "dense"; // "dense" or "quantized"
+    std::string format = "dense"; // "dense", "quantized" or "adapter"
     std::string label;            // quantization label, or the folder name for dense models
     std::string precision = "fp32";
 };
@@ -51,9 +51,15 @@ struct ModelBundle
     std::vector<int64_t> endTokens() const;
 };
 
-// A dense HF folder or a quantized checkpoint (quant/quant_checkpoint.h) with its tokenizer.
+// A dense HF folder, a quantized checkpoint (quant/quant_checkpoint.h), or a PEFT adapter folder
+// (adapter_config.json + adapter_model.safetensors, train/lora.h) over the local folder its
+// base_model_name_or_path names, with the tokenizer of the model folder.
 // Throws qb::Error naming the folder, file and tensor on anything missing or malformed.
 ModelBundle loadModelBundle(const std::filesystem::path &dir);
+
+// Copies tokenizer.json, tokenizer_config.json, generation_config.json and
+// special_tokens_map.json (those present) from one model folder to another.
+void copyTokenizerFiles(const std::filesystem::path &from, const std::filesystem::path &to);
 
 // Only the transformer of such a folder (no tokenizer needed), for code that works on weights.
 std::unique_ptr<Transformer> loadTransformer(const std::filesystem::path &dir);

@@ -14,6 +14,7 @@ const NodeRegistry &builtinRegistry()
         registerBuiltinModelNodes(r);
         registerEvaluateNodes(r);
         registerAnalyzeNodes(r);
+        registerFinetuneNodes(r);
         return r;
     }();
     return registry;

@@ -76,6 +76,8 @@ Artifact runEvaluate(NodeContext &ctx)
             row.label = label;
             row.precision = m.meta.value("precision", "fp32");
             row.dataset = d.nodeId;
+            row.stage = m.meta.value("stage", row.precision == "fp32" ? "full" : "quantized");
+            row.base = m.meta.value("base", "");
             row.weightBytes = bundle.model->weightBytes();
             row.records = "records/" + sanitize(m.nodeId) + "__" + sanitize(d.nodeId) + ".jsonl";
             writeFileAtomic(ctx.outDir() / row.records, report.recordsJsonl());

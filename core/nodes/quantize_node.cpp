@@ -76,10 +76,7 @@ Artifact runQuantize(NodeContext &ctx)
                         {"bits_per_param", report.bitsPerParam()},
                         {"spec", spec.method.toJson()},
                         {"overrides", overrides}});
-    for (const char *file : {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
-                             "special_tokens_map.json"})
-        if (fs::exists(inDir / file))
-            fs::copy_file(inDir / file, ctx.outDir() / file, fs::copy_options::overwrite_existing);
+    copyTokenizerFiles(inDir, ctx.outDir());
     ctx.log("quantized " + std::to_string(report.layers.size()) + " layers as " + report.label
             + ": " + std::to_string(report.bitsPerParam()) + " bits/param");
     Artifact a;

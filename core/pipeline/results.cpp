@@ -24,7 +24,10 @@ json EvalRow::toJson() const
              {"tokens_per_second", tokensPerSecond},
              {"weight_bytes", weightBytes},
              {"self_consistency", selfConsistency},
-             {"records", records}};
+             {"records", records},
+             {"stage", stage}};
+    if (!base.empty())
+        row["base"] = base;
     if (stepAccuracy)
         row["step_accuracy"] = *stepAccuracy;
     if (!bySteps.empty()) {
@@ -75,6 +78,8 @@ EvalRow EvalRow::fromJson(const json &row)
     r.weightBytes = static_cast<int64_t>(num("weight_bytes", 0));
     r.selfConsistency = static_cast<int64_t>(num("self_consistency", 1));
     r.records = str("records");
+    r.stage = str("stage");
+    r.base = str("base");
     if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
         r.stepAccuracy = row["step_accuracy"].get<double>();
     if (row.contains("by_steps") && row["by_steps"].is_array())

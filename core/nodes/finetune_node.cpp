@@ -1,0 +1,173 @@
+// The finetune node: recovery training over a (quantized) model (train/finetune.h).
+//   qlora  -> a PEFT adapter folder (adapter_config.json, adapter_model.safetensors) whose
+//             base_model_name_or_path is the input model's folder; loadModelBundle loads the pair
+//             as one model (adapters unmerged over the packed base).
+//   qalora -> a quantized checkpoint with the adapters merged exactly into the zero points, plus
+//             the adapter in PEFT format under adapter/.
+//   qat    -> a quantized checkpoint of the chosen format (input: the full-precision model).
+// Events: loss, lr and grad_norm every 5 steps; eval_accuracy/<dataset> every eval_every steps.
+// A cancelled or killed run resumes from its last checkpoint (the node's resume folder).
+#include "api/node_context.h"
+#include "nodes/node_inputs.h"
+#include "nodes/nodes.h"
+#include "quant/method_registry.h"
+#include "quant/quant_checkpoint.h"
+#include "train/finetune.h"
+#include "train/lora.h"
+#include "util/error.h"
+#include "util/files.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace qb {
+
+namespace {
+
+eval::PromptOptions promptsOf(const json &p)
+{
+    eval::PromptOptions o;
+    o.gsmFormat = data::promptFormatFromName(p.at("gsm_format").get<std::string>());
+    o.gpqaFormat = data::promptFormatFromName(p.at("gpqa_format").get<std::string>());
+    return o;
+}
+
+Artifact runFinetune(NodeContext &ctx)
+{
+    const json &p = ctx.params();
+    const FinetuneRecipe recipe = FinetuneRecipe::fromJson(p);
+    const Artifact &input = ctx.input("model");
+    const fs::path baseDir = modelDir(input);
+    ctx.progress(0, 1, "loading " + input.nodeId);
+    ModelBundle bundle = loadModelBundle(input);
+    const eval::PromptOptions prompts = promptsOf(p);
+    std::vector<eval::QuestionSet> train;
+    for (const auto &d : ctx.inputs("train"))
+        train.push_back(loadDatasetQuestions(d, prompts));
+    std::vector<EvalSet> evalSets;
+    for (const auto &d : ctx.inputs("eval")) {
+        EvalSet e;
+        e.name = d.nodeId;
+        e.questions = loadDatasetQuestions(d, prompts);
+        evalSets.push_back(std::move(e));
+    }
+
+    FinetuneHooks hooks;
+    hooks.work = ctx.hooks();
+    hooks.work.progress = {}; // progress comes from onStep
+    hooks.onStep = [&](int64_t step, int64_t total, double loss, double lr, double gradNorm,
+                       double tps) {
+        if (step % 5 == 0 || step + 1 == total) {
+            ctx.metric("loss", double(step), loss);
+            ctx.metric("lr", double(step), lr);
+            ctx.metric("grad_norm", double(step), gradNorm);
+        }
+        ctx.progress(double(step + 1), double(total),
+                     "loss " + std::to_string(loss).substr(0, 6) + ", "
+                         + std::to_string(static_cast<int>(tps)) + " tok/s");
+    };
+    hooks.onEval = [&](int64_t step, const std::string &dataset, double acc) {
+        ctx.metric("eval_accuracy/" + dataset, double(step), acc);
+        ctx.log("step " + std::to_string(step) + ": greedy accuracy on " + dataset + " "
+                + std::to_string(acc));
+    };
+    fs::create_directories(ctx.resumeDir());
+    const FinetuneResult result = finetune(bundle, recipe, train, evalSets, ctx.resumeDir(), hooks);
+
+    const std::string baseLabel = input.meta.value("label", input.nodeId);
+    std::string label;
+    if (recipe.method == "qlora") {
+        label = baseLabel + "+qlora-r" + std::to_string(recipe.lora.rank);
+        saveLoraAdapter(*bundle.model, recipe.lora, ctx.outDir(), fs::absolute(baseDir).string());
+    } else if (recipe.method == "qalora") {
+        label = baseLabel + "+qalora-r" + std::to_string(recipe.lora.rank);
+        saveQuantizedModel(*bundle.model, ctx.outDir(),
+                           {{"label", label}, {"finetune", result.summary.value("method", "")}});
+    } else {
+        label = "qat-" + recipe.qatSpec.label();
+        saveQuantizedModel(*bundle.model, ctx.outDir(), {{"label", label}});
+    }
+    copyTokenizerFiles(baseDir, ctx.outDir());
+    json summary = result.summary;
+    summary["label"] = label;
+    writeFileAtomic(ctx.outDir() / "training.json", summary.dump(1) + "\n");
+    ctx.log(label + ": " + std::to_string(summary["trainable_parameters"].get<int64_t>())
+            + " trainable parameters, final loss " + std::to_string(summary["final_loss"].get<double>())
+            + ", " + std::to_string(summary["minutes"].get<double>()).substr(0, 5) + " min");
+
+    json row = {{"model", ctx.nodeId()}, {"task", "finetune"}, {"label", label}};
+    for (const char *k : {"method", "trainable_parameters", "trainable_fraction", "adapter_bytes",
+                          "final_loss", "minutes", "peak_memory_mib", "steps"})
+        row[k] = summary[k];
+    ctx.addResult(row);
+    Artifact a;
+    a.meta = {{"label", label},
+              {"precision", recipe.method == "qlora" ? input.meta.value("precision", "fp32") : label},
+              {"stage", recipe.method},
+              {"base", input.nodeId},
+              {"weight_bytes", bundle.model->weightBytes()},
+              {"trainable_parameters", summary["trainable_parameters"]}};
+    return a;
+}
+
+} // namespace
+
+void registerFinetuneNodes(NodeRegistry &registry)
+{
+    NodeSpec n;
+    n.type = "finetune";
+    n.title = "Fine-tune (QLoRA / QA-LoRA / QAT)";
+    n.category = "Recovery";
+    n.description = "Wins accuracy back: LoRA adapters over the frozen (quantized) base (QLoRA), "
+                    "group-aware QA-LoRA merged exactly into an INT-k base, or quantization-aware "
+                    "training of the full-precision weights. Loss on answer tokens, periodic "
+                    "evaluation, resumable checkpoints.";
+    n.inputs = {{"model", "model", false, false,
+                 "qlora / qalora: the quantized (or dense) base; qat: the full-precision model"},
+                {"train", "dataset", true, false, "Training questions with their solutions"},
+                {"eval", "dataset", true, true, "Held-out questions for periodic evaluation"}};
+    n.outputType = "model";
+    const std::vector<std::string> lora = {"qlora", "qalora"};
+    n.params = {
+        ParamSpec::choice("method", "qlora", {"qlora", "qalora", "qat"},
+                          "qlora: LoRA over the frozen base; qalora: group-pooled LoRA merged "
+                          "into the INT-k base; qat: fake-quantized training of the weights"),
+        ParamSpec::integer("rank", 16, "LoRA rank r").range(1, 1024).onlyWhen("method", lora),
+        ParamSpec::real("alpha", 32, "LoRA alpha: the update is scaled by alpha/r")
+            .range(0, 1e6)
+            .onlyWhen("method", lora),
+        ParamSpec::real("dropout", 0.05, "Dropout on the adapter input while training")
+            .range(0, 0.9)
+            .onlyWhen("method", lora),
+        ParamSpec::boolean("rslora", false, "Rank-stabilised scale alpha/sqrt(r)")
+            .onlyWhen("method", lora),
+        ParamSpec::stringList("targets",
+                              "Glob patterns of linears to adapt (qat: to train); empty = every "
+                              "linear of the decoder (lm_head excluded)"),
+        ParamSpec::object("qat", quantMethodParams("int"), "qat: the format trained for")
+            .onlyWhen("method", {"qat"}),
+        ParamSpec::integer("steps", 300, "Optimizer steps").range(1, 1e7),
+        ParamSpec::integer("batch_size", 16, "Examples per micro-batch").range(1, 4096),
+        ParamSpec::integer("grad_accum", 1, "Micro-batches per optimizer step").range(1, 1024),
+        ParamSpec::real("lr", 1e-3, "Peak learning rate (AdamW)").range(1e-7, 1.0),
+        ParamSpec::choice("schedule", "cosine", {"cosine", "constant"},
+                          "After warm-up: cosine to 10% of lr, or constant"),
+        ParamSpec::integer("warmup", 20, "Linear warm-up steps").range(0, 1e6),
+        ParamSpec::real("max_grad_norm", 1.0, "Gradient clipping (global L2 norm)").range(0, 1e6),
+        ParamSpec::real("weight_decay", 0.0, "AdamW weight decay").range(0, 1),
+        ParamSpec::integer("max_seq_len", 256, "Longest training example in tokens")
+            .range(8, 1 << 16),
+        ParamSpec::boolean("answer_only", true, "Loss on answer tokens only (not the prompt)"),
+        ParamSpec::integer("eval_every", 100, "Periodic evaluation (0 = off)").range(0, 1e7),
+        ParamSpec::integer("checkpoint_every", 50, "Resumable checkpoints (0 = off)").range(0, 1e7),
+        ParamSpec::integer("train_seed", 1234, "Data order, initialisation and dropout seed")
+            .atLeast(0),
+        ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot"},
+                          "Prompt and answer format of GSM-style examples"),
+        ParamSpec::choice("gpqa_format", "gpqa_cot_zeroshot", {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
+                          "Prompt and answer format of GPQA-style examples")};
+    n.run = runFinetune;
+    registry.add(n);
+}
+
+} // namespace qb

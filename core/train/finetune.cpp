@@ -1,0 +1,376 @@
+#include "train/finetune.h"
+
+#include "data/prompts.h"
+#include "eval/evaluator.h"
+#include "io/safetensors.h"
+#include "quant/int_group_linear.h"
+#include "quant/quantize_model.h"
+#include "train/adamw.h"
+#include "train/fake_quant.h"
+#include "train/lm_trainer.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <chrono>
+#include <fstream>
+#include <random>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace qb {
+
+FinetuneRecipe FinetuneRecipe::fromJson(const json &p)
+{
+    FinetuneRecipe r;
+    r.method = p.value("method", r.method);
+    if (r.method != "qlora" && r.method != "qalora" && r.method != "qat")
+        throw Error("method: unknown fine-tuning method '" + r.method + "' (qlora, qalora, qat)");
+    json lora = json::object();
+    for (const char *k : {"rank", "alpha", "dropout", "rslora"})
+        if (p.contains(k))
+            lora[k] = p[k];
+    if (p.contains("targets") && !p["targets"].empty())
+        lora["targets"] = p["targets"];
+    r.lora = LoraConfig::fromJson(lora, "lora");
+    if (r.method == "qat")
+        r.qatSpec = MethodSpec::fromJson(p.value("qat", json::object()), "qat");
+    r.steps = p.value("steps", r.steps);
+    r.batchSize = p.value("batch_size", r.batchSize);
+    r.gradAccum = p.value("grad_accum", r.gradAccum);
+    r.lr = p.value("lr", r.lr);
+    r.schedule = p.value("schedule", r.schedule);
+    r.warmup = p.value("warmup", r.warmup);
+    r.maxGradNorm = p.value("max_grad_norm", r.maxGradNorm);
+    r.weightDecay = p.value("weight_decay", r.weightDecay);
+    r.maxSeqLen = p.value("max_seq_len", r.maxSeqLen);
+    r.answerOnly = p.value("answer_only", r.answerOnly);
+    r.evalEvery = p.value("eval_every", r.evalEvery);
+    r.checkpointEvery = p.value("checkpoint_every", r.checkpointEvery);
+    r.seed = p.value("train_seed", r.seed);
+    if (r.steps < 1 || r.batchSize < 1 || r.gradAccum < 1)
+        throw Error("steps, batch_size and grad_accum must be >= 1");
+    return r;
+}
+
+namespace {
+
+struct Example
+{
+    std::vector<int64_t> ids;
+    std::vector<int64_t> targets; // -100 where no loss
+};
+
+std::vector<Example> buildExamples(const TextCodec &codec, const std::vector<int64_t> &endTokens,
+                                   const std::vector<eval::QuestionSet> &sets,
+                                   const FinetuneRecipe &r)
+{
+    if (endTokens.empty())
+        throw Error("the model has no end-of-text token (eos_token_id): answers could not end");
+    std::vector<Example> out;
+    for (const auto &set : sets)
+        for (const auto &q : set.questions) {
+            const std::string target = set.task == eval::Task::Gsm8k
+                ? data::gsmTarget(q.gsm, set.format)
+                : data::gpqaTarget(q.gpqa, set.format);
+            const auto p = codec.encode(q.prompt);
+            auto t = codec.encode(target);
+            t.push_back(endTokens.front());
+            Example e;
+            e.ids = p;
+            e.ids.insert(e.ids.end(), t.begin(), t.end());
+            e.targets.assign(e.ids.size(), -100);
+            // Position i predicts token i + 1.
+            const size_t from = r.answerOnly ? p.size() - 1 : 0;
+            for (size_t i = from; i + 1 < e.ids.size(); ++i)
+                e.targets[i] = e.ids[i + 1];
+            if (static_cast<int64_t>(e.ids.size()) > r.maxSeqLen) {
+                e.ids.resize(r.maxSeqLen);
+                e.targets.resize(r.maxSeqLen);
+                e.targets.back() = -100;
+            }
+            out.push_back(std::move(e));
+        }
+    if (out.empty())
+        throw Error("the training set is empty");
+    return out;
+}
+
+// The micro-batch of (step, micro): depends only on the seed, so a resumed run sees the same data.
+std::pair<at::Tensor, at::Tensor> batchOf(const std::vector<Example> &examples,
+                                          const FinetuneRecipe &r, int64_t step, int64_t micro,
+                                          int64_t pad)
+{
+    std::mt19937_64 rng(r.seed * 1000003ull + static_cast<uint64_t>(step) * 131ull
+                        + static_cast<uint64_t>(micro));
+    std::uniform_int_distribution<size_t> pick(0, examples.size() - 1);
+    std::vector<const Example *> rows;
+    size_t len = 0;
+    for (int64_t i = 0; i < r.batchSize; ++i) {
+        rows.push_back(&examples[pick(rng)]);
+        len = std::max(len, rows.back()->ids.size());
+    }
+    const int64_t b = static_cast<int64_t>(rows.size());
+    at::Tensor ids = at::full({b, int64_t(len)}, pad, at::kLong);
+    at::Tensor targets = at::full({b, int64_t(len)}, -100, at::kLong);
+    for (int64_t i = 0; i < b; ++i) {
+        std::copy(rows[i]->ids.begin(), rows[i]->ids.end(), ids[i].data_ptr<int64_t>());
+        std::copy(rows[i]->targets.begin(), rows[i]->targets.end(),
+                  targets[i].data_ptr<int64_t>());
+    }
+    return {ids, targets};
+}
+
+double peakMemoryMiB()
+{
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+}
+
+// The group size of the INT-k base layers QA-LoRA pools over; every target must share it.
+int qaGroupSizeOf(const Transformer &model, const std::vector<std::string> &targets)
+{
+    int group = 0;
+    for (const auto &name : model.linearNames()) {
+        if (name == "lm_head")
+            continue;
+        bool chosen = false;
+        for (const auto &t : targets)
+            chosen |= globMatch(t, name);
+        if (!chosen)
+            continue;
+        const auto *op = dynamic_cast<const IntGroupLinear *>(&model.linear(name));
+        if (!op)
+            throw Error("qalora needs a group-wise INT-k base (quantize method int, gptq or awq); "
+                        "layer '" + name + "' is " + model.linear(name).kind());
+        const int g = op->intConfig().group_size;
+        if (g <= 0)
+            throw Error("qalora needs groups along the input; layer '" + name
+                        + "' is quantized per channel");
+        if (group && g != group)
+            throw Error("qalora: layers have different group sizes (" + std::to_string(group)
+                        + " and " + std::to_string(g) + " at '" + name + "')");
+        group = g;
+    }
+    if (!group)
+        throw Error("qalora: no target layer matched");
+    return group;
+}
+
+void setTraining(Transformer &model, bool on)
+{
+    for (auto &[name, op] : loraLayers(model))
+        op->setTraining(on);
+}
+
+void saveCheckpoint(const fs::path &dir, const std::vector<at::Tensor> &params, AdamW &opt,
+                    int64_t step, const json &history)
+{
+    const fs::path tmp = tempSibling(dir / "ckpt");
+    fs::create_directories(tmp);
+    const auto [m, v] = opt.moments();
+    std::vector<at::Tensor> keep; // contiguous copies outlive the writes
+    std::vector<io::TensorWrite> writes;
+    auto add = [&](const std::string &name, const at::Tensor &t) {
+        keep.push_back(t.detach().contiguous().to(at::kFloat));
+        const at::Tensor &c = keep.back();
+        writes.push_back({name, io::DType::F32, c.sizes().vec(), c.data_ptr(),
+                          size_t(c.numel()) * sizeof(float)});
+    };
+    for (size_t i = 0; i < params.size(); ++i) {
+        add("p." + std::to_string(i), params[i]);
+        add("m." + std::to_string(i), m[i]);
+        add("v." + std::to_string(i), v[i]);
+    }
+    io::writeSafetensors(tmp / "state.safetensors", writes);
+    writeFileAtomic(tmp / "state.json",
+                    json{{"step", step}, {"adam_steps", opt.steps()}, {"history", history}}.dump());
+    fs::remove_all(dir / "ckpt");
+    fs::rename(tmp, dir / "ckpt");
+}
+
+// Restores parameters and optimizer from dir/ckpt; returns the step to continue from (0 if none).
+int64_t loadCheckpoint(const fs::path &dir, const std::vector<at::Tensor> &params, AdamW &opt,
+                       json *history)
+{
+    const fs::path ckpt = dir / "ckpt";
+    if (dir.empty() || !fs::exists(ckpt / "state.json"))
+        return 0;
+    const json state = json::parse(readTextFile(ckpt / "state.json"));
+    const auto file = io::SafetensorsFile::open(ckpt / "state.safetensors");
+    auto read = [&](const std::string &name, const at::Tensor &like) {
+        const io::TensorInfo *info = file.find(name);
+        if (!info || info->shape != like.sizes().vec())
+            throw Error((ckpt / "state.safetensors").string() + ": tensor '" + name
+                        + "' is missing or has another shape than the model's; delete "
+                        + ckpt.string() + " to start over");
+        const auto values = file.readFloat32(*info);
+        return at::from_blob(const_cast<float *>(values.data()), like.sizes(), at::kFloat).clone();
+    };
+    std::vector<at::Tensor> m, v;
+    at::NoGradGuard noGrad;
+    for (size_t i = 0; i < params.size(); ++i) {
+        params[i].copy_(read("p." + std::to_string(i), params[i]));
+        m.push_back(read("m." + std::to_string(i), params[i]));
+        v.push_back(read("v." + std::to_string(i), params[i]));
+    }
+    opt.restore(m, v, state.at("adam_steps").get<int64_t>());
+    *history = state.value("history", json::object());
+    return state.at("step").get<int64_t>();
+}
+
+} // namespace
+
+FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
+                        const std::vector<eval::QuestionSet> &train,
+                        const std::vector<EvalSet> &evalSets, const fs::path &resumeDir,
+                        const FinetuneHooks &hooks)
+{
+    Transformer &model = *bundle.model;
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int64_t> endTokens = bundle.endTokens();
+    const auto examples = buildExamples(*bundle.codec, endTokens, train, r);
+    hooks.work.say(std::to_string(examples.size()) + " training examples");
+    const int64_t pad = model.config().padTokenId >= 0 ? model.config().padTokenId : endTokens.front();
+
+    for (auto &[name, t] : model.tensors())
+        t.requires_grad_(false);
+    std::vector<std::string> wrapped;
+    if (r.method == "qat") {
+        wrapped = applyQat(model, r.qatSpec, r.lora.targets);
+    } else {
+        LoraConfig lc = r.lora;
+        if (r.method == "qalora") {
+            // Pool over the base's own groups: every wrapped layer must be group-wise INT-k.
+            lc.qaGroupSize = qaGroupSizeOf(model, lc.targets);
+        }
+        wrapped = applyLora(model, lc, r.seed);
+    }
+    std::vector<at::Tensor> params;
+    for (const auto &name : wrapped)
+        for (auto &t : model.linear(name).trainableParameters()) {
+            t.requires_grad_(true);
+            params.push_back(t);
+        }
+    int64_t trainable = 0;
+    for (const auto &p : params)
+        trainable += p.numel();
+    const int64_t total = model.config().parameterCount();
+    hooks.work.say(r.method + ": " + std::to_string(wrapped.size()) + " layers, "
+                   + std::to_string(trainable) + " trainable parameters ("
+                   + std::to_string(100.0 * trainable / std::max<int64_t>(1, total)).substr(0, 5)
+                   + "% of " + std::to_string(total) + ")");
+
+    AdamWConfig ac;
+    ac.beta2 = 0.999; // PEFT/QLoRA recipes use torch's AdamW defaults
+    ac.weightDecay = r.weightDecay;
+    AdamW opt(params, std::vector<bool>(params.size(), r.weightDecay > 0), ac);
+    json history = {{"loss", json::array()}, {"eval", json::array()}};
+    int64_t start = 0;
+    if (!resumeDir.empty()) {
+        fs::create_directories(resumeDir);
+        start = loadCheckpoint(resumeDir, params, opt, &history);
+        if (start > 0)
+            hooks.work.say("resuming from the checkpoint of step " + std::to_string(start));
+    }
+
+    auto evaluateAll = [&](int64_t step) {
+        setTraining(model, false);
+        for (const auto &set : evalSets) {
+            eval::EvalOptions o;
+            o.batchSize = 64;
+            o.decoding.maxNewTokens = set.maxNewTokens;
+            WorkHooks cancelOnly;
+            cancelOnly.checkCancelled = hooks.work.checkCancelled;
+            at::NoGradGuard noGrad;
+            const double acc =
+                eval::evaluate(eval::refOf(bundle), set.questions, o, cancelOnly).summary.accuracy();
+            history["eval"].push_back({{"step", step}, {"dataset", set.name}, {"accuracy", acc}});
+            if (hooks.onEval)
+                hooks.onEval(step, set.name, acc);
+        }
+        setTraining(model, true);
+    };
+
+    setTraining(model, true);
+    double lastLoss = NAN;
+    int64_t tokens = 0;
+    for (int64_t step = start; step < r.steps; ++step) {
+        hooks.work.poll();
+        const auto s0 = std::chrono::steady_clock::now();
+        const double lr = r.schedule == "constant"
+            ? r.lr * std::min(1.0, double(step + 1) / double(std::max<int64_t>(1, r.warmup)))
+            : warmupCosineLr(step, r.warmup, r.steps, r.lr, 0.1);
+        opt.zeroGrad();
+        double lossSum = 0;
+        int64_t stepTokens = 0;
+        for (int64_t micro = 0; micro < r.gradAccum; ++micro) {
+            at::manual_seed(r.seed * 7919ull + static_cast<uint64_t>(step) * 64 + micro); // dropout
+            const auto [ids, targets] = batchOf(examples, r, step, micro, pad);
+            const auto flat = targets.reshape({-1});
+            const auto where = flat.ne(-100).nonzero().squeeze(1);
+            const auto h = model.hidden(ids);
+            const auto picked = h.reshape({-1, h.size(-1)}).index_select(0, where);
+            at::Tensor loss = lmLoss(model.head(picked), flat.index_select(0, where));
+            (loss / double(r.gradAccum)).backward();
+            lossSum += loss.item<double>();
+            stepTokens += ids.numel();
+        }
+        const double gradNorm = opt.clipGradNorm(r.maxGradNorm);
+        opt.step(lr);
+        lastLoss = lossSum / double(r.gradAccum);
+        if (!std::isfinite(lastLoss))
+            throw Error("fine-tuning diverged at step " + std::to_string(step) + " (loss "
+                        + std::to_string(lastLoss) + "); lower the learning rate");
+        tokens += stepTokens;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+        if (step % 10 == 0 || step + 1 == r.steps)
+            history["loss"].push_back({step, lastLoss});
+        if (hooks.onStep)
+            hooks.onStep(step, r.steps, lastLoss, lr, gradNorm, secs > 0 ? stepTokens / secs : 0);
+        if (r.evalEvery > 0 && (step + 1) % r.evalEvery == 0 && step + 1 < r.steps)
+            evaluateAll(step + 1);
+        if (!resumeDir.empty() && r.checkpointEvery > 0 && (step + 1) % r.checkpointEvery == 0
+            && step + 1 < r.steps)
+            saveCheckpoint(resumeDir, params, opt, step + 1, history);
+    }
+    for (auto &p : params)
+        p.requires_grad_(false);
+    setTraining(model, false);
+
+    json summary = {{"method", r.method},
+                    {"layers", wrapped.size()},
+                    {"trainable_parameters", trainable},
+                    {"trainable_fraction", double(trainable) / std::max<int64_t>(1, total)},
+                    {"adapter_bytes", trainable * int64_t(sizeof(float))},
+                    {"final_loss", lastLoss},
+                    {"steps", r.steps},
+                    {"resumed_from", start}};
+    if (r.method == "qalora") {
+        const auto merged = mergeQaLora(model);
+        hooks.work.say("QA-LoRA merged into the zero points of " + std::to_string(merged)
+                       + " layers");
+        summary["merged_layers"] = merged;
+    } else if (r.method == "qat") {
+        const auto diffs = finishQat(model);
+        double worst = 0;
+        for (double d : diffs)
+            worst = std::max(worst, d);
+        summary["packed_max_abs_diff"] = worst;
+    }
+    if (!evalSets.empty())
+        evaluateAll(r.steps);
+    const double minutes =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
+    summary["minutes"] = minutes;
+    summary["peak_memory_mib"] = peakMemoryMiB();
+    summary["tokens_per_second"] = minutes > 0 ? tokens / (minutes * 60.0) : 0.0;
+    summary["history"] = history;
+    return {summary};
+}
+
+} // namespace qb
