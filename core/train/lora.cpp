@@ -59,19 +59,6 @@ T readKey(const json &j, const std::string &key, T fallback, const std::string &
     }
 }
 
-bool selects(const LoraConfig &config, const std::string &name, bool tied)
-{
-    for (const auto &p : config.targets) {
-        if (name == "lm_head") {
-            if (!tied && p == "lm_head")
-                return true;
-        } else if (globMatch(p, name)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 } // namespace
 
 double LoraConfig::scale() const
@@ -170,18 +157,34 @@ at::Tensor LoraLinear::denseWeight() const
     return m_base->denseWeight().detach() + delta();
 }
 
-std::vector<std::string> applyLora(Transformer &model, const LoraConfig &config, uint64_t seed)
+std::vector<std::string> selectTrainTargets(const Transformer &model,
+                                            const std::vector<std::string> &patterns)
 {
     const bool tied = model.config().tieWordEmbeddings;
     std::vector<std::string> names;
-    for (const auto &name : model.linearNames())
-        if (selects(config, name, tied))
+    for (const auto &name : model.linearNames()) {
+        bool chosen = false;
+        for (const auto &p : patterns)
+            chosen |= name == "lm_head" ? !tied && p == "lm_head" : globMatch(p, name);
+        if (chosen)
             names.push_back(name);
+    }
     if (names.empty()) {
-        std::string patterns;
-        for (const auto &p : config.targets)
-            patterns += (patterns.empty() ? "" : ", ") + p;
-        throw Error("LoRA targets [" + patterns + "] match no linear layer of the model");
+        std::string list;
+        for (const auto &p : patterns)
+            list += (list.empty() ? "" : ", ") + p;
+        throw Error("targets [" + list + "] match no linear layer of the model");
+    }
+    return names;
+}
+
+std::vector<std::string> applyLora(Transformer &model, const LoraConfig &config, uint64_t seed)
+{
+    std::vector<std::string> names;
+    try {
+        names = selectTrainTargets(model, config.targets);
+    } catch (const Error &e) {
+        throw Error(std::string("LoRA ") + e.what());
     }
     for (const auto &name : names)
         if (dynamic_cast<LoraLinear *>(&model.linear(name)))

@@ -84,6 +84,11 @@ private:
     bool m_training = false;
 };
 
+// The linears `patterns` select, in model order: globs on linear names, lm_head only when a
+// pattern is exactly "lm_head" and the head is not tied to the embeddings. Also QAT's selection.
+std::vector<std::string> selectTrainTargets(const Transformer &model,
+                                            const std::vector<std::string> &patterns);
+
 // Wraps every linear `config.targets` selects (in model order, A drawn from one generator seeded
 // with `seed`) and returns their names. Throws qb::Error naming the patterns when nothing matches,
 // or when a selected layer already has an adapter.
