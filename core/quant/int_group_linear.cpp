@@ -84,6 +84,8 @@ IntGroupLinear::IntGroupLinear(const kernels::IntGroupConfig &cfg, int64_t out, 
         m_perm = quant_detail::need(t, "perm", at::kLong, {in}, where);
     if (t.count("input_scale"))
         m_inputScale = quant_detail::need(t, "input_scale", at::kFloat, {in}, where);
+    if (t.count("zeros_f"))
+        m_zerosF = quant_detail::need(t, "zeros_f", at::kFloat, {out, groups}, where);
     m_bias = quant_detail::optionalBias(t, out, where);
 }
 
@@ -93,8 +95,29 @@ std::string IntGroupLinear::kind() const
         + (m_perm.defined() ? "-act" : "");
 }
 
+void IntGroupLinear::setRealZeros(at::Tensor zeros)
+{
+    TORCH_CHECK(!zeros.defined()
+                    || (zeros.scalar_type() == at::kFloat
+                        && zeros.sizes() == m_scales.sizes()),
+                "IntGroupLinear::setRealZeros: zeros must be float32 [out, G]");
+    m_zerosF = zeros.defined() ? zeros.contiguous() : zeros;
+}
+
 at::Tensor IntGroupLinear::storedWeight() const
 {
+    if (m_zerosF.defined()) {
+        // (code - zeros_f) * scale, each column reading its group's zero and scale.
+        auto codes = at::empty({m_out, m_in}, at::kByte);
+        const int64_t rowBytes = m_packed.size(1);
+        for (int64_t r = 0; r < m_out; ++r)
+            kernels::unpack_codes(m_packed.data_ptr<uint8_t>() + r * rowBytes, m_in, m_cfg.bits,
+                                  codes.data_ptr<uint8_t>() + r * m_in);
+        const auto group = at::arange(m_in, at::kLong).div(kernels::int_group_size(m_cfg, m_in),
+                                                            "floor");
+        return (codes.to(at::kFloat) - m_zerosF.index_select(1, group))
+            * m_scales.index_select(1, group);
+    }
     auto out = at::empty({m_out, m_in}, at::kFloat);
     kernels::dequantize_int_group(m_packed.data_ptr<uint8_t>(), m_scales.data_ptr<float>(),
                                   m_cfg.symmetric ? nullptr : m_zeros.data_ptr<uint8_t>(), m_out,
@@ -135,6 +158,8 @@ int64_t IntGroupLinear::weightBytes() const
         bytes += m_perm.numel() * 8;
     if (m_inputScale.defined())
         bytes += m_inputScale.numel() * 4;
+    if (m_zerosF.defined())
+        bytes += m_zerosF.numel() * 4;
     return bytes;
 }
 
@@ -155,6 +180,8 @@ std::map<std::string, at::Tensor> IntGroupLinear::tensors() const
         out["perm"] = m_perm;
     if (m_inputScale.defined())
         out["input_scale"] = m_inputScale;
+    if (m_zerosF.defined())
+        out["zeros_f"] = m_zerosF;
     addBias(out);
     return out;
 }

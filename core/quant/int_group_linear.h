@@ -7,7 +7,10 @@
 // forward(x) = ((x / s)[:, perm]) dequant(codes)^T + b; denseWeight() folds both transforms back
 // into an equivalent [out, in] weight in the original column order.
 // Stored: qweight [out, ceil(in * k / 8)] uint8, scales [out, G] float32, qzeros [out, G] uint8
-// (asymmetric only), optional perm, input_scale, bias.
+// (asymmetric only), optional perm, input_scale, bias; and optional zeros_f [out, G] float32:
+// real-valued zero points that, when present, replace the integer ones in dequantization
+// (value = (code - zeros_f) * scale). A QA-LoRA merge (train/lora.h) moves only the zero points,
+// by a fraction of a step, so they cannot stay uint8; ops without zeros_f store what they always did.
 // Thread safety and ownership: as QuantizedLinear.
 #pragma once
 #include "kernels/int_group.h"
@@ -49,6 +52,9 @@ public:
     void setPermutation(at::Tensor p) { m_perm = std::move(p); }      // [in] int64
     const at::Tensor &inputScale() const { return m_inputScale; }
     const at::Tensor &permutation() const { return m_perm; }
+    // zeros: [out, G] float32, or undefined to decode with the integer zero points again.
+    void setRealZeros(at::Tensor zeros);
+    const at::Tensor &realZeros() const { return m_zerosF; }
 
 protected:
     // ((x / s)[:, perm]) dequant(codes)^T + b: the transforms stay on the input.
@@ -58,7 +64,7 @@ private:
     kernels::IntGroupConfig m_cfg;
     int64_t m_out, m_in;
     std::string m_method = "int"; // "int", "gptq" or "awq": how the codes were chosen
-    at::Tensor m_packed, m_scales, m_zeros, m_perm, m_inputScale;
+    at::Tensor m_packed, m_scales, m_zeros, m_perm, m_inputScale, m_zerosF;
 };
 
 // Labels such as "int4-g128" / "int3-g64-asym" / "int8-pc" for a config.
