@@ -146,6 +146,9 @@ void registerFinetuneNodes(NodeRegistry &registry)
                               "linear of the decoder (lm_head excluded)"),
         ParamSpec::object("qat", quantMethodParams("int"), "qat: the format trained for")
             .onlyWhen("method", {"qat"}),
+        ParamSpec::boolean("learn_scales", false,
+                           "qat with method int: learn the group scales (LSQ) with the weights")
+            .onlyWhen("method", {"qat"}),
         ParamSpec::integer("steps", 300, "Optimizer steps").range(1, 1e7),
         ParamSpec::integer("batch_size", 16, "Examples per micro-batch").range(1, 4096),
         ParamSpec::integer("grad_accum", 1, "Micro-batches per optimizer step").range(1, 1024),

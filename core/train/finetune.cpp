@@ -4,13 +4,13 @@
 #include "eval/evaluator.h"
 #include "io/safetensors.h"
 #include "quant/int_group_linear.h"
-#include "quant/quantize_model.h"
 #include "train/adamw.h"
 #include "train/fake_quant.h"
 #include "train/lm_trainer.h"
 #include "util/error.h"
 #include "util/files.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -48,6 +48,7 @@ FinetuneRecipe FinetuneRecipe::fromJson(const json &p)
     r.evalEvery = p.value("eval_every", r.evalEvery);
     r.checkpointEvery = p.value("checkpoint_every", r.checkpointEvery);
     r.seed = p.value("train_seed", r.seed);
+    r.learnScales = p.value("learn_scales", r.learnScales);
     if (r.steps < 1 || r.batchSize < 1 || r.gradAccum < 1)
         throw Error("steps, batch_size and grad_accum must be >= 1");
     return r;
@@ -63,7 +64,7 @@ struct Example
 
 std::vector<Example> buildExamples(const TextCodec &codec, const std::vector<int64_t> &endTokens,
                                    const std::vector<eval::QuestionSet> &sets,
-                                   const FinetuneRecipe &r)
+                                   const FinetuneRecipe &r, int64_t *cut)
 {
     if (endTokens.empty())
         throw Error("the model has no end-of-text token (eos_token_id): answers could not end");
@@ -88,11 +89,16 @@ std::vector<Example> buildExamples(const TextCodec &codec, const std::vector<int
                 e.ids.resize(r.maxSeqLen);
                 e.targets.resize(r.maxSeqLen);
                 e.targets.back() = -100;
+                ++*cut;
             }
-            out.push_back(std::move(e));
+            // An example whose answer lies wholly beyond max_seq_len teaches nothing.
+            if (std::any_of(e.targets.begin(), e.targets.end(), [](int64_t t) { return t != -100; }))
+                out.push_back(std::move(e));
         }
     if (out.empty())
-        throw Error("the training set is empty");
+        throw Error(*cut ? "max_seq_len " + std::to_string(r.maxSeqLen)
+                               + " cuts off every answer of the training set"
+                         : std::string("the training set is empty"));
     return out;
 }
 
@@ -135,14 +141,7 @@ double peakMemoryMiB()
 int qaGroupSizeOf(const Transformer &model, const std::vector<std::string> &targets)
 {
     int group = 0;
-    for (const auto &name : model.linearNames()) {
-        if (name == "lm_head")
-            continue;
-        bool chosen = false;
-        for (const auto &t : targets)
-            chosen |= globMatch(t, name);
-        if (!chosen)
-            continue;
+    for (const auto &name : selectTrainTargets(model, targets)) {
         const auto *op = dynamic_cast<const IntGroupLinear *>(&model.linear(name));
         if (!op)
             throw Error("qalora needs a group-wise INT-k base (quantize method int, gptq or awq); "
@@ -156,8 +155,6 @@ int qaGroupSizeOf(const Transformer &model, const std::vector<std::string> &targ
                         + " and " + std::to_string(g) + " at '" + name + "')");
         group = g;
     }
-    if (!group)
-        throw Error("qalora: no target layer matched");
     return group;
 }
 
@@ -233,15 +230,19 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
     Transformer &model = *bundle.model;
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<int64_t> endTokens = bundle.endTokens();
-    const auto examples = buildExamples(*bundle.codec, endTokens, train, r);
-    hooks.work.say(std::to_string(examples.size()) + " training examples");
+    int64_t cut = 0;
+    const auto examples = buildExamples(*bundle.codec, endTokens, train, r, &cut);
+    hooks.work.say(std::to_string(examples.size()) + " training examples"
+                   + (cut ? " (" + std::to_string(cut) + " cut at max_seq_len "
+                                + std::to_string(r.maxSeqLen) + ")"
+                          : std::string()));
     const int64_t pad = model.config().padTokenId >= 0 ? model.config().padTokenId : endTokens.front();
 
     for (auto &[name, t] : model.tensors())
         t.requires_grad_(false);
     std::vector<std::string> wrapped;
     if (r.method == "qat") {
-        wrapped = applyQat(model, r.qatSpec, r.lora.targets);
+        wrapped = applyQat(model, r.qatSpec, r.lora.targets, r.learnScales);
     } else {
         LoraConfig lc = r.lora;
         if (r.method == "qalora") {
@@ -351,14 +352,14 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
                     {"steps", r.steps},
                     {"resumed_from", start}};
     if (r.method == "qalora") {
-        const auto merged = mergeQaLora(model);
+        const size_t merged = loraLayers(model).size();
+        mergeQaLora(model);
         hooks.work.say("QA-LoRA merged into the zero points of " + std::to_string(merged)
                        + " layers");
         summary["merged_layers"] = merged;
     } else if (r.method == "qat") {
-        const auto diffs = finishQat(model);
         double worst = 0;
-        for (double d : diffs)
+        for (const auto &[name, d] : finishQat(model))
             worst = std::max(worst, d);
         summary["packed_max_abs_diff"] = worst;
     }

@@ -33,6 +33,7 @@ struct FinetuneRecipe
     std::string method = "qlora"; // "qlora" (= lora over any base), "qalora", "qat"
     LoraConfig lora;              // qlora / qalora
     MethodSpec qatSpec;           // qat: the format trained for and packed at the end
+    bool learnScales = false;     // qat with method int: LSQ-style learned scales
     int64_t steps = 300;
     int64_t batchSize = 16;
     int64_t gradAccum = 1; // micro-batches of batchSize per optimizer step
