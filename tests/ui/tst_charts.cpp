@@ -223,8 +223,58 @@ this line is broken
         QCOMPARE(qbui::renderRun(QString::fromStdString((m_tmp / "nope").string()), out, err), 2);
     }
 
+    void recoveryChartComputesTheShareOfTheDropWonBack()
+    {
+        // full 0.9, int2 0.6, +qlora 0.825 on gsm: (0.825 - 0.6) / (0.9 - 0.6) = 75%.
+        const json rows = json::array({
+            {{"model", "base"}, {"label", "fp32"}, {"task", "gsm8k"}, {"dataset", "gsm"},
+             {"stage", "full"}, {"accuracy", 0.9}, {"ci_low", 0.85}, {"ci_high", 0.93}},
+            {{"model", "int2"}, {"label", "int2"}, {"task", "gsm8k"}, {"dataset", "gsm"},
+             {"stage", "quantized"}, {"accuracy", 0.6}},
+            {{"model", "qlora"}, {"label", "int2+qlora"}, {"task", "gsm8k"}, {"dataset", "gsm"},
+             {"stage", "qlora"}, {"base", "int2"}, {"accuracy", 0.825}},
+            {{"model", "int2"}, {"label", "int2-g64"}, {"bits_per_param", 2.6}}}); // not a row
+        qbui::RecoveryChart chart;
+        chart.setRows(rows);
+        QVERIFY(chart.hasData());
+        QCOMPARE(int(chart.bars().size()), 3);
+        QVERIFY(std::isnan(chart.bars()[0].recovered));
+        QVERIFY(std::isnan(chart.bars()[1].recovered));
+        QVERIFY(std::abs(chart.bars()[2].recovered - 0.75) < 1e-12);
+        chart.flush();
+        QCOMPARE(chart.plot()->itemCount(), 1); // the "75%" label
+        // Without a recovered stage there is nothing to show.
+        qbui::RecoveryChart plain;
+        plain.setRows(accuracyRows());
+        QVERIFY(!plain.hasData());
+    }
+
+    void chainChartDrawsOneLinePerModelWithIntervals()
+    {
+        const json rows = json::array(
+            {{{"model", "base"}, {"label", "fp32"}, {"task", "gsm8k"}, {"dataset", "gsm"},
+              {"accuracy", 0.9},
+              {"by_steps",
+               {{{"steps", 2}, {"n", 10}, {"correct", 10}, {"accuracy", 1.0}, {"ci_low", 0.72},
+                 {"ci_high", 1.0}},
+                {{"steps", 4}, {"n", 10}, {"correct", 8}, {"accuracy", 0.8}, {"ci_low", 0.49},
+                 {"ci_high", 0.94}}}}},
+             {{"model", "q"}, {"label", "int2"}, {"task", "gsm8k"}, {"dataset", "gsm"},
+              {"accuracy", 0.5},
+              {"by_steps", {{{"steps", 3}, {"n", 4}, {"correct", 2}, {"accuracy", 0.5}}}}}});
+        qbui::ChainChart chart;
+        chart.setRows(rows);
+        QCOMPARE(int(chart.lines().size()), 1); // one chain length is not a line
+        QCOMPARE(chart.lines()[0].series, QString("fp32 · gsm"));
+        QCOMPARE(chart.lines()[0].steps, (QVector<double>{2, 4}));
+        chart.flush();
+        QCOMPARE(chart.plot()->graphCount(), 1);
+        QCOMPARE(chart.plot()->graph(0)->data()->at(1)->value, 80.0);
+    }
+
 private:
     fs::path m_tmp;
+
 };
 
 QTEST_MAIN(TestCharts)
