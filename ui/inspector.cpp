@@ -153,6 +153,9 @@ void Inspector::addParamRows(QFormLayout *form, const std::vector<qb::ParamSpec>
                              const std::vector<std::string> &path)
 {
     for (const qb::ParamSpec &spec : specs) {
+        // Parameters of other choices (block_size while the method is int) stay hidden.
+        if (!spec.appliesTo(resolved))
+            continue;
         std::vector<std::string> sub = path;
         sub.push_back(spec.name);
         const json value = resolved.is_object() && resolved.contains(spec.name)

@@ -1,9 +1,11 @@
 // The finetune node: recovery training over a (quantized) model (train/finetune.h).
-//   qlora  -> a PEFT adapter folder (adapter_config.json, adapter_model.safetensors) whose
-//             base_model_name_or_path is the input model's folder; loadModelBundle loads the pair
-//             as one model (adapters unmerged over the packed base).
-//   qalora -> a quantized checkpoint with the adapters merged exactly into the zero points, plus
-//             the adapter in PEFT format under adapter/.
+//   qlora  -> merge none: a PEFT adapter folder (adapter_config.json, adapter_model.safetensors)
+//             whose base_model_name_or_path is the input model's folder; loadModelBundle loads
+//             the pair as one model (adapters unmerged over the packed base). merge dense: the
+//             merged full-precision model; merge quantized: W + BA re-quantized with the base's
+//             method, the rounding error per layer as merge_rel_error events and result rows;
+//             both keep the adapter under adapter/.
+//   qalora -> a quantized checkpoint with the adapters merged exactly into the zero points.
 //   qat    -> a quantized checkpoint of the chosen format (input: the full-precision model).
 // Events: loss, lr and grad_norm every 5 steps; eval_accuracy/<dataset> every eval_every steps.
 // A cancelled or killed run resumes from its last checkpoint (the node's resume folder).
@@ -76,9 +78,34 @@ Artifact runFinetune(NodeContext &ctx)
 
     const std::string baseLabel = input.meta.value("label", input.nodeId);
     std::string label;
-    if (recipe.method == "qlora") {
+    const std::string merge = p.at("merge").get<std::string>();
+    if (recipe.method == "qlora" && merge == "none") {
         label = baseLabel + "+qlora-r" + std::to_string(recipe.lora.rank);
         saveLoraAdapter(*bundle.model, recipe.lora, ctx.outDir(), fs::absolute(baseDir).string());
+    } else if (recipe.method == "qlora") {
+        // The adapter stays beside the merged model, for PEFT and for a later merge.
+        saveLoraAdapter(*bundle.model, recipe.lora, ctx.outDir() / "adapter",
+                        fs::absolute(baseDir).string());
+        if (merge == "dense") {
+            label = baseLabel + "+qlora-r" + std::to_string(recipe.lora.rank) + "-merged-fp32";
+            mergeLoraDense(*bundle.model);
+            bundle.model->save(ctx.outDir());
+        } else {
+            label = baseLabel + "+qlora-r" + std::to_string(recipe.lora.rank) + "-merged";
+            const auto errors = mergeLoraQuantized(*bundle.model);
+            for (size_t i = 0; i < errors.size(); ++i) {
+                const json row = {{"layer", errors[i].name}, {"rel_error", errors[i].relError},
+                                  {"delta_rel_norm", errors[i].deltaRelNorm},
+                                  {"method", errors[i].method},
+                                  {"rtn_fallback", errors[i].rtnFallback}};
+                ctx.metric("merge_rel_error", double(i), errors[i].relError, row);
+                json result = row;
+                result["model"] = ctx.nodeId();
+                result["analysis"] = "merge.layer";
+                ctx.addResult(result);
+            }
+            saveQuantizedModel(*bundle.model, ctx.outDir(), {{"label", label}});
+        }
     } else if (recipe.method == "qalora") {
         label = baseLabel + "+qalora-r" + std::to_string(recipe.lora.rank);
         saveQuantizedModel(*bundle.model, ctx.outDir(),
@@ -102,7 +129,10 @@ Artifact runFinetune(NodeContext &ctx)
     ctx.addResult(row);
     Artifact a;
     a.meta = {{"label", label},
-              {"precision", recipe.method == "qlora" ? input.meta.value("precision", "fp32") : label},
+              {"precision", recipe.method == "qlora" && merge != "quantized"
+                                ? (merge == "dense" ? std::string("fp32")
+                                                    : input.meta.value("precision", "fp32"))
+                                : label},
               {"stage", recipe.method},
               {"base", input.nodeId},
               {"weight_bytes", bundle.model->weightBytes()},
@@ -144,6 +174,11 @@ void registerFinetuneNodes(NodeRegistry &registry)
         ParamSpec::stringList("targets",
                               "Glob patterns of linears to adapt (qat: to train); empty = every "
                               "linear of the decoder (lm_head excluded)"),
+        ParamSpec::choice("merge", "none", {"none", "dense", "quantized"},
+                          "qlora: keep the adapter (PEFT folder over the base), merge it into "
+                          "full precision (exact), or merge and re-quantize with the base's "
+                          "method (the rounding error per layer is reported)")
+            .onlyWhen("method", {"qlora"}),
         ParamSpec::object("qat", quantMethodParams("int"), "qat: the format trained for")
             .onlyWhen("method", {"qat"}),
         ParamSpec::boolean("learn_scales", false,

@@ -274,6 +274,31 @@ private Q_SLOTS:
         QCOMPARE(int(scene.edgeItems().size()), 1);
     }
 
+    void inspectorShowsOnlyTheChosenMethodsParameters()
+    {
+        qbui::GraphModel model(qb::builtinRegistry());
+        std::string id;
+        QVERIFY(model.addNode("quantize", {0, 0}, &id).isEmpty());
+        qbui::Inspector inspector(&model);
+        inspector.showNode(QString::fromStdString(id));
+        // nf4 (the default): block size and double quantization, no bits or GPTQ damping.
+        QVERIFY(inspector.findChild<QSpinBox *>("param:block_size"));
+        QVERIFY(inspector.findChild<QCheckBox *>("param:double_quant"));
+        QVERIFY(!inspector.findChild<QSpinBox *>("param:bits"));
+        QVERIFY(!inspector.findChild<QWidget *>("param:damp"));
+        QVERIFY(inspector.findChild<QWidget *>("param:include")); // the node's own parameters
+        auto *method = inspector.findChild<QComboBox *>("param:method");
+        QVERIFY(method);
+        const int gptq = method->findText("gptq");
+        QVERIFY(gptq >= 0);
+        method->setCurrentIndex(gptq);
+        Q_EMIT method->activated(gptq);
+        QTest::qWait(0); // the inspector rebuilds on the next event loop turn
+        QVERIFY(inspector.findChild<QSpinBox *>("param:bits"));
+        QVERIFY(inspector.findChild<QWidget *>("param:damp"));
+        QVERIFY(!inspector.findChild<QSpinBox *>("param:block_size"));
+    }
+
     void inspectorEditsAreUndoableCommands()
     {
         add("test.pass");
