@@ -78,6 +78,12 @@ Artifact runEvaluate(NodeContext &ctx)
             row.dataset = d.nodeId;
             row.stage = m.meta.value("stage", row.precision == "fp32" ? "full" : "quantized");
             row.base = m.meta.value("base", "");
+            // QAT starts from full precision: its drop to recover is that of the quantized
+            // model of the same format evaluated here, when there is one.
+            if (m.meta.contains("target_label"))
+                for (const auto &other : models)
+                    if (other.meta.value("label", "") == m.meta["target_label"])
+                        row.base = other.nodeId;
             row.weightBytes = bundle.model->weightBytes();
             row.records = "records/" + sanitize(m.nodeId) + "__" + sanitize(d.nodeId) + ".jsonl";
             writeFileAtomic(ctx.outDir() / row.records, report.recordsJsonl());

@@ -137,6 +137,8 @@ Artifact runFinetune(NodeContext &ctx)
               {"base", input.nodeId},
               {"weight_bytes", bundle.model->weightBytes()},
               {"trainable_parameters", summary["trainable_parameters"]}};
+    if (recipe.method == "qat")
+        a.meta["target_label"] = recipe.qatSpec.label();
     return a;
 }
 
