@@ -82,6 +82,13 @@ using NodeRunFn = std::function<Artifact(NodeContext &)>;
 
 struct NodeSpec
 {
+    NodeSpec() = default;
+    NodeSpec(std::string type, std::string title, std::string category, std::string outputType,
+             std::string description)
+        : type(std::move(type)), title(std::move(title)), category(std::move(category)),
+          description(std::move(description)), outputType(std::move(outputType))
+    {}
+
     std::string type; // e.g. "quantize"
     std::string title;
     std::string category;

@@ -14,6 +14,15 @@
 
 namespace qb::io {
 
+// Product of the dimensions (1 for a scalar's empty shape).
+inline int64_t shapeNumel(const std::vector<int64_t> &shape)
+{
+    int64_t n = 1;
+    for (int64_t d : shape)
+        n *= d;
+    return n;
+}
+
 enum class DType { F32, F16, BF16, I8, U8, I32, I64 };
 
 // Bytes per element.

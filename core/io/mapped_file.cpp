@@ -79,30 +79,5 @@ void MappedFile::release()
     m_size = 0;
 }
 
-void writeFileAtomicParts(const fs::path &path, const std::vector<std::string_view> &parts)
-{
-    if (path.has_parent_path())
-        fs::create_directories(path.parent_path());
-    const fs::path tmp = tempSibling(path);
-    std::FILE *f = std::fopen(tmp.c_str(), "wb");
-    if (!f)
-        throw Error(path.string() + ": cannot write (" + std::strerror(errno) + ")");
-    bool ok = true;
-    for (const auto &part : parts)
-        ok = ok && std::fwrite(part.data(), 1, part.size(), f) == part.size();
-    ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-    const int err = errno;
-    ok = std::fclose(f) == 0 && ok;
-    std::error_code ec;
-    if (!ok) {
-        fs::remove(tmp, ec);
-        throw Error(path.string() + ": write failed (" + std::strerror(err) + ")");
-    }
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw Error(path.string() + ": cannot rename temp file into place (" + ec.message() + ")");
-    }
-}
 
 } // namespace qb::io

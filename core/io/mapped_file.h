@@ -1,5 +1,5 @@
-// Binary file access for the tensor formats: a read-only memory map (MappedFile) and an atomic
-// gathered write (writeFileAtomicParts) that streams several byte ranges into a temp file and
+// Binary file access for the tensor formats: a read-only memory map (MappedFile). Writes go through
+// util/files.h's writeFileAtomicParts, which streams several byte ranges into a temp file and
 // renames it into place, so multi-GB checkpoints are written without first joining them in memory.
 #pragma once
 #include <cstddef>
@@ -37,10 +37,5 @@ private:
     const uint8_t *m_data = nullptr;
     size_t m_size = 0;
 };
-
-// Writes the concatenation of parts to path atomically (temp sibling, fsync, rename). Creates the
-// parent folder. Throws qb::Error naming the path on failure and leaves no temp file behind.
-void writeFileAtomicParts(const std::filesystem::path &path,
-                          const std::vector<std::string_view> &parts);
 
 } // namespace qb::io

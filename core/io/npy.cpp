@@ -2,6 +2,7 @@
 
 #include "io/mapped_file.h"
 #include "util/error.h"
+#include "util/files.h"
 
 #include <cctype>
 #include <cstring>
@@ -217,13 +218,7 @@ uint64_t byteCount(const std::string &where, DType dtype, const std::vector<int6
 
 } // namespace
 
-int64_t NpyArray::numel() const
-{
-    int64_t n = 1;
-    for (int64_t d : shape)
-        n *= d;
-    return n;
-}
+int64_t NpyArray::numel() const { return shapeNumel(shape); }
 
 NpyArray readNpy(const fs::path &path)
 {

@@ -115,13 +115,7 @@ TensorInfo parseTensorEntry(const std::string &where, const std::string &name, c
 
 } // namespace
 
-int64_t TensorInfo::numel() const
-{
-    int64_t n = 1;
-    for (int64_t d : shape)
-        n *= d;
-    return n;
-}
+int64_t TensorInfo::numel() const { return shapeNumel(shape); }
 
 SafetensorsFile SafetensorsFile::open(const fs::path &path)
 {

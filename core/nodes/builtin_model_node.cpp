@@ -71,13 +71,9 @@ Artifact runBuiltin(NodeContext &ctx)
 
 void registerBuiltinModelNodes(NodeRegistry &registry)
 {
-    NodeSpec s;
-    s.type = "model.builtin";
-    s.title = "Built-in reasoner";
-    s.category = "Models";
-    s.description = "A small Llama-style model pre-trained by QuantBench on generated GSM-style "
-                    "and GPQA-style problems (shipped weights, or pre-trained here).";
-    s.outputType = "model";
+    NodeSpec s("model.builtin", "Built-in reasoner", "Models", "model",
+                 "A small Llama-style model pre-trained by QuantBench on generated GSM-style "
+                 "and GPQA-style problems (shipped weights, or pre-trained here).");
     ReasonerRecipe d;
     s.params = {
         ParamSpec::choice("preset", "tiny-reasoner", {"tiny-reasoner", "micro"}, "Model size"),

@@ -103,13 +103,9 @@ std::vector<ParamSpec> commonParams(const std::string &fileKind)
 
 void registerDatasetNodes(NodeRegistry &registry)
 {
-    NodeSpec gsm;
-    gsm.type = "dataset.gsm8k";
-    gsm.title = "GSM8K";
-    gsm.category = "Data";
-    gsm.description = "Grade-school math word problems (GSM8K format): generated multi-step "
-                      "arithmetic, or the real GSM8K jsonl.";
-    gsm.outputType = "dataset";
+    NodeSpec gsm("dataset.gsm8k", "GSM8K", "Data", "dataset",
+                 "Grade-school math word problems (GSM8K format): generated multi-step "
+                 "arithmetic, or the real GSM8K jsonl.");
     gsm.params = commonParams("GSM8K jsonl");
     gsm.params.push_back(ParamSpec::integer("max_value", 99,
                                             "Generated problems keep every value in [0, max_value]")
@@ -130,13 +126,9 @@ void registerDatasetNodes(NodeRegistry &registry)
     gsm.run = runGsm;
     registry.add(gsm);
 
-    NodeSpec gpqa;
-    gpqa.type = "dataset.gpqa";
-    gpqa.title = "GPQA";
-    gpqa.category = "Data";
-    gpqa.description = "Four-choice science questions (GPQA format): generated unit conversions "
-                       "and formulas, or the real GPQA csv.";
-    gpqa.outputType = "dataset";
+    NodeSpec gpqa("dataset.gpqa", "GPQA", "Data", "dataset",
+                 "Four-choice science questions (GPQA format): generated unit conversions "
+                 "and formulas, or the real GPQA csv.");
     gpqa.params = commonParams("GPQA csv");
     gpqa.params.push_back(
         ParamSpec::integer("shuffle_seed", 1234, "Seed of the choice order of a GPQA file")

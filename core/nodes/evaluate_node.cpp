@@ -103,16 +103,12 @@ Artifact runEvaluate(NodeContext &ctx)
 
 void registerEvaluateNodes(NodeRegistry &registry)
 {
-    NodeSpec e;
-    e.type = "evaluate";
-    e.title = "Evaluate";
-    e.category = "Evaluation";
-    e.description = "Accuracy of every model on every dataset, scored as lm-evaluation-harness "
-                    "does (strict and flexible extraction), with 95% intervals and per-question "
-                    "records.";
+    NodeSpec e("evaluate", "Evaluate", "Evaluation", "evaluation",
+                 "Accuracy of every model on every dataset, scored as lm-evaluation-harness "
+                 "does (strict and flexible extraction), with 95% intervals and per-question "
+                 "records.");
     e.inputs = {{"models", "model", true, false, "Models to compare"},
                 {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"}};
-    e.outputType = "evaluation";
     e.params = {
         ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot"},
                           "gsm8k: 'Question: ..\\nAnswer:'; gsm8k_cot: 'Q: ..\\nA:' with exemplars"),

@@ -146,19 +146,15 @@ Artifact runFinetune(NodeContext &ctx)
 
 void registerFinetuneNodes(NodeRegistry &registry)
 {
-    NodeSpec n;
-    n.type = "finetune";
-    n.title = "Fine-tune (QLoRA / QA-LoRA / QAT)";
-    n.category = "Recovery";
-    n.description = "Wins accuracy back: LoRA adapters over the frozen (quantized) base (QLoRA), "
-                    "group-aware QA-LoRA merged exactly into an INT-k base, or quantization-aware "
-                    "training of the full-precision weights. Loss on answer tokens, periodic "
-                    "evaluation, resumable checkpoints.";
+    NodeSpec n("finetune", "Fine-tune (QLoRA / QA-LoRA / QAT)", "Recovery", "model",
+                 "Wins accuracy back: LoRA adapters over the frozen (quantized) base (QLoRA), "
+                 "group-aware QA-LoRA merged exactly into an INT-k base, or quantization-aware "
+                 "training of the full-precision weights. Loss on answer tokens, periodic "
+                 "evaluation, resumable checkpoints.");
     n.inputs = {{"model", "model", false, false,
                  "qlora / qalora: the quantized (or dense) base; qat: the full-precision model"},
                 {"train", "dataset", true, false, "Training questions with their solutions"},
                 {"eval", "dataset", true, true, "Held-out questions for periodic evaluation"}};
-    n.outputType = "model";
     const std::vector<std::string> lora = {"qlora", "qalora"};
     n.params = {
         ParamSpec::choice("method", "qlora", {"qlora", "qalora", "qat"},

@@ -85,13 +85,9 @@ Artifact runGenerate(NodeContext &ctx)
 
 void registerGenerateNodes(NodeRegistry &registry)
 {
-    NodeSpec g;
-    g.type = "generate";
-    g.title = "Generate";
-    g.category = "Evaluation";
-    g.description = "Complete prompts with a model; writes completions.jsonl and tokens/s.";
+    NodeSpec g("generate", "Generate", "Evaluation", "generation",
+                 "Complete prompts with a model; writes completions.jsonl and tokens/s.");
     g.inputs = {{"model", "model", false, false, "The model to sample from"}};
-    g.outputType = "generation";
     g.params = {ParamSpec::required("prompts", ParamKind::StringList, "Prompts to complete"),
                 decodingParamSpec(32)};
     g.run = runGenerate;

@@ -74,13 +74,9 @@ Artifact runLoadModel(NodeContext &ctx)
 
 void registerModelNodes(NodeRegistry &registry)
 {
-    NodeSpec random;
-    random.type = "model.random";
-    random.title = "Random model";
-    random.category = "Models";
-    random.description = "A randomly initialised Llama-family model of the given size "
-                         "(smoke tests, timing, memory).";
-    random.outputType = "model";
+    NodeSpec random("model.random", "Random model", "Models", "model",
+                 "A randomly initialised Llama-family model of the given size "
+                 "(smoke tests, timing, memory).");
     random.params = {
         ParamSpec::integer("vocab_size", 256, "Vocabulary size (256 = raw bytes)").range(2, 1 << 20),
         ParamSpec::integer("hidden_size", 64, "Width of the residual stream").range(2, 16384),
@@ -96,13 +92,9 @@ void registerModelNodes(NodeRegistry &registry)
     random.run = runRandomModel;
     registry.add(random);
 
-    NodeSpec load;
-    load.type = "model.load";
-    load.title = "Load model";
-    load.category = "Models";
-    load.description = "A Hugging Face model folder on disk (config.json, *.safetensors, "
-                       "tokenizer.json). Nothing is downloaded.";
-    load.outputType = "model";
+    NodeSpec load("model.load", "Load model", "Models", "model",
+                 "A Hugging Face model folder on disk (config.json, *.safetensors, "
+                 "tokenizer.json). Nothing is downloaded.");
     load.params = {ParamSpec::required(
         "path", ParamKind::Path, "Folder with config.json and model.safetensors (or a sharded index)")};
     load.run = runLoadModel;

@@ -101,17 +101,13 @@ Artifact runQuantize(NodeContext &ctx)
 
 void registerQuantNodes(NodeRegistry &registry)
 {
-    NodeSpec n;
-    n.type = "quantize";
-    n.title = "Quantize";
-    n.category = "Quantization";
-    n.description = "Quantize the linear layers of a model (INT8, LLM.int8(), NF4/FP4, group-wise "
-                    "INT-k, GPTQ, AWQ, FP8, SmoothQuant), with per-layer overrides";
+    NodeSpec n("quantize", "Quantize", "Quantization", "model",
+                 "Quantize the linear layers of a model (INT8, LLM.int8(), NF4/FP4, group-wise "
+                 "INT-k, GPTQ, AWQ, FP8, SmoothQuant), with per-layer overrides");
     n.inputs = {{"model", "model", false, false, "The model to quantize"},
                 {"calibration", "dataset", false, true,
                  "Text to calibrate gptq / awq / smoothquant on (GSM8K or GPQA records, "
                  "tokenized with the model's tokenizer); overrides calibration.source"}};
-    n.outputType = "model";
     const ParamSpec calib = calibrationParamSpec(
         {"random", "text_file"}, 1,
         "Calibration sequences for gptq, awq and smoothquant: from the dataset input when "

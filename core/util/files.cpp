@@ -1,5 +1,7 @@
 #include "util/files.h"
 
+#include <vector>
+
 #include "util/error.h"
 
 #include <atomic>
@@ -32,30 +34,35 @@ fs::path tempSibling(const fs::path &target)
                     + std::to_string(counter++));
 }
 
-void writeFileAtomic(const fs::path &path, std::string_view bytes)
+void writeFileAtomicParts(const fs::path &path, const std::vector<std::string_view> &parts)
 {
     if (path.has_parent_path())
         fs::create_directories(path.parent_path());
     const fs::path tmp = tempSibling(path);
-    {
-        std::FILE *f = std::fopen(tmp.c_str(), "wb");
-        if (!f)
-            throw Error(path.string() + ": cannot write (" + std::strerror(errno) + ")");
-        const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size()
-            && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-        std::fclose(f);
-        if (!ok) {
-            std::error_code ec;
-            fs::remove(tmp, ec);
-            throw Error(path.string() + ": write failed (" + std::strerror(errno) + ")");
-        }
-    }
+    std::FILE *f = std::fopen(tmp.c_str(), "wb");
+    if (!f)
+        throw Error(path.string() + ": cannot write (" + std::strerror(errno) + ")");
+    bool ok = true;
+    for (const auto &part : parts)
+        ok = ok && std::fwrite(part.data(), 1, part.size(), f) == part.size();
+    ok = ok && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+    const int err = errno;
+    ok = std::fclose(f) == 0 && ok;
     std::error_code ec;
+    if (!ok) {
+        fs::remove(tmp, ec);
+        throw Error(path.string() + ": write failed (" + std::strerror(err) + ")");
+    }
     fs::rename(tmp, path, ec);
     if (ec) {
         fs::remove(tmp, ec);
         throw Error(path.string() + ": cannot rename temp file into place (" + ec.message() + ")");
     }
+}
+
+void writeFileAtomic(const fs::path &path, std::string_view bytes)
+{
+    writeFileAtomicParts(path, {bytes});
 }
 
 fs::path userCacheDir()
