@@ -10,12 +10,17 @@ namespace qbui {
 
 namespace {
 
-QColor stageColor(const QString &stage)
+// quantizedIndex: the series' place among the quantized models (8-bit baseline, then the
+// low-bit one, ...), so that they stay distinct.
+QColor stageColor(const QString &stage, int quantizedIndex)
 {
     if (stage == QLatin1String("full"))
         return QColor(0x4c, 0x72, 0xb0);
-    if (stage == QLatin1String("quantized"))
-        return QColor(0xc4, 0x4e, 0x52);
+    if (stage == QLatin1String("quantized")) {
+        static const QColor shades[] = {QColor(0x93, 0x78, 0x60), QColor(0xc4, 0x4e, 0x52),
+                                        QColor(0x8c, 0x8c, 0x8c), QColor(0xda, 0x8b, 0xc3)};
+        return shades[quantizedIndex % 4];
+    }
     if (stage == QLatin1String("qlora"))
         return QColor(0x55, 0xa8, 0x68);
     if (stage == QLatin1String("qalora"))
@@ -101,6 +106,10 @@ void RecoveryChart::rebuild()
             series << b.series;
     }
     const int n = int(series.size());
+    QStringList quantized;
+    for (const Bar &b : m_bars)
+        if (b.stage == QLatin1String("quantized") && !quantized.contains(b.series))
+            quantized << b.series;
     const double width = n > 0 ? 0.8 / n : 0.8;
     for (int s = 0; s < n; ++s) {
         auto *bars = new QCPBars(p->xAxis, p->yAxis);
@@ -113,7 +122,7 @@ void RecoveryChart::rebuild()
         for (const Bar &b : m_bars) {
             if (b.series != series[s])
                 continue;
-            const QColor c = stageColor(b.stage);
+            const QColor c = stageColor(b.stage, int(quantized.indexOf(b.series)));
             bars->setPen(QPen(c.darker(130)));
             bars->setBrush(c);
             const double pos = tasks.indexOf(b.task) + (s - (n - 1) / 2.0) * width;

@@ -56,8 +56,8 @@ int main(int argc, char *argv[])
                                     QStringLiteral("NODE"));
     const QCommandLineOption chart(QStringLiteral("chart"),
                                    QStringLiteral("Chart tab to show (with --screenshot): metrics, "
-                                                  "accuracy, layer_error, weight_histogram, "
-                                                  "sensitivity."),
+                                                  "accuracy, recovery, chain_length, "
+                                                  "layer_error, weight_histogram, sensitivity."),
                                    QStringLiteral("NAME"));
     parser.addOptions({renderRun, out, size, screenshot, open, run, select, chart});
     parser.addPositionalArgument(QStringLiteral("PROJECT.yaml"),
