@@ -1,5 +1,7 @@
 #include "chart_set.h"
 
+#include "api/results.h"
+
 #include <QDir>
 #include <QRegularExpression>
 
@@ -36,6 +38,7 @@ std::vector<ChartWidget *> ChartSet::charts() const
 
 void ChartSet::clear()
 {
+    m_liveRows = nlohmann::json::array();
     for (ChartWidget *c : charts())
         c->clear();
 }
@@ -45,6 +48,14 @@ void ChartSet::addEvent(const qb::Event &event)
     if (event.kind != qb::Event::Kind::Metric)
         return;
     const QString node = QString::fromStdString(event.node);
+    // An evaluation row as it finishes: the accuracy charts fill while the evaluation runs.
+    if (qb::EvalRow::matches(event.data)) {
+        m_liveRows.push_back(event.data);
+        m_accuracy->setRows(m_liveRows);
+        m_recovery->setRows(m_liveRows);
+        m_chains->setRows(m_liveRows);
+        return;
+    }
     // The analysis payloads have charts of their own; their value alone (a level count, a KL at
     // some bits/param) would be a meaningless series among the metrics.
     if (event.name == "layer_error") {

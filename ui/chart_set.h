@@ -66,6 +66,7 @@ private:
     QPointer<WeightHistogramChart> m_histogram;
     QPointer<SensitivityChart> m_sensitivity;
     QPointer<FlipsView> m_flips;
+    nlohmann::json m_liveRows = nlohmann::json::array(); // evaluation rows of the running run
 };
 
 } // namespace qbui

@@ -126,11 +126,9 @@ void MainWindow::onRunEvent(const qb::Event &e)
         break;
     }
     case Kind::Metric:
+        // Metrics belong in the charts; the log keeps the nodes' messages (which already say
+        // what matters, e.g. each evaluation's accuracy).
         m_charts->addEvent(e);
-        // Per-layer payloads are charted, not logged: one line per layer would flood the log.
-        if (e.name != "layer_error" && e.name != "weight_histogram")
-            appendLog(stamp + tr("%1: %2[%3] = %4").arg(node, QString::fromStdString(e.name))
-                                  .arg(e.step).arg(e.value, 0, 'g', 6));
         break;
     case Kind::Log:
         appendLog(stamp + (node.isEmpty() ? message : node + ": " + message));

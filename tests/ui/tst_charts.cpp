@@ -223,6 +223,27 @@ this line is broken
         QCOMPARE(qbui::renderRun(QString::fromStdString((m_tmp / "nope").string()), out, err), 2);
     }
 
+    void evaluationRowsFillTheAccuracyChartWhileARunGoes()
+    {
+        QWidget parent;
+        qbui::ChartSet charts(&parent);
+        qb::Event e;
+        e.kind = qb::Event::Kind::Metric;
+        e.node = "eval";
+        e.name = "accuracy/gsm8k";
+        e.data = accuracyRows()[0];
+        e.value = 0.5;
+        charts.addEvent(e);
+        QCOMPARE(int(charts.accuracy()->rows().size()), 1);
+        QVERIFY(charts.metrics()->seriesNames().isEmpty()); // not a step series
+        e.name = "loss";
+        e.data = nullptr;
+        charts.addEvent(e);
+        QCOMPARE(charts.metrics()->seriesNames(), QStringList{"loss"});
+        charts.clear();
+        QVERIFY(charts.accuracy()->rows().empty());
+    }
+
     void recoveryChartComputesTheShareOfTheDropWonBack()
     {
         // full 0.9, int2 0.6, +qlora 0.825 on gsm: (0.825 - 0.6) / (0.9 - 0.6) = 75%.
