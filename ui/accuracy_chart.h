@@ -22,7 +22,11 @@ public:
         double ciLow = 0;
         double ciHigh = 0;
         double weightMiB = 0; // 0 when unknown
+        QString family;       // full, 8bit, 4bit, low, recovered (colour family)
     };
+
+    // The colour family of a model from its precision label and recovery stage.
+    static QString familyOf(const QString &precision, const QString &label, const QString &stage);
 
     explicit AccuracyChart(QWidget *parent = nullptr);
 

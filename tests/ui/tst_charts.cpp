@@ -223,6 +223,36 @@ this line is broken
         QCOMPARE(qbui::renderRun(QString::fromStdString((m_tmp / "nope").string()), out, err), 2);
     }
 
+    void accuracyColoursGroupPrecisionFamiliesAndNeverRepeat()
+    {
+        using C = qbui::AccuracyChart;
+        QCOMPARE(C::familyOf("fp32", "tiny-reasoner", "full"), QString("full"));
+        QCOMPARE(C::familyOf("int8", "int8", "quantized"), QString("8bit"));
+        QCOMPARE(C::familyOf("llm_int8-t6", "", ""), QString("8bit"));
+        QCOMPARE(C::familyOf("nf4-dq-b64", "", ""), QString("4bit"));
+        QCOMPARE(C::familyOf("gptq-int4-g128", "", ""), QString("4bit"));
+        QCOMPARE(C::familyOf("awq-int4-g128", "", ""), QString("4bit"));
+        QCOMPARE(C::familyOf("int3-g128-asym", "", ""), QString("low"));
+        QCOMPARE(C::familyOf("int2-g64-asym", "", ""), QString("low"));
+        QCOMPARE(C::familyOf("int2-g64-asym", "x", "qlora"), QString("recovered"));
+        // The quantization study's eleven models: eleven different colours.
+        const QStringList labels = {"fp32", "int8", "llm_int8-t6", "nf4-b64", "nf4-dq-b64",
+                                    "fp4-b64", "int4-g128-asym", "gptq-int4-g128-asym",
+                                    "awq-int4-g128-asym", "int3-g128-asym", "int2-g128-asym"};
+        json rows = json::array();
+        for (const QString &l : labels)
+            rows.push_back({{"model", l.toStdString()}, {"label", l.toStdString()},
+                            {"precision", l.toStdString()}, {"task", "gsm8k"}, {"accuracy", 0.9}});
+        C chart;
+        chart.setRows(rows);
+        chart.flush();
+        QSet<QRgb> colours;
+        for (int i = 0; i < chart.plot()->plottableCount(); ++i)
+            if (auto *b = qobject_cast<QCPBars *>(chart.plot()->plottable(i)))
+                colours.insert(b->brush().color().rgb());
+        QCOMPARE(colours.size(), 11);
+    }
+
     void evaluationRowsFillTheAccuracyChartWhileARunGoes()
     {
         QWidget parent;
