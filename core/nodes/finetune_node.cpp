@@ -126,6 +126,9 @@ Artifact runFinetune(NodeContext &ctx)
     for (const char *k : {"method", "trainable_parameters", "trainable_fraction", "adapter_bytes",
                           "final_loss", "minutes", "peak_memory_mib", "steps"})
         row[k] = summary[k];
+    for (const char *k : {"eval_before_merge", "eval_after_merge"})
+        if (summary.contains(k))
+            row[k] = summary[k];
     ctx.addResult(row);
     Artifact a;
     a.meta = {{"label", label},
@@ -202,6 +205,7 @@ void registerFinetuneNodes(NodeRegistry &registry)
                           "Prompt and answer format of GSM-style examples"),
         ParamSpec::choice("gpqa_format", "gpqa_cot_zeroshot", {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
                           "Prompt and answer format of GPQA-style examples")};
+    n.version = 2; // 2: qalora scores the held-out sets before and after its merge
     n.run = runFinetune;
     registry.add(n);
 }

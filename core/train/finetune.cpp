@@ -279,7 +279,7 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
             hooks.work.say("resuming from the checkpoint of step " + std::to_string(start));
     }
 
-    auto evaluateAll = [&](int64_t step) {
+    auto evaluateAll = [&](int64_t step, json *scores = nullptr) {
         setTraining(model, false);
         for (const auto &set : evalSets) {
             eval::EvalOptions o;
@@ -291,6 +291,8 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
             const double acc =
                 eval::evaluate(eval::refOf(bundle), set.questions, o, cancelOnly).summary.accuracy();
             history["eval"].push_back({{"step", step}, {"dataset", set.name}, {"accuracy", acc}});
+            if (scores)
+                (*scores)[set.name] = acc;
             if (hooks.onEval)
                 hooks.onEval(step, set.name, acc);
         }
@@ -352,18 +354,31 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
                     {"steps", r.steps},
                     {"resumed_from", start}};
     if (r.method == "qalora") {
+        // The merge must not change what the model answers: score the held-out sets with the
+        // adapters, merge, score again (both in the summary).
+        json before = json::object(), after = json::object();
+        if (!evalSets.empty())
+            evaluateAll(r.steps, &before);
         const size_t merged = loraLayers(model).size();
         mergeQaLora(model);
         hooks.work.say("QA-LoRA merged into the zero points of " + std::to_string(merged)
                        + " layers");
         summary["merged_layers"] = merged;
+        if (!evalSets.empty()) {
+            evaluateAll(r.steps, &after);
+            summary["eval_before_merge"] = before;
+            summary["eval_after_merge"] = after;
+            for (const auto &[name, acc] : before.items())
+                hooks.work.say("held-out accuracy on " + name + ": " + acc.dump()
+                               + " with the adapters, " + after[name].dump() + " merged");
+        }
     } else if (r.method == "qat") {
         double worst = 0;
         for (const auto &[name, d] : finishQat(model))
             worst = std::max(worst, d);
         summary["packed_max_abs_diff"] = worst;
     }
-    if (!evalSets.empty())
+    if (!evalSets.empty() && r.method != "qalora")
         evaluateAll(r.steps);
     const double minutes =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
