@@ -74,11 +74,17 @@ GrpoLoss grpoLoss(const at::Tensor &policyLogps, const at::Tensor &oldLogps,
     const at::Tensor m = mask.to(policyLogps.dtype());
     const at::Tensor tokens = m.sum().clamp_min(1);
 
-    const at::Tensor ratio = at::exp(policyLogps - oldLogps.detach());
+    // Differences are zeroed at padding before exp(), so that whatever padding holds (even inf
+    // or NaN) gives a finite term there and a zero gradient; multiplying by the mask alone would
+    // turn inf * 0 into NaN.
+    const at::Tensor active = m > 0;
+    const at::Tensor zeros = at::zeros_like(m);
+    const at::Tensor ratio = at::exp(at::where(active, policyLogps - oldLogps.detach(), zeros));
     const at::Tensor clipped = at::clamp(ratio, 1 - config.epsilonLow, 1 + config.epsilonHigh);
     at::Tensor perToken = -at::minimum(ratio * adv, clipped * adv);
     if (config.beta > 0) {
-        const at::Tensor kl = k3Kl(policyLogps, refLogps.detach());
+        const at::Tensor d = at::where(active, refLogps.detach() - policyLogps, zeros);
+        const at::Tensor kl = at::exp(d) - d - 1; // k3Kl
         perToken = perToken + config.beta * kl;
         out.meanKl = ((kl.detach() * m).sum() / tokens).item<double>();
     }

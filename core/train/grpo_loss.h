@@ -39,7 +39,8 @@ struct GrpoLoss
 // oldLogps:    [B, T] the same under the policy that sampled them (not differentiated); equal to
 //              policyLogps (detached) for one update per batch, where the ratio is 1.
 // refLogps:    [B, T] under the reference policy; may be undefined when beta == 0.
-// mask:        [B, T] 1 for completion tokens, 0 for padding; any numeric dtype.
+// mask:        [B, T] 1 for completion tokens, 0 for padding; any numeric dtype. The logps at
+//              padding are ignored (any value, also inf or NaN; their gradient is 0).
 // rewards:     [B] one scalar reward per completion.
 // Throws qb::Error naming the argument for wrong shapes, a missing reference with beta > 0, or
 // a B that is not a multiple of config.groupSize.

@@ -123,6 +123,24 @@ private Q_SLOTS:
                      qPrintable(QString("token %1: %2").arg(i).arg(r.grad[i])));
     }
 
+    void paddingValuesAreIgnored()
+    {
+        // The hand batch with NaN and -inf in sequence 1's padding: same loss, zero gradient there.
+        HandBatch h;
+        h.policy[4] = std::nanf("");
+        h.policy[5] = -INFINITY;
+        qb::GrpoConfig c;
+        c.loss = LossType::Bnpo;
+        c.scale = AdvantageScale::None;
+        c.groupSize = 2;
+        c.beta = 0.1;
+        const std::vector<float> ref(6, -1.0f);
+        const auto r = qbprobe::grpoRun(h.policy, h.old, ref, h.mask, h.rewards, 2, 3, c);
+        QVERIFY(std::isfinite(r.loss) && std::isfinite(r.meanKl));
+        QCOMPARE(r.grad[4], 0.0f);
+        QCOMPARE(r.grad[5], 0.0f);
+    }
+
     void klPenalty()
     {
         // Ratio 1 and equal rewards (A = 0): the loss is beta * mean k3 = 0.1 * 0.1276260, and
