@@ -14,5 +14,6 @@ int cmdInfo(const std::vector<std::string> &args);
 int cmdQuant(const std::vector<std::string> &args);
 int cmdData(const std::vector<std::string> &args);
 int cmdScore(const std::vector<std::string> &args);
+int cmdRl(const std::vector<std::string> &args);
 
 } // namespace qbcli

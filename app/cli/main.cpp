@@ -27,6 +27,8 @@ const std::map<std::string, Command> &commands()
         {"quant", {"quantize tensors from .npy files with an error report", qbcli::cmdQuant}},
         {"data", {"print a GSM8K/GPQA file as JSON lines, or generate one", qbcli::cmdData}},
         {"score", {"extract answers from saved completions (JSON lines)", qbcli::cmdScore}},
+        {"rl", {"the GRPO loss, advantages, KL and clip fraction of a saved batch",
+                qbcli::cmdRl}},
     };
     return table;
 }
