@@ -58,6 +58,7 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_scene, &GraphScene::nodeSelectionChanged, m_inspector, &Inspector::showNode);
     connect(m_model->undoStack(), &QUndoStack::cleanChanged, this, &MainWindow::updateTitle);
     connect(m_model, &GraphModel::changed, this, &MainWindow::updateTitle);
+    connect(m_model, &GraphModel::changed, this, &MainWindow::updateStaleNodes);
     connect(m_runner, &RunController::eventReceived, this, &MainWindow::onRunEvent);
     connect(m_runner, &RunController::finished, this, &MainWindow::onRunFinished);
     m_model->reset(emptyExperiment());
@@ -280,6 +281,7 @@ bool MainWindow::maybeSave()
 void MainWindow::newExperiment()
 {
     m_filePath.clear();
+    m_finishedStates.clear();
     m_model->reset(emptyExperiment());
     m_scene->clearRunStates();
     updateTitle();
@@ -290,6 +292,7 @@ bool MainWindow::openFile(const QString &path)
     try {
         const qb::Experiment exp = qb::loadExperiment(path.toStdString(), m_model->registry());
         m_filePath = QFileInfo(path).absoluteFilePath();
+        m_finishedStates.clear();
         m_scene->clearRunStates();
         m_model->reset(exp);
         addRecentFile(m_filePath);

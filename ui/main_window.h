@@ -77,6 +77,9 @@ private:
     void deleteSelection();
     void onRunEvent(const qb::Event &event);
     void onRunFinished(const qb::RunSummary &summary);
+    // Marks finished nodes whose cache key changed since the run (an edit of theirs or upstream)
+    // as stale, and restores them when an undo brings the key back.
+    void updateStaleNodes();
     QString currentExperimentYaml() const;
 
     GraphModel *m_model;
@@ -96,6 +99,9 @@ private:
     QString m_lastError;
     QString m_lastRunDir;
     nlohmann::json m_lastResults;
+    std::map<std::string, std::string> m_runKeys;          // cache keys of the experiment run
+    std::map<std::string, std::string> m_runKeysFinished;  // of the nodes that finished
+    std::map<std::string, NodeRunState> m_finishedStates;  // their state at the end of the run
     bool m_interactive = true;
     bool m_closeAfterRun = false;
     int m_pasteCount = 0;

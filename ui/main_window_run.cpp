@@ -80,6 +80,9 @@ bool MainWindow::startRun(const QString &upTo)
     options.upTo = upTo.toStdString();
     options.threads = std::max(1, QThread::idealThreadCount());
     m_scene->clearRunStates();
+    m_runKeys = qb::plannedCacheKeys(exp, m_model->registry());
+    m_runKeysFinished.clear();
+    m_finishedStates.clear();
     for (const auto &id : order)
         m_scene->setRunState(id, {NodeStatus::Pending, -1, {}});
     m_charts->clear();
@@ -167,6 +170,14 @@ void MainWindow::onRunFinished(const qb::RunSummary &summary)
                                                                   : NodeStatus::Cancelled,
                                         -1, QString::fromStdString(summary.error)});
     }
+    for (const auto &n : m_model->experiment().nodes) {
+        const NodeRunState s = m_scene->runState(n.id);
+        if ((s.status == NodeStatus::Done || s.status == NodeStatus::Cached) && m_runKeys.count(n.id)) {
+            m_runKeysFinished[n.id] = m_runKeys[n.id];
+            m_finishedStates[n.id] = s;
+        }
+    }
+    updateStaleNodes(); // edits made while the run went
     m_lastResults = summary.results;
     m_lastRunDir = QString::fromStdString(summary.runDir.string());
     m_charts->setResults(summary.results);
@@ -179,6 +190,20 @@ void MainWindow::onRunFinished(const qb::RunSummary &summary)
     Q_EMIT runFinished(status);
     if (m_closeAfterRun)
         close();
+}
+
+void MainWindow::updateStaleNodes()
+{
+    if (m_finishedStates.empty() || isRunning())
+        return;
+    const auto now = qb::plannedCacheKeys(m_model->experiment(), m_model->registry());
+    for (const auto &[id, state] : m_finishedStates) {
+        if (!m_model->experiment().find(id))
+            continue;
+        auto it = now.find(id);
+        const bool same = it != now.end() && it->second == m_runKeysFinished[id];
+        m_scene->setRunState(id, same ? state : NodeRunState{NodeStatus::Stale, -1, {}});
+    }
 }
 
 bool MainWindow::openRun(const QString &dir)

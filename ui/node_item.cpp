@@ -15,6 +15,7 @@ QString toString(NodeStatus status)
     case NodeStatus::Done: return QStringLiteral("done");
     case NodeStatus::Failed: return QStringLiteral("failed");
     case NodeStatus::Cancelled: return QStringLiteral("cancelled");
+    case NodeStatus::Stale: return QStringLiteral("stale (will re-run)");
     }
     return {};
 }
@@ -31,6 +32,7 @@ QColor statusColor(NodeStatus status)
     case NodeStatus::Done: return QColor(0x3c, 0x9a, 0x4a);
     case NodeStatus::Failed: return QColor(0xc6, 0x3b, 0x3b);
     case NodeStatus::Cancelled: return QColor(0xc0, 0x8a, 0x2a);
+    case NodeStatus::Stale: return QColor(0x9a, 0x8c, 0x3c);
     }
     return Qt::gray;
 }

@@ -10,7 +10,9 @@
 
 namespace qbui {
 
-enum class NodeStatus { Idle, Pending, Running, Cached, Done, Failed, Cancelled };
+// Stale: finished in the last run, but an edit since (of it or of something upstream) means it
+// would run again.
+enum class NodeStatus { Idle, Pending, Running, Cached, Done, Failed, Cancelled, Stale };
 QString toString(NodeStatus status);
 
 struct NodeRunState

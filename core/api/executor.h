@@ -14,6 +14,7 @@
 #include "api/experiment.h"
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 namespace qb {
@@ -39,6 +40,12 @@ struct RunSummary
 RunSummary runExperiment(const Experiment &experiment, const NodeRegistry &registry,
                          const RunOptions &options, const EventSink &sink,
                          const CancelToken &cancel);
+
+// The cache key every node of a valid experiment would get if it ran now (node id -> key), without
+// running anything; empty for an experiment that does not validate. The GUI compares these with
+// the keys of the last run to mark edited nodes and everything downstream as stale.
+std::map<std::string, std::string> plannedCacheKeys(const Experiment &experiment,
+                                                    const NodeRegistry &registry);
 
 // The cache key a node would get, given its inputs' keys (exposed for tests and the GUI).
 std::string nodeCacheKey(const NodeSpec &spec, const nlohmann::json &resolvedParams, uint64_t seed,

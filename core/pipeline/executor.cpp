@@ -158,6 +158,27 @@ std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint6
     return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
 }
 
+std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,
+                                                    const NodeRegistry &registry)
+{
+    std::map<std::string, std::string> keys;
+    if (!validateExperiment(exp, registry).empty())
+        return keys;
+    for (const auto &id : executionOrder(exp)) {
+        const NodeDecl &decl = *exp.find(id);
+        const NodeSpec &spec = *registry.find(decl.type);
+        std::vector<std::pair<std::string, std::vector<std::string>>> inputKeys;
+        for (const auto &[port, srcs] : decl.inputs) {
+            std::vector<std::string> ks;
+            for (const auto &s : srcs)
+                ks.push_back(keys.at(s));
+            inputKeys.emplace_back(port, ks);
+        }
+        keys[id] = nodeCacheKey(spec, resolveParams(spec, decl.params), exp.seed, inputKeys);
+    }
+    return keys;
+}
+
 RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
                          const RunOptions &options, const EventSink &sink, const CancelToken &cancel)
 {

@@ -185,6 +185,23 @@ private Q_SLOTS:
         QCOMPARE(changed.results["results"][0]["total"].get<int>(), 8);
     }
 
+    void plannedKeysAreTheKeysARunUses()
+    {
+        Fixture f;
+        const auto summary = f.run(project(2, 5), "r1");
+        const auto planned = qb::plannedCacheKeys(
+            qb::parseExperiment(project(2, 5), "ex.yaml", f.registry), f.registry);
+        QCOMPARE(planned.size(), size_t(3));
+        for (const auto &[id, key] : planned)
+            QCOMPARE(summary.results["nodes"][id]["key"].get<std::string>(), key);
+        // Changing b changes b and its downstream s, not a.
+        const auto changed = qb::plannedCacheKeys(
+            qb::parseExperiment(project(2, 6), "ex.yaml", f.registry), f.registry);
+        QCOMPARE(changed.at("a"), planned.at("a"));
+        QVERIFY(changed.at("b") != planned.at("b"));
+        QVERIFY(changed.at("s") != planned.at("s"));
+    }
+
     void nanMetricReadsBackAsNan()
     {
         // JSON has no NaN: toJson writes null, and a run folder holding one must still read.

@@ -124,6 +124,19 @@ private Q_SLOTS:
         QCOMPARE(qbui::toString(w.nodeState("gen").status), QString("cached"));
         QVERIFY(QString::fromStdString(w.lastSummary().runDir.string()) != runDir);
 
+        // An edit marks the node and everything downstream stale; undo brings the states back.
+        w.model()->setParam("gen", {"decoding", "max_new_tokens"}, 5);
+        QCOMPARE(qbui::toString(w.nodeState("tiny").status), QString("cached"));
+        QCOMPARE(qbui::toString(w.nodeState("gen").status), QString("stale (will re-run)"));
+        w.model()->setParam("tiny", {"init_seed"}, 9);
+        QCOMPARE(qbui::toString(w.nodeState("tiny").status), QString("stale (will re-run)"));
+        w.model()->undoStack()->undo();
+        w.model()->undoStack()->undo();
+        QCOMPARE(qbui::toString(w.nodeState("tiny").status), QString("cached"));
+        QCOMPARE(qbui::toString(w.nodeState("gen").status), QString("cached"));
+        w.model()->moveNodes({{"gen", QPointF(500, 40)}}); // layout is not part of what runs
+        QCOMPARE(qbui::toString(w.nodeState("gen").status), QString("cached"));
+
         // Up to the model node only: gen is not part of the run.
         QVERIFY(w.startRun("tiny"));
         QTRY_VERIFY_WITH_TIMEOUT(!w.isRunning(), 60000);
