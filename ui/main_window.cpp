@@ -220,6 +220,7 @@ void MainWindow::buildActions()
     QMenu *run = menuBar()->addMenu(tr("&Run"));
     m_runAll = run->addAction(tr("Run &All"), QKeySequence(Qt::CTRL | Qt::Key_R), this,
                               [this] { startRun(); });
+    m_runAll->setShortcuts({QKeySequence(Qt::Key_F5), QKeySequence(Qt::CTRL | Qt::Key_R)});
     m_runUpTo = run->addAction(tr("Run &Up To Selected"), QKeySequence(Qt::CTRL | Qt::SHIFT
                                                                        | Qt::Key_R),
                                this, [this] {
