@@ -122,6 +122,17 @@ void NodeItem::updateToolTip()
                                                         QString::fromStdString(m_type));
     if (m_spec && !m_spec->description.empty())
         tip += QStringLiteral("<br>") + QString::fromStdString(m_spec->description).toHtmlEscaped();
+    if (m_spec) {
+        // What each port carries, so a refused connection is no surprise.
+        for (const auto &port : m_spec->inputs)
+            tip += QStringLiteral("<br>in <i>%1</i>: %2%3%4")
+                       .arg(QString::fromStdString(port.name),
+                            QString::fromStdString(port.type),
+                            port.multiple ? QStringLiteral(" (several)") : QString(),
+                            port.optional ? QStringLiteral(", optional") : QString());
+        if (!m_spec->outputType.empty())
+            tip += QStringLiteral("<br>out: %1").arg(QString::fromStdString(m_spec->outputType));
+    }
     if (m_state.status != NodeStatus::Idle)
         tip += QStringLiteral("<br>Status: %1").arg(toString(m_state.status));
     if (m_state.status == NodeStatus::Failed && !m_state.message.isEmpty())

@@ -233,6 +233,9 @@ private Q_SLOTS:
         QVERIFY(problems.count("sink"));
         QVERIFY(problems.at("sink").join(' ').contains("missing required input 'models'"));
         QVERIFY(scene.nodeItem("sink")->toolTip().contains("missing required input"));
+        // The tooltip says what each port carries.
+        QVERIFY(scene.nodeItem("sink")->toolTip().contains("in <i>models</i>: model (several)"));
+        QVERIFY(scene.nodeItem("sink")->toolTip().contains("out: evaluation"));
         add("test.src");
         QVERIFY(m_model->connectPorts({"src", "sink", "models"}).isEmpty());
         QVERIFY(!m_model->problems().count("sink"));
