@@ -28,7 +28,8 @@ ChartSet::ChartSet(QWidget *parent)
     : m_metrics(new MetricChart(parent)), m_accuracy(new AccuracyChart(parent)),
       m_recovery(new RecoveryChart(parent)), m_chains(new ChainChart(parent)),
       m_layerError(new LayerErrorChart(parent)), m_histogram(new WeightHistogramChart(parent)),
-      m_sensitivity(new SensitivityChart(parent)), m_flips(new FlipsView(parent))
+      m_sensitivity(new SensitivityChart(parent)), m_flips(new FlipsView(parent)),
+      m_table(new ResultsTable(parent))
 {}
 
 std::vector<ChartWidget *> ChartSet::charts() const
@@ -39,6 +40,7 @@ std::vector<ChartWidget *> ChartSet::charts() const
 void ChartSet::clear()
 {
     m_liveRows = nlohmann::json::array();
+    m_table->setRows(m_liveRows);
     for (ChartWidget *c : charts())
         c->clear();
 }
@@ -54,6 +56,7 @@ void ChartSet::addEvent(const qb::Event &event)
         m_accuracy->setRows(m_liveRows);
         m_recovery->setRows(m_liveRows);
         m_chains->setRows(m_liveRows);
+        m_table->setRows(m_liveRows);
         return;
     }
     // The analysis payloads have charts of their own; their value alone (a level count, a KL at
@@ -81,6 +84,7 @@ void ChartSet::setResults(const nlohmann::json &results)
     m_accuracy->setRows(rows);
     m_recovery->setRows(rows);
     m_chains->setRows(rows);
+    m_table->setRows(rows);
     if (!results.is_object())
         return;
     // results.json names each node's output ("nf4-b64" for the model an analysis measured).

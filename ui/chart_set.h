@@ -11,6 +11,7 @@
 #include "layer_error_chart.h"
 #include "metric_chart.h"
 #include "recovery_chart.h"
+#include "results_table.h"
 #include "run_history.h"
 #include "sensitivity_chart.h"
 #include "weight_histogram_chart.h"
@@ -41,6 +42,7 @@ public:
     WeightHistogramChart *weightHistogram() const { return m_histogram; }
     SensitivityChart *sensitivity() const { return m_sensitivity; }
     FlipsView *flips() const { return m_flips; }
+    ResultsTable *table() const { return m_table; }
     std::vector<ChartWidget *> charts() const;
 
     void clear();
@@ -66,6 +68,7 @@ private:
     QPointer<WeightHistogramChart> m_histogram;
     QPointer<SensitivityChart> m_sensitivity;
     QPointer<FlipsView> m_flips;
+    QPointer<ResultsTable> m_table;
     nlohmann::json m_liveRows = nlohmann::json::array(); // evaluation rows of the running run
 };
 

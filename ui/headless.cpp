@@ -52,6 +52,7 @@ int screenshotWindow(const QString &file, const QString &project, bool run, QTex
         QStringList known;
         for (ChartWidget *c : window.charts()->charts())
             known << c->fileStem();
+        known << QStringLiteral("results"); // the results table's dock
         chartDock = window.findChild<QDockWidget *>(QStringLiteral("chart_") + chart);
         if (!chartDock) {
             err << "--chart: unknown chart '" << chart << "' (" << known.join(QStringLiteral(", "))

@@ -112,6 +112,8 @@ void MainWindow::buildDocks()
             splitDockWidget(logDock, d, Qt::Horizontal);
         first = first ? first : d;
     }
+    tabifyDockWidget(first, dock(tr("Results"), "chart_results", m_charts->table(),
+                                 Qt::BottomDockWidgetArea));
     tabifyDockWidget(first, dock(tr("Flips"), "flips", m_charts->flips(),
                                  Qt::BottomDockWidgetArea));
     first->raise();

@@ -57,7 +57,8 @@ int main(int argc, char *argv[])
     const QCommandLineOption chart(QStringLiteral("chart"),
                                    QStringLiteral("Chart tab to show (with --screenshot): metrics, "
                                                   "accuracy, recovery, chain_length, "
-                                                  "layer_error, weight_histogram, sensitivity."),
+                                                  "layer_error, weight_histogram, sensitivity, "
+                                                  "results."),
                                    QStringLiteral("NAME"));
     parser.addOptions({renderRun, out, size, screenshot, open, run, select, chart});
     parser.addPositionalArgument(QStringLiteral("PROJECT.yaml"),

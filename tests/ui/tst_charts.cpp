@@ -253,6 +253,28 @@ this line is broken
         QCOMPARE(colours.size(), 11);
     }
 
+    void resultsTableSortsFiltersAndCopies()
+    {
+        qbui::ResultsTable table;
+        table.setRows(accuracyRows());
+        QCOMPARE(table.rowCount(), 3); // the generate row is not an evaluation
+        const int accuracy = int(table.columnNames().indexOf("accuracy %"));
+        table.sortByColumn(accuracy, Qt::AscendingOrder);
+        QCOMPARE(table.cellText(0, accuracy), QString("25"));
+        QCOMPARE(table.cellText(2, accuracy), QString("50"));
+        QCOMPARE(table.cellText(0, int(table.columnNames().indexOf("95% CI"))),
+                 QString("20.0–35.0"));
+        QCOMPARE(table.cellText(0, int(table.columnNames().indexOf("weights MiB"))), QString("1"));
+        table.setFilter("FP32"); // case-insensitive, any cell
+        QCOMPARE(table.visibleRowCount(), 2);
+        const QString md = table.markdown();
+        QVERIFY(md.startsWith("| model | precision | task | dataset | n | accuracy % |"));
+        QCOMPARE(md.count('\n'), 4); // header, rule, two rows
+        QVERIFY(md.contains("| base | fp32 | gpqa |"));
+        QVERIFY(table.csv().startsWith("model,precision,task,dataset,n,accuracy %,95% CI,"));
+        QVERIFY(!table.csv().contains("nf4"));
+    }
+
     void evaluationRowsFillTheAccuracyChartWhileARunGoes()
     {
         QWidget parent;
