@@ -45,6 +45,14 @@ void ChartSet::clear()
         c->clear();
 }
 
+void ChartSet::setEvaluationRows(const nlohmann::json &rows)
+{
+    m_accuracy->setRows(rows);
+    m_recovery->setRows(rows);
+    m_chains->setRows(rows);
+    m_table->setRows(rows);
+}
+
 void ChartSet::addEvent(const qb::Event &event)
 {
     if (event.kind != qb::Event::Kind::Metric)
@@ -53,10 +61,7 @@ void ChartSet::addEvent(const qb::Event &event)
     // An evaluation row as it finishes: the accuracy charts fill while the evaluation runs.
     if (qb::EvalRow::matches(event.data)) {
         m_liveRows.push_back(event.data);
-        m_accuracy->setRows(m_liveRows);
-        m_recovery->setRows(m_liveRows);
-        m_chains->setRows(m_liveRows);
-        m_table->setRows(m_liveRows);
+        setEvaluationRows(m_liveRows);
         return;
     }
     // The analysis payloads have charts of their own; their value alone (a level count, a KL at
@@ -81,10 +86,7 @@ void ChartSet::setResults(const nlohmann::json &results)
 {
     const nlohmann::json rows =
         results.is_object() ? results.value("results", nlohmann::json::array()) : results;
-    m_accuracy->setRows(rows);
-    m_recovery->setRows(rows);
-    m_chains->setRows(rows);
-    m_table->setRows(rows);
+    setEvaluationRows(rows);
     if (!results.is_object())
         return;
     // results.json names each node's output ("nf4-b64" for the model an analysis measured).

@@ -60,6 +60,9 @@ public:
                               bool includeEmpty = false) const;
 
 private:
+    // Every view fed by results rows (accuracy, recovery, chains, table).
+    void setEvaluationRows(const nlohmann::json &rows);
+
     QPointer<MetricChart> m_metrics;
     QPointer<AccuracyChart> m_accuracy;
     QPointer<RecoveryChart> m_recovery;

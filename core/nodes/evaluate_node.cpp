@@ -45,8 +45,6 @@ std::string sanitize(const std::string &s)
 Artifact runEvaluate(NodeContext &ctx)
 {
     const EvaluateParams params = EvaluateParams::fromJson(ctx.params(), ctx.seed());
-    if (params.options.samples > 1 && params.options.decoding.strategy != "sample")
-        throw Error("self_consistency > 1 needs decoding.strategy: sample (greedy samples agree)");
     const auto &models = ctx.inputs("models");
     const auto &datasets = ctx.inputs("datasets");
     fs::create_directories(ctx.outDir() / "records");
