@@ -15,6 +15,7 @@ const NodeRegistry &builtinRegistry()
         registerEvaluateNodes(r);
         registerAnalyzeNodes(r);
         registerFinetuneNodes(r);
+        registerGrpoNodes(r);
         return r;
     }();
     return registry;

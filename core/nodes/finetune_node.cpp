@@ -26,14 +26,6 @@ namespace qb {
 
 namespace {
 
-eval::PromptOptions promptsOf(const json &p)
-{
-    eval::PromptOptions o;
-    o.gsmFormat = data::promptFormatFromName(p.at("gsm_format").get<std::string>());
-    o.gpqaFormat = data::promptFormatFromName(p.at("gpqa_format").get<std::string>());
-    return o;
-}
-
 Artifact runFinetune(NodeContext &ctx)
 {
     const json &p = ctx.params();
@@ -42,17 +34,11 @@ Artifact runFinetune(NodeContext &ctx)
     const fs::path baseDir = modelDir(input);
     ctx.progress(0, 1, "loading " + input.nodeId);
     ModelBundle bundle = loadModelBundle(input);
-    const eval::PromptOptions prompts = promptsOf(p);
+    const eval::PromptOptions prompts = trainingPromptOptions(p);
     std::vector<eval::QuestionSet> train;
     for (const auto &d : ctx.inputs("train"))
         train.push_back(loadDatasetQuestions(d, prompts));
-    std::vector<EvalSet> evalSets;
-    for (const auto &d : ctx.inputs("eval")) {
-        EvalSet e;
-        e.name = d.nodeId;
-        e.questions = loadDatasetQuestions(d, prompts);
-        evalSets.push_back(std::move(e));
-    }
+    const std::vector<EvalSet> evalSets = heldOutSets(ctx, prompts);
 
     FinetuneHooks hooks;
     hooks.work = ctx.hooks();
@@ -200,11 +186,9 @@ void registerFinetuneNodes(NodeRegistry &registry)
         ParamSpec::integer("eval_every", 100, "Periodic evaluation (0 = off)").range(0, 1e7),
         ParamSpec::integer("checkpoint_every", 50, "Resumable checkpoints (0 = off)").range(0, 1e7),
         ParamSpec::integer("train_seed", 1234, "Data order, initialisation and dropout seed")
-            .atLeast(0),
-        ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot"},
-                          "Prompt and answer format of GSM-style examples"),
-        ParamSpec::choice("gpqa_format", "gpqa_cot_zeroshot", {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
-                          "Prompt and answer format of GPQA-style examples")};
+            .atLeast(0)};
+    for (auto &spec : trainingPromptParams())
+        n.params.push_back(std::move(spec));
     n.version = 2; // 2: qalora scores the held-out sets before and after its merge
     n.run = runFinetune;
     registry.add(n);

@@ -26,4 +26,33 @@ eval::QuestionSet loadDatasetQuestions(const Artifact &dataset, const eval::Prom
     return eval::loadQuestions(t, file, options, dataset.meta.value("shuffle_seed", uint64_t(1234)));
 }
 
+eval::PromptOptions trainingPromptOptions(const nlohmann::json &p)
+{
+    eval::PromptOptions o;
+    o.gsmFormat = data::promptFormatFromName(p.at("gsm_format").get<std::string>());
+    o.gpqaFormat = data::promptFormatFromName(p.at("gpqa_format").get<std::string>());
+    return o;
+}
+
+std::vector<ParamSpec> trainingPromptParams()
+{
+    return {ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot"},
+                              "Prompt and answer format of GSM-style examples"),
+            ParamSpec::choice("gpqa_format", "gpqa_cot_zeroshot",
+                              {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
+                              "Prompt and answer format of GPQA-style examples")};
+}
+
+std::vector<EvalSet> heldOutSets(NodeContext &ctx, const eval::PromptOptions &prompts)
+{
+    std::vector<EvalSet> sets;
+    for (const auto &d : ctx.inputs("eval")) {
+        EvalSet e;
+        e.name = d.nodeId;
+        e.questions = loadDatasetQuestions(d, prompts);
+        sets.push_back(std::move(e));
+    }
+    return sets;
+}
+
 } // namespace qb

@@ -15,6 +15,7 @@ void registerBuiltinModelNodes(NodeRegistry &registry);
 void registerEvaluateNodes(NodeRegistry &registry);
 void registerAnalyzeNodes(NodeRegistry &registry);
 void registerFinetuneNodes(NodeRegistry &registry);
+void registerGrpoNodes(NodeRegistry &registry);
 
 // The folder holding a model artifact's HF files (the artifact itself, or the path it points to).
 std::filesystem::path modelDir(const Artifact &model);

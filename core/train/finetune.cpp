@@ -2,17 +2,16 @@
 
 #include "data/prompts.h"
 #include "eval/evaluator.h"
-#include "io/safetensors.h"
 #include "quant/int_group_linear.h"
 #include "train/adamw.h"
 #include "train/fake_quant.h"
 #include "train/lm_trainer.h"
+#include "train/train_state.h"
 #include "util/error.h"
 #include "util/files.h"
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <random>
 
 namespace fs = std::filesystem;
@@ -127,16 +126,6 @@ std::pair<at::Tensor, at::Tensor> batchOf(const std::vector<Example> &examples,
     return {ids, targets};
 }
 
-double peakMemoryMiB()
-{
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stod(line.substr(6)) / 1024.0;
-    return 0;
-}
-
 // The group size of the INT-k base layers QA-LoRA pools over; every target must share it.
 int qaGroupSizeOf(const Transformer &model, const std::vector<std::string> &targets)
 {
@@ -162,62 +151,6 @@ void setTraining(Transformer &model, bool on)
 {
     for (auto &[name, op] : loraLayers(model))
         op->setTraining(on);
-}
-
-void saveCheckpoint(const fs::path &dir, const std::vector<at::Tensor> &params, AdamW &opt,
-                    int64_t step, const json &history)
-{
-    const fs::path tmp = tempSibling(dir / "ckpt");
-    fs::create_directories(tmp);
-    const auto [m, v] = opt.moments();
-    std::vector<at::Tensor> keep; // contiguous copies outlive the writes
-    std::vector<io::TensorWrite> writes;
-    auto add = [&](const std::string &name, const at::Tensor &t) {
-        keep.push_back(t.detach().contiguous().to(at::kFloat));
-        const at::Tensor &c = keep.back();
-        writes.push_back({name, io::DType::F32, c.sizes().vec(), c.data_ptr(),
-                          size_t(c.numel()) * sizeof(float)});
-    };
-    for (size_t i = 0; i < params.size(); ++i) {
-        add("p." + std::to_string(i), params[i]);
-        add("m." + std::to_string(i), m[i]);
-        add("v." + std::to_string(i), v[i]);
-    }
-    io::writeSafetensors(tmp / "state.safetensors", writes);
-    writeFileAtomic(tmp / "state.json",
-                    json{{"step", step}, {"adam_steps", opt.steps()}, {"history", history}}.dump());
-    fs::remove_all(dir / "ckpt");
-    fs::rename(tmp, dir / "ckpt");
-}
-
-// Restores parameters and optimizer from dir/ckpt; returns the step to continue from (0 if none).
-int64_t loadCheckpoint(const fs::path &dir, const std::vector<at::Tensor> &params, AdamW &opt,
-                       json *history)
-{
-    const fs::path ckpt = dir / "ckpt";
-    if (dir.empty() || !fs::exists(ckpt / "state.json"))
-        return 0;
-    const json state = json::parse(readTextFile(ckpt / "state.json"));
-    const auto file = io::SafetensorsFile::open(ckpt / "state.safetensors");
-    auto read = [&](const std::string &name, const at::Tensor &like) {
-        const io::TensorInfo *info = file.find(name);
-        if (!info || info->shape != like.sizes().vec())
-            throw Error((ckpt / "state.safetensors").string() + ": tensor '" + name
-                        + "' is missing or has another shape than the model's; delete "
-                        + ckpt.string() + " to start over");
-        const auto values = file.readFloat32(*info);
-        return at::from_blob(const_cast<float *>(values.data()), like.sizes(), at::kFloat).clone();
-    };
-    std::vector<at::Tensor> m, v;
-    at::NoGradGuard noGrad;
-    for (size_t i = 0; i < params.size(); ++i) {
-        params[i].copy_(read("p." + std::to_string(i), params[i]));
-        m.push_back(read("m." + std::to_string(i), params[i]));
-        v.push_back(read("v." + std::to_string(i), params[i]));
-    }
-    opt.restore(m, v, state.at("adam_steps").get<int64_t>());
-    *history = state.value("history", json::object());
-    return state.at("step").get<int64_t>();
 }
 
 } // namespace
@@ -274,27 +207,21 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
     int64_t start = 0;
     if (!resumeDir.empty()) {
         fs::create_directories(resumeDir);
-        start = loadCheckpoint(resumeDir, params, opt, &history);
+        start = loadTrainCheckpoint(resumeDir, params, opt, &history);
         if (start > 0)
             hooks.work.say("resuming from the checkpoint of step " + std::to_string(start));
     }
 
     auto evaluateAll = [&](int64_t step, json *scores = nullptr) {
         setTraining(model, false);
-        for (const auto &set : evalSets) {
-            eval::EvalOptions o;
-            o.batchSize = 64;
-            o.decoding.maxNewTokens = set.maxNewTokens;
-            WorkHooks cancelOnly;
-            cancelOnly.checkCancelled = hooks.work.checkCancelled;
-            at::NoGradGuard noGrad;
-            const double acc =
-                eval::evaluate(eval::refOf(bundle), set.questions, o, cancelOnly).summary.accuracy();
-            history["eval"].push_back({{"step", step}, {"dataset", set.name}, {"accuracy", acc}});
+        WorkHooks cancelOnly;
+        cancelOnly.checkCancelled = hooks.work.checkCancelled;
+        for (const auto &[name, acc] : scoreEvalSets(bundle, evalSets, cancelOnly)) {
+            history["eval"].push_back({{"step", step}, {"dataset", name}, {"accuracy", acc}});
             if (scores)
-                (*scores)[set.name] = acc;
+                (*scores)[name] = acc;
             if (hooks.onEval)
-                hooks.onEval(step, set.name, acc);
+                hooks.onEval(step, name, acc);
         }
         setTraining(model, true);
     };
@@ -339,7 +266,7 @@ FinetuneResult finetune(ModelBundle &bundle, const FinetuneRecipe &r,
             evaluateAll(step + 1);
         if (!resumeDir.empty() && r.checkpointEvery > 0 && (step + 1) % r.checkpointEvery == 0
             && step + 1 < r.steps)
-            saveCheckpoint(resumeDir, params, opt, step + 1, history);
+            saveTrainCheckpoint(resumeDir, params, opt, step + 1, history);
     }
     for (auto &p : params)
         p.requires_grad_(false);

@@ -18,6 +18,7 @@
 #include "model/model_bundle.h"
 #include "quant/method_spec.h"
 #include "train/lora.h"
+#include "train/train_state.h"
 
 #include <nlohmann/json.hpp>
 
@@ -57,14 +58,6 @@ struct FinetuneHooks
                        double tokensPerSec)> onStep;
     std::function<void(int64_t step, const std::string &dataset, double accuracy)> onEval;
     WorkHooks work; // log lines and cancellation
-};
-
-// Held-out questions evaluated every evalEvery steps (greedy, batch 64).
-struct EvalSet
-{
-    std::string name;
-    eval::QuestionSet questions;
-    int64_t maxNewTokens = 160;
 };
 
 struct FinetuneResult

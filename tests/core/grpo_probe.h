@@ -4,6 +4,7 @@
 #include "train/grpo_config.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace qbprobe {
@@ -26,5 +27,26 @@ GrpoRun grpoRun(const std::vector<float> &policy, const std::vector<float> &old,
                 const std::vector<float> &ref, const std::vector<float> &mask,
                 const std::vector<float> &rewards, int64_t b, int64_t t,
                 const qb::GrpoConfig &config);
+
+} // namespace qbprobe
+
+namespace qbprobe {
+
+struct GrpoMicro
+{
+    std::vector<double> rewards;      // mean reward per step
+    std::vector<double> kl;           // per step
+    double before = 0, after = 0;     // sampled accuracy on the training prompts (fixed seed)
+    std::vector<float> adapters;      // every A and B, flattened in model order
+    std::string summaryJson;
+    std::string error;                // what grpoTrain threw ("" when it finished)
+};
+
+// GRPO on the shipped tiny reasoner quantized to INT2 g64, over 16 generated GSM-style training
+// problems (4 prompts x 4 completions a step). With stopAt >= 0 the run is cancelled in the step
+// callback of that step (as a killed run stops); resumeDir keeps checkpoints (every 2 steps).
+// measure: score the training prompts before and after (8 samples each at temperature 1).
+GrpoMicro runGrpoMicro(int steps, double lr, double beta, int stopAt, const std::string &resumeDir,
+                       bool measure);
 
 } // namespace qbprobe

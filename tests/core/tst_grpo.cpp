@@ -1,7 +1,11 @@
 // The GRPO objective (train/grpo_loss.h) against numbers worked out by hand from TRL's
 // definitions: advantages of small groups, the k3 KL, each loss aggregation on a two-sequence
 // batch of different lengths, and which tokens the clipping silences.
+// ctest-labels: slow
 #include "grpo_probe.h"
+#include "support/error_of.h"
+#include "support/test_support.h"
+#include "train/rewards.h"
 #include "util/error.h"
 
 #include <QtTest>
@@ -173,6 +177,104 @@ private Q_SLOTS:
             for (float g : r.grad)
                 QCOMPARE(std::fabs(g), 0.0f);
         }
+    }
+
+    // Reward components on hand-written completions of one GSM-style question (gold 12, reference
+    // chain 3 + 4 = 7, 7 + 5 = 12) and one GPQA-style question (gold B).
+    void rewardComponentsOnHandWrittenCompletions()
+    {
+        qb::data::GsmRecord rec{"q", "Tom has 3 apples, gets 4 and then 5 more.",
+                                "3 + 4 = 7\n7 + 5 = 12\n#### 12", "12"};
+        const auto set = qb::eval::gsmQuestions({rec}, {});
+        qb::RewardConfig c; // correctness only
+        c.weights = {1.0, 0.5, 1.0, 2.0};
+        c.overlongBuffer = 10;
+        auto score = [&](const std::string &text, int64_t tokens, bool truncated) {
+            return qb::scoreRollout(set, 0, {text, tokens, truncated}, 100, c);
+        };
+        using P = qb::RewardPart;
+        // Right answer, both steps right, short: 1 + 0.5 * 1 + 1 * 0 + 2 * 1.
+        auto s = score(" 3 + 4 = 7\n7 + 5 = 12\n#### 12", 20, false);
+        QCOMPARE(s.part(P::Correctness), 1.0);
+        QCOMPARE(s.part(P::Format), 1.0);
+        QCOMPARE(s.part(P::Length), 0.0);
+        QCOMPARE(s.part(P::Steps), 1.0);
+        QCOMPARE(s.total, 3.5);
+        // First step wrong (so the second differs too), wrong answer, answer line present.
+        s = score(" 3 + 4 = 8\n8 + 5 = 13\n#### 13", 20, false);
+        QCOMPARE(s.part(P::Correctness), 0.0);
+        QCOMPARE(s.part(P::Format), 1.0);
+        QCOMPARE(s.part(P::Steps), 0.0);
+        QCOMPARE(s.total, 0.5);
+        // First step right, then a slip; no answer line: 1 of 2 steps.
+        s = score(" 3 + 4 = 7\n7 + 5 = 11\nso 11", 20, false);
+        QCOMPARE(s.part(P::Format), 0.0);
+        QCOMPARE(s.part(P::Steps), 0.5);
+        QCOMPARE(s.total, 1.0);
+        // Length: 90 tokens is the edge of the safe zone (100 - 10), 95 half-way down, cut off -1.
+        QCOMPARE(score("#### 12", 90, false).part(P::Length), 0.0);
+        QCOMPARE(score("#### 12", 95, false).part(P::Length), -0.5);
+        QCOMPARE(score("#### 12", 100, false).part(P::Length), -1.0);
+        QCOMPARE(score("3 + 4 = 7", 100, true).part(P::Length), -1.0);
+
+        qb::data::GpqaRecord g;
+        g.id = "g";
+        g.question = "Which is a noble gas?";
+        g.correctAnswer = "Neon";
+        g.incorrectAnswers = {"Iron", "Carbon", "Sodium"};
+        g.choices = {"Iron", "Neon", "Carbon", "Sodium"};
+        g.goldIndex = 1;
+        const auto gs = qb::eval::gpqaQuestions({g}, {});
+        const auto right = qb::scoreRollout(gs, 0, {" The answer is (B)", 5, false}, 100, c);
+        QCOMPARE(right.part(P::Correctness), 1.0);
+        QCOMPARE(right.part(P::Steps), 0.0);
+        const auto wrong = qb::scoreRollout(gs, 0, {" The answer is (C)", 5, false}, 100, c);
+        QCOMPARE(wrong.part(P::Correctness), 0.0);
+    }
+
+    void rewardConfigErrorsNameTheKey()
+    {
+        const QString unknown = qbtest::errorOf([] {
+            qb::RewardConfig::fromJson({{"correctnes", 1.0}}, "rewards");
+        });
+        QVERIFY2(unknown.contains("rewards") && unknown.contains("'correctnes'"),
+                 qPrintable(unknown));
+        const QString zero = qbtest::errorOf([] {
+            qb::RewardConfig::fromJson({{"correctness", 0.0}}, "rewards");
+        });
+        QVERIFY2(zero.contains("every reward weight is 0"), qPrintable(zero));
+    }
+
+    // A micro run on the INT2 reasoner over 16 training problems: the policy's sampled accuracy
+    // on those prompts rises (measured before and after with the same 8 sampling seeds, so the
+    // comparison is not step-to-step noise).
+    void microRunRaisesReward()
+    {
+        const auto run = qbprobe::runGrpoMicro(12, 3e-3, 0.0, -1, "", true);
+        QVERIFY2(run.error.empty(), run.error.c_str());
+        QCOMPARE(run.rewards.size(), size_t(12));
+        qInfo("sampled accuracy on the training prompts: %.3f -> %.3f", run.before, run.after);
+        QVERIFY2(run.after > run.before + 0.05,
+                 qPrintable(QString("before %1, after %2").arg(run.before).arg(run.after)));
+    }
+
+    // Cancelled at step 3 (its last checkpoint is step 2), then resumed: the same adapters as an
+    // uninterrupted run, bit for bit; with beta > 0 the KL to the starting adapters is reported
+    // and is 0 at the first step (policy = reference).
+    void resumeReachesTheSameAdapters()
+    {
+        const auto straight = qbprobe::runGrpoMicro(4, 1e-3, 0.05, -1, "", false);
+        QVERIFY2(straight.error.empty(), straight.error.c_str());
+        QCOMPARE(straight.kl.front(), 0.0);
+        QVERIFY(straight.kl.back() > 0.0);
+        const auto dir = qbtest::makeTempDir("grpo-resume");
+        const auto first = qbprobe::runGrpoMicro(4, 1e-3, 0.05, 3, dir.string(), false);
+        QCOMPARE(first.error, std::string("cancelled"));
+        const auto resumed = qbprobe::runGrpoMicro(4, 1e-3, 0.05, -1, dir.string(), false);
+        QVERIFY2(resumed.error.empty(), resumed.error.c_str());
+        QCOMPARE(resumed.rewards.size(), size_t(2)); // steps 2 and 3 only
+        QCOMPARE(resumed.adapters.size(), straight.adapters.size());
+        QVERIFY(resumed.adapters == straight.adapters);
     }
 };
 
