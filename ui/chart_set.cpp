@@ -27,6 +27,7 @@ QString fileSafe(const QString &text)
 ChartSet::ChartSet(QWidget *parent)
     : m_metrics(new MetricChart(parent)), m_accuracy(new AccuracyChart(parent)),
       m_recovery(new RecoveryChart(parent)), m_chains(new ChainChart(parent)),
+      m_rewards(new RewardChart(parent)),
       m_layerError(new LayerErrorChart(parent)), m_histogram(new WeightHistogramChart(parent)),
       m_sensitivity(new SensitivityChart(parent)), m_flips(new FlipsView(parent)),
       m_table(new ResultsTable(parent))
@@ -34,7 +35,8 @@ ChartSet::ChartSet(QWidget *parent)
 
 std::vector<ChartWidget *> ChartSet::charts() const
 {
-    return {m_metrics, m_accuracy, m_recovery, m_chains, m_layerError, m_histogram, m_sensitivity};
+    return {m_metrics,    m_accuracy,  m_recovery,  m_chains,
+            m_rewards,    m_layerError, m_histogram, m_sensitivity};
 }
 
 void ChartSet::clear()
@@ -78,8 +80,13 @@ void ChartSet::addEvent(const qb::Event &event)
         m_sensitivity->addCurvePoint(node, event.data, event.step, event.value);
     else if (event.name == "sensitivity.allocation")
         m_sensitivity->setAllocation(node, event.data, event.step, event.value);
-    else
-        m_metrics->addPoint(node, QString::fromStdString(event.name), event.step, event.value);
+    else {
+        const QString name = QString::fromStdString(event.name);
+        // GRPO's per-step series have their own chart; held-out accuracy shows in both.
+        m_rewards->addPoint(node, name, event.step, event.value);
+        if (!RewardChart::isRlSeries(name))
+            m_metrics->addPoint(node, name, event.step, event.value);
+    }
 }
 
 void ChartSet::setResults(const nlohmann::json &results)

@@ -1,5 +1,5 @@
 // ChartSet: the workbench's charts as one unit — the metric-series chart, accuracy per
-// precision, recovery per stage, accuracy by reasoning steps, per-layer error, the weight histogram, the sensitivity curve and the flips view —
+// precision, recovery per stage, accuracy by reasoning steps, GRPO rewards, per-layer error, the weight histogram, the sensitivity curve and the flips view —
 // and the routing of run events and results rows to them. Used by the main window (charts in
 // docks) and by headless rendering (charts never shown). GUI thread only. The charts are created
 // as children of the given parent widget; the set holds guarded pointers, so docks may re-parent
@@ -12,6 +12,7 @@
 #include "metric_chart.h"
 #include "recovery_chart.h"
 #include "results_table.h"
+#include "reward_chart.h"
 #include "run_history.h"
 #include "sensitivity_chart.h"
 #include "weight_histogram_chart.h"
@@ -38,6 +39,7 @@ public:
     AccuracyChart *accuracy() const { return m_accuracy; }
     RecoveryChart *recovery() const { return m_recovery; }
     ChainChart *chains() const { return m_chains; }
+    RewardChart *rewards() const { return m_rewards; }
     LayerErrorChart *layerError() const { return m_layerError; }
     WeightHistogramChart *weightHistogram() const { return m_histogram; }
     SensitivityChart *sensitivity() const { return m_sensitivity; }
@@ -67,6 +69,7 @@ private:
     QPointer<AccuracyChart> m_accuracy;
     QPointer<RecoveryChart> m_recovery;
     QPointer<ChainChart> m_chains;
+    QPointer<RewardChart> m_rewards;
     QPointer<LayerErrorChart> m_layerError;
     QPointer<WeightHistogramChart> m_histogram;
     QPointer<SensitivityChart> m_sensitivity;

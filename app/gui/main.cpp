@@ -56,7 +56,7 @@ int main(int argc, char *argv[])
                                     QStringLiteral("NODE"));
     const QCommandLineOption chart(QStringLiteral("chart"),
                                    QStringLiteral("Chart tab to show (with --screenshot): metrics, "
-                                                  "accuracy, recovery, chain_length, "
+                                                  "accuracy, recovery, chain_length, rewards, "
                                                   "layer_error, weight_histogram, sensitivity, "
                                                   "results."),
                                    QStringLiteral("NAME"));

@@ -345,6 +345,56 @@ this line is broken
         QCOMPARE(chart.plot()->graph(0)->data()->at(1)->value, 80.0);
     }
 
+
+    // GRPO's per-step series go to the rewards chart (not the metrics chart); held-out accuracy of
+    // a GRPO node shows in both; a finetune node's loss stays in the metrics chart only.
+    void grpoSeriesFeedTheRewardChart()
+    {
+        QWidget host;
+        qbui::ChartSet charts(&host);
+        auto send = [&](const char *node, const char *name, double step, double value) {
+            qb::Event e;
+            e.kind = qb::Event::Kind::Metric;
+            e.node = node;
+            e.name = name;
+            e.step = step;
+            e.value = value;
+            charts.addEvent(e);
+        };
+        for (int step = 0; step < 3; ++step) {
+            send("grpo", "reward", step, 0.5 + 0.1 * step);
+            send("grpo", "reward_std", step, 0.2);
+            send("grpo", "reward/correctness", step, 0.4 + 0.1 * step);
+            send("grpo", "kl", step, 0.01 * step);
+            send("grpo", "completion_length", step, 60 - step);
+            send("grpo", "truncated", step, 0.1);
+        }
+        send("grpo", "eval_accuracy/dev", 3, 0.9);
+        send("qlora", "loss", 0, 1.5);
+        send("qlora", "eval_accuracy/dev", 50, 0.8);
+        qbui::RewardChart *r = charts.rewards();
+        QVERIFY(r->hasData());
+        QCOMPARE(r->pointCount("grpo", "reward"), 3);
+        QCOMPARE(r->pointCount("grpo", "eval_accuracy/dev"), 1);
+        QCOMPARE(charts.metrics()->pointCount("grpo", "reward"), 0);
+        QCOMPARE(charts.metrics()->pointCount("grpo", "eval_accuracy/dev"), 1);
+        QCOMPARE(charts.metrics()->pointCount("qlora", "loss"), 1);
+        QCOMPARE(r->pointCount("qlora", "loss"), 0);
+
+        r->setCurrentPage("reward");
+        QCOMPARE(r->graphNames(), (QStringList{"mean reward", "correctness", "held-out greedy: dev"}));
+        // The band: reward +- std at step 2 is 0.7 +- 0.2 (graphs 1 and 2 after the mean).
+        QCOMPARE(r->plot()->graph(1)->data()->at(2)->value, 0.9);
+        QVERIFY(std::abs(r->plot()->graph(2)->data()->at(2)->value - 0.5) < 1e-12);
+        r->setCurrentPage("policy");
+        QCOMPARE(r->graphNames(), (QStringList{"kl"}));
+        QCOMPARE(r->plot()->graph(0)->data()->at(2)->value, 0.02);
+        r->setCurrentPage("length");
+        QCOMPARE(r->graphNames(), (QStringList{"completion_length", "truncated"}));
+        QVERIFY(r->plot()->yAxis2->visible());
+        QCOMPARE(charts.figures().size() >= 3, true); // the three GRPO pages export
+    }
+
 private:
     fs::path m_tmp;
 
