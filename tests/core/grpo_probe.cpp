@@ -75,12 +75,11 @@ double sampledAccuracy(const qb::ModelBundle &bundle, const qb::eval::QuestionSe
 {
     qb::eval::EvalOptions o;
     o.decoding.strategy = "sample";
-    o.decoding.temperature = 1.0;
+    o.decoding.temperature = 1.5;
     o.decoding.maxNewTokens = 120;
-    o.decoding.seed = 99;
     o.batchSize = 64;
     double correct = 0;
-    const int samples = 8;
+    const int samples = 16;
     for (int k = 0; k < samples; ++k) {
         o.decoding.seed = 99 + k;
         correct += qb::eval::evaluate(qb::eval::refOf(bundle), set, o).summary.accuracy();
@@ -91,7 +90,7 @@ double sampledAccuracy(const qb::ModelBundle &bundle, const qb::eval::QuestionSe
 } // namespace
 
 GrpoMicro runGrpoMicro(int steps, double lr, double beta, int stopAt, const std::string &resumeDir,
-                       bool measure)
+                       bool measure, int problems)
 {
     GrpoMicro run;
     qb::ModelBundle bundle =
@@ -102,10 +101,11 @@ GrpoMicro runGrpoMicro(int steps, double lr, double beta, int stopAt, const std:
     qb::quantizeModel(*bundle.model, spec, {});
     qb::data::GsmGeneratorOptions g;
     const auto train = qb::eval::gsmQuestions(
-        qb::data::recordsOf(qb::data::generateGsmProblems(g, qb::data::Split::Train, 16)), {});
+        qb::data::recordsOf(qb::data::generateGsmProblems(g, qb::data::Split::Train, problems)), {});
     const qb::GrpoRecipe r = qb::GrpoRecipe::fromJson(
-        {{"steps", steps}, {"prompts_per_step", 4}, {"num_generations", 4}, {"lr", lr},
+        {{"steps", steps}, {"prompts_per_step", 4}, {"num_generations", 8}, {"lr", lr},
          {"beta", beta}, {"max_completion_length", 120}, {"eval_every", 0},
+         {"temperature", 1.5}, {"rewards", {{"correctness", 1.0}, {"steps", 0.5}}},
          {"checkpoint_every", 2}, {"rank", 8}, {"alpha", 16}});
     if (measure)
         run.before = sampledAccuracy(bundle, train);

@@ -42,11 +42,13 @@ struct GrpoMicro
     std::string error;                // what grpoTrain threw ("" when it finished)
 };
 
-// GRPO on the shipped tiny reasoner quantized to INT2 g64, over 16 generated GSM-style training
-// problems (4 prompts x 4 completions a step). With stopAt >= 0 the run is cancelled in the step
-// callback of that step (as a killed run stops); resumeDir keeps checkpoints (every 2 steps).
-// measure: score the training prompts before and after (8 samples each at temperature 1).
+// GRPO on the shipped tiny reasoner quantized to INT2 g64, over `problems` generated GSM-style
+// training problems (4 prompts x 8 completions a step at temperature 1.5, reward correctness +
+// 0.5 per-step credit). With stopAt >= 0 the run is cancelled in the step callback of that step
+// (as a killed run stops); resumeDir keeps checkpoints (every 2 steps). measure: the sampled
+// accuracy on the training prompts before and after (16 samples each at temperature 1.5, fixed
+// seeds).
 GrpoMicro runGrpoMicro(int steps, double lr, double beta, int stopAt, const std::string &resumeDir,
-                       bool measure);
+                       bool measure, int problems = 16);
 
 } // namespace qbprobe
