@@ -149,13 +149,17 @@ std::vector<Event> readRecordedEvents(const fs::path &file)
 
 } // namespace
 
+std::string contentKey(const json &doc)
+{
+    const std::string text = dumpJson(doc); // nlohmann orders object keys: a canonical form
+    return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
+}
+
 std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint64_t seed,
                          const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys)
 {
-    json doc{{"type", spec.type}, {"version", spec.version}, {"params", resolvedParams},
-             {"seed", seed}, {"inputs", inputKeys}};
-    const std::string text = dumpJson(doc); // nlohmann orders object keys: a canonical form
-    return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
+    return contentKey(json{{"type", spec.type}, {"version", spec.version},
+                           {"params", resolvedParams}, {"seed", seed}, {"inputs", inputKeys}});
 }
 
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,
@@ -292,6 +296,7 @@ RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
                                     log(e);
                                 },
                                 &cancel, resume);
+                ctx.setUnitCache(cacheDir / "units", options.useCache);
                 artifact = spec.run(ctx);
                 ctx.checkCancelled();
                 nodeResults = ctx.results();
