@@ -79,7 +79,8 @@ void ChartSet::addEvent(const qb::Event &event)
     else if (event.name == "sensitivity.allocation")
         m_sensitivity->setAllocation(node, event.data, event.step, event.value);
     else
-        m_metrics->addPoint(node, QString::fromStdString(event.name), event.step, event.value);
+        m_metrics->addPoint(node, QString::fromStdString(event.name), event.step, event.value,
+                            event.x, QString::fromStdString(event.unit));
 }
 
 void ChartSet::setResults(const nlohmann::json &results)

@@ -44,9 +44,10 @@ RunSummary runExperiment(const Experiment &experiment, const NodeRegistry &regis
                          const RunOptions &options, const EventSink &sink,
                          const CancelToken &cancel);
 
-// The cache key every node of a valid experiment would get if it ran now (node id -> key), without
-// running anything; empty for an experiment that does not validate. The GUI compares these with
-// the keys of the last run to mark edited nodes and everything downstream as stale.
+// The cache key every node would get if it ran now (node id -> key), without running anything.
+// Nodes with a validation problem, and those that read them, get none (so does every node when
+// the problem is not one node's, or the graph has a cycle). The GUI compares these with the keys
+// of the last run to mark edited nodes and everything downstream as stale.
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &experiment,
                                                     const NodeRegistry &registry);
 

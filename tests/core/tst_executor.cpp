@@ -200,6 +200,21 @@ private Q_SLOTS:
         QCOMPARE(changed.at("a"), planned.at("a"));
         QVERIFY(changed.at("b") != planned.at("b"));
         QVERIFY(changed.at("s") != planned.at("s"));
+        // A node with a problem (t lacks its required input; u reads t) gets no key, the others
+        // keep theirs: adding an unconnected node does not make the rest look edited.
+        qb::Experiment partial = qb::parseExperiment(project(2, 5), "ex.yaml", f.registry);
+        qb::NodeDecl t;
+        t.id = "t";
+        t.type = "sum";
+        partial.nodes.push_back(t);
+        qb::NodeDecl u = t;
+        u.id = "u";
+        u.inputs = {{"terms", {"t", "a"}}};
+        partial.nodes.push_back(u);
+        QVERIFY(!qb::validateExperiment(partial, f.registry).empty());
+        const auto some = qb::plannedCacheKeys(partial, f.registry);
+        QCOMPARE(some.size(), size_t(3));
+        QCOMPARE(some, planned);
     }
 
     void nanMetricReadsBackAsNan()
