@@ -98,7 +98,8 @@ Artifact runEvaluate(NodeContext &ctx)
                 hooks.progress = [&](double done, double, const std::string &) {
                     ctx.progress(doneWork + done, totalWork, where);
                 };
-                const auto report = eval::evaluate(eval::refOf(*bundle), set, params.options, hooks);
+                const auto report =
+                    eval::evaluate(eval::refOf(*bundle), set, params.options, hooks);
                 doneWork += double(set.questions.size()) * params.options.samples;
                 row = report.summary.row(set);
                 row.weightBytes = bundle->model->weightBytes();
