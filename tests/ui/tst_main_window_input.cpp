@@ -13,11 +13,13 @@
 #include "ui/node_palette.h"
 
 #include <QComboBox>
+#include <QDrag>
 #include <QDir>
 #include <QMimeData>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTest>
+#include <QTimer>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -252,15 +254,27 @@ private:
     }
 
     // Presses on the palette item and moves past the drag distance, which starts the palette's
-    // drag. The offscreen platform ends a drag at once (it has no drag and drop), so the drop
-    // that the drag would deliver is sent to the view as the platform would: enter, move,
-    // drop, carrying the palette's own mime data for the item.
+    // drag. On a platform with drag and drop (xcb under xvfb-run), QDrag::exec runs its own
+    // loop: the rest of the gesture comes from timers inside it, as window-system mouse events
+    // over the view. The offscreen platform ends a drag at once (it has no drag and drop), so
+    // there the drop the drag would deliver is sent to the view as the platform would: enter,
+    // move, drop, carrying the palette's own mime data for the item.
     void dragFromPalette(qbui::MainWindow &w, qbui::NodePalette *palette, QTreeWidgetItem *item,
                          QPoint target)
     {
         palette->scrollToItem(item);
         const QPoint start = palette->visualItemRect(item).center();
         QWidget *pvp = palette->viewport();
+        if (QGuiApplication::platformName() != QLatin1String("offscreen")) {
+            QWindow *window = w.windowHandle();
+            const QPoint over = w.view()->viewport()->mapTo(&w, target);
+            QTimer::singleShot(100, &w, [=] { QTest::mouseMove(window, over - QPoint(20, 0)); });
+            QTimer::singleShot(200, &w, [=] { QTest::mouseMove(window, over); });
+            QTimer::singleShot(300, &w, [=] {
+                QTest::mouseRelease(window, Qt::LeftButton, {}, over);
+            });
+            QTimer::singleShot(5000, &w, [] { QDrag::cancel(); }); // never hang the test
+        }
         QTest::mousePress(pvp, Qt::LeftButton, {}, start);
         QTest::mouseMove(pvp, start + QPoint(QApplication::startDragDistance() + 2, 0));
         QTest::mouseMove(pvp, start + QPoint(3 * QApplication::startDragDistance() + 8, 4));
