@@ -239,6 +239,13 @@ void MetricChart::rebuild()
     if (x == qb::MetricX::None)
         for (QCPAxisRect *r : rects)
             r->axis(QCPAxis::atBottom)->setTicker(names);
+    if (x == qb::MetricX::Layer) { // layer indices are whole numbers: no tick at 2.5
+        QSharedPointer<QCPAxisTickerFixed> whole(new QCPAxisTickerFixed);
+        whole->setTickStep(1);
+        whole->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        for (QCPAxisRect *r : rects)
+            r->axis(QCPAxis::atBottom)->setTicker(whole);
+    }
     p->legend->setVisible(p->graphCount() > 0);
 
     // Every panel shares the x range of all of them.
