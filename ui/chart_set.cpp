@@ -85,7 +85,8 @@ void ChartSet::addEvent(const qb::Event &event)
         // GRPO's per-step series have their own chart; held-out accuracy shows in both.
         m_rewards->addPoint(node, name, event.step, event.value);
         if (!RewardChart::isRlSeries(name))
-            m_metrics->addPoint(node, name, event.step, event.value);
+            m_metrics->addPoint(node, name, event.step, event.value, event.x,
+                                QString::fromStdString(event.unit));
     }
 }
 

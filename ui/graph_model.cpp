@@ -60,13 +60,16 @@ void GraphModel::reset(const qb::Experiment &experiment)
 {
     m_undo.clear();
     qb::Experiment exp = experiment;
-    bool missing = false;
+    size_t missing = 0;
     for (const auto &n : exp.nodes)
-        missing = missing || !exp.layout.count(n.id);
-    if (missing) {
+        missing += exp.layout.count(n.id) ? 0 : 1;
+    if (missing > 0) {
+        // Mostly unplaced (a hand-written file with a few positions): lay out everything, since
+        // the few would collide with the layered block; else place only what is missing.
+        const bool all = 2 * missing > exp.nodes.size();
         const auto placed = layeredPositions(exp);
         for (const auto &n : exp.nodes)
-            if (!exp.layout.count(n.id))
+            if (all || !exp.layout.count(n.id))
                 exp.layout[n.id] = {placed.at(n.id).x(), placed.at(n.id).y()};
     }
     applySnapshot(exp);
@@ -284,6 +287,12 @@ void GraphModel::setExperimentInfo(const std::string &name, uint64_t seed)
 
 std::map<std::string, QPointF> GraphModel::layeredPositions(const qb::Experiment &exp) const
 {
+    // Columns by dependency depth (models and datasets, then quantize/finetune, then analysis and
+    // evaluation); within a column, nodes sit near the mean row of what feeds them, so edges
+    // cross less; a column taller than kMaxRows wraps into side-by-side sub-columns, so that 20
+    // nodes make a readable block rather than a tall column.
+    constexpr int kMaxRows = 6;
+    constexpr double kColumnWidth = 250, kColumnGap = 70, kRowPitch = 130;
     std::vector<std::string> order;
     try {
         order = qb::executionOrder(exp);
@@ -292,8 +301,7 @@ std::map<std::string, QPointF> GraphModel::layeredPositions(const qb::Experiment
             order.push_back(n.id);
     }
     std::map<std::string, int> depth;
-    std::map<int, int> rows;
-    std::map<std::string, QPointF> out;
+    std::vector<std::vector<std::string>> columns;
     for (const auto &id : order) {
         int d = 0;
         if (const qb::NodeDecl *n = exp.find(id))
@@ -302,7 +310,61 @@ std::map<std::string, QPointF> GraphModel::layeredPositions(const qb::Experiment
                     if (depth.count(s))
                         d = std::max(d, depth[s] + 1);
         depth[id] = d;
-        out[id] = QPointF(d * 260.0, rows[d]++ * 150.0);
+        if (int(columns.size()) <= d)
+            columns.resize(d + 1);
+        columns[d].push_back(id);
+    }
+    auto fileIndex = [&](const std::string &id) {
+        for (size_t i = 0; i < exp.nodes.size(); ++i)
+            if (exp.nodes[i].id == id)
+                return int(i);
+        return int(exp.nodes.size());
+    };
+    auto givesModel = [&](const std::string &id) {
+        const qb::NodeDecl *n = exp.find(id);
+        const qb::NodeSpec *spec = n ? m_registry.find(n->type) : nullptr;
+        return spec && spec->outputType == "model";
+    };
+    std::map<std::string, double> rank; // place within its column, for the next column's order
+    for (size_t c = 0; c < columns.size(); ++c) {
+        auto &col = columns[c];
+        std::map<std::string, double> key;
+        for (const auto &id : col) {
+            double sum = 0;
+            int count = 0;
+            if (const qb::NodeDecl *n = exp.find(id))
+                for (const auto &[port, srcs] : n->inputs)
+                    for (const auto &s : srcs)
+                        if (rank.count(s)) {
+                            sum += rank[s];
+                            ++count;
+                        }
+            // The first column: models above datasets, each in file order.
+            key[id] = c == 0 ? (givesModel(id) ? 0 : 1000) + fileIndex(id)
+                             : (count ? sum / count : 0) * 1000 + fileIndex(id) * 1e-3;
+        }
+        std::stable_sort(col.begin(), col.end(),
+                         [&](const std::string &a, const std::string &b) {
+                             return key[a] < key[b];
+                         });
+        for (size_t i = 0; i < col.size(); ++i)
+            rank[col[i]] = double(i);
+    }
+    int tallest = 1;
+    for (const auto &col : columns) {
+        const int sub = (int(col.size()) + kMaxRows - 1) / kMaxRows;
+        tallest = std::max(tallest, sub ? (int(col.size()) + sub - 1) / sub : 0);
+    }
+    std::map<std::string, QPointF> out;
+    double x = 0;
+    for (const auto &col : columns) {
+        const int sub = std::max(1, (int(col.size()) + kMaxRows - 1) / kMaxRows);
+        const int rows = (int(col.size()) + sub - 1) / sub;
+        const double top = (tallest - rows) * kRowPitch / 2; // columns centred on each other
+        for (size_t i = 0; i < col.size(); ++i)
+            out[col[i]] =
+                QPointF(x + int(i) / rows * kColumnWidth, top + int(i) % rows * kRowPitch);
+        x += sub * kColumnWidth + kColumnGap;
     }
     return out;
 }

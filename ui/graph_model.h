@@ -46,7 +46,7 @@ public:
     QUndoStack *undoStack() { return &m_undo; }
 
     // Replaces the whole experiment (open, new): clears undo history and places nodes that have
-    // no layout entry.
+    // no layout entry (every node, when most have none).
     void reset(const qb::Experiment &experiment);
 
     std::vector<Edge> edges() const;
@@ -66,8 +66,10 @@ public:
                   const nlohmann::json &value);
     QString renameNode(const std::string &oldId, const std::string &newId);
     void setExperimentInfo(const std::string &name, uint64_t seed);
-    // Places nodes in columns by their depth in the dependency order.
+    // Places nodes in columns by their depth in the dependency order (layeredPositions).
     void autoLayout();
+    // Columns by dependency depth, rows ordered to follow their inputs, tall columns wrapped.
+    std::map<std::string, QPointF> layeredPositions(const qb::Experiment &exp) const;
 
     // Copy/paste: the selected nodes with the connections among them, as JSON text.
     std::string copyNodes(const std::set<std::string> &ids) const;
@@ -85,7 +87,6 @@ private:
     void commit(const qb::Experiment &after, const QString &text);
     std::string freshId(const std::string &type, const qb::Experiment &exp) const;
     void refreshProblems();
-    std::map<std::string, QPointF> layeredPositions(const qb::Experiment &exp) const;
 
     const qb::NodeRegistry &m_registry;
     qb::Experiment m_experiment;

@@ -4,6 +4,7 @@
 
 #include <QGraphicsSceneDragDropEvent>
 #include <QGraphicsSceneMouseEvent>
+#include <QKeyEvent>
 #include <QMimeData>
 
 namespace qbui {
@@ -165,6 +166,46 @@ bool GraphScene::connectByGesture(const Edge &edge)
     }
     Q_EMIT statusMessage(tr("Connection refused: %1").arg(why));
     return false;
+}
+
+bool GraphScene::gestureInProgress() const
+{
+    if (m_wire)
+        return true;
+    if (!dynamic_cast<NodeItem *>(mouseGrabberItem()))
+        return false;
+    for (const auto &[id, item] : m_nodes)
+        if (item->pos() != m_model->position(id))
+            return true;
+    return false;
+}
+
+bool GraphScene::cancelGesture()
+{
+    if (m_wire) {
+        delete m_wire;
+        m_wire = nullptr;
+        m_wireFrom.clear();
+        Q_EMIT statusMessage(tr("Connection cancelled"));
+        return true;
+    }
+    if (!gestureInProgress())
+        return false;
+    if (QGraphicsItem *grabber = mouseGrabberItem())
+        grabber->ungrabMouse();
+    for (const auto &[id, item] : m_nodes)
+        item->setPos(m_model->position(id));
+    Q_EMIT statusMessage(tr("Move cancelled"));
+    return true;
+}
+
+void GraphScene::keyPressEvent(QKeyEvent *event)
+{
+    if (event->key() == Qt::Key_Escape && cancelGesture()) {
+        event->accept();
+        return;
+    }
+    QGraphicsScene::keyPressEvent(event);
 }
 
 void GraphScene::mousePressEvent(QGraphicsSceneMouseEvent *event)

@@ -41,6 +41,12 @@ public:
     // Tries a connection exactly as a mouse drag would; emits statusMessage on refusal.
     bool connectByGesture(const Edge &edge);
 
+    // A connection or a node move is being dragged with the mouse.
+    bool gestureInProgress() const;
+    // Drops the connection being dragged, or puts dragged nodes back where they were (Esc);
+    // returns whether there was anything to cancel.
+    bool cancelGesture();
+
 Q_SIGNALS:
     void statusMessage(const QString &text);
     void nodeSelectionChanged(const QString &nodeId); // empty: none or several
@@ -49,6 +55,7 @@ protected:
     void mousePressEvent(QGraphicsSceneMouseEvent *event) override;
     void mouseMoveEvent(QGraphicsSceneMouseEvent *event) override;
     void mouseReleaseEvent(QGraphicsSceneMouseEvent *event) override;
+    void keyPressEvent(QKeyEvent *event) override;
     void dragEnterEvent(QGraphicsSceneDragDropEvent *event) override;
     void dragMoveEvent(QGraphicsSceneDragDropEvent *event) override;
     void dropEvent(QGraphicsSceneDragDropEvent *event) override;

@@ -1,5 +1,7 @@
 #include "graph_view.h"
 
+#include "graph_overview.h"
+#include "graph_scene.h"
 #include "node_item.h"
 
 #include <QKeyEvent>
@@ -10,13 +12,24 @@
 
 namespace qbui {
 
-GraphView::GraphView(QGraphicsScene *scene, QWidget *parent) : QGraphicsView(scene, parent)
+GraphView::GraphView(QGraphicsScene *scene, QWidget *parent)
+    : QGraphicsView(scene, parent), m_overview(new GraphOverview(this))
 {
     setRenderHint(QPainter::Antialiasing);
     setDragMode(RubberBandDrag);
     setTransformationAnchor(AnchorUnderMouse);
     setViewportUpdateMode(BoundingRectViewportUpdate);
     setAcceptDrops(true);
+    m_overview->resize(200, 130);
+}
+
+void GraphView::resizeEvent(QResizeEvent *event)
+{
+    QGraphicsView::resizeEvent(event);
+    const QRect vp = viewport()->geometry();
+    m_overview->move(vp.right() - m_overview->width() - 8, vp.bottom() - m_overview->height() - 8);
+    m_overview->raise();
+    m_overview->updateVisibility();
 }
 
 void GraphView::zoomBy(double factor)
@@ -24,11 +37,13 @@ void GraphView::zoomBy(double factor)
     const double current = transform().m11();
     const double target = std::clamp(current * factor, 0.2, 4.0);
     scale(target / current, target / current);
+    Q_EMIT zoomChanged();
 }
 
 void GraphView::resetZoom()
 {
     resetTransform();
+    Q_EMIT zoomChanged();
 }
 
 void GraphView::fitNodes()
@@ -43,6 +58,21 @@ void GraphView::fitNodes()
     if (transform().m11() > 1.2) // small graphs: don't blow them up
         zoomBy(1.2 / transform().m11());
     centerOn(box.center());
+    Q_EMIT zoomChanged();
+}
+
+bool GraphView::event(QEvent *event)
+{
+    // Esc is also the window's "cancel run" shortcut; while a drag is in progress it is the
+    // drag's, so take it before the shortcut does.
+    if (event->type() == QEvent::ShortcutOverride
+        && static_cast<QKeyEvent *>(event)->key() == Qt::Key_Escape) {
+        if (auto *s = qobject_cast<GraphScene *>(scene()); s && s->gestureInProgress()) {
+            event->accept();
+            return true;
+        }
+    }
+    return QGraphicsView::event(event);
 }
 
 void GraphView::wheelEvent(QWheelEvent *event)

@@ -56,20 +56,35 @@ QString specToolTip(const qb::ParamSpec &spec)
 Inspector::Inspector(GraphModel *model, QWidget *parent) : QScrollArea(parent), m_model(model)
 {
     setWidgetResizable(true);
-    connect(m_model, &GraphModel::changed, this, [this] {
-        // Deferred: the change may come from one of our own editors' signals.
-        if (!m_rebuildQueued) {
-            m_rebuildQueued = true;
-            QTimer::singleShot(0, this, &Inspector::rebuild);
-        }
-    });
+    // Deferred: the change may come from one of our own editors' signals.
+    connect(m_model, &GraphModel::changed, this, &Inspector::queueRebuild);
     rebuild();
+}
+
+void Inspector::queueRebuild()
+{
+    if (!m_rebuildQueued) {
+        m_rebuildQueued = true;
+        QTimer::singleShot(0, this, &Inspector::rebuild);
+    }
+}
+
+void Inspector::editFromEditor(const std::function<void()> &edit)
+{
+    const bool outer = !m_editing;
+    m_editing = true;
+    edit();
+    if (outer)
+        m_editing = false;
 }
 
 void Inspector::showNode(const QString &nodeId)
 {
     m_nodeId = nodeId;
-    rebuild();
+    if (m_editing)
+        queueRebuild();
+    else
+        rebuild();
 }
 
 void Inspector::rebuild()
@@ -90,13 +105,17 @@ void Inspector::rebuild()
         auto *id = new QLineEdit(m_nodeId);
         id->setObjectName(QStringLiteral("node:id"));
         connect(id, &QLineEdit::editingFinished, this, [this, id] {
-            const QString why = m_model->renameNode(m_nodeId.toStdString(), id->text().toStdString());
+            const QString wanted = id->text();
+            QString why;
+            editFromEditor([&] {
+                why = m_model->renameNode(m_nodeId.toStdString(), wanted.toStdString());
+            });
             if (!why.isEmpty()) {
                 Q_EMIT statusMessage(why);
                 id->setText(m_nodeId);
                 return;
             }
-            m_nodeId = id->text();
+            m_nodeId = wanted;
         });
         form->addRow(tr("Id"), id);
         auto *type = new QLabel(QStringLiteral("<b>%1</b>").arg(q(node->type)));
@@ -139,7 +158,9 @@ void Inspector::buildExperimentForm(QFormLayout *form)
     seed->setObjectName(QStringLiteral("experiment:seed"));
     seed->setValidator(new QRegularExpressionValidator(QRegularExpression("[0-9]{1,19}"), seed));
     auto apply = [this, name, seed] {
-        m_model->setExperimentInfo(name->text().toStdString(), seed->text().toULongLong());
+        const std::string text = name->text().toStdString();
+        const uint64_t value = seed->text().toULongLong();
+        editFromEditor([&] { m_model->setExperimentInfo(text, value); });
     };
     connect(name, &QLineEdit::editingFinished, this, apply);
     connect(seed, &QLineEdit::editingFinished, this, apply);
@@ -313,7 +334,7 @@ void Inspector::commit(const std::vector<std::string> &path, const json &value)
         } catch (const std::exception &) {
         }
     }
-    m_model->setParam(m_nodeId.toStdString(), path, value);
+    editFromEditor([&] { m_model->setParam(m_nodeId.toStdString(), path, value); });
 }
 
 } // namespace qbui

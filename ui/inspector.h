@@ -9,6 +9,8 @@
 #include "graph_model.h"
 
 #include <QPointer>
+
+#include <functional>
 #include <QScrollArea>
 
 class QFormLayout;
@@ -39,10 +41,15 @@ private:
     QWidget *makeEditor(const qb::ParamSpec &spec, const nlohmann::json &value,
                         const std::vector<std::string> &path);
     void commit(const std::vector<std::string> &path, const nlohmann::json &value);
+    // Runs a model edit made from one of our editors' signals: a selection change it causes
+    // (the scene re-selects after every change) must not delete that editor under its signal.
+    void editFromEditor(const std::function<void()> &edit);
+    void queueRebuild();
 
     GraphModel *m_model;
     QString m_nodeId;
     bool m_rebuildQueued = false;
+    bool m_editing = false; // inside editFromEditor
 };
 
 } // namespace qbui

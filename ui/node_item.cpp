@@ -3,6 +3,8 @@
 #include <QPainter>
 #include <QStyleOptionGraphicsItem>
 
+#include <cmath>
+
 namespace qbui {
 
 QString toString(NodeStatus status)
@@ -148,6 +150,13 @@ void NodeItem::paint(QPainter *painter, const QStyleOptionGraphicsItem *, QWidge
     painter->setRenderHint(QPainter::Antialiasing);
     const QRectF body(0, 0, kWidth, height());
     const QColor accent = statusColor(m_state.status);
+    // Zoomed out, the ordinary labels would shrink below legibility: draw the overview instead.
+    const double zoom =
+        QStyleOptionGraphicsItem::levelOfDetailFromTransform(painter->worldTransform());
+    if (zoom < kDetailZoom) {
+        paintOverview(painter, zoom, accent);
+        return;
+    }
 
     painter->setPen(Qt::NoPen);
     painter->setBrush(QColor(0x2b, 0x2f, 0x36));
@@ -216,6 +225,39 @@ void NodeItem::paint(QPainter *painter, const QStyleOptionGraphicsItem *, QWidge
             text += QStringLiteral(" · ") + toString(m_state.status);
         painter->drawText(status, Qt::AlignVCenter | Qt::AlignLeft,
                           QFontMetricsF(font).elidedText(text, Qt::ElideRight, status.width()));
+    }
+}
+
+void NodeItem::paintOverview(QPainter *painter, double zoom, const QColor &accent) const
+{
+    // The whole body in the state colour, the id in a font that stays kOverviewPixels tall on
+    // screen, and the state below it when there is room; ports and port names are left out.
+    const QRectF body(0, 0, kWidth, height());
+    painter->setPen(isSelected() ? QPen(QColor(0xff, 0xc8, 0x3d), 3 / zoom)
+                    : m_problems.isEmpty() ? QPen(QColor(0x15, 0x17, 0x1a), 1 / zoom)
+                                           : QPen(QColor(0xe5, 0x39, 0x35), 3 / zoom));
+    painter->setBrush(accent.darker(130));
+    painter->drawRoundedRect(body, 6, 6);
+    if (zoom < kNoTextZoom) // the minimap: text would be larger than the node
+        return;
+    QFont font = painter->font();
+    font.setBold(true);
+    font.setPixelSize(std::max(1, int(std::lround(kOverviewPixels / zoom))));
+    painter->setFont(font);
+    painter->setPen(Qt::white);
+    const QRectF text = body.adjusted(6, 4, -6, -4);
+    const QFontMetricsF fm(font);
+    const QString id = fm.elidedText(QString::fromStdString(m_id), Qt::ElideRight, text.width());
+    const bool room = fm.height() * 2 <= text.height();
+    painter->drawText(text, (room ? Qt::AlignTop : Qt::AlignVCenter) | Qt::AlignHCenter, id);
+    if (room) {
+        font.setBold(false);
+        painter->setFont(font);
+        painter->setPen(QColor(0xe0, 0xe4, 0xea));
+        const QString state = m_state.status == NodeStatus::Idle ? QString::fromStdString(m_type)
+                                                                 : toString(m_state.status);
+        painter->drawText(text, Qt::AlignBottom | Qt::AlignHCenter,
+                          fm.elidedText(state, Qt::ElideRight, text.width()));
     }
 }
 

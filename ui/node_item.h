@@ -31,6 +31,11 @@ public:
     static constexpr double kHeader = 28;
     static constexpr double kRow = 22;
     static constexpr double kPortRadius = 6;
+    // Below this zoom, port names and the status line would be under ~7 px on screen: the node
+    // draws its overview (id and state in a font kOverviewPixels tall on screen) instead.
+    static constexpr double kDetailZoom = 0.7;
+    static constexpr double kOverviewPixels = 12;
+    static constexpr double kNoTextZoom = 0.25;
 
     NodeItem(std::string id, std::string type, const qb::NodeSpec *spec);
 
@@ -59,6 +64,7 @@ protected:
 
 private:
     void updateToolTip();
+    void paintOverview(QPainter *painter, double zoom, const QColor &accent) const;
     double height() const;
     QPointF localInputPos(int index) const;
 

@@ -14,6 +14,12 @@
 
 namespace qb {
 
+// What a metric point's step is, so that charts put each series on its true x axis: a training
+// step, a layer index, a bits/param budget, or nothing (one value per run or per row: the
+// accuracy of an evaluation, a mean KL).
+enum class MetricX { Step, Layer, Bits, None };
+std::string toString(MetricX x);
+
 struct Event
 {
     enum class Kind {
@@ -37,6 +43,11 @@ struct Event
     std::string message;
     nlohmann::json data; // structured payload (per-layer error tables, result rows); may be null
     double time = 0;     // seconds since the run started
+    // Metric only: what step means, and the value's unit ("nats", "fraction", "tokens/s"; empty
+    // when it has none). Written as "x" and "unit"; events.jsonl of older runs has neither, and
+    // reading one infers them from the series name (metricAxisOf).
+    MetricX x = MetricX::Step;
+    std::string unit;
     bool cached = false; // replayed from the node's cache entry, not computed in this run
 };
 
@@ -45,6 +56,11 @@ bool eventKindFromString(const std::string &text, Event::Kind *kind);
 nlohmann::json toJson(const Event &event);
 // Throws qb::Error on a malformed line (used to re-draw charts from events.jsonl).
 Event eventFromJson(const nlohmann::json &j);
+
+// The x kind and unit of the built-in nodes' series by name ("layer_error" is per layer in
+// relative MSE, "accuracy/gsm8k" has no x), for events written before metrics carried them.
+// Unknown names: step, no unit.
+std::pair<MetricX, std::string> metricAxisOf(const std::string &seriesName);
 
 using EventSink = std::function<void(const Event &)>;
 

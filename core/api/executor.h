@@ -7,6 +7,9 @@
 // the entry valid: nothing is replayed and a log line says why. Writes the run folder atomically:
 // everything goes to "<out>.partial" (events.jsonl line by line as it happens) and is renamed to
 // <out> when the run ends, whatever the outcome; results.json records the status.
+// Below a node's key, a node may cache units of its work (one evaluation per model x dataset)
+// under <cache>/units through NodeContext::findUnit/storeUnit, so that a changed node recomputes
+// only the units whose inputs or settings changed.
 // runExperiment() works on the calling thread and calls the sink there; cancel through the token
 // from any thread (cooperative: the running node stops at its next step).
 #pragma once
@@ -41,11 +44,15 @@ RunSummary runExperiment(const Experiment &experiment, const NodeRegistry &regis
                          const RunOptions &options, const EventSink &sink,
                          const CancelToken &cancel);
 
-// The cache key every node of a valid experiment would get if it ran now (node id -> key), without
-// running anything; empty for an experiment that does not validate. The GUI compares these with
-// the keys of the last run to mark edited nodes and everything downstream as stale.
+// The cache key every node would get if it ran now (node id -> key), without running anything.
+// Nodes with a validation problem, and those that read them, get none (so does every node when
+// the problem is not one node's, or the graph has a cycle). The GUI compares these with the keys
+// of the last run to mark edited nodes and everything downstream as stale.
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &experiment,
                                                     const NodeRegistry &registry);
+
+// A 128-bit hash (32 hex digits) of a JSON document's canonical text: the form of every cache key.
+std::string contentKey(const nlohmann::json &doc);
 
 // The cache key a node would get, given its inputs' keys (exposed for tests and the GUI).
 std::string nodeCacheKey(const NodeSpec &spec, const nlohmann::json &resolvedParams, uint64_t seed,

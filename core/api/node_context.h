@@ -9,7 +9,9 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qb {
@@ -43,8 +45,23 @@ public:
     // until the node creates it.
     const std::filesystem::path &resumeDir() const { return m_resumeDir; }
 
+    // Unit cache: work a node repeats for each of several inputs (one evaluation per model x
+    // dataset) is cached per unit, so that adding a model to a node costs that model's work only.
+    // unitKey() hashes the caller's description of the unit (its inputs' artifact keys and every
+    // setting the unit's result depends on) together with the node type, version and run seed.
+    // An entry is one file, written atomically: a killed run keeps the units it finished.
+    // findUnit() returns nothing when the run does not use the cache (RunOptions::useCache false;
+    // storeUnit() still refreshes the entry) or when the context has no unit cache (tests).
+    void setUnitCache(std::filesystem::path dir, bool reuse);
+    std::string unitKey(const nlohmann::json &unit) const;
+    std::optional<std::string> findUnit(const std::string &key) const;
+    void storeUnit(const std::string &key, const std::vector<std::string_view> &parts) const;
+
     void progress(double done, double total, const std::string &message = {});
-    void metric(const std::string &series, double step, double value, nlohmann::json data = {});
+    // One point of a series; x says what step is (a training step, a layer index, ...) and unit
+    // what value is measured in, so that charts give each series its true axes.
+    void metric(const std::string &series, double step, double value, nlohmann::json data = {},
+                MetricX x = MetricX::Step, std::string unit = {});
     void log(const std::string &message);
     void send(Event event); // fills node and time
     // progress, log and cancellation of this node as WorkHooks, for library code.
@@ -64,6 +81,8 @@ private:
     std::map<std::string, std::vector<Artifact>> m_inputs;
     std::filesystem::path m_outDir;
     std::filesystem::path m_resumeDir;
+    std::filesystem::path m_unitDir;
+    bool m_reuseUnits = false;
     uint64_t m_seed;
     int m_threads;
     EventSink m_sink;

@@ -107,15 +107,17 @@ Artifact runLayerError(NodeContext &ctx)
         const json row = linearJson(r.linears[i]);
         json event = row;
         event["label"] = label; // so a live chart can name the model before the results exist
-        ctx.metric("layer_error", double(i), r.linears[i].outputRelMse, event);
+        ctx.metric("layer_error", double(i), r.linears[i].outputRelMse, event, MetricX::Layer,
+                   "relative MSE");
         ctx.addResult(resultRow(row, base, "layer_error.layer"));
         doc["linears"].push_back(row);
     }
     for (const auto &b : r.blocks) {
         const json row{
             {"layer", b.layer}, {"rel_error", num(b.relError)}, {"cosine", num(b.cosine)}};
-        ctx.metric("hidden_rel_error", double(b.layer), b.relError, row);
-        ctx.metric("hidden_cosine", double(b.layer), b.cosine, row);
+        ctx.metric("hidden_rel_error", double(b.layer), b.relError, row, MetricX::Layer,
+                   "relative error");
+        ctx.metric("hidden_cosine", double(b.layer), b.cosine, row, MetricX::Layer, "cosine");
         ctx.addResult(resultRow(row, base, "layer_error.block"));
         doc["blocks"].push_back(row);
     }
@@ -124,11 +126,12 @@ Artifact runLayerError(NodeContext &ctx)
                      {"positions", m.positions},           {"ppl_reference", num(m.pplReference)},
                      {"ppl_quantized", num(m.pplQuantized)}, {"predicted", m.predicted},
                      {"calibration", source}};
-    ctx.metric("kl_mean", 0, m.klMean, model);
+    ctx.metric("kl_mean", 0, m.klMean, model, MetricX::None, "nats");
     ctx.addResult(resultRow(model, base, "layer_error.model"));
     doc["model"] = model;
     const json hist = r.histogram.toJson();
-    ctx.metric("weight_histogram", 0, double(r.histogram.levels.size()), hist);
+    ctx.metric("weight_histogram", 0, double(r.histogram.levels.size()), hist, MetricX::None,
+               "levels");
     writeFileAtomic(ctx.outDir() / "weight_histogram.json", hist.dump(1) + "\n");
     writeFileAtomic(ctx.outDir() / "layer_error.json", doc.dump(1) + "\n");
     ctx.log(label + ": mean KL " + std::to_string(m.klMean) + " nats, perplexity "
@@ -167,14 +170,14 @@ Artifact runSensitivity(NodeContext &ctx)
                        {"low_bytes", s.cost.lowBytes}, {"high_bytes", s.cost.highBytes},
                        {"kl_low", num(s.klLow)},  {"kl_high", num(s.klHigh)},
                        {"rank", rank},            {"upgraded", bool(r.allocation.upgraded[i])}};
-        ctx.metric("sensitivity.kl", double(i), s.klLow, row);
+        ctx.metric("sensitivity.kl", double(i), s.klLow, row, MetricX::Layer, "nats");
         ctx.addResult(resultRow(row, base, "sensitivity.layer"));
         doc["layers"].push_back(row);
     }
     for (const auto &c : r.curve) {
         const json row{{"upgraded", c.upgraded}, {"layer", c.layer},
                        {"bits_per_param", c.bitsPerParam}, {"kl", num(c.kl)}};
-        ctx.metric("sensitivity.curve", c.bitsPerParam, c.kl, row);
+        ctx.metric("sensitivity.curve", c.bitsPerParam, c.kl, row, MetricX::Bits, "nats");
         ctx.addResult(resultRow(row, base, "sensitivity.curve"));
         doc["curve"].push_back(row);
     }
@@ -187,7 +190,8 @@ Artifact runSensitivity(NodeContext &ctx)
                      {"upgraded", r.overrides.size()},
                      {"overrides", r.overrides},
                      {"quantize_params", quantizeParams}};
-    ctx.metric("sensitivity.allocation", r.allocation.bitsPerParam, r.allocationKl, alloc);
+    ctx.metric("sensitivity.allocation", r.allocation.bitsPerParam, r.allocationKl, alloc,
+               MetricX::Bits, "nats");
     ctx.addResult(resultRow(alloc, base, "sensitivity.allocation"));
     doc["allocation"] = alloc;
     writeFileAtomic(ctx.outDir() / "sensitivity.json", doc.dump(1) + "\n");

@@ -47,14 +47,14 @@ Artifact runBuiltin(NodeContext &ctx)
     cb.work = ctx.hooks();
     cb.onStep = [&](int64_t step, int64_t total, double loss, double lr, double tps) {
         if (step % 10 == 0 || step + 1 == total) {
-            ctx.metric("loss", step, loss);
-            ctx.metric("lr", step, lr);
+            ctx.metric("loss", step, loss, {}, MetricX::Step, "nats");
+            ctx.metric("lr", step, lr, {}, MetricX::Step, "learning rate");
             ctx.progress(step + 1, total, "loss " + std::to_string(loss).substr(0, 6) + ", "
                                               + std::to_string(static_cast<int>(tps)) + " tok/s");
         }
     };
     cb.onEval = [&](int64_t step, const std::string &task, double acc) {
-        ctx.metric("eval_accuracy/" + task, step, acc);
+        ctx.metric("eval_accuracy/" + task, step, acc, {}, MetricX::Step, "fraction");
         ctx.log("step " + std::to_string(step) + ": greedy accuracy on " + task + " " +
                 std::to_string(acc));
     };

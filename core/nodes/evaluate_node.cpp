@@ -1,6 +1,8 @@
 // The evaluate node: every connected model on every connected dataset through the evaluation
 // library (eval/evaluator.h: lm-evaluation-harness prompts, stops and scoring, batched generation,
 // self-consistency voting). Writes per-question records and one EvalRow per model x dataset.
+// Each (model, dataset, settings) evaluation is a unit of the executor's unit cache: adding a
+// model to the node evaluates that model only.
 #include "api/node_context.h"
 #include "api/results.h"
 #include "eval/evaluator.h"
@@ -8,6 +10,8 @@
 #include "nodes/nodes.h"
 #include "util/error.h"
 #include "util/files.h"
+
+#include <optional>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -56,20 +60,56 @@ Artifact runEvaluate(NodeContext &ctx)
     const WorkHooks work = ctx.hooks();
     size_t rows = 0;
 
+    size_t evaluated = 0, reused = 0;
     for (const auto &m : models) {
-        const ModelBundle bundle = loadModelBundle(m);
+        std::optional<ModelBundle> bundle; // loaded only when a unit is not in the cache
         const std::string label = m.meta.value("label", m.nodeId);
         for (const auto &d : datasets) {
-            const eval::QuestionSet set = loadDatasetQuestions(d, params.prompts);
             const std::string where = label + " on " + d.nodeId;
-            WorkHooks hooks = work;
-            hooks.progress = [&](double done, double, const std::string &) {
-                ctx.progress(doneWork + done, totalWork, where);
-            };
-            const auto report = eval::evaluate(eval::refOf(bundle), set, params.options, hooks);
-            doneWork += double(set.questions.size()) * params.options.samples;
+            // One unit per (model artifact, dataset artifact, settings): the row's numbers and
+            // the records depend on nothing else; node ids and labels are filled in below.
+            const std::string unit = ctx.unitKey(
+                {{"model", m.key}, {"dataset", d.key}, {"params", ctx.params()}});
+            EvalRow row;
+            std::string records;
+            bool hit = false;
+            if (const auto entry = ctx.findUnit(unit)) {
+                try {
+                    const size_t eol = entry->find('\n');
+                    row = EvalRow::fromJson(json::parse(entry->substr(0, eol)));
+                    if (eol == std::string::npos)
+                        throw Error("no records after the row");
+                    records = entry->substr(eol + 1);
+                    hit = true;
+                } catch (const std::exception &e) {
+                    ctx.log(where + ": ignoring damaged evaluation cache entry " + unit + ": "
+                            + e.what());
+                }
+            }
+            if (hit) {
+                ++reused;
+                doneWork += double(row.n) * params.options.samples;
+                ctx.progress(doneWork, totalWork, where + " (cached)");
+            } else {
+                if (!bundle)
+                    bundle = loadModelBundle(m);
+                const eval::QuestionSet set = loadDatasetQuestions(d, params.prompts);
+                WorkHooks hooks = work;
+                hooks.progress = [&](double done, double, const std::string &) {
+                    ctx.progress(doneWork + done, totalWork, where);
+                };
+                const auto report =
+                    eval::evaluate(eval::refOf(*bundle), set, params.options, hooks);
+                doneWork += double(set.questions.size()) * params.options.samples;
+                row = report.summary.row(set);
+                row.weightBytes = bundle->model->weightBytes();
+                records = report.recordsJsonl();
+                const std::string head = row.toJson().dump(-1, ' ', false,
+                                                           json::error_handler_t::replace) + "\n";
+                ctx.storeUnit(unit, {head, records});
+                ++evaluated;
+            }
 
-            EvalRow row = report.summary.row(set);
             row.model = m.nodeId;
             row.label = label;
             row.precision = m.meta.value("precision", "fp32");
@@ -82,18 +122,22 @@ Artifact runEvaluate(NodeContext &ctx)
                 for (const auto &other : models)
                     if (other.meta.value("label", "") == m.meta["target_label"])
                         row.base = other.nodeId;
-            row.weightBytes = bundle.model->weightBytes();
             row.records = "records/" + sanitize(m.nodeId) + "__" + sanitize(d.nodeId) + ".jsonl";
-            writeFileAtomic(ctx.outDir() / row.records, report.recordsJsonl());
+            writeFileAtomic(ctx.outDir() / row.records, records);
             const json rowJson = row.toJson();
-            ctx.metric("accuracy/" + row.task, static_cast<double>(rows++), row.accuracy, rowJson);
+            // The step is the row's place in the table, not an x to plot against.
+            ctx.metric("accuracy/" + row.task, static_cast<double>(rows++), row.accuracy, rowJson,
+                       MetricX::None, "fraction");
             ctx.log(where + ": accuracy " + std::to_string(row.accuracy) + " (n="
                     + std::to_string(row.n) + ")");
             ctx.addResult(rowJson);
         }
     }
+    ctx.log("evaluations: " + std::to_string(evaluated) + " run, " + std::to_string(reused)
+            + " from the evaluation cache");
     Artifact a;
-    a.meta = {{"rows", rows}};
+    // evaluated + reused == rows; the counts let tests and users see what the unit cache saved.
+    a.meta = {{"rows", rows}, {"evaluated", evaluated}, {"reused", reused}};
     return a;
 }
 

@@ -46,16 +46,16 @@ Artifact runFinetune(NodeContext &ctx)
     hooks.onStep = [&](int64_t step, int64_t total, double loss, double lr, double gradNorm,
                        double tps) {
         if (step % 5 == 0 || step + 1 == total) {
-            ctx.metric("loss", double(step), loss);
-            ctx.metric("lr", double(step), lr);
-            ctx.metric("grad_norm", double(step), gradNorm);
+            ctx.metric("loss", double(step), loss, {}, MetricX::Step, "nats");
+            ctx.metric("lr", double(step), lr, {}, MetricX::Step, "learning rate");
+            ctx.metric("grad_norm", double(step), gradNorm, {}, MetricX::Step, "norm");
         }
         ctx.progress(double(step + 1), double(total),
                      "loss " + std::to_string(loss).substr(0, 6) + ", "
                          + std::to_string(static_cast<int>(tps)) + " tok/s");
     };
     hooks.onEval = [&](int64_t step, const std::string &dataset, double acc) {
-        ctx.metric("eval_accuracy/" + dataset, double(step), acc);
+        ctx.metric("eval_accuracy/" + dataset, double(step), acc, {}, MetricX::Step, "fraction");
         ctx.log("step " + std::to_string(step) + ": greedy accuracy on " + dataset + " "
                 + std::to_string(acc));
     };
@@ -84,7 +84,8 @@ Artifact runFinetune(NodeContext &ctx)
                                   {"delta_rel_norm", errors[i].deltaRelNorm},
                                   {"method", errors[i].method},
                                   {"rtn_fallback", errors[i].rtnFallback}};
-                ctx.metric("merge_rel_error", double(i), errors[i].relError, row);
+                ctx.metric("merge_rel_error", double(i), errors[i].relError, row, MetricX::Layer,
+                           "relative error");
                 json result = row;
                 result["model"] = ctx.nodeId();
                 result["analysis"] = "merge.layer";

@@ -72,7 +72,7 @@ Artifact runGenerate(NodeContext &ctx)
     }
     writeFileAtomic(ctx.outDir() / "completions.jsonl", lines);
     const double tps = seconds > 0 ? tokens / seconds : 0.0;
-    ctx.metric("tokens_per_second", 0, tps);
+    ctx.metric("tokens_per_second", 0, tps, {}, MetricX::None, "tokens/s");
     ctx.addResult({{"model", modelArtifact.nodeId}, {"task", "generate"},
                    {"generated_tokens", tokens}, {"seconds", seconds}, {"tokens_per_second", tps},
                    {"weight_bytes", bundle.model->weightBytes()}});

@@ -68,7 +68,8 @@ Artifact runQuantize(NodeContext &ctx)
     for (size_t i = 0; i < report.layers.size(); ++i) {
         const auto &l = report.layers[i];
         ctx.metric("quant.weight_rel_error", static_cast<double>(i), l.weightRelError,
-                   {{"layer", l.name}, {"kind", l.kind}, {"weight_bytes", l.weightBytes}});
+                   {{"layer", l.name}, {"kind", l.kind}, {"weight_bytes", l.weightBytes}},
+                   MetricX::Layer, "relative error");
     }
     const int64_t weightBytes = model->weightBytes();
     saveQuantizedModel(*model, ctx.outDir(),

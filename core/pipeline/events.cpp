@@ -4,6 +4,7 @@
 
 #include <array>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 namespace qb {
@@ -23,7 +24,59 @@ const std::array<std::pair<Event::Kind, const char *>, 10> kKindNames = {{
     {Event::Kind::RunFinished, "run_finished"},
 }};
 
+const std::array<std::pair<MetricX, const char *>, 4> kXNames = {{
+    {MetricX::Step, "step"},
+    {MetricX::Layer, "layer"},
+    {MetricX::Bits, "bits"},
+    {MetricX::None, "none"},
+}};
+
+bool startsWith(const std::string &s, const char *prefix)
+{
+    return s.rfind(prefix, 0) == 0;
+}
+
 } // namespace
+
+std::string toString(MetricX x)
+{
+    for (const auto &[k, name] : kXNames)
+        if (k == x)
+            return name;
+    return "step";
+}
+
+std::pair<MetricX, std::string> metricAxisOf(const std::string &name)
+{
+    if (name == "loss")
+        return {MetricX::Step, "nats"};
+    if (name == "lr")
+        return {MetricX::Step, "learning rate"};
+    if (name == "grad_norm")
+        return {MetricX::Step, "norm"};
+    if (startsWith(name, "eval_accuracy/"))
+        return {MetricX::Step, "fraction"};
+    if (startsWith(name, "accuracy/"))
+        return {MetricX::None, "fraction"};
+    if (name == "layer_error")
+        return {MetricX::Layer, "relative MSE"};
+    if (name == "hidden_rel_error" || name == "quant.weight_rel_error"
+        || name == "merge_rel_error")
+        return {MetricX::Layer, "relative error"};
+    if (name == "hidden_cosine")
+        return {MetricX::Layer, "cosine"};
+    if (name == "sensitivity.kl")
+        return {MetricX::Layer, "nats"};
+    if (name == "sensitivity.curve" || name == "sensitivity.allocation")
+        return {MetricX::Bits, "nats"};
+    if (name == "kl_mean")
+        return {MetricX::None, "nats"};
+    if (name == "weight_histogram")
+        return {MetricX::None, "levels"};
+    if (name == "tokens_per_second")
+        return {MetricX::None, "tokens/s"};
+    return {MetricX::Step, ""};
+}
 
 std::string toString(Event::Kind kind)
 {
@@ -54,6 +107,11 @@ nlohmann::json toJson(const Event &e)
     if (e.kind == Event::Kind::Metric || e.kind == Event::Kind::Progress) {
         j["step"] = e.step;
         j["value"] = e.value;
+    }
+    if (e.kind == Event::Kind::Metric) {
+        j["x"] = toString(e.x);
+        if (!e.unit.empty())
+            j["unit"] = e.unit;
     }
     if (e.kind == Event::Kind::Progress)
         j["total"] = e.total;
@@ -99,6 +157,22 @@ Event eventFromJson(const nlohmann::json &j)
         e.cached = j.value("cached", false);
         if (j.contains("data"))
             e.data = j["data"];
+        if (e.kind == Event::Kind::Metric) {
+            if (j.contains("x")) {
+                const std::string x = j["x"].get<std::string>();
+                bool known = false;
+                for (const auto &[k, name] : kXNames)
+                    if (x == name) {
+                        e.x = k;
+                        known = true;
+                    }
+                if (!known)
+                    throw Error("unknown metric x '" + x + "' (step, layer, bits or none)");
+                e.unit = j.value("unit", "");
+            } else {
+                std::tie(e.x, e.unit) = metricAxisOf(e.name);
+            }
+        }
     } catch (const nlohmann::json::exception &ex) {
         throw Error(std::string("event field has the wrong type: ") + ex.what());
     }

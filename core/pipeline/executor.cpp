@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -149,32 +150,56 @@ std::vector<Event> readRecordedEvents(const fs::path &file)
 
 } // namespace
 
+std::string contentKey(const json &doc)
+{
+    const std::string text = dumpJson(doc); // nlohmann orders object keys: a canonical form
+    return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
+}
+
 std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint64_t seed,
                          const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys)
 {
-    json doc{{"type", spec.type}, {"version", spec.version}, {"params", resolvedParams},
-             {"seed", seed}, {"inputs", inputKeys}};
-    const std::string text = dumpJson(doc); // nlohmann orders object keys: a canonical form
-    return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
+    return contentKey(json{{"type", spec.type}, {"version", spec.version},
+                           {"params", resolvedParams}, {"seed", seed}, {"inputs", inputKeys}});
 }
 
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,
                                                     const NodeRegistry &registry)
 {
     std::map<std::string, std::string> keys;
-    if (!validateExperiment(exp, registry).empty())
+    std::set<std::string> bad;
+    for (const Diagnostic &d : validateExperiment(exp, registry)) {
+        // "nodes[3].params.bits" names node 3; anything else concerns the whole experiment.
+        size_t index = 0;
+        if (std::sscanf(d.path.c_str(), "nodes[%zu]", &index) != 1 || index >= exp.nodes.size())
+            return keys;
+        bad.insert(exp.nodes[index].id);
+    }
+    std::vector<std::string> order;
+    try {
+        order = executionOrder(exp);
+    } catch (const std::exception &) {
         return keys;
-    for (const auto &id : executionOrder(exp)) {
+    }
+    for (const auto &id : order) {
         const NodeDecl &decl = *exp.find(id);
-        const NodeSpec &spec = *registry.find(decl.type);
+        const NodeSpec *spec = registry.find(decl.type);
+        if (bad.count(id) || !spec)
+            continue;
         std::vector<std::pair<std::string, std::vector<std::string>>> inputKeys;
+        bool complete = true;
         for (const auto &[port, srcs] : decl.inputs) {
             std::vector<std::string> ks;
-            for (const auto &s : srcs)
-                ks.push_back(keys.at(s));
+            for (const auto &s : srcs) {
+                const auto it = keys.find(s);
+                complete = complete && it != keys.end();
+                if (it != keys.end())
+                    ks.push_back(it->second);
+            }
             inputKeys.emplace_back(port, ks);
         }
-        keys[id] = nodeCacheKey(spec, resolveParams(spec, decl.params), exp.seed, inputKeys);
+        if (complete)
+            keys[id] = nodeCacheKey(*spec, resolveParams(*spec, decl.params), exp.seed, inputKeys);
     }
     return keys;
 }
@@ -292,6 +317,7 @@ RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
                                     log(e);
                                 },
                                 &cancel, resume);
+                ctx.setUnitCache(cacheDir / "units", options.useCache);
                 artifact = spec.run(ctx);
                 ctx.checkCancelled();
                 nodeResults = ctx.results();

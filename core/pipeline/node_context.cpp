@@ -1,6 +1,8 @@
 #include "api/node_context.h"
 
+#include "api/executor.h"
 #include "util/error.h"
+#include "util/files.h"
 
 #include <chrono>
 
@@ -34,6 +36,36 @@ const Artifact &NodeContext::input(const std::string &port) const
 
 bool NodeContext::hasInput(const std::string &port) const { return !inputs(port).empty(); }
 
+void NodeContext::setUnitCache(std::filesystem::path dir, bool reuse)
+{
+    m_unitDir = std::move(dir);
+    m_reuseUnits = reuse;
+}
+
+std::string NodeContext::unitKey(const nlohmann::json &unit) const
+{
+    return contentKey(nlohmann::json{{"type", m_spec.type}, {"version", m_spec.version},
+                                     {"seed", m_seed}, {"unit", unit}});
+}
+
+std::optional<std::string> NodeContext::findUnit(const std::string &key) const
+{
+    if (m_unitDir.empty() || !m_reuseUnits)
+        return std::nullopt;
+    const std::filesystem::path file = m_unitDir / key;
+    if (!std::filesystem::exists(file))
+        return std::nullopt;
+    return readTextFile(file);
+}
+
+void NodeContext::storeUnit(const std::string &key, const std::vector<std::string_view> &parts) const
+{
+    if (m_unitDir.empty())
+        return;
+    std::filesystem::create_directories(m_unitDir);
+    writeFileAtomicParts(m_unitDir / key, parts);
+}
+
 void NodeContext::send(Event event)
 {
     event.node = m_nodeId;
@@ -52,7 +84,8 @@ void NodeContext::progress(double done, double total, const std::string &message
     send(std::move(e));
 }
 
-void NodeContext::metric(const std::string &series, double step, double value, nlohmann::json data)
+void NodeContext::metric(const std::string &series, double step, double value, nlohmann::json data,
+                         MetricX x, std::string unit)
 {
     Event e;
     e.kind = Event::Kind::Metric;
@@ -60,6 +93,8 @@ void NodeContext::metric(const std::string &series, double step, double value, n
     e.step = step;
     e.value = value;
     e.data = std::move(data);
+    e.x = x;
+    e.unit = std::move(unit);
     send(std::move(e));
 }
 

@@ -9,6 +9,8 @@
 //              batch is exactly 1, as in TRL with dropout disabled.
 //   Reference  the adapters as they were at the start (so a QLoRA adapter is the reference of
 //              the GRPO run over it; fresh adapters make it the base). Computed only when beta > 0.
+//   Log-probs  of the tempered policy (logits / temperature), the distribution rollouts are drawn
+//              from, as TRL computes them.
 //   Actions    the generated ids; the end token counts as the last action when the policy chose
 //              to stop (not when a stop string or max_new_tokens ended the row).
 // Deterministic under (seed, thread count): the prompts of a step and its sampling seed depend

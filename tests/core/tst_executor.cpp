@@ -200,6 +200,21 @@ private Q_SLOTS:
         QCOMPARE(changed.at("a"), planned.at("a"));
         QVERIFY(changed.at("b") != planned.at("b"));
         QVERIFY(changed.at("s") != planned.at("s"));
+        // A node with a problem (t lacks its required input; u reads t) gets no key, the others
+        // keep theirs: adding an unconnected node does not make the rest look edited.
+        qb::Experiment partial = qb::parseExperiment(project(2, 5), "ex.yaml", f.registry);
+        qb::NodeDecl t;
+        t.id = "t";
+        t.type = "sum";
+        partial.nodes.push_back(t);
+        qb::NodeDecl u = t;
+        u.id = "u";
+        u.inputs = {{"terms", {"t", "a"}}};
+        partial.nodes.push_back(u);
+        QVERIFY(!qb::validateExperiment(partial, f.registry).empty());
+        const auto some = qb::plannedCacheKeys(partial, f.registry);
+        QCOMPARE(some.size(), size_t(3));
+        QCOMPARE(some, planned);
     }
 
     void nanMetricReadsBackAsNan()
@@ -221,17 +236,50 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(qb::Error, qb::eventFromJson(json{{"kind", "metric"}, {"value", "x"}}));
     }
 
+
+    void metricXAndUnitRoundTripAndOldLinesInferThem()
+    {
+        qb::Event e;
+        e.kind = qb::Event::Kind::Metric;
+        e.name = "custom";
+        e.step = 2;
+        e.value = 0.5;
+        e.x = qb::MetricX::Layer;
+        e.unit = "dB";
+        const json j = json::parse(qb::toJson(e).dump());
+        QCOMPARE(j["x"].get<std::string>(), std::string("layer"));
+        QCOMPARE(j["unit"].get<std::string>(), std::string("dB"));
+        const qb::Event back = qb::eventFromJson(j);
+        QVERIFY(back.x == qb::MetricX::Layer);
+        QCOMPARE(back.unit, std::string("dB"));
+        // Lines written before metrics carried x and unit (events.jsonl of older runs).
+        auto old = [](const char *name) {
+            return qb::eventFromJson(json{{"kind", "metric"}, {"name", name}, {"step", 1},
+                                          {"value", 0.1}});
+        };
+        QVERIFY(old("layer_error").x == qb::MetricX::Layer);
+        QCOMPARE(old("layer_error").unit, std::string("relative MSE"));
+        QVERIFY(old("accuracy/gsm8k").x == qb::MetricX::None);
+        QVERIFY(old("loss").x == qb::MetricX::Step);
+        QCOMPARE(old("loss").unit, std::string("nats"));
+        QVERIFY(old("sensitivity.curve").x == qb::MetricX::Bits);
+        QVERIFY(old("my_series").x == qb::MetricX::Step);
+        QVERIFY(old("my_series").unit.empty());
+        QVERIFY_THROWS_EXCEPTION(qb::Error, qb::eventFromJson(json{{"kind", "metric"},
+                                                                   {"x", "time"}}));
+    }
     void cachedNodeReplaysItsEvents()
     {
         Fixture f;
         const auto first = f.run(project(2, 5, 2), "r1");
         QCOMPARE(first.status, std::string("ok"));
-        // Two metric points then the log line, exactly as the node body emits them.
+        // Two metric points then the log line, exactly as the node body emits them (x: the
+        // default, a step; no unit given).
         const std::vector<json> expected = {
             {{"kind", "metric"}, {"node", "s"}, {"name", "partial"}, {"step", 0.0}, {"value", 0.0},
-             {"data", {{"step_of", 2}, {"terms", {"x", 1.5}}}}},
+             {"x", "step"}, {"data", {{"step_of", 2}, {"terms", {"x", 1.5}}}}},
             {{"kind", "metric"}, {"node", "s"}, {"name", "partial"}, {"step", 1.0}, {"value", 0.5},
-             {"data", {{"step_of", 2}, {"terms", {"x", 1.5}}}}},
+             {"x", "step"}, {"data", {{"step_of", 2}, {"terms", {"x", 1.5}}}}},
             {{"kind", "log"}, {"node", "s"}, {"message", "summed 2 terms"}}};
         QCOMPARE(nodeOutput(f.events, "s"), expected);
         for (const auto &e : f.events)

@@ -69,6 +69,55 @@ private Q_SLOTS:
         QVERIFY(chart.plot()->yAxis->range().contains(7));
     }
 
+    void metricChartGivesEachSeriesItsXAndOnePanelPerUnit()
+    {
+        qbui::MetricChart chart;
+        for (int i = 0; i < 3; ++i) {
+            chart.addPoint("train", "loss", 10 * i, 2.0 - i, qb::MetricX::Step, "nats");
+            chart.addPoint("train", "lr", 10 * i, 1e-3, qb::MetricX::Step, "learning rate");
+        }
+        for (int layer = 0; layer < 2; ++layer)
+            chart.addPoint("q", "quant.weight_rel_error", layer, 0.01 * (layer + 1),
+                           qb::MetricX::Layer, "relative error");
+        chart.addPoint("gen", "tokens_per_second", 0, 640, qb::MetricX::None, "tokens/s");
+        QCOMPARE(chart.pages(), (QStringList{"step", "layer", "none"}));
+        // Training steps: loss and learning rate, each in a panel of its own unit.
+        chart.setCurrentPage("step");
+        QCOMPARE(chart.plot()->graphCount(), 2);
+        QCOMPARE(chart.panelUnits(), (QStringList{"nats", "learning rate"}));
+        QCOMPARE(chart.plot()->axisRectCount(), 2);
+        QVERIFY(chart.plot()->graph(0)->keyAxis()->axisRect()
+                != chart.plot()->graph(1)->keyAxis()->axisRect());
+        QVERIFY(chart.plot()->axisRect(0)->axis(QCPAxis::atBottom)->range().contains(20));
+        // Per-layer values are not on the step axis.
+        chart.setCurrentPage("layer");
+        QCOMPARE(chart.plot()->graphCount(), 1);
+        QCOMPARE(chart.plot()->axisRectCount(), 1);
+        QCOMPARE(chart.plot()->graph(0)->dataCount(), 2);
+        const QCPAxisRect *rect = chart.plot()->axisRect(0);
+        QCOMPARE(rect->axis(QCPAxis::atBottom)->label(), QString("layer index"));
+        QCOMPARE(rect->axis(QCPAxis::atLeft)->label(), QString("relative error"));
+        chart.setCurrentPage("none");
+        QCOMPARE(chart.plot()->graphCount(), 1);
+        QCOMPARE(chart.panelUnits(), QStringList{"tokens/s"});
+    }
+
+    void metricEventsOfOldRunsFindTheirAxis()
+    {
+        // An events.jsonl line without x and unit, as runs before them wrote it.
+        QWidget parent;
+        qbui::ChartSet charts(&parent);
+        charts.addEvent(qb::eventFromJson(json{{"kind", "metric"}, {"node", "q"},
+                                               {"name", "quant.weight_rel_error"}, {"step", 3},
+                                               {"value", 0.1}}));
+        charts.addEvent(qb::eventFromJson(json{{"kind", "metric"}, {"node", "t"}, {"name", "loss"},
+                                               {"step", 3}, {"value", 0.1}}));
+        QCOMPARE(charts.metrics()->pages(), (QStringList{"step", "layer"}));
+        charts.metrics()->setCurrentPage("step");
+        QCOMPARE(charts.metrics()->plot()->graphCount(), 1);
+        QCOMPARE(charts.metrics()->panelUnits(), QStringList{"nats"});
+    }
+
     void accuracyChartGroupsBarsWithIntervals()
     {
         qbui::AccuracyChart chart;

@@ -215,14 +215,68 @@ private Q_SLOTS:
 
     void autoLayoutUsesDepth()
     {
-        add("test.src"); add("test.pass"); add("test.sink"); add("test.data");
+        add("test.data"); add("test.src"); add("test.pass"); add("test.sink");
         QVERIFY(m_model->connectPorts({"src", "pass", "model"}).isEmpty());
         QVERIFY(m_model->connectPorts({"pass", "sink", "models"}).isEmpty());
         m_model->autoLayout();
-        QCOMPARE(m_model->position("src").x(), 0.0);
-        QCOMPARE(m_model->position("pass").x(), 260.0);
-        QCOMPARE(m_model->position("sink").x(), 520.0);
-        QCOMPARE(m_model->position("data"), QPointF(0, 150)); // second in column 0
+        // Columns 250 + 70 apart, rows 130 apart; the first column has the model above the
+        // dataset (the file lists the dataset first); single nodes sit centred on two rows.
+        QCOMPARE(m_model->position("src"), QPointF(0, 0));
+        QCOMPARE(m_model->position("data"), QPointF(0, 130));
+        QCOMPARE(m_model->position("pass"), QPointF(320, 65));
+        QCOMPARE(m_model->position("sink"), QPointF(640, 65));
+        m_model->undoStack()->undo();
+        QCOMPARE(m_model->position("sink"), QPointF(0, 0)); // where add() put it
+    }
+
+    void autoLayoutWrapsTallColumnsAndFollowsInputs()
+    {
+        add("test.src"); add("test.src");
+        for (int i = 0; i < 8; ++i)
+            add("test.pass");
+        // pass is fed by the second model, pass_2 by the first: pass_2 goes above pass.
+        QVERIFY(m_model->connectPorts({"src_2", "pass", "model"}).isEmpty());
+        QVERIFY(m_model->connectPorts({"src", "pass_2", "model"}).isEmpty());
+        for (int i = 3; i <= 8; ++i)
+            QVERIFY(m_model->connectPorts({"src", "pass_" + std::to_string(i), "model"}).isEmpty());
+        m_model->autoLayout();
+        QVERIFY(m_model->position("pass_2").y() < m_model->position("pass").y());
+        // Eight nodes in one column wrap into two sub-columns of four rows.
+        std::map<double, int> perX;
+        double lowest = 0;
+        for (int i = 1; i <= 8; ++i) {
+            const QPointF p = m_model->position(i == 1 ? "pass" : "pass_" + std::to_string(i));
+            ++perX[p.x()];
+            lowest = std::max(lowest, p.y());
+        }
+        QCOMPARE(perX, (std::map<double, int>{{320, 4}, {570, 4}}));
+        QCOMPARE(lowest, 3 * 130.0);
+        // The two models, centred on the four rows.
+        QCOMPARE(m_model->position("src"), QPointF(0, 130));
+        QCOMPARE(m_model->position("src_2"), QPointF(0, 260));
+    }
+
+    void projectsWithoutPositionsAreLaidOutOnOpen()
+    {
+        qb::Experiment e = m_model->experiment();
+        for (const char *id : {"a", "b", "c"}) {
+            qb::NodeDecl d;
+            d.id = id;
+            d.type = std::string(id) == "a" ? "test.src" : "test.pass";
+            if (d.type == "test.pass")
+                d.inputs.push_back({"model", {"a"}});
+            e.nodes.push_back(d);
+        }
+        e.layout["b"] = {900, 900}; // one of three placed: the file is laid out as a whole
+        m_model->reset(e);
+        QCOMPARE(m_model->position("a").x(), 0.0);
+        QCOMPARE(m_model->position("b").x(), 320.0);
+        QCOMPARE(m_model->position("c").x(), 320.0);
+        e.layout["a"] = {5, 5}; // two of three placed: only the third is placed
+        m_model->reset(e);
+        QCOMPARE(m_model->position("a"), QPointF(5, 5));
+        QCOMPARE(m_model->position("b"), QPointF(900, 900));
+        QCOMPARE(m_model->position("c").x(), 320.0);
     }
 
     void validationProblemsShowOnNodes()
