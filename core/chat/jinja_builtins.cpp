@@ -1,0 +1,644 @@
+// The filters, tests, methods and global functions of the Jinja subset, as Jinja 3 and
+// transformers define them (tojson is transformers' json.dumps with ensure_ascii=False).
+#include "chat/jinja_runtime.h"
+
+#include "util/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+
+namespace qb::jinja {
+
+namespace {
+
+// Named or positional argument `index` called `name`; nullopt when absent.
+std::optional<Value> arg(CallArgs &a, std::size_t index, const char *name)
+{
+    for (auto &[key, value] : a.named) {
+        if (key == name)
+            return value;
+    }
+    if (index < a.positional.size())
+        return a.positional[index];
+    return std::nullopt;
+}
+
+std::string stringOf(const Value &v, int line, const char *what)
+{
+    if (!v.isData() || !v.data.is_string())
+        fail(line, std::string(what) + " must be a string, not " + typeName(v));
+    return v.data.get<std::string>();
+}
+
+Json toData(const Value &v, int line)
+{
+    if (v.isData())
+        return v.data;
+    if (v.kind == Value::Kind::Namespace)
+        return *v.ns;
+    if (v.isUndefined())
+        fail(line, "'" + (v.name.empty() ? std::string("value") : v.name) + "' is undefined");
+    fail(line, "a function cannot be used as a value here");
+}
+
+Json listOf(const std::vector<Value> &items, int line)
+{
+    Json out = Json::array();
+    for (const Value &v : items)
+        out.push_back(toData(v, line));
+    return out;
+}
+
+bool isAsciiSpace(char32_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Python's str.strip / lstrip / rstrip: whitespace, or any of chars.
+std::string stripped(const std::string &s, const std::optional<Value> &chars, bool left,
+                     bool right, int line)
+{
+    const std::u32string text = toU32(s);
+    std::u32string set;
+    const bool whitespace = !chars || (chars->isData() && chars->data.is_null());
+    if (!whitespace)
+        set = toU32(stringOf(*chars, line, "the characters to strip"));
+    const auto strip = [&](char32_t c) {
+        return whitespace ? isAsciiSpace(c) : set.find(c) != std::u32string::npos;
+    };
+    std::size_t b = 0, e = text.size();
+    while (left && b < e && strip(text[b]))
+        ++b;
+    while (right && e > b && strip(text[e - 1]))
+        --e;
+    return fromU32(text.substr(b, e - b));
+}
+
+Json pySplit(const std::string &s, const std::optional<Value> &sep, long long maxSplit, int line)
+{
+    Json out = Json::array();
+    if (!sep || (sep->isData() && sep->data.is_null())) {
+        std::size_t i = 0;
+        while (true) {
+            while (i < s.size() && isAsciiSpace(static_cast<unsigned char>(s[i])))
+                ++i;
+            if (i >= s.size())
+                break;
+            if (maxSplit >= 0 && static_cast<long long>(out.size()) == maxSplit) {
+                std::size_t e = s.size();
+                while (e > i && isAsciiSpace(static_cast<unsigned char>(s[e - 1])))
+                    --e;
+                out.push_back(s.substr(i, e - i));
+                break;
+            }
+            std::size_t j = i;
+            while (j < s.size() && !isAsciiSpace(static_cast<unsigned char>(s[j])))
+                ++j;
+            out.push_back(s.substr(i, j - i));
+            i = j;
+        }
+        return out;
+    }
+    const std::string separator = stringOf(*sep, line, "the separator");
+    if (separator.empty())
+        fail(line, "split: empty separator");
+    std::size_t from = 0;
+    while (maxSplit < 0 || static_cast<long long>(out.size()) < maxSplit) {
+        const std::size_t at = s.find(separator, from);
+        if (at == std::string::npos)
+            break;
+        out.push_back(s.substr(from, at - from));
+        from = at + separator.size();
+    }
+    out.push_back(s.substr(from));
+    return out;
+}
+
+std::string replaced(std::string s, const std::string &from, const std::string &to,
+                     long long count)
+{
+    if (from.empty())
+        return s;
+    std::size_t pos = 0;
+    for (long long n = 0; (count < 0 || n < count); ++n) {
+        pos = s.find(from, pos);
+        if (pos == std::string::npos)
+            break;
+        s.replace(pos, from.size(), to);
+        pos += to.size();
+    }
+    return s;
+}
+
+bool affix(const std::string &s, const Value &what, bool prefix, int line)
+{
+    const auto one = [&](const Json &p) {
+        if (!p.is_string())
+            fail(line, "startswith/endswith takes a string or a tuple of strings");
+        const std::string &x = p.get_ref<const std::string &>();
+        return x.size() <= s.size()
+            && (prefix ? s.compare(0, x.size(), x) == 0
+                       : s.compare(s.size() - x.size(), x.size(), x) == 0);
+    };
+    const Json j = toData(what, line);
+    if (j.is_array())
+        return std::any_of(j.begin(), j.end(), one);
+    return one(j);
+}
+
+std::string caseMapped(const std::string &s, bool upper)
+{
+    std::string out = s;
+    for (char &c : out) {
+        if (upper && c >= 'a' && c <= 'z')
+            c = static_cast<char>(c - 32);
+        else if (!upper && c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c + 32);
+    }
+    return out;
+}
+
+// Dotted attribute lookup as selectattr/map/sort use it ("function.name").
+Value attributePath(const Value &v, const std::string &path, int line)
+{
+    Value cur = v;
+    std::size_t from = 0;
+    while (true) {
+        const std::size_t dot = path.find('.', from);
+        const std::string part = path.substr(from, dot == std::string::npos ? dot : dot - from);
+        if (cur.isUndefined())
+            return cur;
+        cur = getAttr(cur, part, line);
+        if (dot == std::string::npos)
+            return cur;
+        from = dot + 1;
+    }
+}
+
+long long integerArg(const std::optional<Value> &v, long long fallback, int line, const char *what)
+{
+    if (!v || (v->isData() && v->data.is_null()))
+        return fallback;
+    if (!v->isData() || !v->data.is_number_integer())
+        fail(line, std::string(what) + " must be an integer");
+    return v->data.get<long long>();
+}
+
+long long lengthOf(const Value &self, int line)
+{
+    if (self.isData() && self.data.is_string())
+        return static_cast<long long>(toU32(self.data.get<std::string>()).size());
+    if (self.isData() && (self.data.is_array() || self.data.is_object()))
+        return static_cast<long long>(self.data.size());
+    if (self.isUndefined())
+        return 0;
+    fail(line, "length of a " + typeName(self) + " is not defined");
+}
+
+// select/reject/selectattr/rejectattr: keep items whose test (or truthiness) is `keep`.
+Value selectBy(const Value &self, CallArgs &args, int line, bool byAttr, bool keep)
+{
+    std::size_t next = 0;
+    std::string attr;
+    if (byAttr) {
+        if (args.positional.empty())
+            fail(line, "selectattr/rejectattr need an attribute name");
+        attr = stringOf(args.positional[next++], line, "the attribute name");
+    }
+    std::string test;
+    if (next < args.positional.size())
+        test = stringOf(args.positional[next++], line, "the test name");
+    CallArgs testArgs;
+    testArgs.positional.assign(args.positional.begin() + static_cast<long>(next),
+                               args.positional.end());
+    Json out = Json::array();
+    for (const Value &item : iterate(self, line)) {
+        const Value subject = byAttr ? attributePath(item, attr, line) : item;
+        CallArgs a = testArgs;
+        const bool pass = test.empty() ? truthy(subject) : applyTest(test, subject, a, line);
+        if (pass == keep)
+            out.push_back(toData(item, line));
+    }
+    return Value(std::move(out));
+}
+
+} // namespace
+
+Value applyFilter(const std::string &name, const Value &self, CallArgs &args, int line)
+{
+    if (name == "tojson") {
+        const long long indent = integerArg(arg(args, 0, "indent"), -1, line, "indent");
+        const auto sortKeys = arg(args, 99, "sort_keys");
+        return Value(toJsonText(toData(self, line), static_cast<int>(indent),
+                                sortKeys && truthy(*sortKeys)));
+    }
+    if (name == "trim") {
+        return Value(stripped(toStr(self), arg(args, 0, "chars"), true, true, line));
+    }
+    if (name == "length" || name == "count")
+        return Value(lengthOf(self, line));
+    if (name == "string")
+        return Value(toStr(self));
+    if (name == "upper" || name == "lower")
+        return Value(caseMapped(toStr(self), name == "upper"));
+    if (name == "capitalize") {
+        std::string s = caseMapped(toStr(self), false);
+        if (!s.empty() && s[0] >= 'a' && s[0] <= 'z')
+            s[0] = static_cast<char>(s[0] - 32);
+        return Value(s);
+    }
+    if (name == "replace") {
+        const auto from = arg(args, 0, "old");
+        const auto to = arg(args, 1, "new");
+        if (!from || !to)
+            fail(line, "replace needs the old and new strings");
+        return Value(replaced(toStr(self), stringOf(*from, line, "old"),
+                              stringOf(*to, line, "new"),
+                              integerArg(arg(args, 2, "count"), -1, line, "count")));
+    }
+    if (name == "default" || name == "d") {
+        const auto fallback = arg(args, 0, "default_value");
+        const auto boolean = arg(args, 1, "boolean");
+        const bool useFallback
+            = self.isUndefined() || (boolean && truthy(*boolean) && !truthy(self));
+        return useFallback ? fallback.value_or(Value(std::string())) : self;
+    }
+    if (name == "first" || name == "last") {
+        const std::vector<Value> items = iterate(self, line);
+        if (items.empty())
+            return Value::undefined();
+        return name == "first" ? items.front() : items.back();
+    }
+    if (name == "list")
+        return Value(listOf(iterate(self, line), line));
+    if (name == "reverse") {
+        if (self.isData() && self.data.is_string()) {
+            std::u32string s = toU32(self.data.get<std::string>());
+            std::reverse(s.begin(), s.end());
+            return Value(fromU32(s));
+        }
+        std::vector<Value> items = iterate(self, line);
+        std::reverse(items.begin(), items.end());
+        return Value(listOf(items, line));
+    }
+    if (name == "join") {
+        const auto sep = arg(args, 0, "d");
+        const auto attr = arg(args, 1, "attribute");
+        std::string out;
+        bool first = true;
+        for (const Value &item : iterate(self, line)) {
+            if (!first && sep)
+                out += toStr(*sep);
+            first = false;
+            out += toStr(attr ? attributePath(item, toStr(*attr), line) : item);
+        }
+        return Value(out);
+    }
+    if (name == "items") {
+        if (self.isUndefined())
+            return Value(Json::array());
+        const Json j = toData(self, line);
+        if (!j.is_object())
+            fail(line, "items needs a mapping, not " + typeName(self));
+        Json out = Json::array();
+        for (const auto &[k, v] : j.items())
+            out.push_back(Json::array({k, v}));
+        return Value(std::move(out));
+    }
+    if (name == "selectattr" || name == "rejectattr")
+        return selectBy(self, args, line, true, name == "selectattr");
+    if (name == "select" || name == "reject")
+        return selectBy(self, args, line, false, name == "select");
+    if (name == "map") {
+        const auto attr = arg(args, 99, "attribute");
+        Json out = Json::array();
+        if (attr) {
+            const auto fallback = arg(args, 99, "default");
+            for (const Value &item : iterate(self, line)) {
+                Value v = attributePath(item, toStr(*attr), line);
+                if (v.isUndefined() && fallback)
+                    v = *fallback;
+                out.push_back(v.isUndefined() ? Json() : toData(v, line));
+            }
+            return Value(std::move(out));
+        }
+        if (args.positional.empty())
+            fail(line, "map needs a filter name or attribute=");
+        const std::string filter = stringOf(args.positional[0], line, "the filter name");
+        CallArgs rest;
+        rest.positional.assign(args.positional.begin() + 1, args.positional.end());
+        rest.named = args.named;
+        for (const Value &item : iterate(self, line)) {
+            CallArgs a = rest;
+            out.push_back(toData(applyFilter(filter, item, a, line), line));
+        }
+        return Value(std::move(out));
+    }
+    if (name == "unique") {
+        Json out = Json::array();
+        for (const Value &item : iterate(self, line)) {
+            const bool seen = std::any_of(out.begin(), out.end(), [&](const Json &x) {
+                return equals(Value(x), item);
+            });
+            if (!seen)
+                out.push_back(toData(item, line));
+        }
+        return Value(std::move(out));
+    }
+    if (name == "sort") {
+        std::vector<Value> items = iterate(self, line);
+        const auto reverse = arg(args, 0, "reverse");
+        const auto attr = arg(args, 2, "attribute");
+        const auto key = [&](const Value &v) {
+            return attr ? attributePath(v, toStr(*attr), line) : v;
+        };
+        std::stable_sort(items.begin(), items.end(), [&](const Value &a, const Value &b) {
+            return less(key(a), key(b), line);
+        });
+        if (reverse && truthy(*reverse))
+            std::reverse(items.begin(), items.end());
+        return Value(listOf(items, line));
+    }
+    if (name == "int" || name == "float") {
+        const Json j = self.isData() ? self.data : Json();
+        double x = 0;
+        if (j.is_number() || j.is_boolean())
+            x = j.is_boolean() ? j.get<bool>() : j.get<double>();
+        else if (j.is_string()) {
+            try {
+                x = std::stod(j.get<std::string>());
+            } catch (const std::exception &) {
+                x = 0;
+            }
+        }
+        if (name == "int")
+            return Value(static_cast<long long>(std::trunc(x)));
+        return Value(x);
+    }
+    if (name == "abs") {
+        const Json j = toData(self, line);
+        if (j.is_number_integer())
+            return Value(std::llabs(j.get<long long>()));
+        return Value(std::fabs(j.get<double>()));
+    }
+    if (name == "safe")
+        return self;
+    if (name == "indent") {
+        const long long width = integerArg(arg(args, 0, "width"), 4, line, "width");
+        const auto first = arg(args, 1, "first");
+        const std::string pad(static_cast<std::size_t>(std::max(0LL, width)), ' ');
+        const std::string s = toStr(self);
+        std::string out;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            out += s[i];
+            if (s[i] == '\n' && i + 1 < s.size() && s[i + 1] != '\n')
+                out += pad;
+        }
+        return Value((first && truthy(*first) ? pad : std::string()) + out);
+    }
+    fail(line, "unknown filter '" + name + "'");
+}
+
+bool applyTest(const std::string &name, const Value &self, CallArgs &args, int line)
+{
+    const Json *j = self.isData() ? &self.data : nullptr;
+    const auto other = [&]() -> Value {
+        const auto v = arg(args, 0, "value");
+        if (!v)
+            fail(line, "test '" + name + "' needs a value to compare with");
+        return *v;
+    };
+    if (name == "defined")
+        return !self.isUndefined();
+    if (name == "undefined")
+        return self.isUndefined();
+    if (name == "none")
+        return j && j->is_null();
+    if (name == "string")
+        return j && j->is_string();
+    if (name == "mapping")
+        return (j && j->is_object()) || self.kind == Value::Kind::Namespace;
+    if (name == "iterable")
+        return j && (j->is_array() || j->is_object() || j->is_string());
+    if (name == "sequence")
+        return j && (j->is_array() || j->is_object() || j->is_string());
+    if (name == "number")
+        return j && j->is_number();
+    if (name == "integer")
+        return j && j->is_number_integer();
+    if (name == "float")
+        return j && j->is_number_float();
+    if (name == "boolean")
+        return j && j->is_boolean();
+    if (name == "true")
+        return j && j->is_boolean() && j->get<bool>();
+    if (name == "false")
+        return j && j->is_boolean() && !j->get<bool>();
+    if (name == "callable")
+        return self.kind == Value::Kind::Callable;
+    if (name == "odd" || name == "even") {
+        if (!j || !j->is_number_integer())
+            fail(line, "test '" + name + "' needs an integer");
+        return (j->get<long long>() % 2 != 0) == (name == "odd");
+    }
+    if (name == "divisibleby") {
+        const Value d = other();
+        if (!j || !j->is_number_integer() || !d.isData() || !d.data.is_number_integer()
+            || d.data.get<long long>() == 0)
+            fail(line, "divisibleby needs integers");
+        return j->get<long long>() % d.data.get<long long>() == 0;
+    }
+    if (name == "eq" || name == "equalto" || name == "==" || name == "sameas")
+        return equals(self, other());
+    if (name == "ne" || name == "!=")
+        return !equals(self, other());
+    if (name == "lt" || name == "lessthan")
+        return less(self, other(), line);
+    if (name == "gt" || name == "greaterthan")
+        return less(other(), self, line);
+    if (name == "le")
+        return !less(other(), self, line);
+    if (name == "ge")
+        return !less(self, other(), line);
+    if (name == "in") {
+        const Value container = other();
+        for (const Value &item : iterate(container, line)) {
+            if (equals(item, self))
+                return true;
+        }
+        return false;
+    }
+    if (name == "lower" || name == "upper")
+        return j && j->is_string() && caseMapped(j->get<std::string>(), name == "upper") == *j;
+    fail(line, "unknown test '" + name + "'");
+}
+
+std::optional<Value> callMethod(const Value &self, const std::string &name, CallArgs &args,
+                                int line)
+{
+    if (!self.isData())
+        return std::nullopt;
+    const Json &j = self.data;
+    if (j.is_string()) {
+        const std::string &s = j.get_ref<const std::string &>();
+        if (name == "strip" || name == "lstrip" || name == "rstrip")
+            return Value(stripped(s, arg(args, 0, "chars"), name != "rstrip", name != "lstrip",
+                                  line));
+        if (name == "split")
+            return Value(pySplit(s, arg(args, 0, "sep"),
+                                 integerArg(arg(args, 1, "maxsplit"), -1, line, "maxsplit"),
+                                 line));
+        if (name == "startswith" || name == "endswith") {
+            const auto what = arg(args, 0, "prefix");
+            if (!what)
+                fail(line, name + " needs an argument");
+            return Value(affix(s, *what, name == "startswith", line));
+        }
+        if (name == "upper" || name == "lower")
+            return Value(caseMapped(s, name == "upper"));
+        if (name == "replace") {
+            if (args.positional.size() < 2)
+                fail(line, "replace needs the old and new strings");
+            return Value(replaced(s, stringOf(args.positional[0], line, "old"),
+                                  stringOf(args.positional[1], line, "new"),
+                                  integerArg(arg(args, 2, "count"), -1, line, "count")));
+        }
+        if (name == "title" || name == "capitalize") {
+            std::string out = caseMapped(s, false);
+            bool start = true;
+            for (char &c : out) {
+                const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+                if (start && c >= 'a' && c <= 'z')
+                    c = static_cast<char>(c - 32);
+                start = name == "title" ? !letter : false;
+            }
+            return Value(out);
+        }
+        if (name == "find") {
+            const auto what = arg(args, 0, "sub");
+            if (!what)
+                fail(line, "find needs an argument");
+            const std::size_t at = s.find(stringOf(*what, line, "the substring"));
+            if (at == std::string::npos)
+                return Value(-1LL);
+            return Value(static_cast<long long>(toU32(s.substr(0, at)).size()));
+        }
+        if (name == "count") {
+            const auto what = arg(args, 0, "sub");
+            if (!what)
+                fail(line, "count needs an argument");
+            const std::string sub = stringOf(*what, line, "the substring");
+            long long n = 0;
+            for (std::size_t at = 0; !sub.empty() && (at = s.find(sub, at)) != std::string::npos;
+                 at += sub.size())
+                ++n;
+            return Value(n);
+        }
+        if (name == "join") {
+            const auto items = arg(args, 0, "iterable");
+            if (!items)
+                fail(line, "join needs an argument");
+            std::string out;
+            bool first = true;
+            for (const Value &item : iterate(*items, line)) {
+                out += (first ? "" : s) + stringOf(item, line, "joined item");
+                first = false;
+            }
+            return Value(out);
+        }
+        return std::nullopt;
+    }
+    if (j.is_object()) {
+        if (name == "items" || name == "keys" || name == "values") {
+            Json out = Json::array();
+            for (const auto &[k, v] : j.items()) {
+                if (name == "items")
+                    out.push_back(Json::array({k, v}));
+                else
+                    out.push_back(name == "keys" ? Json(k) : v);
+            }
+            return Value(std::move(out));
+        }
+        if (name == "get") {
+            const auto key = arg(args, 0, "key");
+            if (!key)
+                fail(line, "get needs a key");
+            const Value found = getItem(self, *key, line);
+            if (!found.isUndefined())
+                return found;
+            return arg(args, 1, "default").value_or(Value(Json()));
+        }
+    }
+    return std::nullopt;
+}
+
+Value globalFunction(const std::string &name)
+{
+    Function f;
+    if (name == "raise_exception") {
+        f = [](CallArgs &a, int line) -> Value {
+            const auto message = arg(a, 0, "message");
+            fail(line, "the template raised an exception: " + (message ? toStr(*message) : ""));
+        };
+    } else if (name == "strftime_now") {
+        f = [](CallArgs &a, int line) -> Value {
+            const auto format = arg(a, 0, "format");
+            if (!format)
+                fail(line, "strftime_now needs a format");
+            const std::time_t now = std::time(nullptr);
+            std::tm local{};
+            localtime_r(&now, &local);
+            char buf[256];
+            const std::size_t n = std::strftime(buf, sizeof buf,
+                                                stringOf(*format, line, "the format").c_str(),
+                                                &local);
+            return Value(std::string(buf, n));
+        };
+    } else if (name == "namespace" || name == "dict") {
+        const bool ns = name == "namespace";
+        f = [ns](CallArgs &a, int line) -> Value {
+            Json object = Json::object();
+            for (const Value &p : a.positional) {
+                const Json j = toData(p, line);
+                if (!j.is_object())
+                    fail(line, "namespace()/dict() take a mapping or name=value arguments");
+                for (const auto &[k, v] : j.items())
+                    object[k] = v;
+            }
+            for (const auto &[k, v] : a.named)
+                object[k] = toData(v, line);
+            if (!ns)
+                return Value(std::move(object));
+            Value out;
+            out.kind = Value::Kind::Namespace;
+            out.ns = std::make_shared<Json>(std::move(object));
+            return out;
+        };
+    } else if (name == "range") {
+        f = [](CallArgs &a, int line) -> Value {
+            std::vector<long long> n;
+            for (const Value &p : a.positional)
+                n.push_back(integerArg(p, 0, line, "range's argument"));
+            if (n.empty() || n.size() > 3)
+                fail(line, "range takes one to three integers");
+            const long long start = n.size() > 1 ? n[0] : 0;
+            const long long stop = n.size() > 1 ? n[1] : n[0];
+            const long long step = n.size() > 2 ? n[2] : 1;
+            if (step == 0)
+                fail(line, "range step cannot be zero");
+            Json out = Json::array();
+            for (long long i = start; step > 0 ? i < stop : i > stop; i += step)
+                out.push_back(i);
+            return Value(std::move(out));
+        };
+    } else {
+        return Value::undefined(name);
+    }
+    Value v;
+    v.kind = Value::Kind::Callable;
+    v.call = std::make_shared<Function>(std::move(f));
+    return v;
+}
+
+} // namespace qb::jinja
