@@ -9,7 +9,9 @@
 // documents=None, add_generation_prompt=..., bos_token=..., eos_token=..., ...) with the special
 // tokens of each tokenizer_config.json. The llama3 and smollm2 strings were also checked by
 // reading the templates by hand. The small templates below exercise one construct each and were
-// rendered the same way.
+// rendered the same way. The Llama 2, Mistral (v0.1 and a tool-calling v0.3-style) and
+// DeepSeek-R1-Distill templates, whose folders shared/data lacks, are transcriptions of their
+// published templates (they may differ in detail from today's files), rendered the same way.
 #include "chat/chat_template.h"
 #include "chat/jinja.h"
 #include "support/test_support.h"
@@ -323,6 +325,174 @@ const FeatureCase kFeatureCases[] = {
          "1.0 0.30000000000000004 1e+20 1.5e-07 33.333333333333336 -0.0 1.2345678901234568e+16"},
 };
 
+struct FamilyTemplate
+{
+    const char *name;
+    const char *source;
+};
+
+struct FamilyCase
+{
+    const char *name;
+    bool addGenerationPrompt;
+    bool tools;
+    const char *messages;
+    const char *expected; // "ERROR <message>" where jinja2 raised
+};
+
+const FamilyTemplate kFamilyTemplates[] = {
+    {"llama2",
+     "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"},
+    {"mistral_v1",
+     "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"},
+    {"mistral_tools",
+     "{%- if messages[0][\"role\"] == \"system\" %}\n"
+     "    {%- set system_message = messages[0][\"content\"] %}\n"
+     "    {%- set loop_messages = messages[1:] %}\n"
+     "{%- else %}\n"
+     "    {%- set loop_messages = messages %}\n"
+     "{%- endif %}\n"
+     "{%- if not tools is defined %}\n"
+     "    {%- set tools = none %}\n"
+     "{%- endif %}\n"
+     "{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto\", \"user\") | list %}\n"
+     "{%- set ns = namespace() %}\n"
+     "{%- set ns.index = 0 %}\n"
+     "{%- for message in loop_messages %}\n"
+     "    {%- if not (message.role == \"tool\" or message.role == \"tool_results\" or (message.tool_calls is defined and message.tool_calls is not none)) %}\n"
+     "        {%- if (message[\"role\"] == \"user\") != (ns.index % 2 == 0) %}\n"
+     "            {{- raise_exception(\"After the optional system message, conversation roles must alternate user/assistant/user/assistant/...\") }}\n"
+     "        {%- endif %}\n"
+     "        {%- set ns.index = ns.index + 1 %}\n"
+     "    {%- endif %}\n"
+     "{%- endfor %}\n"
+     "{{- bos_token }}\n"
+     "{%- for message in loop_messages %}\n"
+     "    {%- if message[\"role\"] == \"user\" %}\n"
+     "        {%- if tools is not none and (message == user_messages[-1]) %}\n"
+     "            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+     "            {%- for tool in tools %}\n"
+     "                {%- set tool = tool.function %}\n"
+     "                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+     "                {%- for key, val in tool.items() if key != \"return\" %}\n"
+     "                    {%- if val is string %}\n"
+     "                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+     "                    {%- else %}\n"
+     "                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+     "                    {%- endif %}\n"
+     "                    {%- if not loop.last %}\n"
+     "                        {{- \", \" }}\n"
+     "                    {%- endif %}\n"
+     "                {%- endfor %}\n"
+     "                {{- \"}}\" }}\n"
+     "                {%- if not loop.last %}\n"
+     "                    {{- \", \" }}\n"
+     "                {%- else %}\n"
+     "                    {{- \"]\" }}\n"
+     "                {%- endif %}\n"
+     "            {%- endfor %}\n"
+     "            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+     "        {%- endif %}\n"
+     "        {%- if loop.last and system_message is defined %}\n"
+     "            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }}\n"
+     "        {%- else %}\n"
+     "            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+     "        {%- endif %}\n"
+     "    {%- elif message.tool_calls is defined and message.tool_calls is not none %}\n"
+     "        {{- \"[TOOL_CALLS] [\" }}\n"
+     "        {%- for tool_call in message.tool_calls %}\n"
+     "            {%- set out = tool_call.function|tojson %}\n"
+     "            {{- out[:-1] }}\n"
+     "            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+     "            {%- if not loop.last %}\n"
+     "                {{- \", \" }}\n"
+     "            {%- else %}\n"
+     "                {{- \"]\" + eos_token }}\n"
+     "            {%- endif %}\n"
+     "        {%- endfor %}\n"
+     "    {%- elif message[\"role\"] == \"assistant\" %}\n"
+     "        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+     "    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\"] == \"tool\" %}\n"
+     "        {%- if message.content is defined and message.content.content is defined %}\n"
+     "            {%- set content = message.content.content %}\n"
+     "        {%- else %}\n"
+     "            {%- set content = message.content %}\n"
+     "        {%- endif %}\n"
+     "        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" }}\n"
+     "        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESULTS]' }}\n"
+     "    {%- else %}\n"
+     "        {{- raise_exception(\"Only user and assistant roles are supported, with the exception of an initial optional system message!\") }}\n"
+     "    {%- endif %}\n"
+     "{%- endfor %}\n"},
+    {"deepseek_r1",
+     "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}{%- else %}{{'\\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor %}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{%- if ns.is_tool %}{{'<｜tool▁outputs▁end｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{%- set ns.is_tool = false -%}{%- else %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endif %}{%- if message['role'] == 'tool' %}{%- set ns.is_tool = true -%}{%- if ns.is_output_first %}{{'<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- set ns.is_output_first = false %}{%- else %}{{'\\n<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'}}{%- endif %}{%- endif %}{%- endfor -%}{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}{% if add_generation_prompt and not ns.is_tool %}{{'<｜Assistant｜><think>\\n'}}{% endif %}"},
+};
+
+const FamilyCase kFamilyCases[] = {
+    {"llama2", false, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>[INST] <<SYS>>\n"
+     "You are a careful math tutor.\n"
+     "<</SYS>>\n"
+     "\n"
+     "  What is 12 * 7?\n"
+     "Show steps. [/INST] 12 * 7 = 84.\n"
+     "#### 84 </s>"},
+    {"llama2", true, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>[INST] <<SYS>>\n"
+     "You are a careful math tutor.\n"
+     "<</SYS>>\n"
+     "\n"
+     "  What is 12 * 7?\n"
+     "Show steps. [/INST] 12 * 7 = 84.\n"
+     "#### 84 </s>"},
+    {"mistral_v1", false, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "ERROR Conversation roles must alternate user/assistant/user/assistant/..."},
+    {"mistral_v1", true, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "ERROR Conversation roles must alternate user/assistant/user/assistant/..."},
+    {"mistral_tools", false, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>[INST]   What is 12 * 7?\n"
+     "Show steps.  [/INST] 12 * 7 = 84.\n"
+     "#### 84</s>"},
+    {"mistral_tools", true, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>[INST]   What is 12 * 7?\n"
+     "Show steps.  [/INST] 12 * 7 = 84.\n"
+     "#### 84</s>"},
+    {"deepseek_r1", false, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>You are a careful math tutor.<｜User｜>  What is 12 * 7?\n"
+     "Show steps.  <｜Assistant｜>12 * 7 = 84.\n"
+     "#### 84<｜end▁of▁sentence｜>"},
+    {"deepseek_r1", true, false,
+     "[{\"role\": \"system\", \"content\": \"You are a careful math tutor.\"}, {\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>You are a careful math tutor.<｜User｜>  What is 12 * 7?\n"
+     "Show steps.  <｜Assistant｜>12 * 7 = 84.\n"
+     "#### 84<｜end▁of▁sentence｜><｜Assistant｜><think>\n"},
+    {"llama2", false, false,
+     "[{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\", \"content\": \"b\"}]",
+     "ERROR Conversation roles must alternate user/assistant/user/assistant/..."},
+    {"mistral_v1", true, false,
+     "[{\"role\": \"user\", \"content\": \"  What is 12 * 7?\\nShow steps.  \"}, {\"role\": \"assistant\", \"content\": \"12 * 7 = 84.\\n#### 84\"}]",
+     "<s>[INST]   What is 12 * 7?\n"
+     "Show steps.   [/INST]12 * 7 = 84.\n"
+     "#### 84</s>"},
+    {"deepseek_r1", true, false,
+     "[{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"<think>\\nadd\\n</think>\\n\\n4\"}, {\"role\": \"user\", \"content\": \"3+3?\"}]",
+     "<s><｜User｜>2+2?<｜Assistant｜>\n"
+     "\n"
+     "4<｜end▁of▁sentence｜><｜User｜>3+3?<｜Assistant｜><think>\n"},
+    {"mistral_tools", false, true,
+     "[{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Weather in Paris?\"}, {\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"abc123def\", \"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abc123def\", \"content\": \"21 C\"}, {\"role\": \"assistant\", \"content\": \"  21 C in Paris. \"}, {\"role\": \"user\", \"content\": \"Thanks\"}]",
+     "<s>[INST] Weather in Paris?[/INST][TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abc123def\"}]</s>[TOOL_RESULTS] {\"content\": 21 C, \"call_id\": \"abc123def\"}[/TOOL_RESULTS] 21 C in Paris.</s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Current weather \"now\"\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, \"unit\": {\"type\": \"string\", \"enum\": [\"°C\", \"°F\"]}, \"days\": {\"type\": \"integer\", \"default\": 1.5e-07}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS][INST] Be brief.\n"
+     "\n"
+     "Thanks[/INST]"},
+};
+
 QString errorOf(const std::function<void()> &f)
 {
     try {
@@ -377,6 +547,33 @@ private Q_SLOTS:
             ++checked;
         }
         QCOMPARE(checked, 12);
+    }
+
+    void transcribedFamilyTemplatesRenderAsJinja2()
+    {
+        const Json tools = Json::parse(kTools);
+        const Json tokens = {{"bos_token", "<s>"}, {"eos_token", "</s>"}};
+        for (const FamilyCase &c : kFamilyCases) {
+            const char *source = nullptr;
+            for (const FamilyTemplate &t : kFamilyTemplates) {
+                if (std::string(t.name) == c.name)
+                    source = t.source;
+            }
+            QVERIFY(source);
+            const qb::chat::ChatTemplate chat(source, "t", tokens);
+            const Json messages = Json::parse(c.messages);
+            const std::string expected = c.expected;
+            const auto render = [&] {
+                return chat.render(messages, c.addGenerationPrompt, c.tools ? tools : Json());
+            };
+            if (expected.rfind("ERROR ", 0) == 0) {
+                QCOMPARE(errorOf([&] { render(); }),
+                         "t line 1: the template raised an exception: "
+                             + QString::fromStdString(expected.substr(6)));
+            } else {
+                QVERIFY2(render() == expected, c.name);
+            }
+        }
     }
 
     void specialTokensAndNamedTemplates()
