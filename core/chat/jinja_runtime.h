@@ -43,4 +43,22 @@ std::optional<Value> callMethod(const Value &self, const std::string &name, Call
 // raise_exception, strftime_now, namespace, range, dict; undefined for other names.
 Value globalFunction(const std::string &name);
 
+// ---- helpers shared by the builtins (jinja_builtins.cpp, jinja_methods.cpp) ----
+
+// Named argument `name`, else positional argument `index`; nullopt when absent.
+std::optional<Value> arg(CallArgs &a, std::size_t index, const char *name);
+std::string stringOf(const Value &v, int line, const char *what);
+// The JSON of a value (a namespace as its object); undefined and functions are errors at line.
+Json toData(const Value &v, int line);
+long long integerArg(const std::optional<Value> &v, long long fallback, int line,
+                     const char *what);
+// Python's str.strip / lstrip / rstrip: whitespace, or any of chars.
+std::string stripped(const std::string &s, const std::optional<Value> &chars, bool left,
+                     bool right, int line);
+// Python's str.replace; count < 0 replaces all.
+std::string replaced(std::string s, const std::string &from, const std::string &to,
+                     long long count);
+// ASCII upper or lower case, as the templates' role and tag names need.
+std::string caseMapped(const std::string &s, bool upper);
+
 } // namespace qb::jinja
