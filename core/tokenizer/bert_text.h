@@ -4,9 +4,8 @@
 //
 // The punctuation and lowercase tables cover every code point below U+20000 (Unicode general
 // categories P* and the one-to-one lowercase mappings, listed with Python's unicodedata and
-// str.lower);
-// accent stripping decomposes with the composition table of nfc.h (compositions below U+2000) and
-// drops combining marks.
+// str.lower); accent stripping decomposes canonically (nfd.h) and drops the nonspacing marks
+// (category Mn).
 // Thread safety: pure functions over constant tables.
 #pragma once
 #include <string>

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <unordered_map>
-#include <utility>
 
 namespace qb::tok {
 
@@ -296,28 +294,6 @@ void composeNfc(std::string &text)
     text.clear();
     for (const char32_t cp : out)
         appendUtf8(text, cp);
-}
-
-std::u32string stripCombiningMarks(const std::u32string &text)
-{
-    static const auto decompositions = [] {
-        std::unordered_map<char32_t, std::pair<char32_t, char32_t>> map;
-        for (const Composition &c : kCompositions)
-            map.emplace(c.composed, std::make_pair(c.base, c.mark));
-        return map;
-    }();
-    std::u32string out;
-    out.reserve(text.size());
-    for (char32_t cp : text) {
-        // A composed character's base may itself be composed ("ế" = "ê" + acute); the marks
-        // peeled off on the way are dropped.
-        for (auto it = decompositions.find(cp); it != decompositions.end();
-             it = decompositions.find(cp))
-            cp = it->second.first;
-        if (!isCombiningMark(cp))
-            out.push_back(cp);
-    }
-    return out;
 }
 
 } // namespace qb::tok

@@ -10,8 +10,4 @@ namespace qb::tok {
 
 void composeNfc(std::string &text);
 
-// Canonical decomposition by the same table (applied until nothing decomposes further), with
-// combining marks dropped: "é" and "e" + U+0301 both become "e". BERT's accent stripping.
-std::u32string stripCombiningMarks(const std::u32string &text);
-
 } // namespace qb::tok
