@@ -284,6 +284,23 @@ private Q_SLOTS:
         QCOMPARE(back.vocabSize(), 32000);
     }
 
+    void saveAndReloadKeepsWordPiece()
+    {
+        REQUIRE_TOKENIZER("bert");
+        const auto dir = qbtest::makeTempDir("tokenizer_hf");
+        load("bert").save(dir / "tokenizer.json");
+        const Tokenizer back = Tokenizer::fromFile(dir / "tokenizer.json");
+        QCOMPARE(QString::fromStdString(back.modelType()), QString("WordPiece"));
+        for (const std::string text :
+             {"H\u00e9llo, W\u00f6rld!", "unbelievably antidisestablishmentarianism",
+              "\u6211\u7231 [MASK] \u2603"}) {
+            const Ids ids = load("bert").encode(text, true);
+            QCOMPARE(back.encode(text, true), ids);
+            QCOMPARE(back.decode(ids), load("bert").decode(ids));
+        }
+        QCOMPARE(back.vocabSize(), 30522);
+    }
+
     void concurrentEncodingAgrees()
     {
         REQUIRE_TOKENIZER("gpt2");
