@@ -323,6 +323,60 @@ const FeatureCase kFeatureCases[] = {
          "ééfb1['a', 'b', 'nested']3"},
         {"{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 1.5e-7 }} {{ 100.0 / 3 }} {{ -0.0 }} {{ 12345678901234567.0 }}",
          "1.0 0.30000000000000004 1e+20 1.5e-07 33.333333333333336 -0.0 1.2345678901234568e+16"},
+        // Whitespace control, trim_blocks and lstrip_blocks.
+        {"a\n"
+         "  {% if true %}\n"
+         "  b\n"
+         "  {% endif %}\n"
+         "c",
+         "a\n"
+         "  b\n"
+         "c"},
+        {"a  {% if true %}b{% endif %}  \n"
+         "  {{ 'x' }}  \n"
+         "{# c #}\n"
+         "  {#- d #}  e\n",
+         "a  b  \n"
+         "  x  \n"
+         "  e"},
+        {"{% for i in [1,2] %}\n"
+         "  - {{ i }}\n"
+         "{% endfor %}\n",
+         "  - 1\n"
+         "  - 2\n"},
+        {"x {%+ if true %}y{% endif %}\n"
+         "  {%+ if true %}z{% endif +%}\n"
+         "w",
+         "x y  z\n"
+         "w"},
+        {"  {%- if true -%}  \n"
+         "\n"
+         "  q  \n"
+         "  {%- endif %}\n"
+         "  r",
+         "q  r"},
+        {"line1\r\n"
+         "line2\r\n"
+         "{% if true %}\r\n"
+         "in\r\n"
+         "{% endif %}\r\n",
+         "line1\n"
+         "line2\n"
+         "in\n"},
+        {"{{- ' a ' -}}  {{ 'b' }}\n"
+         "\n"
+         "{{- 'c' }}",
+         " a bc"},
+        {"\t{% set x = 1 %}\n"
+         "\t{{ x }}\n",
+         "\t1"},
+        {"{% macro m(a) -%}\n"
+         "  [{{ a }}]\n"
+         "{%- endmacro %}\n"
+         "{{ m(1) }}{{ m('z') }}",
+         "[1][z]"},
+        {"{{ '{{' }} {{ {'a': {'b': 1}} }} {{ \"it's\" }} {{ 'a\\tb' }}",
+         "{{ {'a': {'b': 1}} it's a\tb"},
 };
 
 struct FamilyTemplate
