@@ -67,9 +67,14 @@ std::string renderChat(const ModelBundle &bundle, const nlohmann::ordered_json &
 {
     const std::string name = (bundle.tokenizerDir.filename() / "chat template").string();
     if (bundle.chatTemplate.empty())
-        throw Error(bundle.tokenizerDir.string() + ": the model has no chat template");
-    const chat::ChatTemplate chat(bundle.chatTemplate, name,
-                                  chat::readSpecialTokens(bundle.tokenizerDir));
+        throw Error((bundle.tokenizerDir.empty() ? std::string("model")
+                                                  : bundle.tokenizerDir.string())
+                    + ": the model has no chat template");
+    // A bundle built in code (no folder) has no tokenizer_config.json to take tokens from.
+    const nlohmann::ordered_json tokens = bundle.tokenizerDir.empty()
+        ? nlohmann::ordered_json::object()
+        : chat::readSpecialTokens(bundle.tokenizerDir);
+    const chat::ChatTemplate chat(bundle.chatTemplate, name, tokens);
     return chat.render(messages, addGenerationPrompt);
 }
 

@@ -44,7 +44,7 @@ struct ModelBundle
     std::unique_ptr<Transformer> model;
     std::shared_ptr<const TextCodec> codec;
     std::string chatTemplate; // Jinja source; empty when the tokenizer has none
-    std::filesystem::path tokenizerDir; // the folder the tokenizer files came from
+    std::filesystem::path tokenizerDir; // the folder the tokenizer files came from; empty if none
     GenerationDefaults generation;
     ModelProvenance provenance;
 
