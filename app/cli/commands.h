@@ -15,5 +15,7 @@ int cmdQuant(const std::vector<std::string> &args);
 int cmdData(const std::vector<std::string> &args);
 int cmdScore(const std::vector<std::string> &args);
 int cmdRl(const std::vector<std::string> &args);
+int cmdTokenize(const std::vector<std::string> &args);
+int cmdChat(const std::vector<std::string> &args);
 
 } // namespace qbcli

@@ -29,6 +29,10 @@ const std::map<std::string, Command> &commands()
         {"score", {"extract answers from saved completions (JSON lines)", qbcli::cmdScore}},
         {"rl", {"the GRPO loss, advantages, KL and clip fraction of a saved batch",
                 qbcli::cmdRl}},
+        {"tokenize", {"encode text with a tokenizer.json: ids, tokens, decoded (JSON lines)",
+                      qbcli::cmdTokenize}},
+        {"chat", {"render a chat template (tokenizer_config.json) for a conversation",
+                  qbcli::cmdChat}},
     };
     return table;
 }

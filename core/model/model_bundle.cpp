@@ -1,5 +1,6 @@
 #include "model/model_bundle.h"
 
+#include "chat/chat_template.h"
 #include "quant/quant_checkpoint.h"
 #include "train/lora.h"
 #include "util/error.h"
@@ -61,6 +62,22 @@ std::unique_ptr<Transformer> loadTransformer(const fs::path &dir)
     return isQuantizedCheckpoint(dir) ? loadQuantizedModel(dir) : Transformer::load(dir);
 }
 
+std::string renderChat(const ModelBundle &bundle, const nlohmann::ordered_json &messages,
+                       bool addGenerationPrompt)
+{
+    const std::string name = (bundle.tokenizerDir.filename() / "chat template").string();
+    if (bundle.chatTemplate.empty())
+        throw Error((bundle.tokenizerDir.empty() ? std::string("model")
+                                                  : bundle.tokenizerDir.string())
+                    + ": the model has no chat template");
+    // A bundle built in code (no folder) has no tokenizer_config.json to take tokens from.
+    const nlohmann::ordered_json tokens = bundle.tokenizerDir.empty()
+        ? nlohmann::ordered_json::object()
+        : chat::readSpecialTokens(bundle.tokenizerDir);
+    const chat::ChatTemplate chat(bundle.chatTemplate, name, tokens);
+    return chat.render(messages, addGenerationPrompt);
+}
+
 void copyTokenizerFiles(const fs::path &from, const fs::path &to)
 {
     for (const char *file : {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
@@ -96,6 +113,7 @@ ModelBundle loadModelBundle(const fs::path &dir)
     b.model = loadTransformer(dir);
     b.codec = codecForModel(dir, b.model->config());
     b.chatTemplate = b.codec->chatTemplate();
+    b.tokenizerDir = dir;
     const fs::path genFile = dir / "generation_config.json";
     if (fs::exists(genFile)) {
         json j;

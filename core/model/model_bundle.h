@@ -44,6 +44,7 @@ struct ModelBundle
     std::unique_ptr<Transformer> model;
     std::shared_ptr<const TextCodec> codec;
     std::string chatTemplate; // Jinja source; empty when the tokenizer has none
+    std::filesystem::path tokenizerDir; // the folder the tokenizer files came from; empty if none
     GenerationDefaults generation;
     ModelProvenance provenance;
 
@@ -56,6 +57,13 @@ struct ModelBundle
 // base_model_name_or_path names, with the tokenizer of the model folder.
 // Throws qb::Error naming the folder, file and tensor on anything missing or malformed.
 ModelBundle loadModelBundle(const std::filesystem::path &dir);
+
+// The bundle's chat template applied to messages (a list of {role, content}) the way transformers'
+// apply_chat_template(tokenize=False) does, with the special tokens of the tokenizer folder's
+// tokenizer_config.json (chat/chat_template.h). Throws qb::Error when the model has no template,
+// or the template uses something the renderer does not support (naming its line).
+std::string renderChat(const ModelBundle &bundle, const nlohmann::ordered_json &messages,
+                       bool addGenerationPrompt);
 
 // Copies tokenizer.json, tokenizer_config.json, generation_config.json and
 // special_tokens_map.json (those present) from one model folder to another.

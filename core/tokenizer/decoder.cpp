@@ -192,6 +192,42 @@ private:
     bool m_stripFirst;
 };
 
+// Pieces after the first lose the continuing prefix or gain a space; cleanup then undoes the
+// spaces BERT's pre-tokenizer put around punctuation and English contractions, token by token.
+class WordPieceDecoder : public Decoder
+{
+public:
+    WordPieceDecoder(std::string prefix, bool cleanup)
+        : m_prefix(std::move(prefix)), m_cleanup(cleanup)
+    {
+    }
+    void decode(std::vector<std::string> &tokens) const override
+    {
+        static const std::pair<const char *, const char *> kCleanup[] = {
+            {" .", "."},         {" ?", "?"},     {" !", "!"},     {" ,", ","},
+            {" ' ", "'"},        {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+            {" 's", "'s"},       {" 've", "'ve"}, {" 're", "'re"},
+        };
+        for (std::size_t i = 0; i < tokens.size(); ++i) {
+            std::string &t = tokens[i];
+            if (i > 0) {
+                if (!m_prefix.empty() && t.compare(0, m_prefix.size(), m_prefix) == 0)
+                    t.erase(0, m_prefix.size());
+                else
+                    t.insert(0, " ");
+            }
+            if (m_cleanup) {
+                for (const auto &[from, to] : kCleanup)
+                    replaceAll(t, from, to);
+            }
+        }
+    }
+
+private:
+    std::string m_prefix;
+    bool m_cleanup;
+};
+
 } // namespace
 
 std::unique_ptr<Decoder> makeBuiltinWordsDecoder()
@@ -230,6 +266,9 @@ std::unique_ptr<Decoder> makeDecoder(const nlohmann::json &j, const JsonWhere &w
         return std::make_unique<StripDecoder>(where.string(j, "content", " "),
                                               static_cast<int>(where.integer(j, "start", 0)),
                                               static_cast<int>(where.integer(j, "stop", 0)));
+    if (type == "WordPiece")
+        return std::make_unique<WordPieceDecoder>(where.string(j, "prefix", "##"),
+                                                  where.boolean(j, "cleanup", true));
     if (type == "Metaspace") {
         bool stripFirst = where.boolean(j, "add_prefix_space", true);
         const std::string scheme = where.string(j, "prepend_scheme");

@@ -1,10 +1,11 @@
 // Decoders of a tokenizer.json ("decoder" key): they turn token strings back into text.
 //
 // Supported: Sequence, ByteLevel, Replace (string pattern), ByteFallback, Fuse, Strip, Metaspace,
-// no decoder (tokens joined with single spaces, as the Hugging Face library does) and QuantBench's
-// built-in word spacing (builtin_words.h). Bytes that do not form valid UTF-8 (a token sequence
-// cut inside a character) are passed through as raw bytes rather than replaced by U+FFFD, so a
-// caller streaming text can join pieces back into the right characters.
+// WordPiece (with its cleanup), no decoder (tokens joined with single spaces, as the Hugging Face
+// library does) and QuantBench's built-in word spacing (builtin_words.h). Bytes that do not form
+// valid UTF-8 (a token sequence cut inside a character) are passed through as raw bytes rather
+// than replaced by U+FFFD, so a caller streaming text can join pieces back into the right
+// characters.
 // Thread safety: immutable after construction; decode is const.
 #pragma once
 #include "tokenizer/json_where.h"

@@ -1,6 +1,7 @@
 #include "tokenizer/model.h"
 
 #include "tokenizer/bpe_model.h"
+#include "tokenizer/wordpiece_model.h"
 
 namespace qb::tok {
 
@@ -162,6 +163,8 @@ std::unique_ptr<Model> makeModel(const nlohmann::json &j, const JsonWhere &where
     const std::string type = modelType(j, where);
     if (type == "BPE")
         return makeBpe(j, where);
+    if (type == "WordPiece")
+        return makeWordPiece(j, where);
     if (type == "WordLevel") {
         auto vocab = std::make_unique<Vocab>(readVocab(j, where));
         const std::string unk = where.string(j, "unk_token");

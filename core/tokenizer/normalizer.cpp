@@ -1,5 +1,6 @@
 #include "tokenizer/normalizer.h"
 
+#include "tokenizer/bert_text.h"
 #include "tokenizer/nfc.h"
 
 #include <vector>
@@ -104,6 +105,16 @@ public:
     void normalize(std::string &text) const override { composeNfc(text); }
 };
 
+class BertNormalizer : public Normalizer
+{
+public:
+    explicit BertNormalizer(BertNormalizeOptions options) : m_options(options) {}
+    void normalize(std::string &text) const override { bertNormalize(text, m_options); }
+
+private:
+    BertNormalizeOptions m_options;
+};
+
 } // namespace
 
 std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json &j, const JsonWhere &where)
@@ -138,6 +149,15 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json &j, const JsonWh
                                                  where.boolean(j, "strip_right", true));
     if (type == "NFC")
         return std::make_unique<NfcNormalizer>();
+    if (type == "BertNormalizer") {
+        BertNormalizeOptions options;
+        options.cleanText = where.boolean(j, "clean_text", true);
+        options.handleChineseChars = where.boolean(j, "handle_chinese_chars", true);
+        options.lowercase = where.boolean(j, "lowercase", true);
+        // strip_accents: null follows lowercase, as in the reference library.
+        options.stripAccents = where.boolean(j, "strip_accents", options.lowercase);
+        return std::make_unique<BertNormalizer>(options);
+    }
     (where / "type").fail("'" + type + "' is not supported");
 }
 

@@ -1,8 +1,9 @@
 // Normalizers of a tokenizer.json ("normalizer" key), applied to each stretch of text between
 // added tokens before it is pre-tokenized.
 //
-// Supported: Sequence, Prepend, Replace (string pattern), Lowercase (ASCII), Strip, and NFC (with
-// the coverage nfc.h describes). Any other type is a qb::Error naming the key path.
+// Supported: Sequence, Prepend, Replace (string pattern), Lowercase (ASCII), Strip, NFC (with
+// the coverage nfc.h describes) and BertNormalizer (bert_text.h). Any other type is a qb::Error
+// naming the key path.
 // Thread safety: immutable after construction; normalize is const.
 #pragma once
 #include "tokenizer/json_where.h"

@@ -284,6 +284,15 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json &j, const Js
         return std::make_unique<SplitPre>(wordOrSymbolMatches, SplitBehavior::Removed, true);
     if (type == "WhitespaceSplit")
         return std::make_unique<SplitPre>(whitespaceMatches, SplitBehavior::Removed, false);
+    if (type == "BertPreTokenizer") {
+        // Whitespace removed, then every punctuation character a piece of its own.
+        std::vector<std::unique_ptr<PreTokenizer>> steps;
+        steps.push_back(
+            std::make_unique<SplitPre>(whitespaceMatches, SplitBehavior::Removed, false));
+        steps.push_back(
+            std::make_unique<SplitPre>(bertPunctuationMatches, SplitBehavior::Isolated, false));
+        return std::make_unique<SequencePre>(std::move(steps));
+    }
     if (type == "Punctuation")
         return std::make_unique<SplitPre>(punctuationMatches,
                                           behaviorOf(j, where, SplitBehavior::Isolated), false);

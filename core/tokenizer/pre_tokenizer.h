@@ -3,8 +3,8 @@
 // printable alphabet, Metaspace turns spaces into U+2581).
 //
 // Supported: Sequence, Split (string or known regex pattern, every behavior, invert), ByteLevel,
-// Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation. Others are a qb::Error naming the
-// key path; so is a regex that split_patterns.h does not know.
+// Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation, BertPreTokenizer. Others are a
+// qb::Error naming the key path; so is a regex that split_patterns.h does not know.
 // Thread safety: immutable after construction; split is const.
 #pragma once
 #include "tokenizer/json_where.h"

@@ -1,5 +1,6 @@
 #include "tokenizer/split_patterns.h"
 
+#include "tokenizer/bert_text.h"
 #include "tokenizer/builtin_words.h"
 #include "tokenizer/unicode.h"
 
@@ -240,6 +241,14 @@ void punctuationMatches(std::string_view text, std::vector<Span> &spans)
     for (std::size_t pos = 0; pos < text.size(); ++pos) {
         if (isAsciiPunctuation(static_cast<unsigned char>(text[pos])))
             spans.push_back({pos, pos + 1});
+    }
+}
+
+void bertPunctuationMatches(std::string_view text, std::vector<Span> &spans)
+{
+    for (std::size_t pos = 0, len = 0; pos < text.size(); pos += len) {
+        if (isBertPunctuation(decodeUtf8(text, pos, len)))
+            spans.push_back({pos, pos + len});
     }
 }
 

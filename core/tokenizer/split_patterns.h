@@ -45,5 +45,7 @@ void whitespaceMatches(std::string_view text, std::vector<Span> &spans);
 void digitMatches(std::string_view text, std::vector<Span> &spans, bool individual);
 // Single punctuation characters (ASCII punctuation and symbols).
 void punctuationMatches(std::string_view text, std::vector<Span> &spans);
+// Each character BERT counts as punctuation (bert_text.h), one span per character.
+void bertPunctuationMatches(std::string_view text, std::vector<Span> &spans);
 
 } // namespace qb::tok

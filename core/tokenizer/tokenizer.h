@@ -3,8 +3,9 @@
 //
 // Models: WordLevel (the built-in reasoner's, see makeWordLevel and tokenizer/builtin_words.h),
 // byte-level BPE (GPT-2, Llama 3, Qwen2/2.5/3, SmolLM2) and SentencePiece-style BPE with byte
-// fallback (Llama 2, Mistral). Anything else is refused at load with a qb::Error naming the file
-// and the JSON key path ("bert/tokenizer.json: model.type 'WordPiece' is not supported").
+// fallback (Llama 2, Mistral), and WordPiece with BERT's normalizer, pre-tokenizer and decoder.
+// Anything else is refused at load with a qb::Error naming the file and the JSON key path
+// ("t5/tokenizer.json: model.type 'Unigram' is not supported").
 //
 // Encoding follows the reference library's pipeline: added tokens are cut out of the raw text
 // first (longest match at the leftmost position), each stretch between them is normalized,
@@ -75,9 +76,10 @@ public:
     std::optional<std::int32_t> eosId() const;
     std::optional<std::int32_t> padId() const;
     std::optional<std::int32_t> unkId() const;
-    // The Jinja chat template from tokenizer_config.json or chat_template.jinja; empty if none.
+    // The Jinja chat template: chat_template.jinja if present, else tokenizer_config.json's
+    // (a list of named templates gives "default", else the first); empty if none.
     const std::string &chatTemplate() const;
-    // "WordLevel" or "BPE".
+    // "WordLevel", "BPE" or "WordPiece".
     std::string modelType() const;
 
     // Writes a tokenizer.json that fromFile (and the Hugging Face library) reads back to the same

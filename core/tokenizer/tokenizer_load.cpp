@@ -200,8 +200,9 @@ void applyConfig(const std::filesystem::path &dir, TokenizerImpl &impl)
             && (impl.suffix.empty() || impl.suffix.back() != *impl.eos))
             impl.suffix.push_back(*impl.eos);
     }
+    // As in transformers, a chat_template.jinja file wins over the config's key.
     const std::filesystem::path jinja = dir / "chat_template.jinja";
-    if (impl.chatTemplate.empty() && std::filesystem::exists(jinja))
+    if (std::filesystem::exists(jinja))
         impl.chatTemplate = readTextFile(jinja);
 }
 

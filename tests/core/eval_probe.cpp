@@ -75,6 +75,13 @@ BundleInfo loadBundle(const std::string &dir)
     return info;
 }
 
+std::string renderBundleChat(const std::string &dir, const std::string &messagesJson,
+                             bool addGenerationPrompt)
+{
+    const auto b = qb::loadModelBundle(dir);
+    return qb::renderChat(b, nlohmann::ordered_json::parse(messagesJson), addGenerationPrompt);
+}
+
 std::string encodeError(const std::string &dir)
 {
     const auto b = qb::loadModelBundle(dir);

@@ -50,5 +50,8 @@ void writeQuantizedCopy(const std::string &from, const std::string &to, const st
 BundleInfo loadBundle(const std::string &dir); // throws qb::Error
 // The error of encoding text with the folder's codec ("" when it encodes).
 std::string encodeError(const std::string &dir);
+// The folder's bundle renders messagesJson (a JSON list) with its chat template (renderChat).
+std::string renderBundleChat(const std::string &dir, const std::string &messagesJson,
+                             bool addGenerationPrompt); // throws qb::Error
 
 } // namespace evalprobe

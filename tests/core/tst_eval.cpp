@@ -4,6 +4,8 @@
 // generation_config.json, provenance and the codec of a folder.
 #include "eval_probe.h"
 #include "support/test_support.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 #include <QtTest>
 
@@ -140,6 +142,34 @@ private Q_SLOTS:
         QCOMPARE(q.format, std::string("quantized"));
         QCOMPARE(q.label, std::string("test-q4"));
         QCOMPARE(q.endTokens, (std::vector<int64_t>{3}));
+    }
+
+    void bundleRendersItsChatTemplate()
+    {
+        const fs::path dir = qbtest::makeTempDir("bundle-chat");
+        evalprobe::writeRandomModel(dir.string(), 64, 2);
+        qb::Tokenizer::makeWordLevel({"hi"}, {"<pad>", "<s>", "</s>", "<unk>", {}})
+            .save(dir / "tokenizer.json");
+        const std::string messages = R"([{"role": "user", "content": "hi"}])";
+        try {
+            evalprobe::renderBundleChat(dir.string(), messages, false);
+            QFAIL("no error");
+        } catch (const qb::Error &e) {
+            QVERIFY2(std::string(e.what()).find("has no chat template") != std::string::npos,
+                     e.what());
+        }
+        // The template sees the config's special tokens, as transformers passes them.
+        const std::string chatTemplate = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] "
+                                         "{{ m.content }}{{ eos_token }}{% endfor %}"
+                                         "{% if add_generation_prompt %}[assistant]{% endif %}";
+        const nlohmann::json config = {{"bos_token", "<s>"},
+                                       {"eos_token", {{"content", "</s>"}}},
+                                       {"chat_template", chatTemplate}};
+        qbtest::writeFile(dir / "tokenizer_config.json", config.dump());
+        QCOMPARE(evalprobe::renderBundleChat(dir.string(), messages, true),
+                 std::string("<s>[user] hi</s>[assistant]"));
+        QCOMPARE(evalprobe::renderBundleChat(dir.string(), messages, false),
+                 std::string("<s>[user] hi</s>"));
     }
 
     void bundleErrorsNameFileAndKey()

@@ -2,7 +2,10 @@
 // Expected ids are published values (GPT-2 "Hello world" -> [15496, 995], " the" -> 262,
 // <|endoftext|> = 50256, Llama 3 <|begin_of_text|> = 128000) or were produced by the reference
 // implementation, the Hugging Face tokenizers library (Node binding 0.23.2, encode with
-// addSpecialTokens false/true), for the strings shown. Properties: decode(encode(x)) == x on GSM8K
+// addSpecialTokens false/true), for the strings shown; BERT's ids and decodes come from that same
+// binding (tokenizers 0.23.2 from npm, encode with addSpecialTokens true, decode with
+// skipSpecialTokens false/true); on the 2,638 GSM8K test texts plus 18 multilingual ones, ids and
+// decodes of quantbench-cli tokenize were all equal to that binding's (a one-off check). Properties: decode(encode(x)) == x on GSM8K
 // test questions and answers, every id below vocabSize, save/reload keeps ids, and concurrent
 // encoding from several threads agrees with serial encoding.
 #include "support/test_support.h"
@@ -67,6 +70,76 @@ class TestTokenizerHf : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void bertWordPiece()
+    {
+        REQUIRE_TOKENIZER("bert");
+        const Tokenizer &t = load("bert");
+        QCOMPARE(QString::fromStdString(t.modelType()), QString("WordPiece"));
+        // By hand from the vocab: "hello" is one entry, "##ization" continues "token".
+        QCOMPARE(t.encode("Hello"), (Ids{*t.tokenId("hello")}));
+        QCOMPARE(t.encode("tokenization"), (Ids{*t.tokenId("token"), *t.tokenId("##ization")}));
+        struct Case
+        {
+            const char *text;
+            Ids ids; // with [CLS] ... [SEP]
+            const char *decoded;
+            const char *decodedSkip;
+        };
+        const Case cases[] = {
+            {"H\u00e9llo, W\u00f6rld!", {101, 7592, 1010, 2088, 999, 102},
+             "[CLS] hello, world! [SEP]", "hello, world!"},
+            {"The na\u00efve caf\u00e9's cr\u00e8me br\u00fbl\u00e9e costs $4.50 (approx.)",
+             {101, 1996, 15743, 7668, 1005, 1055, 13675, 21382, 7987, 9307, 2063, 5366, 1002, 1018,
+              1012, 2753, 1006, 22480, 1012, 1007, 102},
+             "[CLS] the naive cafe ' s creme brulee costs $ 4. 50 ( approx. ) [SEP]",
+             "the naive cafe ' s creme brulee costs $ 4. 50 ( approx. )"},
+            {"Tokenization isn't unbelievably hard; it's antidisestablishmentarianism.",
+             {101, 19204, 3989, 3475, 1005, 1056, 4895, 8671, 2666, 3567, 6321, 2524, 1025, 2009,
+              1005, 1055, 3424, 10521, 4355, 7875, 13602, 3672, 12199, 2964, 1012, 102},
+             "[CLS] tokenization isn ' t unbelievably hard ; it ' s antidisestablishmentarianism. "
+             "[SEP]",
+             "tokenization isn ' t unbelievably hard ; it ' s antidisestablishmentarianism."},
+            {"\u6211\u7231\u5317\u4eac\u5929\u5b89\u95e8 and \u6771\u4eac",
+             {101, 1855, 100, 1781, 1755, 1811, 1820, 100, 1998, 1879, 1755, 102},
+             "[CLS] \u6211 [UNK] \u5317 \u4eac \u5929 \u5b89 [UNK] and \u6771 \u4eac [SEP]",
+             "\u6211 \u5317 \u4eac \u5929 \u5b89 and \u6771 \u4eac"},
+            // 135 characters: over max_input_chars_per_word (100), so one [UNK].
+            {"pneumonoultramicroscopicsilicovolcanoconiosispneumonoultramicroscopicsilicovolcano"
+             "coniosispneumonoultramicroscopicsilicovolcanoconiosis ok",
+             {101, 100, 7929, 102}, "[CLS] [UNK] ok [SEP]", "ok"},
+            {"\u00c0\u00c9\u00ce\u00d5\u00dc \u0391\u0392\u0393 \u041f\u0440\u0438\u0432\u0435"
+             "\u0442 \u2014 \u00abquotes\u00bb \u00bfqu\u00e9? x\u00a0y\tz\u200bw",
+             {101, 29347, 3695, 2226, 1155, 29720, 29721, 1194, 16856, 10325, 25529, 15290, 22919,
+              1517, 1077, 16614, 1090, 1094, 10861, 1029, 1060, 1061, 1062, 2860, 102},
+             "[CLS] aeiou \u03b1\u03b2\u03b3 \u043f\u0440\u0438\u0432\u0435\u0442 \u2014 \u00ab "
+             "quotes \u00bb \u00bf que? x y zw [SEP]",
+             "aeiou \u03b1\u03b2\u03b3 \u043f\u0440\u0438\u0432\u0435\u0442 \u2014 \u00ab quotes "
+             "\u00bb \u00bf que? x y zw"},
+            {"unk: \u2603 \u2699 \U0001d518 [CLS] [MASK] done",
+             {101, 4895, 2243, 1024, 100, 100, 100, 101, 103, 2589, 102},
+             "[CLS] unk : [UNK] [UNK] [UNK] [CLS] [MASK] done [SEP]", "unk : done"},
+            {"Vietnamese: Ti\u1ebfng Vi\u1ec7t", {101, 9101, 1024, 5495, 3070, 19710, 102},
+             "[CLS] vietnamese : tieng viet [SEP]", "vietnamese : tieng viet"},
+            // Hindi's virama (Mn) is stripped with the accents; Hangul syllables become jamo.
+            {"\u0939\u093f\u0928\u094d\u0926\u0940 \u00c5 \u2126",
+             {101, 1339, 29877, 29863, 29861, 29878, 1037, 1179, 102},
+             "[CLS] \u0939\u093f\u0928\u0926\u0940 a \u03c9 [SEP]",
+             "\u0939\u093f\u0928\u0926\u0940 a \u03c9"},
+            {"\ud55c\uad6d\uc5b4",
+             {101, 1469, 30006, 30021, 29991, 30014, 30020, 29999, 30008, 102},
+             "[CLS] \u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165 [SEP]",
+             "\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165"},
+        };
+        for (const Case &c : cases) {
+            QCOMPARE(t.encode(c.text, true), c.ids);
+            const Ids inner(c.ids.begin() + 1, c.ids.end() - 1);
+            QCOMPARE(t.encode(c.text, false), inner);
+            QCOMPARE(QString::fromStdString(t.decode(c.ids)), QString::fromUtf8(c.decoded));
+            QCOMPARE(QString::fromStdString(t.decode(c.ids, true)),
+                     QString::fromUtf8(c.decodedSkip));
+        }
+    }
+
     void gpt2()
     {
         REQUIRE_TOKENIZER("gpt2");
@@ -209,6 +282,23 @@ private Q_SLOTS:
              {"Hello world, it's 12345 dollars!  Ok", " Hello", "\xF0\x9F\x8E\x89"})
             QCOMPARE(back.encode(text, true), load("llama2").encode(text, true));
         QCOMPARE(back.vocabSize(), 32000);
+    }
+
+    void saveAndReloadKeepsWordPiece()
+    {
+        REQUIRE_TOKENIZER("bert");
+        const auto dir = qbtest::makeTempDir("tokenizer_hf");
+        load("bert").save(dir / "tokenizer.json");
+        const Tokenizer back = Tokenizer::fromFile(dir / "tokenizer.json");
+        QCOMPARE(QString::fromStdString(back.modelType()), QString("WordPiece"));
+        for (const std::string text :
+             {"H\u00e9llo, W\u00f6rld!", "unbelievably antidisestablishmentarianism",
+              "\u6211\u7231 [MASK] \u2603"}) {
+            const Ids ids = load("bert").encode(text, true);
+            QCOMPARE(back.encode(text, true), ids);
+            QCOMPARE(back.decode(ids), load("bert").decode(ids));
+        }
+        QCOMPARE(back.vocabSize(), 30522);
     }
 
     void concurrentEncodingAgrees()
