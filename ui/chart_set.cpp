@@ -28,6 +28,8 @@ ChartSet::ChartSet(QWidget *parent)
     : m_metrics(new MetricChart(parent)), m_accuracy(new AccuracyChart(parent)),
       m_recovery(new RecoveryChart(parent)), m_chains(new ChainChart(parent)),
       m_rewards(new RewardChart(parent)),
+      m_temperature(new TemperatureChart(parent)), m_majority(new MajorityChart(parent)),
+      m_extraction(new ExtractionChart(parent)),
       m_layerError(new LayerErrorChart(parent)), m_histogram(new WeightHistogramChart(parent)),
       m_sensitivity(new SensitivityChart(parent)), m_flips(new FlipsView(parent)),
       m_table(new ResultsTable(parent))
@@ -35,8 +37,9 @@ ChartSet::ChartSet(QWidget *parent)
 
 std::vector<ChartWidget *> ChartSet::charts() const
 {
-    return {m_metrics,    m_accuracy,  m_recovery,  m_chains,
-            m_rewards,    m_layerError, m_histogram, m_sensitivity};
+    return {m_metrics,  m_accuracy,    m_recovery,   m_chains,     m_rewards,
+            m_temperature, m_majority, m_extraction, m_layerError, m_histogram,
+            m_sensitivity};
 }
 
 void ChartSet::clear()
@@ -49,9 +52,18 @@ void ChartSet::clear()
 
 void ChartSet::setEvaluationRows(const nlohmann::json &rows)
 {
-    m_accuracy->setRows(rows);
-    m_recovery->setRows(rows);
-    m_chains->setRows(rows);
+    // A sweep row is one setting of many; among the per-precision bars it would read as
+    // another model.
+    nlohmann::json plain = nlohmann::json::array(), sweep = nlohmann::json::array();
+    if (rows.is_array())
+        for (const auto &r : rows)
+            (r.is_object() && r.contains("prompt_style") ? sweep : plain).push_back(r);
+    m_accuracy->setRows(plain);
+    m_recovery->setRows(plain);
+    m_chains->setRows(plain);
+    m_temperature->setRows(sweep);
+    m_majority->setRows(sweep);
+    m_extraction->setRows(sweep);
     m_table->setRows(rows);
 }
 

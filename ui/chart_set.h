@@ -1,5 +1,7 @@
 // ChartSet: the workbench's charts as one unit — the metric-series chart, accuracy per
-// precision, recovery per stage, accuracy by reasoning steps, GRPO rewards, per-layer error, the weight histogram, the sensitivity curve and the flips view —
+// precision, recovery per stage, accuracy by reasoning steps, GRPO rewards, the decoding study
+// (accuracy vs temperature, greedy vs maj@k, extraction audit), per-layer error, the weight
+// histogram, the sensitivity curve and the flips view —
 // and the routing of run events and results rows to them. Used by the main window (charts in
 // docks) and by headless rendering (charts never shown). GUI thread only. The charts are created
 // as children of the given parent widget; the set holds guarded pointers, so docks may re-parent
@@ -7,6 +9,7 @@
 #pragma once
 #include "accuracy_chart.h"
 #include "chain_chart.h"
+#include "decoding_charts.h"
 #include "flips_view.h"
 #include "layer_error_chart.h"
 #include "metric_chart.h"
@@ -40,6 +43,9 @@ public:
     RecoveryChart *recovery() const { return m_recovery; }
     ChainChart *chains() const { return m_chains; }
     RewardChart *rewards() const { return m_rewards; }
+    TemperatureChart *temperature() const { return m_temperature; }
+    MajorityChart *majority() const { return m_majority; }
+    ExtractionChart *extraction() const { return m_extraction; }
     LayerErrorChart *layerError() const { return m_layerError; }
     WeightHistogramChart *weightHistogram() const { return m_histogram; }
     SensitivityChart *sensitivity() const { return m_sensitivity; }
@@ -62,7 +68,8 @@ public:
                               bool includeEmpty = false) const;
 
 private:
-    // Every view fed by results rows (accuracy, recovery, chains, table).
+    // Every view fed by results rows: decoding sweep rows to the decoding charts, the others to
+    // accuracy, recovery and chains; all to the table.
     void setEvaluationRows(const nlohmann::json &rows);
 
     QPointer<MetricChart> m_metrics;
@@ -70,6 +77,9 @@ private:
     QPointer<RecoveryChart> m_recovery;
     QPointer<ChainChart> m_chains;
     QPointer<RewardChart> m_rewards;
+    QPointer<TemperatureChart> m_temperature;
+    QPointer<MajorityChart> m_majority;
+    QPointer<ExtractionChart> m_extraction;
     QPointer<LayerErrorChart> m_layerError;
     QPointer<WeightHistogramChart> m_histogram;
     QPointer<SensitivityChart> m_sensitivity;

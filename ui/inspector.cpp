@@ -270,6 +270,36 @@ QWidget *Inspector::makeEditor(const qb::ParamSpec &spec, const json &value,
         editor = line;
         break;
     }
+    case qb::ParamKind::NumberList: {
+        QStringList items;
+        if (value.is_array())
+            for (const auto &v : value)
+                items << (v.is_string() ? q(v.get<std::string>()) : q(v.dump()));
+        auto *line = new QLineEdit(items.join(QStringLiteral(", ")));
+        line->setPlaceholderText(tr("comma-separated numbers"));
+        connect(line, &QLineEdit::editingFinished, this, [this, line, path, spec] {
+            json list = json::array();
+            for (const QString &s : line->text().split(',', Qt::SkipEmptyParts)) {
+                const QString item = s.trimmed();
+                bool ok = false;
+                if (spec.integral) {
+                    const qlonglong n = item.toLongLong(&ok);
+                    if (ok)
+                        list.push_back(int64_t(n));
+                } else {
+                    const double d = item.toDouble(&ok);
+                    if (ok)
+                        list.push_back(d);
+                }
+                // Kept as text, so validation names the item that is not a number.
+                if (!ok && !item.isEmpty())
+                    list.push_back(item.toStdString());
+            }
+            commit(path, list);
+        });
+        editor = line;
+        break;
+    }
     case qb::ParamKind::Path:
     case qb::ParamKind::String:
     case qb::ParamKind::Object: {

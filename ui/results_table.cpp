@@ -16,7 +16,27 @@ namespace qbui {
 namespace {
 
 const QStringList kColumns = {"model", "precision", "task", "dataset", "n", "accuracy %",
-                              "95% CI", "unparsed %", "weights MiB", "tokens/s"};
+                              "95% CI", "unparsed %", "weights MiB", "tokens/s", "decoding",
+                              "flexible %", "drop from greedy"};
+
+// A decoding sweep row's setting, "cot T=0.7 maj@5" ("cot greedy"); empty for other rows.
+QString decodingText(const qb::EvalRow &r)
+{
+    if (!r.decoding)
+        return {};
+    const qb::DecodingSetting &d = *r.decoding;
+    QString s = QString::fromStdString(d.promptStyle) + QLatin1Char(' ');
+    if (d.temperature == 0)
+        return s + QStringLiteral("greedy");
+    s += QStringLiteral("T=") + QString::number(d.temperature, 'g', 4);
+    if (d.topP != 1)
+        s += QStringLiteral(" top_p=") + QString::number(d.topP, 'g', 4);
+    if (d.topK != 0)
+        s += QStringLiteral(" top_k=") + QString::number(d.topK);
+    if (r.selfConsistency > 1)
+        s += QStringLiteral(" maj@%1").arg(r.selfConsistency);
+    return s;
+}
 
 // A cell that sorts by its number when it has one.
 QTableWidgetItem *cell(const QString &text, double number = std::numeric_limits<double>::quiet_NaN())
@@ -89,6 +109,10 @@ void ResultsTable::setRows(const nlohmann::json &rows)
             m_table->setItem(row, 7, cell({}, round1(100 * r.unparsedRate)));
             m_table->setItem(row, 8, cell({}, std::round(r.weightBytes / 1048576.0 * 100) / 100));
             m_table->setItem(row, 9, cell({}, std::round(r.tokensPerSecond)));
+            m_table->setItem(row, 10, cell(decodingText(r)));
+            m_table->setItem(row, 11, cell({}, round1(100 * r.flexibleAccuracy)));
+            const auto drop = r.decoding ? r.decoding->dropFromGreedy(r.accuracy) : std::nullopt;
+            m_table->setItem(row, 12, drop ? cell({}, round1(100 * *drop)) : cell({}));
         }
     m_table->setSortingEnabled(true);
     setFilter(m_filter->text());

@@ -29,7 +29,8 @@ const char *kScoreHelp
       "All other fields are kept in their order, so the output can be piped on. Blank lines\n"
       "are skipped. The rules are the evaluate node's (lm-eval's filters):\n"
       "  gsm8k strict    the first \"#### N\" (--format gsm8k) or \"The answer is N\"\n"
-      "                  (--format gsm8k_cot)\n"
+      "                  (--format gsm8k_cot), the number opening the completion\n"
+      "                  (--format gsm8k_direct)\n"
       "  gsm8k flexible  the last number in the completion\n"
       "  gpqa strict     \"answer is (B)\" / \"answer is B\"; with gpqa_zeroshot also a leading\n"
       "                  \"(B)\" or \"B\"\n"
@@ -40,7 +41,7 @@ const char *kScoreHelp
       "  --task T       gsm8k or gpqa\n"
       "  --mode M       strict or flexible\n"
       "  --input FILE   JSON lines to read (default: stdin)\n"
-      "  --format F     prompt format the completions answer: gsm8k (default) or gsm8k_cot;\n"
+      "  --format F     prompt format the completions answer: gsm8k (default), gsm8k_cot, gsm8k_direct;\n"
       "                 gpqa_zeroshot (default) or gpqa_cot_zeroshot\n"
       "  --apply-stops  cut each completion at the format's stop sequences first (for\n"
       "                 completions saved without cutting)\n\n"
@@ -134,9 +135,7 @@ int cmdScore(const std::vector<std::string> &argv)
                                                        : choicesOf(row, where);
         qb::data::Extraction ex;
         if (gsm && strict)
-            ex = format == qb::data::PromptFormat::Gsm8kCot
-                ? qb::data::extractGsmCotStrict(completion)
-                : qb::data::extractGsmStrict(completion);
+            ex = qb::data::extractGsmStrict(completion, format);
         else if (gsm)
             ex = qb::data::extractGsmFlexible(completion);
         else if (strict)

@@ -57,6 +57,7 @@ int main(int argc, char *argv[])
     const QCommandLineOption chart(QStringLiteral("chart"),
                                    QStringLiteral("Chart tab to show (with --screenshot): metrics, "
                                                   "accuracy, recovery, chain_length, rewards, "
+                                                  "temperature, majority, extraction, "
                                                   "layer_error, weight_histogram, sensitivity, "
                                                   "results."),
                                    QStringLiteral("NAME"));

@@ -14,7 +14,7 @@
 
 namespace qb {
 
-enum class ParamKind { Int, Float, Bool, String, Enum, Path, StringList, Object };
+enum class ParamKind { Int, Float, Bool, String, Enum, Path, StringList, NumberList, Object };
 std::string toString(ParamKind kind);
 
 // One parameter of a node. Built with the named constructors and chained modifiers, e.g.
@@ -35,6 +35,7 @@ struct ParamSpec
     // validation checks it always.
     std::string shownWhen;
     std::vector<std::string> shownFor;
+    bool integral = false; // NumberList: whole numbers only (min/max bound each item)
 
     static ParamSpec integer(std::string name, int64_t def, std::string description);
     static ParamSpec real(std::string name, double def, std::string description);
@@ -44,6 +45,9 @@ struct ParamSpec
                            std::string description);
     static ParamSpec path(std::string name, std::string def, std::string description);
     static ParamSpec stringList(std::string name, std::string description); // default []
+    // Lists of numbers (a sweep's temperatures, its k values); range() bounds every item.
+    static ParamSpec realList(std::string name, std::vector<double> def, std::string description);
+    static ParamSpec intList(std::string name, std::vector<int64_t> def, std::string description);
     static ParamSpec object(std::string name, std::vector<ParamSpec> fields,
                            std::string description);
     // A parameter with no default that must be given (or may be left out when optional()).

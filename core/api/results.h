@@ -23,6 +23,25 @@ struct StepBucket
     double ciHigh = 0;
 };
 
+// The decoding setting a decoding-sweep row was measured with (evaluate rows have none: their
+// decoding is the node's parameter block). Self-consistency's k is EvalRow::selfConsistency.
+struct DecodingSetting
+{
+    double temperature = 0; // 0 = greedy
+    double topP = 1;
+    int64_t topK = 0;        // 0 = all tokens
+    std::string promptStyle; // "cot" (the model reasons first) or "direct" (answer at once)
+    // Accuracy of the same model, dataset and prompt style decoded greedy (one sample), when
+    // the sweep measured it: the drop from greedy (greedy - accuracy) is what makes "sampling
+    // temperature hurts more after quantization" checkable per temperature and precision.
+    std::optional<double> greedyAccuracy;
+
+    std::optional<double> dropFromGreedy(double accuracy) const
+    {
+        return greedyAccuracy ? std::optional<double>(*greedyAccuracy - accuracy) : std::nullopt;
+    }
+};
+
 // One (model, dataset) evaluation: accuracy with its Wilson 95% interval and the costs.
 struct EvalRow
 {
@@ -49,6 +68,9 @@ struct EvalRow
     std::string base;
     std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
     std::vector<StepBucket> bySteps;    // gsm8k: accuracy per chain length, shortest first
+    // Decoding sweep rows: the setting (JSON keys temperature, top_p, top_k, prompt_style,
+    // greedy_accuracy, drop_from_greedy).
+    std::optional<DecodingSetting> decoding;
 
     nlohmann::json toJson() const;
     // Throws qb::Error when `accuracy` or `task` is missing or not of its type.

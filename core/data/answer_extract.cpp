@@ -270,12 +270,31 @@ Extraction extractGpqa(std::string_view completion, const std::array<std::string
     return {};
 }
 
+Extraction extractGsmDirectStrict(std::string_view completion)
+{
+    std::size_t i = 0;
+    while (i < completion.size()
+           && (completion[i] == ' ' || completion[i] == '\t' || completion[i] == '\n'
+               || completion[i] == '\r'))
+        ++i;
+    const std::string_view number = strictNumberAt(completion, i);
+    return number.empty() ? Extraction{} : numberResult(number);
+}
+
+Extraction extractGsmStrict(std::string_view completion, PromptFormat format)
+{
+    switch (format) {
+    case PromptFormat::Gsm8kCot: return extractGsmCotStrict(completion);
+    case PromptFormat::Gsm8kDirect: return extractGsmDirectStrict(completion);
+    default: return extractGsmStrict(completion);
+    }
+}
+
 AnswerCheck checkGsmAnswer(std::string_view completion, const std::string &gold,
                            PromptFormat format)
 {
     AnswerCheck check;
-    check.strict = format == PromptFormat::Gsm8kCot ? extractGsmCotStrict(completion)
-                                                    : extractGsmStrict(completion);
+    check.strict = extractGsmStrict(completion, format);
     check.flexible = extractGsmFlexible(completion);
     const std::string goldValue = normalizeNumber(gold);
     check.strictCorrect = check.strict.parsed && check.strict.answer == goldValue;

@@ -1,6 +1,7 @@
 // Reading the answer out of a model's completion, following lm-eval's filters:
 //   GSM8K strict      the first "#### N" (gsm8k) or "The answer is N" (gsm8k_cot), N matching
-//                     -?[0-9.,]+
+//                     -?[0-9.,]+; for gsm8k_direct (the prompt ends in "####") N opening the
+//                     completion after blanks
 //   GSM8K flexible    the last match of lm-eval's (-?[$0-9.,]{2,})|(-?[0-9]+)
 //   GPQA              a letter A-D, see extractGpqa
 // Extracted numbers are normalized as lm-eval's exact_match does (',' and '$' dropped, one
@@ -30,7 +31,10 @@ struct Extraction
 
 Extraction extractGsmStrict(std::string_view completion);    // "#### N"
 Extraction extractGsmCotStrict(std::string_view completion); // "The answer is N"
+Extraction extractGsmDirectStrict(std::string_view completion); // N opening the completion
 Extraction extractGsmFlexible(std::string_view completion);  // last number
+// The strict rule of a GSM format (gsm8k, gsm8k_cot or gsm8k_direct).
+Extraction extractGsmStrict(std::string_view completion, PromptFormat format);
 
 // GPQA letter, trying in order (the first rule that finds a letter wins):
 //   zero-shot only: the completion opens with "(B)" or "B" (after blanks), as " (B) 4 km" or " B."
@@ -53,7 +57,7 @@ struct AnswerCheck
     bool flexibleCorrect = false;
 };
 
-// gold: GsmRecord::gold (already normalized). format: Gsm8k or Gsm8kCot (chooses the strict rule).
+// gold: GsmRecord::gold (already normalized). format: a GSM format (chooses the strict rule).
 AnswerCheck checkGsmAnswer(std::string_view completion, const std::string &gold,
                            PromptFormat format);
 AnswerCheck checkGpqaAnswer(std::string_view completion, const GpqaRecord &record,

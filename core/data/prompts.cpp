@@ -12,6 +12,7 @@ const char *promptFormatName(PromptFormat format)
     switch (format) {
     case PromptFormat::Gsm8k: return "gsm8k";
     case PromptFormat::Gsm8kCot: return "gsm8k_cot";
+    case PromptFormat::Gsm8kDirect: return "gsm8k_direct";
     case PromptFormat::GpqaZeroShot: return "gpqa_zeroshot";
     case PromptFormat::GpqaCot: return "gpqa_cot_zeroshot";
     }
@@ -20,18 +21,19 @@ const char *promptFormatName(PromptFormat format)
 
 PromptFormat promptFormatFromName(std::string_view name)
 {
-    for (PromptFormat f : {PromptFormat::Gsm8k, PromptFormat::Gsm8kCot, PromptFormat::GpqaZeroShot,
-                           PromptFormat::GpqaCot}) {
+    for (PromptFormat f : {PromptFormat::Gsm8k, PromptFormat::Gsm8kCot, PromptFormat::Gsm8kDirect,
+                           PromptFormat::GpqaZeroShot, PromptFormat::GpqaCot}) {
         if (name == promptFormatName(f))
             return f;
     }
     throw Error("unknown prompt format '" + std::string(name)
-                + "' (expected gsm8k, gsm8k_cot, gpqa_zeroshot or gpqa_cot_zeroshot)");
+                + "' (expected gsm8k, gsm8k_cot, gsm8k_direct, gpqa_zeroshot or gpqa_cot_zeroshot)");
 }
 
 bool isGsmFormat(PromptFormat format)
 {
-    return format == PromptFormat::Gsm8k || format == PromptFormat::Gsm8kCot;
+    return format == PromptFormat::Gsm8k || format == PromptFormat::Gsm8kCot
+        || format == PromptFormat::Gsm8kDirect;
 }
 
 std::string gsm8kPrompt(std::string_view question, const std::vector<GsmRecord> &shots)
@@ -43,6 +45,11 @@ std::string gsm8kPrompt(std::string_view question, const std::vector<GsmRecord> 
     out += question;
     out += "\nAnswer:";
     return out;
+}
+
+std::string gsm8kDirectPrompt(std::string_view question)
+{
+    return gsm8kPrompt(question) + " ####";
 }
 
 std::string gsm8kCotPrompt(std::string_view question, const std::vector<CotExemplar> &shots)
@@ -156,6 +163,8 @@ std::string gsmTarget(const GsmRecord &record, PromptFormat format)
         return " " + record.solution;
     if (format == PromptFormat::Gsm8kCot)
         return " " + cotTarget(record);
+    if (format == PromptFormat::Gsm8kDirect)
+        return " " + record.gold;
     throw Error(std::string("gsmTarget: '") + promptFormatName(format) + "' is not a GSM format");
 }
 
@@ -180,6 +189,7 @@ std::vector<std::string> stopSequences(PromptFormat format)
     switch (format) {
     case PromptFormat::Gsm8k: return {"Question:", "</s>", "<|im_end|>"};
     case PromptFormat::Gsm8kCot: return {"Q:", "</s>", "<|im_end|>"};
+    case PromptFormat::Gsm8kDirect: return {"\n", "Question:", "</s>", "<|im_end|>"};
     case PromptFormat::GpqaZeroShot: return {"\n\n", "</s>", "<|im_end|>"};
     case PromptFormat::GpqaCot: return {"</s>"};
     }

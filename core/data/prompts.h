@@ -6,6 +6,9 @@
 //                     we cannot reproduce, so the caller passes the shots, e.g. fewShotIndices()).
 //   gsm8k_cot         "Q: <q>\nA:"  targets end "The answer is N."; the default shots are the
 //                     eight chain-of-thought exemplars of Wei et al. (2022) that lm-eval uses.
+//   gsm8k_direct      "Question: <q>\nAnswer: ####" -- a direct answer, no reasoning: the prompt
+//                     ends in the final-answer marker of a GSM8K solution, so the completion is
+//                     the number alone (not an lm-eval task; the decoding sweep's "direct" style).
 //   gpqa_zeroshot     "What is the correct answer to this question:<q>\nChoices:\n(A) ..\n(B) ..
 //                     \n(C) ..\n(D) ..\nAnswer:" -- no space after "question:", as in lm-eval
 //                     (it scores " (A)".." (D)" by likelihood; we also allow generating).
@@ -23,9 +26,9 @@
 
 namespace qb::data {
 
-enum class PromptFormat { Gsm8k, Gsm8kCot, GpqaZeroShot, GpqaCot };
+enum class PromptFormat { Gsm8k, Gsm8kCot, Gsm8kDirect, GpqaZeroShot, GpqaCot };
 
-// "gsm8k", "gsm8k_cot", "gpqa_zeroshot", "gpqa_cot_zeroshot"; fromName throws qb::Error listing
+// "gsm8k", "gsm8k_cot", "gsm8k_direct", "gpqa_zeroshot", "gpqa_cot_zeroshot"; fromName throws qb::Error listing
 // the valid names.
 const char *promptFormatName(PromptFormat format);
 PromptFormat promptFormatFromName(std::string_view name);
@@ -39,6 +42,9 @@ struct CotExemplar
 
 // "Question: <q>\nAnswer:", preceded by the shots as "Question: ..\nAnswer: <solution>\n\n".
 std::string gsm8kPrompt(std::string_view question, const std::vector<GsmRecord> &shots = {});
+
+// "Question: <q>\nAnswer: ####" (gsm8k_direct).
+std::string gsm8kDirectPrompt(std::string_view question);
 
 // "Q: <q>\nA:", preceded by the exemplars as "Q: ..\nA: <target>\n\n".
 std::string gsm8kCotPrompt(std::string_view question, const std::vector<CotExemplar> &shots);
@@ -57,7 +63,7 @@ std::string gpqaPrompt(const GpqaRecord &record, PromptFormat format);
 std::vector<std::string> gpqaChoiceContinuations();
 
 // The target a model is trained on after the prompt (with its leading delimiter): " <solution>"
-// for gsm8k, " <cotTarget>" for gsm8k_cot, " (B)" for gpqa_zeroshot, and for gpqa_cot_zeroshot
+// for gsm8k, " <cotTarget>" for gsm8k_cot, " N" for gsm8k_direct, " (B)" for gpqa_zeroshot, and for gpqa_cot_zeroshot
 // the explanation, then the choices checked in order up to the right one, then the letter:
 // "<explanation> (A) 48 km: no. (B) 480 km: yes. The answer is (B)." Checking each choice
 // against the worked result keeps the letter one look back (the last one written) instead of a
@@ -67,7 +73,8 @@ std::string gsmTarget(const GsmRecord &record, PromptFormat format);
 std::string gpqaTarget(const GpqaRecord &record, PromptFormat format);
 
 // Generation stops at the first of these (lm-eval's `until`): gsm8k {"Question:", "</s>",
-// "<|im_end|>"}, gsm8k_cot {"Q:", "</s>", "<|im_end|>"}, gpqa_cot_zeroshot {"</s>"}. For
+// "<|im_end|>"}, gsm8k_cot {"Q:", "</s>", "<|im_end|>"}, gsm8k_direct
+// {"\n", "Question:", "</s>", "<|im_end|>"} (the answer is one line), gpqa_cot_zeroshot {"</s>"}. For
 // gpqa_zeroshot, which lm-eval scores by likelihood, generating stops at {"\n\n", "</s>",
 // "<|im_end|>"}. Older lm-eval gsm8k versions also stopped at "\n\n"; with k-shot prompts a model
 // that writes "\n\nQuestion:" is stopped by "Question:" anyway.

@@ -129,8 +129,8 @@ EvalRow EvalSummary::row(const QuestionSet &set) const
     return row;
 }
 
-EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOptions &options,
-                    const WorkHooks &hooks)
+SampledAnswers sampleAnswers(const ModelRef &model, const QuestionSet &set,
+                             const EvalOptions &options, const WorkHooks &hooks)
 {
     if (options.samples < 1)
         throw Error("self_consistency must be >= 1");
@@ -142,37 +142,58 @@ EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOpt
     for (const auto &q : set.questions)
         prompts.push_back(q.prompt);
 
-    EvalReport report;
-    EvalSummary &s = report.summary;
-    s.n = static_cast<int64_t>(n);
-    s.samples = options.samples;
-    std::vector<std::vector<Completion>> outcomes(n);
-    std::vector<std::vector<data::AnswerCheck>> checks(n);
+    SampledAnswers out;
+    out.completions.resize(n);
+    out.checks.resize(n);
     for (int k = 0; k < options.samples; ++k) {
         DecodingConfig dc = options.decoding;
         dc.seed = options.decoding.seed + static_cast<uint64_t>(k) * 1000003ull;
+        double seconds = 0;
         auto done = complete(model, prompts, dc, stops, options.batchSize,
                              hooks.slice(double(k) * n, double(n), double(n) * options.samples),
-                             &s.seconds);
+                             &seconds);
+        int64_t tokens = 0;
         for (size_t i = 0; i < n; ++i) {
-            s.generatedTokens += static_cast<int64_t>(done[i].ids.size());
-            checks[i].push_back(scoreCompletion(set, i, done[i].text));
-            outcomes[i].push_back(std::move(done[i]));
+            tokens += static_cast<int64_t>(done[i].ids.size());
+            out.checks[i].push_back(scoreCompletion(set, i, done[i].text));
+            out.completions[i].push_back(std::move(done[i]));
         }
+        out.passSeconds.push_back(seconds);
+        out.passTokens.push_back(tokens);
     }
-    // With several samples the majority answer wins (data/stats.h documents the tie rule).
+    return out;
+}
+
+EvalReport summarize(const QuestionSet &set, const SampledAnswers &sampled, int k)
+{
+    if (k < 1 || k > sampled.samples())
+        throw Error("maj@" + std::to_string(k) + " needs 1.." + std::to_string(sampled.samples())
+                    + " samples");
+    const size_t n = set.questions.size();
+    if (sampled.checks.size() != n || sampled.completions.size() != n)
+        throw Error("summarize: " + std::to_string(sampled.checks.size())
+                    + " sampled questions for a set of " + std::to_string(n));
+    EvalReport report;
+    EvalSummary &s = report.summary;
+    s.n = static_cast<int64_t>(n);
+    s.samples = k;
+    for (int j = 0; j < k; ++j) {
+        s.seconds += sampled.passSeconds[j];
+        s.generatedTokens += sampled.passTokens[j];
+    }
+    // The majority answer of the first k samples wins (data/stats.h documents the tie rule).
     for (size_t i = 0; i < n; ++i) {
         const EvalQuestion &q = set.questions[i];
         std::vector<data::Extraction> strictVotes, flexVotes;
-        for (const auto &c : checks[i]) {
-            strictVotes.push_back(c.strict);
-            flexVotes.push_back(c.flexible);
+        for (int j = 0; j < k; ++j) {
+            strictVotes.push_back(sampled.checks[i].at(j).strict);
+            flexVotes.push_back(sampled.checks[i].at(j).flexible);
         }
         QuestionRecord r;
         r.id = q.id;
         r.prompt = q.prompt;
-        for (const auto &c : outcomes[i])
-            r.completions.push_back(c.text);
+        for (int j = 0; j < k; ++j)
+            r.completions.push_back(sampled.completions[i].at(j).text);
         r.strict = data::majorityVote(strictVotes).winner;
         r.flexible = data::majorityVote(flexVotes).winner;
         r.gold = q.gold;
@@ -194,6 +215,12 @@ EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOpt
         report.records.push_back(std::move(r));
     }
     return report;
+}
+
+EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOptions &options,
+                    const WorkHooks &hooks)
+{
+    return summarize(set, sampleAnswers(model, set, options, hooks), options.samples);
 }
 
 } // namespace qb::eval

@@ -95,8 +95,31 @@ struct EvalReport
     std::string recordsJsonl() const; // one JSON object a line
 };
 
-// Throws qb::Error for samples > 1 with greedy decoding (the samples would agree) and
-// qb::Cancelled when hooks.checkCancelled does. progress counts question-samples.
+// The samples of every question before voting: sample k of every question comes from one
+// generation pass over the set with seed decoding.seed + k * 1000003, so the first k samples of
+// a set drawn with K >= k samples are exactly the samples a k-sample evaluation draws.
+struct SampledAnswers
+{
+    std::vector<std::vector<Completion>> completions;   // [question][sample]
+    std::vector<std::vector<data::AnswerCheck>> checks; // [question][sample]
+    std::vector<double> passSeconds;                    // [sample]: time generating that pass
+    std::vector<int64_t> passTokens;                    // [sample]: tokens generated in it
+
+    int samples() const { return static_cast<int>(passSeconds.size()); }
+};
+
+// options.samples generation passes over the set, each answer extracted and checked. Throws as
+// evaluate(); progress counts question-samples.
+SampledAnswers sampleAnswers(const ModelRef &model, const QuestionSet &set,
+                             const EvalOptions &options, const WorkHooks &hooks = {});
+
+// The report of majority voting over the first k samples of each question (maj@k; k = 1: the
+// first sample alone). Throws qb::Error unless 1 <= k <= sampled.samples().
+EvalReport summarize(const QuestionSet &set, const SampledAnswers &sampled, int k);
+
+// sampleAnswers then summarize over every sample. Throws qb::Error for samples > 1 with greedy
+// decoding (the samples would agree) and qb::Cancelled when hooks.checkCancelled does. progress
+// counts question-samples.
 EvalReport evaluate(const ModelRef &model, const QuestionSet &set, const EvalOptions &options,
                     const WorkHooks &hooks = {});
 

@@ -40,7 +40,8 @@ QuestionSet gsmQuestions(const std::vector<data::GsmRecord> &records, const Prom
         q.gsm = r;
         q.prompt = set.format == data::PromptFormat::Gsm8kCot
             ? data::gsm8kCotPrompt(r.question, exemplars)
-            : data::gsm8kPrompt(r.question);
+            : set.format == data::PromptFormat::Gsm8kDirect ? data::gsm8kDirectPrompt(r.question)
+                                                             : data::gsm8kPrompt(r.question);
         set.questions.push_back(std::move(q));
     }
     return set;

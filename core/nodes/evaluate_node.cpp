@@ -152,8 +152,9 @@ void registerEvaluateNodes(NodeRegistry &registry)
     e.inputs = {{"models", "model", true, false, "Models to compare"},
                 {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"}};
     e.params = {
-        ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot"},
-                          "gsm8k: 'Question: ..\\nAnswer:'; gsm8k_cot: 'Q: ..\\nA:' with exemplars"),
+        ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot", "gsm8k_direct"},
+                          "gsm8k: 'Question: ..\\nAnswer:'; gsm8k_cot: 'Q: ..\\nA:' with "
+                          "exemplars; gsm8k_direct: 'Question: ..\\nAnswer: ####' (answer only)"),
         ParamSpec::choice("gpqa_format", "gpqa_zeroshot", {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
                           "Zero-shot or chain-of-thought GPQA prompt"),
         ParamSpec::integer("num_fewshot", 0, "Chain-of-thought exemplars (gsm8k_cot)").range(0, 8),

@@ -217,6 +217,20 @@ public:
                     error(path + "[" + std::to_string(i) + "]", "expected a string, got "
                               + describe(v[i]));
             break;
+        case ParamKind::NumberList:
+            if (!v.is_array())
+                return typeError(spec.integral ? "a list of integers" : "a list of numbers");
+            for (size_t i = 0; i < v.size(); ++i) {
+                const std::string item = path + "[" + std::to_string(i) + "]";
+                const bool ok = spec.integral ? v[i].is_number_integer()
+                                              : v[i].is_number() && std::isfinite(v[i].get<double>());
+                if (!ok)
+                    error(item, std::string(spec.integral ? "expected an integer" : "expected a number")
+                              + ", got " + describe(v[i]));
+                else
+                    checkRange(spec, v[i].get<double>(), item);
+            }
+            break;
         case ParamKind::Object:
             checkParams(spec.fields, v, path, owner);
             break;

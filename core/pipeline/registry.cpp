@@ -14,6 +14,7 @@ std::string toString(ParamKind kind)
     case ParamKind::Enum: return "enum";
     case ParamKind::Path: return "path";
     case ParamKind::StringList: return "list of strings";
+    case ParamKind::NumberList: return "list of numbers";
     case ParamKind::Object: return "mapping";
     }
     return "?";
@@ -70,6 +71,20 @@ ParamSpec ParamSpec::stringList(std::string name, std::string description)
 {
     return make(std::move(name), ParamKind::StringList, nlohmann::json::array(),
                 std::move(description));
+}
+
+ParamSpec ParamSpec::realList(std::string name, std::vector<double> def, std::string description)
+{
+    return make(std::move(name), ParamKind::NumberList, nlohmann::json(def),
+                std::move(description));
+}
+
+ParamSpec ParamSpec::intList(std::string name, std::vector<int64_t> def, std::string description)
+{
+    ParamSpec p = make(std::move(name), ParamKind::NumberList, nlohmann::json(def),
+                       std::move(description));
+    p.integral = true;
+    return p;
 }
 
 ParamSpec ParamSpec::object(std::string name, std::vector<ParamSpec> fields,

@@ -38,6 +38,16 @@ json EvalRow::toJson() const
                                {"ci_high", b.ciHigh}});
         row["by_steps"] = buckets;
     }
+    if (decoding) {
+        row["temperature"] = decoding->temperature;
+        row["top_p"] = decoding->topP;
+        row["top_k"] = decoding->topK;
+        row["prompt_style"] = decoding->promptStyle;
+        if (decoding->greedyAccuracy) {
+            row["greedy_accuracy"] = *decoding->greedyAccuracy;
+            row["drop_from_greedy"] = *decoding->dropFromGreedy(accuracy);
+        }
+    }
     return row;
 }
 
@@ -95,6 +105,16 @@ EvalRow EvalRow::fromJson(const json &row)
             s.ciHigh = b.value("ci_high", s.accuracy);
             r.bySteps.push_back(s);
         }
+    if (row.contains("prompt_style") && row["prompt_style"].is_string()) {
+        DecodingSetting d;
+        d.promptStyle = str("prompt_style");
+        d.temperature = num("temperature", 0);
+        d.topP = num("top_p", 1);
+        d.topK = static_cast<int64_t>(num("top_k", 0));
+        if (row.contains("greedy_accuracy") && row["greedy_accuracy"].is_number())
+            d.greedyAccuracy = row["greedy_accuracy"].get<double>();
+        r.decoding = d;
+    }
     return r;
 }
 

@@ -24,7 +24,9 @@ qb::NodeRegistry testRegistry()
     qb::ParamSpec flag{"flag", qb::ParamKind::Bool, false, ""};
     qb::ParamSpec nested{"decoding", qb::ParamKind::Object, nullptr, ""};
     nested.fields = {{"max_new_tokens", qb::ParamKind::Int, 16, "", 1.0, std::nullopt}};
-    src.params = {size, method, scale, label, flag, nested};
+    const qb::ParamSpec temps = qb::ParamSpec::realList("temps", {0.0}, "").range(0.0, 2.0);
+    const qb::ParamSpec ks = qb::ParamSpec::intList("ks", {1}, "").atLeast(1);
+    src.params = {size, method, scale, label, flag, nested, temps, ks};
     r.add(src);
     qb::NodeSpec data;
     data.type = "data";
@@ -135,6 +137,16 @@ private Q_SLOTS:
                               << "nodes[0].params.flag: expected true or false, got 'maybe'";
         QTest::newRow("nested unknown") << head + "  - {id: a, type: src, params: {decoding: {max_tokens: 3}}}\n"
                                         << "nodes[0].params.decoding.max_tokens: unknown parameter";
+        QTest::newRow("number list item") << head + "  - {id: a, type: src, params: {temps: [0, hot]}}\n"
+                                          << "nodes[0].params.temps[1]: expected a number, got 'hot'";
+        QTest::newRow("number list range") << head + "  - {id: a, type: src, params: {temps: [0.5, 2.5]}}\n"
+                                           << "nodes[0].params.temps[1]: 2.5 is above the maximum 2";
+        QTest::newRow("int list float") << head + "  - {id: a, type: src, params: {ks: [1, 2.5]}}\n"
+                                        << "nodes[0].params.ks[1]: expected an integer, got 2.5";
+        QTest::newRow("int list below") << head + "  - {id: a, type: src, params: {ks: [0]}}\n"
+                                        << "nodes[0].params.ks[0]: 0 is below the minimum 1";
+        QTest::newRow("number list scalar") << head + "  - {id: a, type: src, params: {temps: 0.7}}\n"
+                                            << "nodes[0].params.temps: expected a list of numbers, got 0.7";
         QTest::newRow("unknown type") << head + "  - {id: a, type: quantise}\n"
                                       << "nodes[0].type: unknown node type 'quantise'";
         QTest::newRow("unknown node key") << head + "  - {id: a, type: src, param: {}}\n"

@@ -74,7 +74,8 @@ private Q_SLOTS:
     void namesAndStops()
     {
         for (PromptFormat f : {PromptFormat::Gsm8k, PromptFormat::Gsm8kCot,
-                               PromptFormat::GpqaZeroShot, PromptFormat::GpqaCot})
+                               PromptFormat::Gsm8kDirect, PromptFormat::GpqaZeroShot,
+                               PromptFormat::GpqaCot})
             QCOMPARE(promptFormatFromName(promptFormatName(f)), f);
         QCOMPARE(std::string(promptFormatName(PromptFormat::GpqaCot)),
                  std::string("gpqa_cot_zeroshot"));
@@ -84,6 +85,11 @@ private Q_SLOTS:
         QCOMPARE(stopSequences(PromptFormat::Gsm8kCot),
                  (std::vector<std::string>{"Q:", "</s>", "<|im_end|>"}));
         QCOMPARE(stopSequences(PromptFormat::GpqaCot), (std::vector<std::string>{"</s>"}));
+        // The direct answer is one line.
+        QCOMPARE(stopSequences(PromptFormat::Gsm8kDirect),
+                 (std::vector<std::string>{"\n", "Question:", "</s>", "<|im_end|>"}));
+        QVERIFY(isGsmFormat(PromptFormat::Gsm8kDirect));
+        QCOMPARE(gsm8kDirectPrompt("How many?"), std::string("Question: How many?\nAnswer: ####"));
     }
 
     void fewShot()

@@ -84,6 +84,26 @@ private Q_SLOTS:
         QCOMPARE(back.n, r.n);
         QCOMPARE(*back.stepAccuracy, 0.95);
         QVERIFY(!qb::EvalRow::fromJson(json{{"task", "gpqa"}, {"accuracy", 0.5}}).stepAccuracy);
+        QVERIFY(!back.decoding && !j.contains("prompt_style")); // an evaluate row has none
+        // A decoding sweep row keeps its setting; the drop from greedy is greedy - accuracy.
+        qb::DecodingSetting d;
+        d.temperature = 0.7;
+        d.topP = 0.9;
+        d.topK = 40;
+        d.promptStyle = "direct";
+        d.greedyAccuracy = 0.95;
+        r.decoding = d;
+        r.selfConsistency = 5;
+        const json sj = r.toJson();
+        QVERIFY(std::abs(sj["drop_from_greedy"].get<double>() - 0.05) < 1e-12);
+        const qb::EvalRow sb = qb::EvalRow::fromJson(sj);
+        QVERIFY(sb.decoding);
+        QCOMPARE(sb.decoding->temperature, 0.7);
+        QCOMPARE(sb.decoding->topP, 0.9);
+        QCOMPARE(sb.decoding->topK, int64_t(40));
+        QCOMPARE(sb.decoding->promptStyle, std::string("direct"));
+        QCOMPARE(*sb.decoding->greedyAccuracy, 0.95);
+        QCOMPARE(sb.selfConsistency, int64_t(5));
         // A quantize row is not an evaluation row.
         const json quant = qb::QuantRow{"nf4", "nf4-b64", 10, 4.5}.toJson();
         QVERIFY(!qb::EvalRow::matches(quant));

@@ -40,6 +40,49 @@ json accuracyRows()
     });
 }
 
+// A decoding sweep's typed row: model, precision label, prompt style, temperature, k, strict
+// accuracy (interval +-0.05), flexible accuracy, unparsed rate, greedy accuracy of its style.
+json sweepRow(const std::string &model, const std::string &label, const std::string &style,
+              double t, int k, double acc, double flexible, double unparsed, double greedy)
+{
+    qb::EvalRow r;
+    r.model = model;
+    r.label = label;
+    r.precision = label;
+    r.task = "gsm8k";
+    r.dataset = "gsm";
+    r.n = 100;
+    r.accuracy = acc;
+    r.ciLow = acc - 0.05;
+    r.ciHigh = acc + 0.05;
+    r.flexibleAccuracy = flexible;
+    r.unparsedRate = unparsed;
+    r.selfConsistency = k;
+    qb::DecodingSetting d;
+    d.temperature = t;
+    d.promptStyle = style;
+    d.greedyAccuracy = greedy;
+    r.decoding = d;
+    return r.toJson();
+}
+
+json sweepRows()
+{
+    return json::array({
+        sweepRow("base", "fp32", "cot", 0, 1, 0.90, 0.92, 0.01, 0.90),
+        sweepRow("base", "fp32", "cot", 0.7, 1, 0.85, 0.88, 0.02, 0.90),
+        sweepRow("base", "fp32", "cot", 0.7, 5, 0.91, 0.93, 0.00, 0.90),
+        sweepRow("base", "fp32", "cot", 1.3, 1, 0.60, 0.70, 0.10, 0.90),
+        sweepRow("base", "fp32", "cot", 1.3, 5, 0.75, 0.80, 0.03, 0.90),
+        sweepRow("int2", "int2-g64", "cot", 0, 1, 0.50, 0.55, 0.05, 0.50),
+        sweepRow("int2", "int2-g64", "cot", 0.7, 1, 0.40, 0.45, 0.08, 0.50),
+        sweepRow("int2", "int2-g64", "cot", 0.7, 5, 0.52, 0.56, 0.02, 0.50),
+        sweepRow("int2", "int2-g64", "cot", 1.3, 1, 0.10, 0.20, 0.40, 0.50),
+        sweepRow("int2", "int2-g64", "cot", 1.3, 5, 0.20, 0.25, 0.30, 0.50),
+        sweepRow("base", "fp32", "direct", 0, 1, 0.05, 0.06, 0.90, 0.05),
+    });
+}
+
 } // namespace
 
 class TestCharts : public QObject
@@ -442,6 +485,100 @@ this line is broken
         QCOMPARE(r->graphNames(), (QStringList{"completion_length", "truncated"}));
         QVERIFY(r->plot()->yAxis2->visible());
         QCOMPARE(charts.figures().size() >= 3, true); // the three GRPO pages export
+    void temperatureChartLinePerPrecisionWithDrop()
+    {
+        qbui::TemperatureChart chart;
+        chart.setRows(sweepRows());
+        QCOMPARE(chart.pages(), (QStringList{"gsm · cot", "gsm · direct"}));
+        const auto lines = chart.lines("gsm · cot");
+        QCOMPARE(int(lines.size()), 2);
+        QCOMPARE(lines[0].series, QString("base · fp32"));
+        QCOMPARE(lines[0].temperature, (QVector<double>{0, 0.7, 1.3}));
+        QCOMPARE(lines[1].accuracy, (QVector<double>{0.5, 0.4, 0.1}));
+        QCOMPARE(lines[1].ciHigh[2], 0.15);
+        // Largest drop from greedy: fp32 0.90 - 0.60, int2 0.50 - 0.10 (maj@5 rows excluded).
+        QVERIFY(std::abs(lines[0].maxDrop - 0.30) < 1e-12);
+        QVERIFY(std::abs(lines[1].maxDrop - 0.40) < 1e-12);
+        chart.setCurrentPage("gsm · cot");
+        chart.flush();
+        QCOMPARE(chart.plot()->graphCount(), 2);
+        QCOMPARE(chart.plot()->graph(1)->data()->size(), 3);
+        QCOMPARE(chart.plot()->graph(1)->data()->at(1)->value, 40.0);
+        QVERIFY(chart.plot()->graph(0)->name().contains("30.0"));
+        // The direct page: fp32 greedy alone.
+        QCOMPARE(int(chart.lines("gsm · direct").size()), 1);
+    }
+
+    void majorityChartGreedyThenEachK()
+    {
+        qbui::MajorityChart chart;
+        chart.setRows(sweepRows());
+        QCOMPARE(chart.pages(), (QStringList{"gsm · cot · T 0.7", "gsm · cot · T 1.3"}));
+        const auto groups = chart.groups("gsm · cot · T 1.3");
+        QCOMPARE(int(groups.size()), 2);
+        QCOMPARE(groups[1].precision, QString("int2 · int2-g64"));
+        QCOMPARE(int(groups[1].bars.size()), 3);
+        QCOMPARE(groups[1].bars[0].series, QString("greedy"));
+        QCOMPARE(groups[1].bars[0].accuracy, 0.5);
+        QCOMPARE(groups[1].bars[2].series, QString("maj@5"));
+        QCOMPARE(groups[1].bars[2].accuracy, 0.2);
+        chart.setCurrentPage("gsm · cot · T 1.3");
+        chart.flush();
+        QCPBars *maj5 = barsNamed(chart.plot(), "maj@5");
+        QVERIFY(maj5);
+        QCOMPARE(maj5->data()->size(), 2);
+        QVERIFY(std::abs(maj5->data()->at(0)->value - 75.0) < 1e-9);
+        QVERIFY(barsNamed(chart.plot(), "greedy"));
+        QVERIFY(barsNamed(chart.plot(), "maj@1"));
+    }
+
+    void extractionChartStrictFlexibleUnparsed()
+    {
+        qbui::ExtractionChart chart;
+        chart.setRows(sweepRows());
+        QCOMPARE(chart.pages(), (QStringList{"gsm · cot", "gsm · direct"}));
+        const auto cells = chart.audit("gsm · cot");
+        QCOMPARE(int(cells.size()), 10);
+        QCOMPARE(cells[4].setting, QString("T=1.3 maj@5"));
+        QCOMPARE(cells[8].precision, QString("int2 · int2-g64"));
+        QCOMPARE(cells[8].strict, 0.10);
+        QCOMPARE(cells[8].flexible, 0.20);
+        QCOMPARE(cells[8].unparsed, 0.40);
+        chart.setCurrentPage("gsm · cot");
+        chart.flush();
+        QCOMPARE(chart.plot()->graphCount(), 2); // unparsed markers per precision
+        QCOMPARE(chart.plot()->plottableCount(), 6); // + strict and flexible bars
+        QCOMPARE(chart.plot()->graph(1)->data()->at(3)->value, 40.0);
+        QCOMPARE(barsNamed(chart.plot(), "base · fp32")->data()->at(0)->value, 90.0);
+    }
+
+    void sweepRowsGoToTheDecodingChartsOnly()
+    {
+        QWidget parent;
+        qbui::ChartSet charts(&parent);
+        json rows = sweepRows();
+        rows.push_back(accuracyRows()[0]);
+        charts.setResults(json{{"results", rows}});
+        QCOMPARE(int(charts.accuracy()->rows().size()), 1); // the evaluate row alone
+        QVERIFY(!charts.chains()->hasData());
+        QVERIFY(charts.temperature()->hasData());
+        QCOMPARE(charts.table()->rowCount(), 12);
+        QStringList stems;
+        for (const auto &f : charts.figures())
+            stems << f.stem;
+        QVERIFY(stems.contains("temperature-gsm_cot"));
+        QVERIFY(stems.contains("majority-gsm_cot_T_0.7"));
+        QVERIFY(stems.contains("extraction-gsm_direct"));
+        // Live: a sweep row arriving as a metric event feeds the charts while the node runs.
+        charts.clear();
+        qb::Event e;
+        e.kind = qb::Event::Kind::Metric;
+        e.node = "sweep";
+        e.name = "sweep_accuracy/gsm8k";
+        e.data = sweepRows()[1];
+        charts.addEvent(e);
+        QCOMPARE(charts.temperature()->pages(), QStringList{"gsm · cot"});
+        QVERIFY(charts.accuracy()->rows().empty());
     }
 
 private:
