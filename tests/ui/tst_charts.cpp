@@ -485,6 +485,8 @@ this line is broken
         QCOMPARE(r->graphNames(), (QStringList{"completion_length", "truncated"}));
         QVERIFY(r->plot()->yAxis2->visible());
         QCOMPARE(charts.figures().size() >= 3, true); // the three GRPO pages export
+    }
+
     void temperatureChartLinePerPrecisionWithDrop()
     {
         qbui::TemperatureChart chart;
