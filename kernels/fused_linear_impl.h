@@ -1,0 +1,121 @@
+// Private to fused_linear*.cpp: how a packed row is cut into segments that share one decode, and
+// the scalar decode of one code, used by the reference and by the SIMD paths' tails.
+#pragma once
+
+#include "kernels/fused_linear.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace qb::kernels::fused_detail {
+
+inline std::int64_t int_group_row_stride(const FusedWeight &w)
+{
+    return (w.cols * w.bits + 7) / 8;
+}
+
+// The absmax of flattened block b (reconstructed when double-quantized, as
+// dequantize_double_quant_absmax: map[code] · scale, then + offset).
+inline float block_absmax(const FusedWeight &w, std::int64_t b)
+{
+    if (w.absmax)
+        return w.absmax[b];
+    const float a = w.dq_map[w.absmax_codes[b]] * w.absmax_scales[b / w.dq_block_size];
+    return a + w.absmax_offset;
+}
+
+// Calls f(begin, end, scale, zero) for each run of columns of row r that shares one decode:
+// IntGroup groups (value = (code - zero) · scale), Blockwise4 pieces of flattened blocks
+// (value = book[code] · scale, zero unused), Int8Row the whole row (raw code: scale 1, zero 0;
+// the row scale is applied to the row's sum).
+template <class F> inline void for_each_segment(const FusedWeight &w, std::int64_t r, F &&f)
+{
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        f(std::int64_t(0), w.cols, 1.0f, 0.0f);
+        return;
+    case FusedFormat::IntGroup: {
+        const std::int64_t groups = w.groups_per_row();
+        for (std::int64_t g = 0; g < groups; ++g) {
+            const std::int64_t k = r * groups + g;
+            const float zero = w.zeros_f    ? w.zeros_f[k]
+                               : w.zeros_u8 ? static_cast<float>(w.zeros_u8[k])
+                                            : static_cast<float>(1 << (w.bits - 1));
+            f(g * w.group, std::min(w.cols, (g + 1) * w.group), w.scales[k], zero);
+        }
+        return;
+    }
+    case FusedFormat::Blockwise4: {
+        const std::int64_t base = r * w.cols;
+        for (std::int64_t c = 0; c < w.cols;) {
+            const std::int64_t b = (base + c) / w.block_size;
+            const std::int64_t end = std::min(w.cols, (b + 1) * w.block_size - base);
+            f(c, end, block_absmax(w, b), 0.0f);
+            c = end;
+        }
+        return;
+    }
+    }
+}
+
+// Code of column c of row r: int8 value, k-bit unsigned code, or 4-bit nibble.
+inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
+{
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        return static_cast<const std::int8_t *>(w.codes)[r * w.cols + c];
+    case FusedFormat::IntGroup: {
+        const std::int64_t stride = int_group_row_stride(w);
+        const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+        const std::int64_t bit = c * w.bits;
+        const std::int64_t byte = bit >> 3;
+        const unsigned window = (unsigned(row[byte]) << 8) | (byte + 1 < stride ? row[byte + 1] : 0u);
+        return static_cast<int>((window >> (16 - (bit & 7) - w.bits)) & ((1u << w.bits) - 1));
+    }
+    case FusedFormat::Blockwise4: {
+        const std::int64_t i = r * w.cols + c;
+        const std::uint8_t byte = static_cast<const std::uint8_t *>(w.codes)[i >> 1];
+        return (i & 1) ? (byte & 0x0F) : (byte >> 4);
+    }
+    }
+    return 0;
+}
+
+// The decoded weight of a code within a segment (see for_each_segment).
+inline float segment_value(const FusedWeight &w, int code, float scale, float zero)
+{
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        return static_cast<float>(code);
+    case FusedFormat::IntGroup:
+        return (static_cast<float>(code) - zero) * scale;
+    case FusedFormat::Blockwise4:
+        return w.codebook[code] * scale;
+    }
+    return 0.0f;
+}
+
+inline bool uses_nibbles(const FusedWeight &w)
+{
+    return w.format == FusedFormat::Blockwise4
+        || (w.format == FusedFormat::IntGroup && w.bits == 4);
+}
+
+// y[i, r] from the raw row sums (Int8Row scale, bias).
+inline float finish(const FusedWeight &w, std::int64_t r, float sum)
+{
+    if (w.format == FusedFormat::Int8Row)
+        sum *= w.scales[r];
+    return w.bias ? sum + w.bias[r] : sum;
+}
+
+void fused_linear_portable(const FusedWeight &w, const FusedInput &in, float *y,
+                           std::int64_t row_begin, std::int64_t row_end);
+#if defined(__x86_64__) || defined(__i386__)
+void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
+                       std::int64_t row_begin, std::int64_t row_end);
+void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
+                         std::int64_t row_begin, std::int64_t row_end);
+#endif
+
+} // namespace qb::kernels::fused_detail
