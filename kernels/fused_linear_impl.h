@@ -58,6 +58,58 @@ template <class F> inline void for_each_segment(const FusedWeight &w, std::int64
     }
 }
 
+// The same segments as a cursor, for loops that must stay in one function (SIMD accumulators
+// kept in registers): while (cur.next(seg)) { ... }.
+struct Segment
+{
+    std::int64_t begin = 0, end = 0;
+    float scale = 1.0f, zero = 0.0f;
+};
+
+class SegmentCursor
+{
+public:
+    SegmentCursor(const FusedWeight &w, std::int64_t r) : m_w(w), m_r(r) {}
+    bool next(Segment &s)
+    {
+        if (m_c >= m_w.cols)
+            return false;
+        s.begin = m_c;
+        switch (m_w.format) {
+        case FusedFormat::Int8Row:
+            s.end = m_w.cols;
+            s.scale = 1.0f;
+            s.zero = 0.0f;
+            break;
+        case FusedFormat::IntGroup: {
+            const std::int64_t g = m_c / m_w.group;
+            const std::int64_t k = m_r * m_w.groups_per_row() + g;
+            s.end = std::min(m_w.cols, (g + 1) * m_w.group);
+            s.scale = m_w.scales[k];
+            s.zero = m_w.zeros_f    ? m_w.zeros_f[k]
+                     : m_w.zeros_u8 ? static_cast<float>(m_w.zeros_u8[k])
+                                    : static_cast<float>(1 << (m_w.bits - 1));
+            break;
+        }
+        case FusedFormat::Blockwise4: {
+            const std::int64_t base = m_r * m_w.cols;
+            const std::int64_t b = (base + m_c) / m_w.block_size;
+            s.end = std::min(m_w.cols, (b + 1) * m_w.block_size - base);
+            s.scale = block_absmax(m_w, b);
+            s.zero = 0.0f;
+            break;
+        }
+        }
+        m_c = s.end;
+        return true;
+    }
+
+private:
+    const FusedWeight &m_w;
+    std::int64_t m_r;
+    std::int64_t m_c = 0;
+};
+
 // Code of column c of row r: int8 value, k-bit unsigned code, or 4-bit nibble.
 inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
 {

@@ -9,7 +9,6 @@
 // and converted. Two chunks are in flight with separate accumulators, to hide FMA latency.
 // Benchmark: quantbench-cli bench kernels.
 #include "kernels/fused_linear_impl.h"
-#include "kernels/int_group.h"
 
 #include <immintrin.h>
 
@@ -31,8 +30,27 @@ const std::uint8_t *byte_codes(const FusedWeight &w, std::int64_t r, std::vector
     if (w.bits == 8)
         return row;
     buf.resize(static_cast<std::size_t>(w.cols));
-    unpack_codes(row, w.cols, w.bits, buf.data()); // AVX2 code; both paths here have AVX2
-    return buf.data();
+    std::uint8_t *out = buf.data();
+    std::int64_t c = 0;
+    if (w.bits == 2) {
+        for (; c + 4 <= w.cols; c += 4) {
+            const unsigned v = row[c / 4];
+            out[c] = v >> 6;
+            out[c + 1] = (v >> 4) & 3;
+            out[c + 2] = (v >> 2) & 3;
+            out[c + 3] = v & 3;
+        }
+    } else { // 3 bits: eight codes in three bytes, big-endian
+        for (; c + 8 <= w.cols; c += 8) {
+            const std::uint8_t *p = row + c / 8 * 3;
+            const unsigned v = (unsigned(p[0]) << 16) | (unsigned(p[1]) << 8) | p[2];
+            for (int k = 0; k < 8; ++k)
+                out[c + k] = (v >> (21 - 3 * k)) & 7;
+        }
+    }
+    for (; c < w.cols; ++c)
+        out[c] = static_cast<std::uint8_t>(code_at(w, r, c));
+    return out;
 }
 
 // Scalar columns [begin, end) of a segment, added to tail[j] for the tile's MR rows.
@@ -48,7 +66,48 @@ inline void scalar_cols(const FusedWeight &w, const float *const *x, std::int64_
     }
 }
 
+#define QB_INLINE __attribute__((always_inline)) inline
+
 // ---------------------------------------------------------------- AVX-512
+
+// 32 nibbles (16 bytes at src): high nibbles (even columns) against xp[j][col..col+16), low
+// nibbles (odd columns) against xp[j][col+16..col+32) (the reordered activations).
+template <int MR>
+QB_TARGET_AVX512 QB_INLINE void nibbles512(const std::uint8_t *src, const float *const *xp,
+                                           std::int64_t col, __m512 lut, __m512 (&hi)[MR],
+                                           __m512 (&lo)[MR])
+{
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src)));
+    const __m512 wh = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
+    const __m512 wl = _mm512_permutexvar_ps(v, lut); // uses the low 4 bits of each index
+    for (int j = 0; j < MR; ++j) {
+        hi[j] = _mm512_fmadd_ps(wh, _mm512_loadu_ps(xp[j] + col), hi[j]);
+        lo[j] = _mm512_fmadd_ps(wl, _mm512_loadu_ps(xp[j] + col + 16), lo[j]);
+    }
+}
+
+// 16 int8 codes (raw; the row scale comes after the sum).
+template <int MR>
+QB_TARGET_AVX512 QB_INLINE void int8x16(const std::int8_t *src, const float *const *x,
+                                        std::int64_t col, __m512 (&acc)[MR])
+{
+    const __m512 wv = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src))));
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
+}
+
+// 16 unsigned codes: (code - zero) * scale.
+template <int MR>
+QB_TARGET_AVX512 QB_INLINE void uint8x16(const std::uint8_t *src, const float *const *x,
+                                         std::int64_t col, __m512 vz, __m512 vs,
+                                         __m512 (&acc)[MR])
+{
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src)));
+    const __m512 wv = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(v), vz), vs);
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
+}
 
 template <int MR>
 QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, std::int64_t r,
@@ -70,77 +129,54 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
     const bool nibbles = uses_nibbles(w);
     const bool blockwise = w.format == FusedFormat::Blockwise4;
     const auto *packed = static_cast<const std::uint8_t *>(w.codes);
-    // Nibble index of column 0 of this row.
+    const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
+    // Nibble index of column 0 of this row, and the bytes it counts from.
     const std::int64_t nib0 = blockwise ? r * cols : 0;
     const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
-    for_each_segment(w, r, [&](std::int64_t begin, std::int64_t end, float scale, float zero) QB_TARGET_AVX512 {
-        std::int64_t c = begin;
+    SegmentCursor cursor(w, r);
+    Segment s;
+    while (cursor.next(s)) {
+        std::int64_t c = s.begin;
+        const std::int64_t end = s.end;
         if (nibbles) {
-            const __m512 lut
-                = blockwise ? _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(scale))
-                            : _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
-                                            _mm512_set1_ps(scale));
             if ((nib0 & 1) != 0) { // the row starts mid-byte (odd cols): scalar
-                scalar_cols<MR>(w, x, r, begin, end, scale, zero, tail);
-                return;
+                scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+                continue;
             }
-            const std::int64_t first = (begin + 31) / 32 * 32;
-            scalar_cols<MR>(w, x, r, begin, std::min(first, end), scale, zero, tail);
+            const __m512 vs = _mm512_set1_ps(s.scale);
+            const __m512 lut
+                = blockwise ? _mm512_mul_ps(_mm512_loadu_ps(w.codebook), vs)
+                            : _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(s.zero)), vs);
+            const std::int64_t first = (c + 31) / 32 * 32; // chunks start at multiples of 32
+            scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
             c = first;
-            auto chunk = [&](std::int64_t col, __m512 *hiAcc, __m512 *loAcc) QB_TARGET_AVX512 {
-                const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(
-                    reinterpret_cast<const __m128i *>(nibRow + (nib0 + col) / 2)));
-                const __m512 wh = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
-                const __m512 wl = _mm512_permutexvar_ps(v, lut); // uses the low 4 bits
-                for (int j = 0; j < MR; ++j) {
-                    hiAcc[j] = _mm512_fmadd_ps(wh, _mm512_loadu_ps(xp[j] + col), hiAcc[j]);
-                    loAcc[j] = _mm512_fmadd_ps(wl, _mm512_loadu_ps(xp[j] + col + 16), loAcc[j]);
-                }
-            };
             for (; c + 64 <= end; c += 64) {
-                chunk(c, a, b);
-                chunk(c + 32, c2, d);
+                nibbles512<MR>(nibRow + (nib0 + c) / 2, xp, c, lut, a, b);
+                nibbles512<MR>(nibRow + (nib0 + c + 32) / 2, xp, c + 32, lut, c2, d);
             }
             for (; c + 32 <= end; c += 32)
-                chunk(c, a, b);
-            if (c < end)
-                scalar_cols<MR>(w, x, r, c, end, scale, zero, tail);
-            return;
-        }
-        if (w.format == FusedFormat::Int8Row) {
-            const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
-            auto chunk = [&](std::int64_t col, __m512 *acc) QB_TARGET_AVX512 {
-                const __m512 wv = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(q + col))));
-                for (int j = 0; j < MR; ++j)
-                    acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
-            };
+                nibbles512<MR>(nibRow + (nib0 + c) / 2, xp, c, lut, a, b);
+        } else if (w.format == FusedFormat::Int8Row) {
             for (; c + 32 <= end; c += 32) {
-                chunk(c, a);
-                chunk(c + 16, b);
+                int8x16<MR>(q + c, x, c, a);
+                int8x16<MR>(q + c + 16, x, c + 16, b);
             }
             for (; c + 16 <= end; c += 16)
-                chunk(c, a);
+                int8x16<MR>(q + c, x, c, a);
         } else {
-            const __m512 vz = _mm512_set1_ps(zero), vs = _mm512_set1_ps(scale);
-            auto chunk = [&](std::int64_t col, __m512 *acc) QB_TARGET_AVX512 {
-                const __m512i v = _mm512_cvtepu8_epi32(
-                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + col)));
-                const __m512 wv = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(v), vz), vs);
-                for (int j = 0; j < MR; ++j)
-                    acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
-            };
+            const __m512 vz = _mm512_set1_ps(s.zero), vs = _mm512_set1_ps(s.scale);
             for (; c + 32 <= end; c += 32) {
-                chunk(c, a);
-                chunk(c + 16, b);
+                uint8x16<MR>(bytes + c, x, c, vz, vs, a);
+                uint8x16<MR>(bytes + c + 16, x, c + 16, vz, vs, b);
             }
             for (; c + 16 <= end; c += 16)
-                chunk(c, a);
+                uint8x16<MR>(bytes + c, x, c, vz, vs, a);
         }
-        scalar_cols<MR>(w, x, r, c, end, scale, zero, tail);
-    });
+        if (c < end)
+            scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+    }
     for (int j = 0; j < MR; ++j)
         out[j] = _mm512_reduce_add_ps(
                      _mm512_add_ps(_mm512_add_ps(a[j], b[j]), _mm512_add_ps(c2[j], d[j])))
@@ -149,19 +185,54 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
 
 // ---------------------------------------------------------------- AVX2
 
-// Table lookup of 16 floats (lo = entries 0..7, hi = 8..15) by the low 4 bits of idx.
-QB_TARGET_AVX2 inline __m256 lut16_avx2(__m256 lo, __m256 hi, __m256i idx)
+// Table lookup of 16 floats (lo = entries 0..7, hi = 8..15) by the low 4 bits of idx (0..15).
+QB_TARGET_AVX2 QB_INLINE __m256 lut16_avx2(__m256 lo, __m256 hi, __m256i idx)
 {
     const __m256 l = _mm256_permutevar8x32_ps(lo, idx);
     const __m256 h = _mm256_permutevar8x32_ps(hi, idx);
     return _mm256_blendv_ps(l, h, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
 }
 
-QB_TARGET_AVX2 inline float hsum_avx2(__m256 v)
+QB_TARGET_AVX2 QB_INLINE float hsum_avx2(__m256 v)
 {
     const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// 16 nibbles (8 bytes at src), as nibbles512 with 8-column halves.
+template <int MR>
+QB_TARGET_AVX2 QB_INLINE void nibbles256(const std::uint8_t *src, const float *const *xp,
+                                         std::int64_t col, __m256 lutLo, __m256 lutHi,
+                                         __m256 (&hi)[MR], __m256 (&lo)[MR])
+{
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(src)));
+    const __m256 wh = lut16_avx2(lutLo, lutHi, _mm256_srli_epi32(v, 4));
+    const __m256 wl = lut16_avx2(lutLo, lutHi, _mm256_and_si256(v, _mm256_set1_epi32(0x0F)));
+    for (int j = 0; j < MR; ++j) {
+        hi[j] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(xp[j] + col), hi[j]);
+        lo[j] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(xp[j] + col + 8), lo[j]);
+    }
+}
+
+template <int MR>
+QB_TARGET_AVX2 QB_INLINE void int8x8(const std::int8_t *src, const float *const *x,
+                                     std::int64_t col, __m256 (&acc)[MR])
+{
+    const __m256 wv = _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(src))));
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
+}
+
+template <int MR>
+QB_TARGET_AVX2 QB_INLINE void uint8x8(const std::uint8_t *src, const float *const *x,
+                                      std::int64_t col, __m256 vz, __m256 vs, __m256 (&acc)[MR])
+{
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(src)));
+    const __m256 wv = _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(v), vz), vs);
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
 }
 
 template <int MR>
@@ -184,79 +255,55 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
     const bool nibbles = uses_nibbles(w);
     const bool blockwise = w.format == FusedFormat::Blockwise4;
     const auto *packed = static_cast<const std::uint8_t *>(w.codes);
+    const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
     const std::int64_t nib0 = blockwise ? r * cols : 0;
     const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
     const __m256 iotaLo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 iotaHi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
-    const __m256i low4 = _mm256_set1_epi32(0x0F);
 
-    for_each_segment(w, r, [&](std::int64_t begin, std::int64_t end, float scale, float zero) QB_TARGET_AVX2 {
-        std::int64_t c = begin;
+    SegmentCursor cursor(w, r);
+    Segment s;
+    while (cursor.next(s)) {
+        std::int64_t c = s.begin;
+        const std::int64_t end = s.end;
         if (nibbles) {
-            const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zero);
+            if ((nib0 & 1) != 0) {
+                scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+                continue;
+            }
+            const __m256 vs = _mm256_set1_ps(s.scale), vz = _mm256_set1_ps(s.zero);
             const __m256 lutLo = blockwise ? _mm256_mul_ps(_mm256_loadu_ps(w.codebook), vs)
                                            : _mm256_mul_ps(_mm256_sub_ps(iotaLo, vz), vs);
             const __m256 lutHi = blockwise ? _mm256_mul_ps(_mm256_loadu_ps(w.codebook + 8), vs)
                                            : _mm256_mul_ps(_mm256_sub_ps(iotaHi, vz), vs);
-            if ((nib0 & 1) != 0) {
-                scalar_cols<MR>(w, x, r, begin, end, scale, zero, tail);
-                return;
-            }
-            const std::int64_t first = (begin + 15) / 16 * 16;
-            scalar_cols<MR>(w, x, r, begin, std::min(first, end), scale, zero, tail);
+            const std::int64_t first = (c + 15) / 16 * 16;
+            scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
             c = first;
-            auto chunk = [&](std::int64_t col, __m256 *hiAcc, __m256 *loAcc) QB_TARGET_AVX2 {
-                const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                    reinterpret_cast<const __m128i *>(nibRow + (nib0 + col) / 2)));
-                const __m256 wh = lut16_avx2(lutLo, lutHi, _mm256_srli_epi32(v, 4));
-                const __m256 wl = lut16_avx2(lutLo, lutHi, _mm256_and_si256(v, low4));
-                for (int j = 0; j < MR; ++j) {
-                    hiAcc[j] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(xp[j] + col), hiAcc[j]);
-                    loAcc[j] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(xp[j] + col + 8), loAcc[j]);
-                }
-            };
             for (; c + 32 <= end; c += 32) {
-                chunk(c, a, b);
-                chunk(c + 16, c2, d);
+                nibbles256<MR>(nibRow + (nib0 + c) / 2, xp, c, lutLo, lutHi, a, b);
+                nibbles256<MR>(nibRow + (nib0 + c + 16) / 2, xp, c + 16, lutLo, lutHi, c2, d);
             }
             for (; c + 16 <= end; c += 16)
-                chunk(c, a, b);
-            if (c < end)
-                scalar_cols<MR>(w, x, r, c, end, scale, zero, tail);
-            return;
-        }
-        if (w.format == FusedFormat::Int8Row) {
-            const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
-            auto chunk = [&](std::int64_t col, __m256 *acc) QB_TARGET_AVX2 {
-                const __m256 wv = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                    _mm_loadl_epi64(reinterpret_cast<const __m128i *>(q + col))));
-                for (int j = 0; j < MR; ++j)
-                    acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
-            };
+                nibbles256<MR>(nibRow + (nib0 + c) / 2, xp, c, lutLo, lutHi, a, b);
+        } else if (w.format == FusedFormat::Int8Row) {
             for (; c + 16 <= end; c += 16) {
-                chunk(c, a);
-                chunk(c + 8, b);
+                int8x8<MR>(q + c, x, c, a);
+                int8x8<MR>(q + c + 8, x, c + 8, b);
             }
             for (; c + 8 <= end; c += 8)
-                chunk(c, a);
+                int8x8<MR>(q + c, x, c, a);
         } else {
-            const __m256 vz = _mm256_set1_ps(zero), vs = _mm256_set1_ps(scale);
-            auto chunk = [&](std::int64_t col, __m256 *acc) QB_TARGET_AVX2 {
-                const __m256i v = _mm256_cvtepu8_epi32(
-                    _mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes + col)));
-                const __m256 wv = _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(v), vz), vs);
-                for (int j = 0; j < MR; ++j)
-                    acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
-            };
+            const __m256 vz = _mm256_set1_ps(s.zero), vs = _mm256_set1_ps(s.scale);
             for (; c + 16 <= end; c += 16) {
-                chunk(c, a);
-                chunk(c + 8, b);
+                uint8x8<MR>(bytes + c, x, c, vz, vs, a);
+                uint8x8<MR>(bytes + c + 8, x, c + 8, vz, vs, b);
             }
             for (; c + 8 <= end; c += 8)
-                chunk(c, a);
+                uint8x8<MR>(bytes + c, x, c, vz, vs, a);
         }
-        scalar_cols<MR>(w, x, r, c, end, scale, zero, tail);
-    });
+        if (c < end)
+            scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+    }
     for (int j = 0; j < MR; ++j)
         out[j] = hsum_avx2(_mm256_add_ps(_mm256_add_ps(a[j], b[j]), _mm256_add_ps(c2[j], d[j])))
             + tail[j];

@@ -15,5 +15,6 @@ int cmdQuant(const std::vector<std::string> &args);
 int cmdData(const std::vector<std::string> &args);
 int cmdScore(const std::vector<std::string> &args);
 int cmdRl(const std::vector<std::string> &args);
+int cmdBench(const std::vector<std::string> &args);
 
 } // namespace qbcli

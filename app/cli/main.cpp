@@ -29,6 +29,8 @@ const std::map<std::string, Command> &commands()
         {"score", {"extract answers from saved completions (JSON lines)", qbcli::cmdScore}},
         {"rl", {"the GRPO loss, advantages, KL and clip fraction of a saved batch",
                 qbcli::cmdRl}},
+        {"bench", {"kernel speed: read bandwidth, fused quantized GEMV/GEMM vs fp32",
+                   qbcli::cmdBench}},
     };
     return table;
 }

@@ -8,6 +8,7 @@
 #include "kernels/int8_rowwise.h"
 #include "kernels/int_group.h"
 #include "kernels/nf4.h"
+#include "kernels/read_bandwidth.h"
 
 #include <QtTest>
 
@@ -294,6 +295,17 @@ private Q_SLOTS:
                 for (auto [rows, cols] : {std::pair{5, 128}, {7, 257}, {6, 96}, {3, 1000}})
                     for (bool dq : {false, true})
                         checkPaths(blockwise4(kind, rows, cols, block, dq, ++seed), paths);
+    }
+
+    void streamSumMatchesDouble()
+    {
+        const auto v = normal(100003, 5);
+        double want = 0.0;
+        for (float x : v)
+            want += x;
+        for (KernelPath path : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512})
+            if (kernel_path_supported(path))
+                QVERIFY(std::fabs(stream_sum(v.data(), 100003, path) - want) < 1e-2);
     }
 
     void unknownPathName()
