@@ -234,10 +234,11 @@ void fused_linear_portable(const FusedWeight &w, const FusedInput &in, float *y,
 {
     std::vector<float> row(static_cast<std::size_t>(w.cols));
     for (std::int64_t r = row_begin; r < row_end; ++r) {
-        for_each_segment(w, r, [&](std::int64_t begin, std::int64_t end, float scale, float zero) {
-            for (std::int64_t c = begin; c < end; ++c)
-                row[c] = segment_value(w, code_at(w, r, c), scale, zero);
-        });
+        SegmentCursor cursor(w, r);
+        Segment s;
+        while (cursor.next(s))
+            for (std::int64_t c = s.begin; c < s.end; ++c)
+                row[c] = segment_value(w, code_at(w, r, c), s.scale, s.zero);
         for (std::int64_t i = 0; i < in.m; ++i) {
             const float *x = in.x + i * w.cols;
             // Eight independent partial sums: the compiler can keep them in vector lanes.

@@ -20,46 +20,16 @@ inline float block_absmax(const FusedWeight &w, std::int64_t b)
 {
     if (w.absmax)
         return w.absmax[b];
-    const float a = w.dq_map[w.absmax_codes[b]] * w.absmax_scales[b / w.dq_block_size];
+    const std::int64_t group = w.dq_block_size == 256 ? b >> 8 : b / w.dq_block_size;
+    const float a = w.dq_map[w.absmax_codes[b]] * w.absmax_scales[group];
     return a + w.absmax_offset;
 }
 
-// Calls f(begin, end, scale, zero) for each run of columns of row r that shares one decode:
-// IntGroup groups (value = (code - zero) · scale), Blockwise4 pieces of flattened blocks
-// (value = book[code] · scale, zero unused), Int8Row the whole row (raw code: scale 1, zero 0;
-// the row scale is applied to the row's sum).
-template <class F> inline void for_each_segment(const FusedWeight &w, std::int64_t r, F &&f)
-{
-    switch (w.format) {
-    case FusedFormat::Int8Row:
-        f(std::int64_t(0), w.cols, 1.0f, 0.0f);
-        return;
-    case FusedFormat::IntGroup: {
-        const std::int64_t groups = w.groups_per_row();
-        for (std::int64_t g = 0; g < groups; ++g) {
-            const std::int64_t k = r * groups + g;
-            const float zero = w.zeros_f    ? w.zeros_f[k]
-                               : w.zeros_u8 ? static_cast<float>(w.zeros_u8[k])
-                                            : static_cast<float>(1 << (w.bits - 1));
-            f(g * w.group, std::min(w.cols, (g + 1) * w.group), w.scales[k], zero);
-        }
-        return;
-    }
-    case FusedFormat::Blockwise4: {
-        const std::int64_t base = r * w.cols;
-        for (std::int64_t c = 0; c < w.cols;) {
-            const std::int64_t b = (base + c) / w.block_size;
-            const std::int64_t end = std::min(w.cols, (b + 1) * w.block_size - base);
-            f(c, end, block_absmax(w, b), 0.0f);
-            c = end;
-        }
-        return;
-    }
-    }
-}
-
-// The same segments as a cursor, for loops that must stay in one function (SIMD accumulators
-// kept in registers): while (cur.next(seg)) { ... }.
+// The runs of columns of row r that share one decode: IntGroup groups (value = (code - zero) ·
+// scale), Blockwise4 pieces of flattened blocks (value = book[code] · scale, zero unused), Int8Row
+// the whole row (raw code: scale 1, zero 0; the row scale is applied to the row's sum).
+// A cursor rather than a callback, so SIMD loops stay in one function with their accumulators in
+// registers: while (cursor.next(segment)) { ... }.
 struct Segment
 {
     std::int64_t begin = 0, end = 0;
@@ -69,7 +39,16 @@ struct Segment
 class SegmentCursor
 {
 public:
-    SegmentCursor(const FusedWeight &w, std::int64_t r) : m_w(w), m_r(r) {}
+    // No divisions per segment (a 64-bit division costs as much as a 128-weight chunk).
+    SegmentCursor(const FusedWeight &w, std::int64_t r) : m_w(w)
+    {
+        if (w.format == FusedFormat::IntGroup)
+            m_index = r * w.groups_per_row();
+        else if (w.format == FusedFormat::Blockwise4) {
+            m_base = r * w.cols;
+            m_index = m_base / w.block_size;
+        }
+    }
     bool next(Segment &s)
     {
         if (m_c >= m_w.cols)
@@ -82,9 +61,8 @@ public:
             s.zero = 0.0f;
             break;
         case FusedFormat::IntGroup: {
-            const std::int64_t g = m_c / m_w.group;
-            const std::int64_t k = m_r * m_w.groups_per_row() + g;
-            s.end = std::min(m_w.cols, (g + 1) * m_w.group);
+            const std::int64_t k = m_index++;
+            s.end = std::min(m_w.cols, m_c + m_w.group);
             s.scale = m_w.scales[k];
             s.zero = m_w.zeros_f    ? m_w.zeros_f[k]
                      : m_w.zeros_u8 ? static_cast<float>(m_w.zeros_u8[k])
@@ -92,9 +70,8 @@ public:
             break;
         }
         case FusedFormat::Blockwise4: {
-            const std::int64_t base = m_r * m_w.cols;
-            const std::int64_t b = (base + m_c) / m_w.block_size;
-            s.end = std::min(m_w.cols, (b + 1) * m_w.block_size - base);
+            const std::int64_t b = m_index++;
+            s.end = std::min(m_w.cols, (b + 1) * m_w.block_size - m_base);
             s.scale = block_absmax(m_w, b);
             s.zero = 0.0f;
             break;
@@ -106,8 +83,9 @@ public:
 
 private:
     const FusedWeight &m_w;
-    std::int64_t m_r;
     std::int64_t m_c = 0;
+    std::int64_t m_index = 0; // group (scales index) or flattened block of the next segment
+    std::int64_t m_base = 0;  // flattened index of column 0 (Blockwise4)
 };
 
 // Code of column c of row r: int8 value, k-bit unsigned code, or 4-bit nibble.
@@ -133,7 +111,7 @@ inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
     return 0;
 }
 
-// The decoded weight of a code within a segment (see for_each_segment).
+// The decoded weight of a code within a segment (see SegmentCursor).
 inline float segment_value(const FusedWeight &w, int code, float scale, float zero)
 {
     switch (w.format) {

@@ -135,6 +135,45 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
     const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
+    // The common 4-bit case in one straight loop: segments of a multiple of 32 columns that
+    // tile the row from column 0 (groups/blocks of 32, 64, 128, ...; rows a multiple of them).
+    const std::int64_t seg = blockwise ? w.block_size : w.group;
+    if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
+        const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
+        // Double-quantized absmax decoded ahead in a plain loop, off the vector loop's path.
+        constexpr std::int64_t kAhead = 512;
+        float absmaxAhead[kAhead];
+        const bool ahead = blockwise && !w.absmax && cols / seg <= kAhead;
+        if (ahead)
+            for (std::int64_t k = 0; k < cols / seg; ++k)
+                absmaxAhead[k] = block_absmax(w, first + k);
+        for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
+            __m512 lut;
+            if (blockwise) {
+                const float am = ahead ? absmaxAhead[k] : block_absmax(w, first + k);
+                lut = _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(am));
+            } else {
+                const std::int64_t g = first + k;
+                const float zero = w.zeros_f    ? w.zeros_f[g]
+                                   : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
+                                                : static_cast<float>(1 << (w.bits - 1));
+                lut = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
+                                    _mm512_set1_ps(w.scales[g]));
+            }
+            std::int64_t i = c;
+            for (; i + 64 <= c + seg; i += 64) {
+                nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
+                nibbles512<MR>(nibRow + (nib0 + i + 32) / 2, xp, i + 32, lut, c2, d);
+            }
+            if (i < c + seg)
+                nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
+        }
+        for (int j = 0; j < MR; ++j)
+            out[j] = _mm512_reduce_add_ps(
+                _mm512_add_ps(_mm512_add_ps(a[j], b[j]), _mm512_add_ps(c2[j], d[j])));
+        return;
+    }
+
     SegmentCursor cursor(w, r);
     Segment s;
     while (cursor.next(s)) {
@@ -150,8 +189,10 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                 = blockwise ? _mm512_mul_ps(_mm512_loadu_ps(w.codebook), vs)
                             : _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(s.zero)), vs);
             const std::int64_t first = (c + 31) / 32 * 32; // chunks start at multiples of 32
-            scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
-            c = first;
+            if (first > c) {
+                scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
+                c = first;
+            }
             for (; c + 64 <= end; c += 64) {
                 nibbles512<MR>(nibRow + (nib0 + c) / 2, xp, c, lut, a, b);
                 nibbles512<MR>(nibRow + (nib0 + c + 32) / 2, xp, c + 32, lut, c2, d);
@@ -174,7 +215,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
             for (; c + 16 <= end; c += 16)
                 uint8x16<MR>(bytes + c, x, c, vz, vs, a);
         }
-        if (c < end)
+        if (__builtin_expect(c < end, 0))
             scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
     }
     for (int j = 0; j < MR; ++j)
@@ -277,8 +318,10 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
             const __m256 lutHi = blockwise ? _mm256_mul_ps(_mm256_loadu_ps(w.codebook + 8), vs)
                                            : _mm256_mul_ps(_mm256_sub_ps(iotaHi, vz), vs);
             const std::int64_t first = (c + 15) / 16 * 16;
-            scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
-            c = first;
+            if (first > c) {
+                scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
+                c = first;
+            }
             for (; c + 32 <= end; c += 32) {
                 nibbles256<MR>(nibRow + (nib0 + c) / 2, xp, c, lutLo, lutHi, a, b);
                 nibbles256<MR>(nibRow + (nib0 + c + 16) / 2, xp, c + 16, lutLo, lutHi, c2, d);
@@ -301,7 +344,7 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
             for (; c + 8 <= end; c += 8)
                 uint8x8<MR>(bytes + c, x, c, vz, vs, a);
         }
-        if (c < end)
+        if (__builtin_expect(c < end, 0))
             scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
     }
     for (int j = 0; j < MR; ++j)
