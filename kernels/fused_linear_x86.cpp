@@ -302,6 +302,35 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
     const __m256 iotaLo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 iotaHi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
 
+    // The common 4-bit case in one straight loop, as in tile_avx512.
+    const std::int64_t seg = blockwise ? w.block_size : w.group;
+    if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
+        const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
+        for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
+            __m256 lutLo, lutHi;
+            if (blockwise) {
+                const __m256 am = _mm256_set1_ps(block_absmax(w, first + k));
+                lutLo = _mm256_mul_ps(_mm256_loadu_ps(w.codebook), am);
+                lutHi = _mm256_mul_ps(_mm256_loadu_ps(w.codebook + 8), am);
+            } else {
+                const std::int64_t g = first + k;
+                const __m256 vz = _mm256_set1_ps(w.zeros_f    ? w.zeros_f[g]
+                                                 : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
+                                                              : static_cast<float>(1 << (w.bits - 1)));
+                const __m256 vs = _mm256_set1_ps(w.scales[g]);
+                lutLo = _mm256_mul_ps(_mm256_sub_ps(iotaLo, vz), vs);
+                lutHi = _mm256_mul_ps(_mm256_sub_ps(iotaHi, vz), vs);
+            }
+            for (std::int64_t i = c; i < c + seg; i += 32) {
+                nibbles256<MR>(nibRow + (nib0 + i) / 2, xp, i, lutLo, lutHi, a, b);
+                nibbles256<MR>(nibRow + (nib0 + i + 16) / 2, xp, i + 16, lutLo, lutHi, c2, d);
+            }
+        }
+        for (int j = 0; j < MR; ++j)
+            out[j] = hsum_avx2(_mm256_add_ps(_mm256_add_ps(a[j], b[j]), _mm256_add_ps(c2[j], d[j])));
+        return;
+    }
+
     SegmentCursor cursor(w, r);
     Segment s;
     while (cursor.next(s)) {
