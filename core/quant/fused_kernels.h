@@ -16,7 +16,8 @@ bool fusedKernelsEnabled();
 void setFusedKernelsEnabled(bool enabled);
 
 // y = x Wᵀ + b through the fused kernel. x: [..., w.cols] (any float dtype, converted to float32)
-// -> [..., w.rows] float32. The kernel path is kernels::active_kernel_path() (QB_KERNEL_PATH).
+// -> [..., w.rows] float32, or an undefined tensor for an input not on the CPU (the caller then
+// takes its reference). The kernel path is kernels::active_kernel_path() (QB_KERNEL_PATH).
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x);
 
 } // namespace qb
