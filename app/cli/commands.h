@@ -17,5 +17,6 @@ int cmdScore(const std::vector<std::string> &args);
 int cmdRl(const std::vector<std::string> &args);
 int cmdTokenize(const std::vector<std::string> &args);
 int cmdChat(const std::vector<std::string> &args);
+int cmdBench(const std::vector<std::string> &args);
 
 } // namespace qbcli

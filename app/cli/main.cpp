@@ -33,6 +33,8 @@ const std::map<std::string, Command> &commands()
                       qbcli::cmdTokenize}},
         {"chat", {"render a chat template (tokenizer_config.json) for a conversation",
                   qbcli::cmdChat}},
+        {"bench", {"kernel speed: read bandwidth, fused quantized GEMV/GEMM vs fp32",
+                   qbcli::cmdBench}},
     };
     return table;
 }

@@ -2,6 +2,7 @@
 
 #include "kernels/int8_gemm.h"
 #include "kernels/int8_rowwise.h"
+#include "quant/fused_kernels.h"
 
 namespace qb {
 
@@ -20,11 +21,11 @@ std::shared_ptr<Int8RowLinear> Int8RowLinear::quantize(const at::Tensor &weight,
 }
 
 Int8RowLinear::Int8RowLinear(at::Tensor qweight, at::Tensor scales, at::Tensor bias)
-    : m_q(std::move(qweight)), m_scales(std::move(scales))
+    : m_q(qweight.contiguous()), m_scales(scales.contiguous())
 {
     TORCH_CHECK(m_q.dim() == 2 && m_q.scalar_type() == at::kChar, "Int8RowLinear: int8 [out, in]");
     TORCH_CHECK(m_scales.numel() == m_q.size(0), "Int8RowLinear: scales must be [out]");
-    m_bias = std::move(bias);
+    m_bias = bias.defined() ? bias.contiguous() : bias;
 }
 
 at::Tensor Int8RowLinear::dequantizedWeight() const
@@ -33,6 +34,16 @@ at::Tensor Int8RowLinear::dequantizedWeight() const
     kernels::dequantize_int8_rowwise(m_q.data_ptr<int8_t>(), m_scales.data_ptr<float>(),
                                      m_q.size(0), m_q.size(1), out.data_ptr<float>());
     return out;
+}
+
+at::Tensor Int8RowLinear::fusedForward(const at::Tensor &x)
+{
+    if (m_bias.defined() && m_bias.scalar_type() != at::kFloat)
+        return {};
+    const auto w = kernels::fused_weight_int8_row(
+        m_q.data_ptr<int8_t>(), m_scales.data_ptr<float>(), m_q.size(0), m_q.size(1),
+        m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
+    return runFused(w, x);
 }
 
 int64_t Int8RowLinear::weightBytes() const

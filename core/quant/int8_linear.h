@@ -29,8 +29,12 @@ public:
 
     const at::Tensor &qweight() const { return m_q; }
     const at::Tensor &scales() const { return m_scales; }
+    int64_t fusedMaxRows() const override { return 16; }
 
 protected:
+    // The fused INT8 GEMV/GEMM (float32 activations, row scale after the dot product).
+    at::Tensor fusedForward(const at::Tensor &x) override;
+
     at::Tensor m_q;      // [out, in] int8
     at::Tensor m_scales; // [out] float32
 };
@@ -54,6 +58,8 @@ public:
 protected:
     // x: [..., in] float32 -> [..., out] float32, mixed int8 / float32 decomposition.
     at::Tensor referenceForward(const at::Tensor &x) override;
+    // None: LLM.int8()'s arithmetic (int8 activations, outlier split) is the method itself.
+    at::Tensor fusedForward(const at::Tensor &) override { return {}; }
 
 private:
     double m_threshold;

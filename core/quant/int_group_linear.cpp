@@ -1,5 +1,6 @@
 #include "quant/int_group_linear.h"
 
+#include "quant/fused_kernels.h"
 #include "util/error.h"
 
 namespace qb {
@@ -133,6 +134,21 @@ at::Tensor IntGroupLinear::referenceForward(const at::Tensor &x)
     if (m_perm.defined())
         xin = xin.index_select(-1, m_perm);
     return linearWith(xin, storedWeight());
+}
+
+at::Tensor IntGroupLinear::fusedForward(const at::Tensor &x)
+{
+    at::Tensor xin = x;
+    if (m_inputScale.defined())
+        xin = xin / m_inputScale;
+    if (m_perm.defined())
+        xin = xin.index_select(-1, m_perm);
+    const auto w = kernels::fused_weight_int_group(
+        m_packed.data_ptr<uint8_t>(), m_scales.data_ptr<float>(),
+        m_zeros.defined() ? m_zeros.data_ptr<uint8_t>() : nullptr,
+        m_zerosF.defined() ? m_zerosF.data_ptr<float>() : nullptr, m_cfg.bits, m_cfg.group_size,
+        m_out, m_in, m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
+    return runFused(w, xin);
 }
 
 at::Tensor IntGroupLinear::dequantizedWeight() const

@@ -56,9 +56,13 @@ public:
     void setRealZeros(at::Tensor zeros);
     const at::Tensor &realZeros() const { return m_zerosF; }
 
+    int64_t fusedMaxRows() const override { return 16; }
+
 protected:
     // ((x / s)[:, perm]) dequant(codes)^T + b: the transforms stay on the input.
     at::Tensor referenceForward(const at::Tensor &x) override;
+    // The same through the fused kernel (zeros_f honoured; the transforms applied to x first).
+    at::Tensor fusedForward(const at::Tensor &x) override;
 
 private:
     kernels::IntGroupConfig m_cfg;

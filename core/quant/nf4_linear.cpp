@@ -1,6 +1,7 @@
 #include "quant/nf4_linear.h"
 
 #include "kernels/double_quant.h"
+#include "quant/fused_kernels.h"
 #include "util/error.h"
 
 namespace qb {
@@ -56,6 +57,7 @@ Nf4Linear::Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int b
         m_absmaxScales = quant_detail::need(t, "absmax_scales", at::kFloat,
                                             {(blocks + kDqBlock - 1) / kDqBlock}, where);
         m_absmaxOffset = quant_detail::need(t, "absmax_offset", at::kFloat, {1}, where);
+        m_offset = m_absmaxOffset.item<float>();
     }
     m_bias = quant_detail::optionalBias(t, out, where);
 }
@@ -89,6 +91,17 @@ at::Tensor Nf4Linear::dequantizedWeight() const
     kernels::dequantize_blockwise4(m_codebook, m_packed.data_ptr<uint8_t>(), a.data_ptr<float>(),
                                    m_out * m_in, m_blockSize, out.data_ptr<float>());
     return out;
+}
+
+at::Tensor Nf4Linear::fusedForward(const at::Tensor &x)
+{
+    const bool dq = doubleQuant();
+    const auto w = kernels::fused_weight_blockwise4(
+        m_codebook, m_packed.data_ptr<uint8_t>(), dq ? nullptr : m_absmax.data_ptr<float>(),
+        dq ? m_absmaxCodes.data_ptr<uint8_t>() : nullptr,
+        dq ? m_absmaxScales.data_ptr<float>() : nullptr, m_offset, m_blockSize, m_out, m_in,
+        m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
+    return runFused(w, x);
 }
 
 int64_t Nf4Linear::weightBytes() const

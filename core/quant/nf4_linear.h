@@ -36,6 +36,11 @@ public:
     bool doubleQuant() const { return m_absmaxCodes.defined(); }
     // The block absmax values the codes are scaled by (reconstructed when double-quantized).
     at::Tensor absmax() const;
+    int64_t fusedMaxRows() const override { return 16; }
+
+protected:
+    // The fused NF4/FP4 GEMV/GEMM (double-quantized absmax decoded per block on the fly).
+    at::Tensor fusedForward(const at::Tensor &x) override;
 
 private:
     kernels::Codebook4 m_codebook;
@@ -46,6 +51,7 @@ private:
     at::Tensor m_absmaxCodes;  // uint8
     at::Tensor m_absmaxScales; // float32
     at::Tensor m_absmaxOffset; // [1] float32
+    float m_offset = 0.0f;     // its value
 };
 
 } // namespace qb

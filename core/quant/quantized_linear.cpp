@@ -1,5 +1,6 @@
 #include "quant/quantized_linear.h"
 
+#include "quant/fused_kernels.h"
 #include "quant/method_registry.h"
 #include "util/error.h"
 
@@ -46,7 +47,10 @@ at::Tensor QuantizedLinear::forward(const at::Tensor &x)
 {
     const int64_t in = inFeatures();
     const int64_t rows = in > 0 ? x.numel() / in : 0;
-    if (rows <= fusedMaxRows()) {
+    // The kernels have no backward: an input that needs a gradient (adapters upstream being
+    // trained) goes through the differentiable reference.
+    const bool needsGrad = x.requires_grad() && at::GradMode::is_enabled();
+    if (rows <= fusedMaxRows() && !needsGrad && fusedKernelsEnabled()) {
         at::Tensor y = fusedForward(x);
         if (y.defined())
             return y;

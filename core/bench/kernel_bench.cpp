@@ -1,0 +1,265 @@
+// The kernel benchmark behind quantbench-cli bench kernels. See kernel_bench.h.
+#include "bench/kernel_bench.h"
+
+#include "kernels/fused_linear.h"
+#include "kernels/read_bandwidth.h"
+#include "quant/int8_linear.h"
+#include "quant/int_group_linear.h"
+#include "quant/nf4_linear.h"
+#include "util/error.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+
+namespace qb::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Best time of `repeats` runs of `pass` after one warm-up run.
+template <class F> double bestOf(int repeats, F &&pass)
+{
+    pass();
+    double best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < repeats; ++i) {
+        const auto t0 = Clock::now();
+        pass();
+        best = std::min(best, seconds(t0));
+    }
+    return best;
+}
+
+volatile float g_sink = 0.0f; // keeps the streaming sums from being optimized away
+
+double measureReadGBs(int64_t bytes, int repeats)
+{
+    const int64_t n = bytes / 4;
+    at::Tensor buf = at::full({n}, 1.0f, at::kFloat); // touches every page before timing
+    const float *p = buf.data_ptr<float>();
+    const auto path = kernels::active_kernel_path();
+    const double best = bestOf(repeats, [&] {
+        const int threads = at::get_num_threads();
+        std::vector<float> parts(threads, 0.0f);
+        at::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                const int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
+                parts[t] = kernels::stream_sum(p + lo, hi - lo, path);
+            }
+        });
+        float s = 0.0f;
+        for (float v : parts)
+            s += v;
+        g_sink = s;
+    });
+    return static_cast<double>(bytes) / best / 1e9;
+}
+
+struct Format
+{
+    std::string name;
+    // A random packed matrix [out, in] (every byte pattern is a valid code).
+    std::function<std::shared_ptr<LinearOp>(int64_t out, int64_t in)> make;
+};
+
+std::vector<Format> formats()
+{
+    std::vector<Format> f;
+    f.push_back({"int8", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
+                     return std::make_shared<Int8RowLinear>(
+                         at::randint(-127, 128, {out, in}, at::kChar),
+                         at::rand({out}) * 0.01 + 1e-3, at::Tensor());
+                 }});
+    f.push_back({"int4-g128", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
+                     // The int method's default: asymmetric, a uint8 zero point per group.
+                     const kernels::IntGroupConfig cfg{4, 128, false};
+                     const int64_t groups = kernels::int_group_groups_per_row(cfg, in);
+                     std::map<std::string, at::Tensor> t{
+                         {"qweight", at::randint(0, 256, {out, kernels::int_group_row_bytes(4, in)},
+                                                 at::kByte)},
+                         {"scales", at::rand({out, groups}) * 0.01 + 1e-3},
+                         {"qzeros", at::randint(0, 16, {out, groups}, at::kByte)}};
+                     return std::make_shared<IntGroupLinear>(cfg, out, in, std::move(t));
+                 }});
+    f.push_back({"nf4-dq-b64", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
+                     const int64_t n = out * in, blocks = (n + 63) / 64;
+                     std::map<std::string, at::Tensor> t{
+                         {"qweight", at::randint(0, 256, {(n + 1) / 2}, at::kByte)},
+                         {"absmax_codes", at::randint(0, 256, {blocks}, at::kByte)},
+                         {"absmax_scales", at::rand({(blocks + 255) / 256}) * 0.05 + 1e-3},
+                         {"absmax_offset", at::full({1}, 0.05f, at::kFloat)}};
+                     return std::make_shared<Nf4Linear>(kernels::Codebook4::Nf4, out, in, 64,
+                                                        std::move(t));
+                 }});
+    return f;
+}
+
+struct Shape
+{
+    int64_t out, in;
+    std::vector<int64_t> rows;
+};
+
+} // namespace
+
+KernelBenchReport runKernelBench(const KernelBenchOptions &o,
+                                 const std::function<void(const std::string &)> &progress)
+{
+    at::NoGradGuard noGrad;
+    KernelBenchReport report;
+    report.threads = at::get_num_threads();
+    try {
+        report.kernelPath = kernels::kernel_path_name(kernels::active_kernel_path());
+    } catch (const std::invalid_argument &e) {
+        throw Error(e.what());
+    }
+    const int repeats = std::max(1, o.repeats);
+    report.readGBs = measureReadGBs(o.bandwidthBytes, repeats);
+    if (progress)
+        progress("read bandwidth " + std::to_string(report.readGBs) + " GB/s");
+
+    std::vector<Shape> shapes{{4096, 4096, {1, 16, 512}}};
+    if (!o.quick) // the built-in reasoner's linears (q/o, k/v, gate/up, down) at decode
+        for (auto [out, in] : {std::pair<int64_t, int64_t>{256, 256}, {128, 256}, {640, 256},
+                               {256, 640}})
+            shapes.push_back({out, in, {1}});
+
+    auto runCase = [&](const std::string &name, const std::string &path, int64_t rows,
+                       const Shape &s, int64_t bytes, int64_t count,
+                       const std::function<void(int64_t, const at::Tensor &)> &call) {
+        const at::Tensor x = at::randn({rows, s.in});
+        const double t = bestOf(repeats, [&] {
+            for (int64_t i = 0; i < count; ++i)
+                call(i, x);
+        });
+        KernelBenchRow r;
+        r.format = name;
+        r.path = path;
+        r.rows = rows;
+        r.out = s.out;
+        r.in = s.in;
+        r.weightBytes = bytes;
+        r.matrices = count;
+        r.secondsPerCall = t / static_cast<double>(count);
+        r.weightGBs = static_cast<double>(bytes) / r.secondsPerCall / 1e9;
+        r.fractionOfRead = report.readGBs > 0 ? r.weightGBs / report.readGBs : 0;
+        r.gflops = 2.0 * rows * s.out * s.in / r.secondsPerCall / 1e9;
+        report.rows.push_back(r);
+        if (progress) {
+            char line[200];
+            std::snprintf(line, sizeof line, "%-11s %-16s %4lldx%lldx%lld  %8.1f us  %6.2f GB/s",
+                          name.c_str(), path.c_str(), static_cast<long long>(rows),
+                          static_cast<long long>(s.out), static_cast<long long>(s.in),
+                          r.secondsPerCall * 1e6, r.weightGBs);
+            progress(line);
+        }
+    };
+
+    for (const Shape &s : shapes) {
+        for (const Format &f : formats()) {
+            std::vector<std::shared_ptr<LinearOp>> ops{f.make(s.out, s.in)};
+            const int64_t bytes = ops[0]->weightBytes();
+            const int64_t count = std::max<int64_t>(1, (o.setBytes + bytes - 1) / bytes);
+            while (static_cast<int64_t>(ops.size()) < count)
+                ops.push_back(f.make(s.out, s.in));
+            const auto *q = dynamic_cast<const QuantizedLinear *>(ops[0].get());
+            for (int64_t rows : s.rows) {
+                const bool fused = q && rows <= q->fusedMaxRows();
+                runCase(f.name, fused ? "fused " + report.kernelPath : "dequant+matmul", rows, s,
+                        bytes, count,
+                        [&](int64_t i, const at::Tensor &x) { (void)ops[i]->forward(x); });
+            }
+        }
+        // libtorch float32: at::linear over a set of the same size.
+        const int64_t bytes = s.out * s.in * 4;
+        const int64_t count = std::max<int64_t>(1, (o.setBytes + bytes - 1) / bytes);
+        std::vector<at::Tensor> ws;
+        for (int64_t i = 0; i < count; ++i)
+            ws.push_back(at::randn({s.out, s.in}) * 0.02);
+        for (int64_t rows : s.rows) {
+            runCase("fp32", "at::linear", rows, s, bytes, count,
+                    [&](int64_t i, const at::Tensor &x) { (void)at::linear(x, ws[i]); });
+            if (rows == 1) // the BLAS matrix-vector product, in case GEMM with one row is slower
+                runCase("fp32", "at::mv", rows, s, bytes, count,
+                        [&](int64_t i, const at::Tensor &x) { (void)at::mv(ws[i], x[0]); });
+        }
+    }
+    return report;
+}
+
+std::string KernelBenchReport::table() const
+{
+    std::string out;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "read bandwidth %.2f GB/s (streaming float32 sum, %d threads); kernel path %s\n\n",
+                  readGBs, threads, kernelPath.c_str());
+    out += line;
+    std::snprintf(line, sizeof line, "%-11s %-16s %-15s %9s %6s %11s %8s %7s %9s\n", "format",
+                  "path", "rows x out x in", "MiB/mat", "mats", "us/call", "GB/s", "of read",
+                  "GFLOP/s");
+    out += line;
+    for (const auto &r : rows) {
+        const std::string shape = std::to_string(r.rows) + "x" + std::to_string(r.out) + "x"
+            + std::to_string(r.in);
+        std::snprintf(line, sizeof line, "%-11s %-16s %-15s %9.3f %6lld %11.1f %8.2f %7.3f %9.1f\n",
+                      r.format.c_str(), r.path.c_str(), shape.c_str(), r.weightBytes / 1048576.0,
+                      static_cast<long long>(r.matrices), r.secondsPerCall * 1e6, r.weightGBs,
+                      r.fractionOfRead, r.gflops);
+        out += line;
+    }
+    // Speed-up of each quantized format over the fastest float32 path at the same shape and rows.
+    std::string speed;
+    for (const auto &r : rows) {
+        if (r.format == "fp32")
+            continue;
+        const KernelBenchRow *best = nullptr;
+        for (const auto &f : rows)
+            if (f.format == "fp32" && f.rows == r.rows && f.out == r.out && f.in == r.in
+                && (!best || f.secondsPerCall < best->secondsPerCall))
+                best = &f;
+        if (!best)
+            continue;
+        std::snprintf(line, sizeof line, "  %-11s %lldx%lldx%lld: %.2fx (vs %s)\n",
+                      r.format.c_str(), static_cast<long long>(r.rows),
+                      static_cast<long long>(r.out), static_cast<long long>(r.in),
+                      best->secondsPerCall / r.secondsPerCall, best->path.c_str());
+        speed += line;
+    }
+    if (!speed.empty())
+        out += "\nspeed-up over the faster fp32 path:\n" + speed;
+    return out;
+}
+
+nlohmann::ordered_json KernelBenchReport::toJson() const
+{
+    nlohmann::ordered_json j;
+    j["read_bandwidth_gbs"] = readGBs;
+    j["threads"] = threads;
+    j["kernel_path"] = kernelPath;
+    j["rows"] = nlohmann::ordered_json::array();
+    for (const auto &r : rows)
+        j["rows"].push_back({{"format", r.format},
+                             {"path", r.path},
+                             {"rows", r.rows},
+                             {"out", r.out},
+                             {"in", r.in},
+                             {"weight_bytes", r.weightBytes},
+                             {"matrices", r.matrices},
+                             {"seconds_per_call", r.secondsPerCall},
+                             {"weight_gbs", r.weightGBs},
+                             {"fraction_of_read_bandwidth", r.fractionOfRead},
+                             {"gflops", r.gflops}});
+    return j;
+}
+
+} // namespace qb::bench

@@ -1,0 +1,61 @@
+#include "quant/fused_kernels.h"
+
+#include "util/error.h"
+
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace qb {
+
+namespace {
+
+std::atomic<bool> &enabledFlag()
+{
+    static std::atomic<bool> flag{[] {
+        const char *env = std::getenv("QB_FUSED");
+        return !(env && std::strcmp(env, "0") == 0);
+    }()};
+    return flag;
+}
+
+// Multiply-adds per thread below which splitting the rows costs more than it saves (an OpenMP
+// fork/join is a few microseconds).
+constexpr int64_t kMinWorkPerThread = 1 << 17;
+
+} // namespace
+
+bool fusedKernelsEnabled() { return enabledFlag().load(std::memory_order_relaxed); }
+void setFusedKernelsEnabled(bool enabled) { enabledFlag().store(enabled); }
+
+at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x)
+{
+    TORCH_CHECK(x.size(-1) == w.cols, "fused linear: input has ", x.size(-1),
+                " features, expected ", w.cols);
+    if (!x.device().is_cpu())
+        return {};
+    kernels::KernelPath path;
+    try {
+        path = kernels::active_kernel_path();
+    } catch (const std::invalid_argument &e) {
+        throw Error(e.what());
+    }
+    const at::Tensor x2 = x.detach().to(at::kFloat).reshape({-1, w.cols}).contiguous();
+    const int64_t m = x2.size(0);
+    at::Tensor y = at::empty({m, w.rows}, at::kFloat);
+    const kernels::FusedInput in
+        = kernels::fused_prepare_input(x2.data_ptr<float>(), m, w.cols, path);
+    float *out = y.data_ptr<float>();
+    const int64_t grain = std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(1, m * w.cols));
+    at::parallel_for(0, w.rows, grain, [&](int64_t begin, int64_t end) {
+        kernels::fused_linear(w, in, out, begin, end);
+    });
+    auto shape = x.sizes().vec();
+    shape.back() = w.rows;
+    return y.reshape(shape);
+}
+
+} // namespace qb

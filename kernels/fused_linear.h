@@ -1,0 +1,122 @@
+// Fused dequantize-GEMV / small-batch GEMM: y[m, out] = x[m, in] · Wᵀ (+ bias) straight from the
+// packed weights, each packed byte read once per call (per tile of up to 4 activation rows it is
+// decoded in registers, never written out as float32).
+//
+// Formats (the stored layouts of core/quant, unchanged; see the headers named):
+//   Int8Row     codes [out, in] int8, scales [out] float32: w = q · s            (int8_rowwise.h)
+//   IntGroup    k = 2, 3, 4, 8 bit-stream rows [out, ceil(in k / 8)] uint8, MSB first, scales
+//               [out, G] float32 and the zero point of each group, in this order of precedence:
+//               zeros_f [out, G] float32 (real zero points of a QA-LoRA merge), qzeros [out, G]
+//               uint8 (asymmetric), 2^(k-1) (symmetric): w = (code - zero) · s   (int_group.h)
+//   Blockwise4  NF4/FP4 nibbles of the flattened [out · in] weight, first element in the high
+//               nibble; absmax per block of B flattened values, float32 or double-quantized
+//               (uint8 codes into the dynamic map, float32 scale per 256 codes, one offset):
+//               w = book[code] · absmax                                (nf4.h, double_quant.h)
+// Within a group/block every path decodes a weight to the same float32 as the dequantize
+// reference of its format (4-bit through a 16-entry table (code - zero) · s or book · absmax
+// built once per group); Int8Row applies its row scale after the row's dot product.
+// Only the order of the float32 sums differs between paths.
+//
+// Paths (KernelPath): Scalar (the reference: one weight at a time, double accumulation),
+// Portable (plain C++, one decoded row in a buffer, any x86-64 or other CPU), Avx2 (AVX2 + FMA)
+// and Avx512 (AVX-512 F/BW/VL); the SIMD paths are compiled with function target attributes so
+// the library runs on any x86-64 and picks the best path the CPU has at run time. The
+// environment variable QB_KERNEL_PATH=scalar|portable|avx2|avx512 forces one.
+// 4-bit SIMD chunks read 32 (AVX-512) or 16 (AVX2) nibbles with one load and take the high and
+// low nibbles as two vectors; instead of reordering the weights (the format is unchanged), the
+// activations are reordered to match, once per call (FusedInput).
+//
+// Threads: none here. The caller splits the output rows [row_begin, row_end) over its own
+// threads (core uses torch's intra-op pool); concurrent calls on disjoint row ranges of one y
+// are safe.
+//
+// Check: tst_kernels_fused_linear (every format, group/block size, odd shape and path against
+// fused_linear_ref). Benchmark: quantbench-cli bench kernels.
+#pragma once
+
+#include "kernels/nf4.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace qb::kernels {
+
+enum class KernelPath { Scalar, Portable, Avx2, Avx512 };
+
+const char *kernel_path_name(KernelPath path);
+// Parses "scalar", "portable", "avx2", "avx512"; false for anything else.
+bool parse_kernel_path(const char *name, KernelPath *path);
+// Whether this CPU can run the path (Scalar and Portable: always).
+bool kernel_path_supported(KernelPath path);
+// The fastest path this CPU supports.
+KernelPath best_kernel_path();
+// QB_KERNEL_PATH when set, else best_kernel_path(). Throws std::invalid_argument naming the
+// variable when it holds an unknown name or a path this CPU lacks. Read once per process.
+KernelPath active_kernel_path();
+
+enum class FusedFormat { Int8Row, IntGroup, Blockwise4 };
+
+// A packed weight [rows = out, cols = in]; pointers are borrowed, not owned.
+struct FusedWeight
+{
+    FusedFormat format = FusedFormat::Int8Row;
+    std::int64_t rows = 0, cols = 0;
+    const void *codes = nullptr;     // int8 [rows, cols] | packed rows | nibbles (see above)
+    const float *scales = nullptr;   // Int8Row [rows]; IntGroup [rows, G]
+    const float *bias = nullptr;     // [rows] or nullptr
+    // IntGroup
+    int bits = 4;
+    std::int64_t group = 0;          // effective group length (cols when per channel)
+    const std::uint8_t *zeros_u8 = nullptr;
+    const float *zeros_f = nullptr;
+    // Blockwise4
+    const float *codebook = nullptr; // 16 values (codebook4_values)
+    int block_size = 64;
+    const float *absmax = nullptr;   // [blocks], or nullptr with the double-quantized form:
+    const std::uint8_t *absmax_codes = nullptr;
+    const float *absmax_scales = nullptr;
+    float absmax_offset = 0.0f;
+    int dq_block_size = 256;
+    const float *dq_map = nullptr;   // 256 values (dynamic_map_signed)
+
+    std::int64_t groups_per_row() const { return group > 0 ? (cols + group - 1) / group : 0; }
+    // Bytes a call reads from the weight (codes, scales, zero points, absmax; bias excluded).
+    std::int64_t packed_bytes() const;
+};
+
+FusedWeight fused_weight_int8_row(const std::int8_t *q, const float *scales, std::int64_t rows,
+                                  std::int64_t cols, const float *bias);
+// group_size: 0 or >= cols for per channel. zeros_u8 / zeros_f may be nullptr (see above).
+FusedWeight fused_weight_int_group(const std::uint8_t *packed, const float *scales,
+                                   const std::uint8_t *zeros_u8, const float *zeros_f, int bits,
+                                   std::int64_t group_size, std::int64_t rows, std::int64_t cols,
+                                   const float *bias);
+// absmax: float32 per block, or nullptr and the double-quantized triple.
+FusedWeight fused_weight_blockwise4(Codebook4 kind, const std::uint8_t *packed,
+                                    const float *absmax, const std::uint8_t *absmax_codes,
+                                    const float *absmax_scales, float absmax_offset,
+                                    int block_size, std::int64_t rows, std::int64_t cols,
+                                    const float *bias);
+
+// The activations prepared for one path: x [m, cols] float32 row-major (borrowed) and, for the
+// SIMD paths, a copy reordered per 32- (AVX-512) or 16-column (AVX2) chunk as
+// [even columns, odd columns], matching the nibble order of a 4-bit chunk.
+struct FusedInput
+{
+    const float *x = nullptr;
+    std::int64_t m = 0, cols = 0;
+    KernelPath path = KernelPath::Scalar;
+    int chunk = 0;             // 32, 16, or 0 (no reordered copy)
+    std::vector<float> nibble_order; // [m, cols] (only whole chunks are reordered)
+};
+FusedInput fused_prepare_input(const float *x, std::int64_t m, std::int64_t cols,
+                               KernelPath path);
+
+// Scalar reference: y[i, r] for r in [row_begin, row_end), all i < m; y is [m, w.rows].
+void fused_linear_ref(const FusedWeight &w, const float *x, std::int64_t m, float *y,
+                      std::int64_t row_begin, std::int64_t row_end);
+// The path of `in` (Scalar runs fused_linear_ref). Same contract as the reference.
+void fused_linear(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
+                  std::int64_t row_end);
+
+} // namespace qb::kernels

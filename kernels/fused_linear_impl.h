@@ -1,0 +1,151 @@
+// Private to fused_linear*.cpp: how a packed row is cut into segments that share one decode, and
+// the scalar decode of one code, used by the reference and by the SIMD paths' tails.
+#pragma once
+
+#include "kernels/fused_linear.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace qb::kernels::fused_detail {
+
+inline std::int64_t int_group_row_stride(const FusedWeight &w)
+{
+    return (w.cols * w.bits + 7) / 8;
+}
+
+// The absmax of flattened block b (reconstructed when double-quantized, as
+// dequantize_double_quant_absmax: map[code] · scale, then + offset).
+inline float block_absmax(const FusedWeight &w, std::int64_t b)
+{
+    if (w.absmax)
+        return w.absmax[b];
+    const std::int64_t group = w.dq_block_size == 256 ? b >> 8 : b / w.dq_block_size;
+    const float a = w.dq_map[w.absmax_codes[b]] * w.absmax_scales[group];
+    return a + w.absmax_offset;
+}
+
+// The runs of columns of row r that share one decode: IntGroup groups (value = (code - zero) ·
+// scale), Blockwise4 pieces of flattened blocks (value = book[code] · scale, zero unused), Int8Row
+// the whole row (raw code: scale 1, zero 0; the row scale is applied to the row's sum).
+// A cursor rather than a callback, so SIMD loops stay in one function with their accumulators in
+// registers: while (cursor.next(segment)) { ... }.
+struct Segment
+{
+    std::int64_t begin = 0, end = 0;
+    float scale = 1.0f, zero = 0.0f;
+};
+
+class SegmentCursor
+{
+public:
+    // No divisions per segment (a 64-bit division costs as much as a 128-weight chunk).
+    SegmentCursor(const FusedWeight &w, std::int64_t r) : m_w(w)
+    {
+        if (w.format == FusedFormat::IntGroup)
+            m_index = r * w.groups_per_row();
+        else if (w.format == FusedFormat::Blockwise4) {
+            m_base = r * w.cols;
+            m_index = m_base / w.block_size;
+        }
+    }
+    bool next(Segment &s)
+    {
+        if (m_c >= m_w.cols)
+            return false;
+        s.begin = m_c;
+        switch (m_w.format) {
+        case FusedFormat::Int8Row:
+            s.end = m_w.cols;
+            s.scale = 1.0f;
+            s.zero = 0.0f;
+            break;
+        case FusedFormat::IntGroup: {
+            const std::int64_t k = m_index++;
+            s.end = std::min(m_w.cols, m_c + m_w.group);
+            s.scale = m_w.scales[k];
+            s.zero = m_w.zeros_f    ? m_w.zeros_f[k]
+                     : m_w.zeros_u8 ? static_cast<float>(m_w.zeros_u8[k])
+                                    : static_cast<float>(1 << (m_w.bits - 1));
+            break;
+        }
+        case FusedFormat::Blockwise4: {
+            const std::int64_t b = m_index++;
+            s.end = std::min(m_w.cols, (b + 1) * m_w.block_size - m_base);
+            s.scale = block_absmax(m_w, b);
+            s.zero = 0.0f;
+            break;
+        }
+        }
+        m_c = s.end;
+        return true;
+    }
+
+private:
+    const FusedWeight &m_w;
+    std::int64_t m_c = 0;
+    std::int64_t m_index = 0; // group (scales index) or flattened block of the next segment
+    std::int64_t m_base = 0;  // flattened index of column 0 (Blockwise4)
+};
+
+// Code of column c of row r: int8 value, k-bit unsigned code, or 4-bit nibble.
+inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
+{
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        return static_cast<const std::int8_t *>(w.codes)[r * w.cols + c];
+    case FusedFormat::IntGroup: {
+        const std::int64_t stride = int_group_row_stride(w);
+        const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+        const std::int64_t bit = c * w.bits;
+        const std::int64_t byte = bit >> 3;
+        const unsigned window = (unsigned(row[byte]) << 8) | (byte + 1 < stride ? row[byte + 1] : 0u);
+        return static_cast<int>((window >> (16 - (bit & 7) - w.bits)) & ((1u << w.bits) - 1));
+    }
+    case FusedFormat::Blockwise4: {
+        const std::int64_t i = r * w.cols + c;
+        const std::uint8_t byte = static_cast<const std::uint8_t *>(w.codes)[i >> 1];
+        return (i & 1) ? (byte & 0x0F) : (byte >> 4);
+    }
+    }
+    return 0;
+}
+
+// The decoded weight of a code within a segment (see SegmentCursor).
+inline float segment_value(const FusedWeight &w, int code, float scale, float zero)
+{
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        return static_cast<float>(code);
+    case FusedFormat::IntGroup:
+        return (static_cast<float>(code) - zero) * scale;
+    case FusedFormat::Blockwise4:
+        return w.codebook[code] * scale;
+    }
+    return 0.0f;
+}
+
+inline bool uses_nibbles(const FusedWeight &w)
+{
+    return w.format == FusedFormat::Blockwise4
+        || (w.format == FusedFormat::IntGroup && w.bits == 4);
+}
+
+// y[i, r] from the raw row sums (Int8Row scale, bias).
+inline float finish(const FusedWeight &w, std::int64_t r, float sum)
+{
+    if (w.format == FusedFormat::Int8Row)
+        sum *= w.scales[r];
+    return w.bias ? sum + w.bias[r] : sum;
+}
+
+void fused_linear_portable(const FusedWeight &w, const FusedInput &in, float *y,
+                           std::int64_t row_begin, std::int64_t row_end);
+#if defined(__x86_64__) || defined(__i386__)
+void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
+                       std::int64_t row_begin, std::int64_t row_end);
+void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
+                         std::int64_t row_begin, std::int64_t row_end);
+#endif
+
+} // namespace qb::kernels::fused_detail

@@ -1,0 +1,440 @@
+// Fused dequantize-GEMV/GEMM, AVX2 + FMA and AVX-512 paths. This file is compiled for baseline
+// x86-64; each function carries its own target attribute and runs only when the CPU has it
+// (fused_linear.cpp checks). See fused_linear.h for the formats.
+//
+// Per output row and tile of up to 4 activation rows: for each segment (group, block, row) the
+// 16 possible 4-bit weights are put in one table (zmm, or two ymm halves), so a 4-bit chunk of
+// 32 (16) weights is one load, a zero-extension, a shift and two permutes; wider codes
+// (INT8 rows, and INT2/3/8 groups after unpacking the row to bytes once) are sign/zero-extended
+// and converted. Two chunks are in flight with separate accumulators, to hide FMA latency.
+// Benchmark: quantbench-cli bench kernels.
+#include "kernels/fused_linear_impl.h"
+
+#include <immintrin.h>
+
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#define QB_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define QB_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+
+namespace qb::kernels::fused_detail {
+
+namespace {
+
+// Row r of an IntGroup weight with 2, 3 or 8 bits as one uint8 code per column.
+const std::uint8_t *byte_codes(const FusedWeight &w, std::int64_t r, std::vector<std::uint8_t> &buf)
+{
+    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
+    if (w.bits == 8)
+        return row;
+    buf.resize(static_cast<std::size_t>(w.cols));
+    std::uint8_t *out = buf.data();
+    std::int64_t c = 0;
+    if (w.bits == 2) {
+        for (; c + 4 <= w.cols; c += 4) {
+            const unsigned v = row[c / 4];
+            out[c] = v >> 6;
+            out[c + 1] = (v >> 4) & 3;
+            out[c + 2] = (v >> 2) & 3;
+            out[c + 3] = v & 3;
+        }
+    } else { // 3 bits: eight codes in three bytes, big-endian
+        for (; c + 8 <= w.cols; c += 8) {
+            const std::uint8_t *p = row + c / 8 * 3;
+            const unsigned v = (unsigned(p[0]) << 16) | (unsigned(p[1]) << 8) | p[2];
+            for (int k = 0; k < 8; ++k)
+                out[c + k] = (v >> (21 - 3 * k)) & 7;
+        }
+    }
+    for (; c < w.cols; ++c)
+        out[c] = static_cast<std::uint8_t>(code_at(w, r, c));
+    return out;
+}
+
+// Scalar columns [begin, end) of a segment, added to tail[j] for the tile's MR rows.
+template <int MR>
+inline void scalar_cols(const FusedWeight &w, const float *const *x, std::int64_t r,
+                        std::int64_t begin, std::int64_t end, float scale, float zero,
+                        float *tail)
+{
+    for (std::int64_t c = begin; c < end; ++c) {
+        const float v = segment_value(w, code_at(w, r, c), scale, zero);
+        for (int j = 0; j < MR; ++j)
+            tail[j] += x[j][c] * v;
+    }
+}
+
+#define QB_INLINE __attribute__((always_inline)) inline
+
+// ---------------------------------------------------------------- AVX-512
+
+// 32 nibbles (16 bytes at src): high nibbles (even columns) against xp[j][col..col+16), low
+// nibbles (odd columns) against xp[j][col+16..col+32) (the reordered activations).
+template <int MR>
+QB_TARGET_AVX512 QB_INLINE void nibbles512(const std::uint8_t *src, const float *const *xp,
+                                           std::int64_t col, __m512 lut, __m512 (&hi)[MR],
+                                           __m512 (&lo)[MR])
+{
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src)));
+    const __m512 wh = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
+    const __m512 wl = _mm512_permutexvar_ps(v, lut); // uses the low 4 bits of each index
+    for (int j = 0; j < MR; ++j) {
+        hi[j] = _mm512_fmadd_ps(wh, _mm512_loadu_ps(xp[j] + col), hi[j]);
+        lo[j] = _mm512_fmadd_ps(wl, _mm512_loadu_ps(xp[j] + col + 16), lo[j]);
+    }
+}
+
+// 16 int8 codes (raw; the row scale comes after the sum).
+template <int MR>
+QB_TARGET_AVX512 QB_INLINE void int8x16(const std::int8_t *src, const float *const *x,
+                                        std::int64_t col, __m512 (&acc)[MR])
+{
+    const __m512 wv = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src))));
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
+}
+
+// 16 unsigned codes: (code - zero) * scale.
+template <int MR>
+QB_TARGET_AVX512 QB_INLINE void uint8x16(const std::uint8_t *src, const float *const *x,
+                                         std::int64_t col, __m512 vz, __m512 vs,
+                                         __m512 (&acc)[MR])
+{
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src)));
+    const __m512 wv = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(v), vz), vs);
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
+}
+
+template <int MR>
+QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, std::int64_t r,
+                                  std::int64_t i0, const std::uint8_t *bytes, float *out)
+{
+    const std::int64_t cols = w.cols;
+    const float *x[MR];
+    const float *xp[MR];
+    for (int j = 0; j < MR; ++j) {
+        x[j] = in.x + (i0 + j) * cols;
+        xp[j] = in.nibble_order.data() + (i0 + j) * cols;
+    }
+    __m512 a[MR], b[MR], c2[MR], d[MR];
+    float tail[MR];
+    for (int j = 0; j < MR; ++j) {
+        a[j] = b[j] = c2[j] = d[j] = _mm512_setzero_ps();
+        tail[j] = 0.0f;
+    }
+    const bool nibbles = uses_nibbles(w);
+    const bool blockwise = w.format == FusedFormat::Blockwise4;
+    const auto *packed = static_cast<const std::uint8_t *>(w.codes);
+    const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
+    // Nibble index of column 0 of this row, and the bytes it counts from.
+    const std::int64_t nib0 = blockwise ? r * cols : 0;
+    const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
+    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    // The common 4-bit case in one straight loop: segments of a multiple of 32 columns that
+    // tile the row from column 0 (groups/blocks of 32, 64, 128, ...; rows a multiple of them).
+    const std::int64_t seg = blockwise ? w.block_size : w.group;
+    if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
+        const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
+        // Double-quantized absmax decoded ahead in a plain loop, off the vector loop's path.
+        constexpr std::int64_t kAhead = 512;
+        float absmaxAhead[kAhead];
+        const bool ahead = blockwise && !w.absmax && cols / seg <= kAhead;
+        if (ahead)
+            for (std::int64_t k = 0; k < cols / seg; ++k)
+                absmaxAhead[k] = block_absmax(w, first + k);
+        for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
+            __m512 lut;
+            if (blockwise) {
+                const float am = ahead ? absmaxAhead[k] : block_absmax(w, first + k);
+                lut = _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(am));
+            } else {
+                const std::int64_t g = first + k;
+                const float zero = w.zeros_f    ? w.zeros_f[g]
+                                   : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
+                                                : static_cast<float>(1 << (w.bits - 1));
+                lut = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
+                                    _mm512_set1_ps(w.scales[g]));
+            }
+            std::int64_t i = c;
+            for (; i + 64 <= c + seg; i += 64) {
+                nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
+                nibbles512<MR>(nibRow + (nib0 + i + 32) / 2, xp, i + 32, lut, c2, d);
+            }
+            if (i < c + seg)
+                nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
+        }
+        for (int j = 0; j < MR; ++j)
+            out[j] = _mm512_reduce_add_ps(
+                _mm512_add_ps(_mm512_add_ps(a[j], b[j]), _mm512_add_ps(c2[j], d[j])));
+        return;
+    }
+
+    SegmentCursor cursor(w, r);
+    Segment s;
+    while (cursor.next(s)) {
+        std::int64_t c = s.begin;
+        const std::int64_t end = s.end;
+        if (nibbles) {
+            if ((nib0 & 1) != 0) { // the row starts mid-byte (odd cols): scalar
+                scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+                continue;
+            }
+            const __m512 vs = _mm512_set1_ps(s.scale);
+            const __m512 lut
+                = blockwise ? _mm512_mul_ps(_mm512_loadu_ps(w.codebook), vs)
+                            : _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(s.zero)), vs);
+            const std::int64_t first = (c + 31) / 32 * 32; // chunks start at multiples of 32
+            if (first > c) {
+                scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
+                c = first;
+            }
+            for (; c + 64 <= end; c += 64) {
+                nibbles512<MR>(nibRow + (nib0 + c) / 2, xp, c, lut, a, b);
+                nibbles512<MR>(nibRow + (nib0 + c + 32) / 2, xp, c + 32, lut, c2, d);
+            }
+            for (; c + 32 <= end; c += 32)
+                nibbles512<MR>(nibRow + (nib0 + c) / 2, xp, c, lut, a, b);
+        } else if (w.format == FusedFormat::Int8Row) {
+            for (; c + 32 <= end; c += 32) {
+                int8x16<MR>(q + c, x, c, a);
+                int8x16<MR>(q + c + 16, x, c + 16, b);
+            }
+            for (; c + 16 <= end; c += 16)
+                int8x16<MR>(q + c, x, c, a);
+        } else {
+            const __m512 vz = _mm512_set1_ps(s.zero), vs = _mm512_set1_ps(s.scale);
+            for (; c + 32 <= end; c += 32) {
+                uint8x16<MR>(bytes + c, x, c, vz, vs, a);
+                uint8x16<MR>(bytes + c + 16, x, c + 16, vz, vs, b);
+            }
+            for (; c + 16 <= end; c += 16)
+                uint8x16<MR>(bytes + c, x, c, vz, vs, a);
+        }
+        if (__builtin_expect(c < end, 0))
+            scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+    }
+    for (int j = 0; j < MR; ++j)
+        out[j] = _mm512_reduce_add_ps(
+                     _mm512_add_ps(_mm512_add_ps(a[j], b[j]), _mm512_add_ps(c2[j], d[j])))
+            + tail[j];
+}
+
+// ---------------------------------------------------------------- AVX2
+
+// Table lookup of 16 floats (lo = entries 0..7, hi = 8..15) by the low 4 bits of idx (0..15).
+QB_TARGET_AVX2 QB_INLINE __m256 lut16_avx2(__m256 lo, __m256 hi, __m256i idx)
+{
+    const __m256 l = _mm256_permutevar8x32_ps(lo, idx);
+    const __m256 h = _mm256_permutevar8x32_ps(hi, idx);
+    return _mm256_blendv_ps(l, h, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+}
+
+QB_TARGET_AVX2 QB_INLINE float hsum_avx2(__m256 v)
+{
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// 16 nibbles (8 bytes at src), as nibbles512 with 8-column halves.
+template <int MR>
+QB_TARGET_AVX2 QB_INLINE void nibbles256(const std::uint8_t *src, const float *const *xp,
+                                         std::int64_t col, __m256 lutLo, __m256 lutHi,
+                                         __m256 (&hi)[MR], __m256 (&lo)[MR])
+{
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(src)));
+    const __m256 wh = lut16_avx2(lutLo, lutHi, _mm256_srli_epi32(v, 4));
+    const __m256 wl = lut16_avx2(lutLo, lutHi, _mm256_and_si256(v, _mm256_set1_epi32(0x0F)));
+    for (int j = 0; j < MR; ++j) {
+        hi[j] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(xp[j] + col), hi[j]);
+        lo[j] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(xp[j] + col + 8), lo[j]);
+    }
+}
+
+template <int MR>
+QB_TARGET_AVX2 QB_INLINE void int8x8(const std::int8_t *src, const float *const *x,
+                                     std::int64_t col, __m256 (&acc)[MR])
+{
+    const __m256 wv = _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(src))));
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
+}
+
+template <int MR>
+QB_TARGET_AVX2 QB_INLINE void uint8x8(const std::uint8_t *src, const float *const *x,
+                                      std::int64_t col, __m256 vz, __m256 vs, __m256 (&acc)[MR])
+{
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(src)));
+    const __m256 wv = _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(v), vz), vs);
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
+}
+
+template <int MR>
+QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::int64_t r,
+                              std::int64_t i0, const std::uint8_t *bytes, float *out)
+{
+    const std::int64_t cols = w.cols;
+    const float *x[MR];
+    const float *xp[MR];
+    for (int j = 0; j < MR; ++j) {
+        x[j] = in.x + (i0 + j) * cols;
+        xp[j] = in.nibble_order.data() + (i0 + j) * cols;
+    }
+    __m256 a[MR], b[MR], c2[MR], d[MR];
+    float tail[MR];
+    for (int j = 0; j < MR; ++j) {
+        a[j] = b[j] = c2[j] = d[j] = _mm256_setzero_ps();
+        tail[j] = 0.0f;
+    }
+    const bool nibbles = uses_nibbles(w);
+    const bool blockwise = w.format == FusedFormat::Blockwise4;
+    const auto *packed = static_cast<const std::uint8_t *>(w.codes);
+    const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
+    const std::int64_t nib0 = blockwise ? r * cols : 0;
+    const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
+    const __m256 iotaLo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 iotaHi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
+
+    // The common 4-bit case in one straight loop, as in tile_avx512.
+    const std::int64_t seg = blockwise ? w.block_size : w.group;
+    if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
+        const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
+        for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
+            __m256 lutLo, lutHi;
+            if (blockwise) {
+                const __m256 am = _mm256_set1_ps(block_absmax(w, first + k));
+                lutLo = _mm256_mul_ps(_mm256_loadu_ps(w.codebook), am);
+                lutHi = _mm256_mul_ps(_mm256_loadu_ps(w.codebook + 8), am);
+            } else {
+                const std::int64_t g = first + k;
+                const __m256 vz = _mm256_set1_ps(w.zeros_f    ? w.zeros_f[g]
+                                                 : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
+                                                              : static_cast<float>(1 << (w.bits - 1)));
+                const __m256 vs = _mm256_set1_ps(w.scales[g]);
+                lutLo = _mm256_mul_ps(_mm256_sub_ps(iotaLo, vz), vs);
+                lutHi = _mm256_mul_ps(_mm256_sub_ps(iotaHi, vz), vs);
+            }
+            for (std::int64_t i = c; i < c + seg; i += 32) {
+                nibbles256<MR>(nibRow + (nib0 + i) / 2, xp, i, lutLo, lutHi, a, b);
+                nibbles256<MR>(nibRow + (nib0 + i + 16) / 2, xp, i + 16, lutLo, lutHi, c2, d);
+            }
+        }
+        for (int j = 0; j < MR; ++j)
+            out[j] = hsum_avx2(_mm256_add_ps(_mm256_add_ps(a[j], b[j]), _mm256_add_ps(c2[j], d[j])));
+        return;
+    }
+
+    SegmentCursor cursor(w, r);
+    Segment s;
+    while (cursor.next(s)) {
+        std::int64_t c = s.begin;
+        const std::int64_t end = s.end;
+        if (nibbles) {
+            if ((nib0 & 1) != 0) {
+                scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+                continue;
+            }
+            const __m256 vs = _mm256_set1_ps(s.scale), vz = _mm256_set1_ps(s.zero);
+            const __m256 lutLo = blockwise ? _mm256_mul_ps(_mm256_loadu_ps(w.codebook), vs)
+                                           : _mm256_mul_ps(_mm256_sub_ps(iotaLo, vz), vs);
+            const __m256 lutHi = blockwise ? _mm256_mul_ps(_mm256_loadu_ps(w.codebook + 8), vs)
+                                           : _mm256_mul_ps(_mm256_sub_ps(iotaHi, vz), vs);
+            const std::int64_t first = (c + 15) / 16 * 16;
+            if (first > c) {
+                scalar_cols<MR>(w, x, r, c, std::min(first, end), s.scale, s.zero, tail);
+                c = first;
+            }
+            for (; c + 32 <= end; c += 32) {
+                nibbles256<MR>(nibRow + (nib0 + c) / 2, xp, c, lutLo, lutHi, a, b);
+                nibbles256<MR>(nibRow + (nib0 + c + 16) / 2, xp, c + 16, lutLo, lutHi, c2, d);
+            }
+            for (; c + 16 <= end; c += 16)
+                nibbles256<MR>(nibRow + (nib0 + c) / 2, xp, c, lutLo, lutHi, a, b);
+        } else if (w.format == FusedFormat::Int8Row) {
+            for (; c + 16 <= end; c += 16) {
+                int8x8<MR>(q + c, x, c, a);
+                int8x8<MR>(q + c + 8, x, c + 8, b);
+            }
+            for (; c + 8 <= end; c += 8)
+                int8x8<MR>(q + c, x, c, a);
+        } else {
+            const __m256 vz = _mm256_set1_ps(s.zero), vs = _mm256_set1_ps(s.scale);
+            for (; c + 16 <= end; c += 16) {
+                uint8x8<MR>(bytes + c, x, c, vz, vs, a);
+                uint8x8<MR>(bytes + c + 8, x, c + 8, vz, vs, b);
+            }
+            for (; c + 8 <= end; c += 8)
+                uint8x8<MR>(bytes + c, x, c, vz, vs, a);
+        }
+        if (__builtin_expect(c < end, 0))
+            scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
+    }
+    for (int j = 0; j < MR; ++j)
+        out[j] = hsum_avx2(_mm256_add_ps(_mm256_add_ps(a[j], b[j]), _mm256_add_ps(c2[j], d[j])))
+            + tail[j];
+}
+
+template <void (*Tile1)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
+                        const std::uint8_t *, float *),
+          void (*Tile2)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
+                        const std::uint8_t *, float *),
+          void (*Tile3)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
+                        const std::uint8_t *, float *),
+          void (*Tile4)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
+                        const std::uint8_t *, float *)>
+void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
+              std::int64_t row_end)
+{
+    std::vector<std::uint8_t> buf;
+    const bool needBytes = w.format == FusedFormat::IntGroup && w.bits != 4;
+    float out[4];
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        const std::uint8_t *bytes = needBytes ? byte_codes(w, r, buf) : nullptr;
+        for (std::int64_t i0 = 0; i0 < in.m; i0 += 4) {
+            const std::int64_t mr = std::min<std::int64_t>(4, in.m - i0);
+            switch (mr) {
+            case 1:
+                Tile1(w, in, r, i0, bytes, out);
+                break;
+            case 2:
+                Tile2(w, in, r, i0, bytes, out);
+                break;
+            case 3:
+                Tile3(w, in, r, i0, bytes, out);
+                break;
+            default:
+                Tile4(w, in, r, i0, bytes, out);
+                break;
+            }
+            for (std::int64_t j = 0; j < mr; ++j)
+                y[(i0 + j) * w.rows + r] = finish(w, r, out[j]);
+        }
+    }
+}
+
+} // namespace
+
+void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
+                       std::int64_t row_begin, std::int64_t row_end)
+{
+    run_rows<tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>>(w, in, y, row_begin,
+                                                                     row_end);
+}
+
+void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
+                         std::int64_t row_begin, std::int64_t row_end)
+{
+    run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>>(w, in, y,
+                                                                             row_begin, row_end);
+}
+
+} // namespace qb::kernels::fused_detail
+
+#endif

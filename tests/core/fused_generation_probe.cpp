@@ -1,0 +1,79 @@
+// Torch side of tst_fused_generation.
+#include "fused_generation_probe.h"
+
+#include "api/decoding.h"
+#include "data/gsm_generator.h"
+#include "kernels/fused_linear.h"
+#include "model/generation.h"
+#include "model/model_bundle.h"
+#include "quant/fused_kernels.h"
+#include "quant/method_spec.h"
+#include "quant/quantize_model.h"
+#include "quant/quantized_linear.h"
+#include "support/test_support.h"
+
+#include <nlohmann/json.hpp>
+
+namespace fusedprobe {
+
+namespace {
+
+// Counts how many linear forwards would take the fused path: quantized ops whose input has at
+// most fusedMaxRows() rows (forward() then calls fusedForward, which these methods implement).
+int64_t countFusedCalls(qb::Transformer &model, int64_t rows)
+{
+    int64_t n = 0;
+    for (const auto &name : model.linearNames())
+        if (auto *q = dynamic_cast<qb::QuantizedLinear *>(&model.linear(name)))
+            n += rows <= q->fusedMaxRows() ? 1 : 0;
+    return n;
+}
+
+} // namespace
+
+Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens)
+{
+    auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
+    qb::QuantSpec spec;
+    spec.method = qb::MethodSpec::fromJson(nlohmann::json::parse(methodJson), "probe");
+    qb::quantizeModel(*bundle.model, spec, {});
+
+    qb::data::GsmGeneratorOptions g;
+    const auto problems = qb::data::generateGsmProblems(g, qb::data::Split::Test, prompts);
+    std::vector<std::vector<int64_t>> ids;
+    for (const auto &p : problems)
+        ids.push_back(bundle.codec->encode(p.record.question));
+
+    qb::DecodingConfig d;
+    d.strategy = "greedy";
+    d.maxNewTokens = maxNewTokens;
+    Comparison c;
+    c.kernelPath = qb::kernels::kernel_path_name(qb::kernels::active_kernel_path());
+    for (bool fused : {true, false}) {
+        qb::setFusedKernelsEnabled(fused);
+        auto &out = fused ? c.fused : c.reference;
+        for (size_t i = 0; i < ids.size(); i += batch) {
+            const std::vector<std::vector<int64_t>> chunk(
+                ids.begin() + i, ids.begin() + std::min(ids.size(), i + batch));
+            for (auto &row : qb::generate(*bundle.model, chunk, d, bundle.endTokens()))
+                out.push_back(row);
+        }
+    }
+    // Logits of the first 12 tokens of each prompt, one prompt at a time (12 rows: fused path).
+    const int64_t t = 12;
+    c.fusedCalls = countFusedCalls(*bundle.model, t);
+    for (const auto &p : ids) {
+        std::vector<int64_t> head(p.begin(), p.begin() + std::min<size_t>(p.size(), t));
+        const auto x = at::tensor(head, at::kLong).unsqueeze(0);
+        qb::setFusedKernelsEnabled(true);
+        const auto lf = bundle.model->forward(x);
+        qb::setFusedKernelsEnabled(false);
+        const auto lr = bundle.model->forward(x);
+        c.maxLogitDiff = std::max(c.maxLogitDiff, (lf - lr).abs().max().item<double>());
+        c.maxLogitAbs = std::max(c.maxLogitAbs, lr.abs().max().item<double>());
+    }
+    qb::setFusedKernelsEnabled(true);
+    return c;
+}
+
+} // namespace fusedprobe

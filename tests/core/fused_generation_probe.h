@@ -1,0 +1,25 @@
+// Std-only bridge from tst_fused_generation (Qt Test) to the torch side: the shipped built-in
+// reasoner quantized with one method, generated greedily with the fused kernels and with
+// dequantize + matmul (the reference), and its logits on a short input both ways.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fusedprobe {
+
+struct Comparison
+{
+    std::string kernelPath;                   // the fused path used (QB_KERNEL_PATH or best)
+    std::vector<std::vector<int64_t>> fused;  // generated ids per prompt, fused kernels on
+    std::vector<std::vector<int64_t>> reference; // the same with them off
+    double maxLogitDiff = 0; // max |fused - reference| over [prompts, 12 tokens, vocab] logits
+    double maxLogitAbs = 0;  // max |reference logit|, for scale
+    int64_t fusedCalls = 0;  // linear forwards that took the fused kernel (must be > 0)
+};
+
+// methodJson: quantize node parameters, e.g. {"method": "int", "bits": 4, "group_size": 128}.
+// batch: prompts generated together (decode steps then have `batch` rows per linear).
+Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens);
+
+} // namespace fusedprobe

@@ -1,0 +1,57 @@
+// The fused quantized kernels change no generated token: the shipped built-in reasoner quantized
+// INT4 g128, NF4 (double quant) and INT8 generates the same greedy tokens with the fused path
+// (kernels/fused_linear.h, the best path of this CPU or QB_KERNEL_PATH) as through dequantize +
+// matmul, and its logits differ by at most kLogitTolerance (float32 sums in another order).
+#include "fused_generation_probe.h"
+
+#include <QtTest>
+
+namespace {
+
+// Logits of this model are O(10); float32 rounding of ~1k-term dot products through 4 layers
+// stays well below 1e-3 (measured ~1e-5); a wrong weight or scale moves them by O(0.1) or more.
+constexpr double kLogitTolerance = 2e-3;
+
+} // namespace
+
+class TestFusedGeneration : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void sameTokensAsReference_data()
+    {
+        QTest::addColumn<QString>("method");
+        // The int method's default is asymmetric (a uint8 zero point per group).
+        QTest::newRow("int4-g128") << R"({"method": "int", "bits": 4, "group_size": 128})";
+        QTest::newRow("int4-g128-sym")
+            << R"({"method": "int", "bits": 4, "group_size": 128, "symmetric": true})";
+        QTest::newRow("nf4-dq")
+            << R"({"method": "nf4", "block_size": 64, "double_quant": true})";
+        QTest::newRow("int8") << R"({"method": "int8"})";
+    }
+
+    void sameTokensAsReference()
+    {
+        QFETCH(QString, method);
+        // 6 prompts: batch 1 (GEMV decode) for two, then batches of 4 (4-row GEMM decode).
+        const auto one = fusedprobe::compare(method.toStdString(), 2, 1, 40);
+        const auto four = fusedprobe::compare(method.toStdString(), 4, 4, 40);
+        qInfo("path %s, max |logit diff| %.3g (max |logit| %.3g)", one.kernelPath.c_str(),
+              one.maxLogitDiff, one.maxLogitAbs);
+        QVERIFY(one.fusedCalls > 0);
+        for (const auto *c : {&one, &four}) {
+            QCOMPARE(c->fused.size(), c->reference.size());
+            for (size_t i = 0; i < c->fused.size(); ++i) {
+                QVERIFY(!c->reference[i].empty());
+                QVERIFY2(c->fused[i] == c->reference[i], qPrintable(QString("prompt %1").arg(i)));
+            }
+            QVERIFY(c->maxLogitAbs > 1.0);
+            QVERIFY(c->maxLogitDiff <= kLogitTolerance);
+            QVERIFY(c->maxLogitDiff > 0.0 || c->kernelPath == "scalar");
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestFusedGeneration)
+#include "tst_fused_generation.moc"

@@ -1,0 +1,322 @@
+// Fused dequantize-GEMV/GEMM (kernels/fused_linear.h): the scalar reference against the
+// dequantize kernels of each format (x = identity rows), a hand-computed case, and every path the
+// CPU has (portable, avx2, avx512; a path it lacks is skipped with a message) against the
+// reference on odd shapes, tails, every group/block size, per channel, symmetric/asymmetric,
+// real zero points (zeros_f), double-quantized absmax, 1..33 activation rows and split row ranges.
+#include "kernels/double_quant.h"
+#include "kernels/fused_linear.h"
+#include "kernels/int8_rowwise.h"
+#include "kernels/int_group.h"
+#include "kernels/nf4.h"
+#include "kernels/read_bandwidth.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace qb::kernels;
+
+namespace {
+
+// The paths sum in float32 in another order than the double reference. Bound: relative to
+// sum_c |x_c w_c| (one wrong weight among <= 1000 columns moves y by ~1e-3 of that sum).
+constexpr double kRelTolerance = 2e-5;
+constexpr double kAbsTolerance = 1e-6;
+
+std::vector<float> normal(std::int64_t n, unsigned seed, float mean = 0.0f, float sd = 1.0f)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(mean, sd);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (auto &x : v)
+        x = dist(rng);
+    return v;
+}
+
+// A quantized weight with its storage kept alive.
+struct Packed
+{
+    std::string name;
+    std::vector<std::int8_t> q8;
+    std::vector<std::uint8_t> packed, zerosU8, absmaxCodes;
+    std::vector<float> scales, zerosF, absmax, absmaxScales, bias;
+    FusedWeight w;
+};
+
+Packed int8Row(std::int64_t rows, std::int64_t cols, unsigned seed)
+{
+    Packed p;
+    p.name = "int8 " + std::to_string(rows) + "x" + std::to_string(cols);
+    const auto w = normal(rows * cols, seed, 0.0f, 0.05f);
+    p.q8.resize(w.size());
+    p.scales.resize(rows);
+    quantize_int8_rowwise_ref(w.data(), rows, cols, p.q8.data(), p.scales.data());
+    p.bias = normal(rows, seed + 1);
+    p.w = fused_weight_int8_row(p.q8.data(), p.scales.data(), rows, cols, p.bias.data());
+    return p;
+}
+
+// zerosMode: 0 = as configured, 1 = real zero points (zeros_f) in [0, 2^k - 1].
+Packed intGroup(std::int64_t rows, std::int64_t cols, int bits, int group, bool symmetric,
+                bool realZeros, unsigned seed)
+{
+    Packed p;
+    p.name = "int" + std::to_string(bits) + " g" + std::to_string(group)
+        + (symmetric ? " sym " : " asym ") + (realZeros ? "zeros_f " : "") + std::to_string(rows)
+        + "x" + std::to_string(cols);
+    const IntGroupConfig cfg{bits, group, symmetric};
+    const auto w = normal(rows * cols, seed, 0.01f, 0.05f);
+    const std::int64_t groups = int_group_groups_per_row(cfg, cols);
+    p.packed.resize(static_cast<std::size_t>(rows * int_group_row_bytes(bits, cols)));
+    p.scales.resize(static_cast<std::size_t>(rows * groups));
+    if (!symmetric)
+        p.zerosU8.resize(p.scales.size());
+    quantize_int_group_ref(w.data(), rows, cols, cfg, p.packed.data(), p.scales.data(),
+                           symmetric ? nullptr : p.zerosU8.data());
+    if (realZeros) {
+        std::mt19937 rng(seed + 2);
+        std::uniform_real_distribution<float> u(0.0f, float((1 << bits) - 1));
+        p.zerosF.resize(p.scales.size());
+        for (auto &z : p.zerosF)
+            z = u(rng);
+    }
+    if (seed % 2)
+        p.bias = normal(rows, seed + 3);
+    p.w = fused_weight_int_group(p.packed.data(), p.scales.data(),
+                                 symmetric ? nullptr : p.zerosU8.data(),
+                                 realZeros ? p.zerosF.data() : nullptr, bits, group, rows, cols,
+                                 p.bias.empty() ? nullptr : p.bias.data());
+    return p;
+}
+
+Packed blockwise4(Codebook4 kind, std::int64_t rows, std::int64_t cols, int block,
+                  bool doubleQuant, unsigned seed)
+{
+    Packed p;
+    p.name = std::string(kind == Codebook4::Nf4 ? "nf4" : "fp4") + " b" + std::to_string(block)
+        + (doubleQuant ? " dq " : " ") + std::to_string(rows) + "x" + std::to_string(cols);
+    const std::int64_t n = rows * cols;
+    const auto w = normal(n, seed, 0.0f, 0.05f);
+    p.packed.resize(static_cast<std::size_t>(blockwise4_packed_bytes(n)));
+    p.absmax.resize(static_cast<std::size_t>(blockwise4_num_blocks(n, block)));
+    quantize_blockwise4_ref(kind, w.data(), n, block, p.packed.data(), p.absmax.data());
+    float offset = 0.0f;
+    if (doubleQuant) {
+        const auto dq = double_quantize_absmax_ref(p.absmax.data(),
+                                                   static_cast<std::int64_t>(p.absmax.size()));
+        p.absmaxCodes = dq.codes;
+        p.absmaxScales = dq.scales;
+        offset = dq.offset;
+    }
+    p.w = fused_weight_blockwise4(kind, p.packed.data(), doubleQuant ? nullptr : p.absmax.data(),
+                                  doubleQuant ? p.absmaxCodes.data() : nullptr,
+                                  doubleQuant ? p.absmaxScales.data() : nullptr, offset, block,
+                                  rows, cols, nullptr);
+    return p;
+}
+
+// W [rows, cols] decoded by the reference kernel itself (x = identity, no bias).
+std::vector<float> decodedByReference(FusedWeight w)
+{
+    w.bias = nullptr;
+    std::vector<float> eye(static_cast<std::size_t>(w.cols * w.cols), 0.0f);
+    for (std::int64_t c = 0; c < w.cols; ++c)
+        eye[c * w.cols + c] = 1.0f;
+    std::vector<float> yt(static_cast<std::size_t>(w.cols * w.rows));
+    fused_linear_ref(w, eye.data(), w.cols, yt.data(), 0, w.rows);
+    std::vector<float> out(yt.size());
+    for (std::int64_t r = 0; r < w.rows; ++r)
+        for (std::int64_t c = 0; c < w.cols; ++c)
+            out[r * w.cols + c] = yt[c * w.rows + r];
+    return out;
+}
+
+std::vector<KernelPath> pathsToTest()
+{
+    std::vector<KernelPath> paths;
+    for (KernelPath p : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512}) {
+        if (kernel_path_supported(p))
+            paths.push_back(p);
+        else
+            qInfo("path %s skipped: this CPU lacks its instructions", kernel_path_name(p));
+    }
+    return paths;
+}
+
+// Every path against the reference for m activation rows; the rows split in two ranges.
+void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
+{
+    const FusedWeight &w = p.w;
+    const auto dense = decodedByReference(w);
+    for (std::int64_t m : {1, 2, 3, 4, 5, 9, 33}) {
+        const auto x = normal(m * w.cols, unsigned(m * 7 + w.cols));
+        std::vector<float> ref(static_cast<std::size_t>(m * w.rows));
+        fused_linear_ref(w, x.data(), m, ref.data(), 0, w.rows);
+        for (KernelPath path : paths) {
+            const FusedInput in = fused_prepare_input(x.data(), m, w.cols, path);
+            std::vector<float> y(ref.size(), std::nanf(""));
+            const std::int64_t split = w.rows / 3;
+            fused_linear(w, in, y.data(), split, w.rows);
+            fused_linear(w, in, y.data(), 0, split);
+            for (std::int64_t i = 0; i < m; ++i)
+                for (std::int64_t r = 0; r < w.rows; ++r) {
+                    double mag = 0.0;
+                    for (std::int64_t c = 0; c < w.cols; ++c)
+                        mag += std::fabs(double(x[i * w.cols + c]) * dense[r * w.cols + c]);
+                    const double got = y[i * w.rows + r], want = ref[i * w.rows + r];
+                    if (!(std::fabs(got - want) <= kRelTolerance * mag + kAbsTolerance))
+                        QFAIL(qPrintable(QString("%1, path %2, m %3, row %4: %5 vs reference %6")
+                                             .arg(QString::fromStdString(p.name))
+                                             .arg(kernel_path_name(path))
+                                             .arg(m)
+                                             .arg(r)
+                                             .arg(got, 0, 'g', 9)
+                                             .arg(want, 0, 'g', 9)));
+                }
+        }
+    }
+}
+
+} // namespace
+
+class TestFusedLinear : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void handComputed()
+    {
+        // INT8 row: q = [1, -2, 3], s = 0.5, x = [1, 1, 2], bias 1 -> (1 - 2 + 6) * 0.5 + 1.
+        const std::int8_t q[3] = {1, -2, 3};
+        const float s = 0.5f, bias = 1.0f, x[3] = {1, 1, 2};
+        const auto w = fused_weight_int8_row(q, &s, 1, 3, &bias);
+        // INT4 g2 asym, one row [codes 15, 0 | 3, 4], scales [0.1, 2], zeros [5, 4]:
+        // w = [1.0, -0.5, -2, 0]; x = [1, 2, 3, 4] -> 1 - 1 - 6 + 0 = -6.
+        const std::uint8_t p4[2] = {0xF0, 0x34};
+        const float s4[2] = {0.1f, 2.0f};
+        const std::uint8_t z4[2] = {5, 4};
+        const float x4[4] = {1, 2, 3, 4};
+        const auto w4 = fused_weight_int_group(p4, s4, z4, nullptr, 4, 2, 1, 4, nullptr);
+        for (KernelPath path : {KernelPath::Scalar, KernelPath::Portable, KernelPath::Avx2,
+                                KernelPath::Avx512}) {
+            if (!kernel_path_supported(path))
+                continue;
+            float y = 0, y4 = 0;
+            fused_linear(w, fused_prepare_input(x, 1, 3, path), &y, 0, 1);
+            fused_linear(w4, fused_prepare_input(x4, 1, 4, path), &y4, 0, 1);
+            QCOMPARE(y, 3.5f);
+            QVERIFY(std::fabs(y4 + 6.0f) < 1e-6f);
+        }
+    }
+
+    void referenceDecodesAsTheDequantizeKernels()
+    {
+        // int8 rows
+        {
+            auto p = int8Row(5, 37, 1);
+            std::vector<float> want(5 * 37);
+            dequantize_int8_rowwise_ref(p.q8.data(), p.scales.data(), 5, 37, want.data());
+            QVERIFY(decodedByReference(p.w) == want);
+        }
+        // int-k groups, integer zero points
+        for (int bits : {2, 3, 4, 8})
+            for (bool sym : {true, false}) {
+                auto p = intGroup(3, 70, bits, 32, sym, false, 2);
+                std::vector<float> want(3 * 70);
+                dequantize_int_group_ref(p.packed.data(), p.scales.data(),
+                                         sym ? nullptr : p.zerosU8.data(), 3, 70,
+                                         IntGroupConfig{bits, 32, sym}, want.data());
+                QVERIFY2(decodedByReference(p.w) == want, p.name.c_str());
+            }
+        // real zero points: (code - zeros_f) * scale, the codes from unpack_codes_ref
+        {
+            auto p = intGroup(3, 70, 4, 32, false, true, 3);
+            const auto got = decodedByReference(p.w);
+            std::vector<std::uint8_t> codes(70);
+            for (int r = 0; r < 3; ++r) {
+                unpack_codes_ref(p.packed.data() + r * int_group_row_bytes(4, 70), 70, 4,
+                                 codes.data());
+                for (int c = 0; c < 70; ++c) {
+                    const int k = r * 3 + c / 32;
+                    QCOMPARE(got[r * 70 + c], (float(codes[c]) - p.zerosF[k]) * p.scales[k]);
+                }
+            }
+        }
+        // NF4 / FP4, plain and double-quantized absmax, blocks spanning rows (35 * 4 vs 64)
+        for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
+            for (bool dq : {false, true}) {
+                auto p = blockwise4(kind, 4, 35, 64, dq, 4);
+                std::vector<float> absmax = p.absmax;
+                if (dq) {
+                    DoubleQuantAbsmax d;
+                    d.codes = p.absmaxCodes;
+                    d.scales = p.absmaxScales;
+                    d.offset = p.w.absmax_offset;
+                    dequantize_double_quant_absmax(d, absmax.data());
+                }
+                std::vector<float> want(4 * 35);
+                dequantize_blockwise4_ref(kind, p.packed.data(), absmax.data(), 4 * 35, 64,
+                                          want.data());
+                QVERIFY2(decodedByReference(p.w) == want, p.name.c_str());
+            }
+    }
+
+    void int8PathsMatchReference()
+    {
+        const auto paths = pathsToTest();
+        for (auto [rows, cols] : {std::pair{1, 16}, {7, 100}, {13, 257}, {33, 512}, {3, 1000}})
+            checkPaths(int8Row(rows, cols, unsigned(rows + cols)), paths);
+    }
+
+    void intGroupPathsMatchReference()
+    {
+        const auto paths = pathsToTest();
+        unsigned seed = 10;
+        for (int bits : {2, 3, 4, 8})
+            for (int group : {32, 64, 128, 0})
+                for (auto [rows, cols] : {std::pair{5, 128}, {9, 257}, {4, 1000}})
+                    for (int mode = 0; mode < 3; ++mode) // sym, asym, asym + zeros_f
+                        checkPaths(intGroup(rows, cols, bits, group, mode == 0, mode == 2,
+                                            ++seed),
+                                   paths);
+    }
+
+    void blockwise4PathsMatchReference()
+    {
+        const auto paths = pathsToTest();
+        unsigned seed = 100;
+        for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
+            for (int block : {32, 64, 128, 256})
+                for (auto [rows, cols] : {std::pair{5, 128}, {7, 257}, {6, 96}, {3, 1000}})
+                    for (bool dq : {false, true})
+                        checkPaths(blockwise4(kind, rows, cols, block, dq, ++seed), paths);
+    }
+
+    void streamSumMatchesDouble()
+    {
+        const auto v = normal(100003, 5);
+        double want = 0.0;
+        for (float x : v)
+            want += x;
+        for (KernelPath path : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512})
+            if (kernel_path_supported(path))
+                QVERIFY(std::fabs(stream_sum(v.data(), 100003, path) - want) < 1e-2);
+    }
+
+    void unknownPathName()
+    {
+        KernelPath p = KernelPath::Scalar;
+        QVERIFY(parse_kernel_path("avx512", &p));
+        QVERIFY(p == KernelPath::Avx512);
+        QVERIFY(!parse_kernel_path("sse9", &p));
+        QVERIFY(kernel_path_supported(best_kernel_path()));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestFusedLinear)
+#include "tst_fused_linear.moc"
