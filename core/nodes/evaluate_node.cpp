@@ -30,6 +30,7 @@ struct EvaluateParams
         e.options.batchSize = p.at("batch_size");
         e.options.samples = p.at("self_consistency");
         e.options.decoding = decodingFromJson(p.at("decoding"), seed);
+        e.options.decoding.kvCache = kvCacheFormatFromName(p.at("kv_cache").get<std::string>());
         return e;
     }
 };
@@ -117,7 +118,10 @@ void registerEvaluateNodes(NodeRegistry &registry)
         ParamSpec::integer("self_consistency", 1,
                            "Samples per question, majority vote over extracted answers")
             .range(1, 64),
-        decodingParamSpec(256)};
+        decodingParamSpec(256),
+        ParamSpec::choice("kv_cache", "fp32", {"fp32", "int8", "fp8"},
+                          "How generation stores past keys and values: float32, or INT8 / FP8 "
+                          "e4m3 with one absmax scale per position and head (~3.6x smaller)")};
     e.run = runEvaluate;
     registry.add(e);
 }
