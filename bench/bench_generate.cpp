@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     qb::preferPassiveOpenMp(argv);
     std::map<std::string, std::string> a{{"model", QB_BENCH_SOURCE_DIR "/resources/tiny-reasoner"},
                                          {"n", "64"}, {"batches", "1,64"}, {"max-new", "160"},
-                                         {"quant", ""}, {"kv-cache", "fp32"}, {"refill", "1"},
+                                         {"quant", ""}, {"kv-cache", "fp32"}, {"refill", "0"},
                                          {"json", ""}, {"dump", ""}};
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = std::string(argv[i]).substr(2);

@@ -39,8 +39,10 @@ struct DecodingConfig
     bool useCache = true;                 // false recomputes the whole prefix each step (for tests)
     KvCacheFormat kvCache = KvCacheFormat::Fp32;
     // With more prompts than rows decoded together: a finished row's place goes to the next
-    // waiting prompt (continuous batching) instead of waiting for the whole batch to finish.
-    bool refill = true;
+    // waiting prompt (continuous batching) instead of the next batch starting when this one is
+    // empty. Off by default: finished rows leave the batch either way, and on CPU the refills'
+    // cache copies and small prefills cost more than they save (docs/generation.md).
+    bool refill = false;
 };
 
 } // namespace qb
