@@ -195,8 +195,8 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
     TORCH_CHECK(!cache || cache->batch() == b, "forward: the cache holds ", cache ? cache->batch() : 0,
                 " rows, ids ", b);
     const bool ragged = cache && !cache->uniform();
-    TORCH_CHECK(!ragged || (t == 1 && options.attentionMask.defined()),
-                "forward: a cache with rows of different lengths takes one token and a mask");
+    TORCH_CHECK(!ragged || (t == 1 && options.attentionMask.defined() && options.positions.defined()),
+                "forward: a cache with rows of different lengths takes one token, a mask and positions");
     const int64_t past = cache ? cache->length() : 0;
     const int64_t s = past + t;
     if (ids.numel() > 0) {

@@ -22,7 +22,7 @@ namespace qb {
 struct ForwardOptions
 {
     // Written at each row's length when given (allocated on first use). With rows of different
-    // lengths seq must be 1 and attentionMask is required.
+    // lengths seq must be 1 and attentionMask and positions are required.
     KVCache *cache = nullptr;
     at::Tensor attentionMask;       // [batch, past + seq] int64/bool, 1 = real token; undefined = all
     at::Tensor positions;           // [batch, seq] int64; undefined = past .. past + seq - 1
