@@ -73,6 +73,9 @@ Artifact runEvaluate(NodeContext &ctx)
             EvalRow row = report.summary.row(set);
             row.model = m.nodeId;
             row.label = label;
+            // Rows of the same model evaluated with a quantized KV cache must stay apart in charts.
+            if (params.options.decoding.kvCache != KvCacheFormat::Fp32)
+                row.label += std::string(" kv-") + kvCacheFormatName(params.options.decoding.kvCache);
             row.precision = m.meta.value("precision", "fp32");
             row.dataset = d.nodeId;
             row.stage = m.meta.value("stage", row.precision == "fp32" ? "full" : "quantized");
