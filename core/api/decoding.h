@@ -1,11 +1,31 @@
 // DecodingConfig: how completions are produced (greedy or sampled, limits, stop strings). Plain data
 // shared by the model, the evaluation node, the CLI and the GUI inspector.
 #pragma once
+#include "util/error.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace qb {
+
+// How the KV cache of generation stores keys and values: float32, or quantized per position and
+// head (INT8 absmax, FP8 e4m3 with an absmax / 448 scale); model/kv_cache.h states the error.
+enum class KvCacheFormat { Fp32, Int8, Fp8 };
+
+inline const char *kvCacheFormatName(KvCacheFormat f)
+{
+    return f == KvCacheFormat::Int8 ? "int8" : f == KvCacheFormat::Fp8 ? "fp8" : "fp32";
+}
+
+// "fp32", "int8" or "fp8"; throws qb::Error naming the choices otherwise.
+inline KvCacheFormat kvCacheFormatFromName(const std::string &name)
+{
+    for (auto f : {KvCacheFormat::Fp32, KvCacheFormat::Int8, KvCacheFormat::Fp8})
+        if (name == kvCacheFormatName(f))
+            return f;
+    throw Error("kv_cache '" + name + "' is not one of fp32, int8, fp8");
+}
 
 struct DecodingConfig
 {
@@ -17,6 +37,12 @@ struct DecodingConfig
     std::vector<std::string> stopStrings; // generation of a row ends once its text contains one
     uint64_t seed = 0;                    // sampling seed; same seed and threads, same tokens
     bool useCache = true;                 // false recomputes the whole prefix each step (for tests)
+    KvCacheFormat kvCache = KvCacheFormat::Fp32;
+    // With more prompts than rows decoded together: a finished row's place goes to the next
+    // waiting prompt (continuous batching) instead of the next batch starting when this one is
+    // empty. Off by default: finished rows leave the batch either way, and on CPU the refills'
+    // cache copies and small prefills cost more than they save (docs/generation.md).
+    bool refill = false;
 };
 
 } // namespace qb

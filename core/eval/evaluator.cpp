@@ -29,36 +29,35 @@ std::vector<Completion> complete(const ModelRef &ref, const std::vector<std::str
     size_t window = 16;
     for (const auto &stop : stops)
         window = std::max(window, stop.size() + 16);
+    hooks.poll();
+    std::vector<std::vector<int64_t>> ids;
+    ids.reserve(prompts.size());
+    for (const auto &prompt : prompts)
+        ids.push_back(ref.codec.encode(prompt));
+    GenerationHooks gen;
+    gen.work.checkCancelled = hooks.checkCancelled;
+    if (!stops.empty())
+        gen.shouldStop = [&](size_t, const std::vector<int64_t> &generated) {
+            const size_t from = generated.size() > window ? generated.size() - window : 0;
+            const std::string tail = ref.codec.decode({generated.begin() + from, generated.end()});
+            for (const auto &stop : stops)
+                if (tail.find(stop) != std::string::npos)
+                    return true;
+            return false;
+        };
+    size_t finished = 0;
+    gen.onFinished = [&](size_t) { hooks.report(double(++finished), double(prompts.size())); };
+    const auto t0 = std::chrono::steady_clock::now();
+    auto generated = generate(ref.model, ids, decoding, ref.endTokens, batchSize, gen);
+    if (seconds)
+        *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<Completion> out;
     out.reserve(prompts.size());
-    for (size_t start = 0; start < prompts.size(); start += batchSize) {
-        hooks.poll();
-        const size_t end = std::min(prompts.size(), start + size_t(batchSize));
-        std::vector<std::vector<int64_t>> ids;
-        for (size_t i = start; i < end; ++i)
-            ids.push_back(ref.codec.encode(prompts[i]));
-        GenerationHooks gen;
-        gen.work.checkCancelled = hooks.checkCancelled;
-        if (!stops.empty())
-            gen.shouldStop = [&](size_t, const std::vector<int64_t> &generated) {
-                const size_t from = generated.size() > window ? generated.size() - window : 0;
-                const std::string tail = ref.codec.decode({generated.begin() + from, generated.end()});
-                for (const auto &stop : stops)
-                    if (tail.find(stop) != std::string::npos)
-                        return true;
-                return false;
-            };
-        const auto t0 = std::chrono::steady_clock::now();
-        auto generated = generate(ref.model, ids, decoding, ref.endTokens, gen);
-        if (seconds)
-            *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        for (auto &g : generated) {
-            Completion c;
-            c.text = data::applyStopSequences(ref.codec.decode(g), stops);
-            c.ids = std::move(g);
-            out.push_back(std::move(c));
-        }
-        hooks.report(double(end), double(prompts.size()));
+    for (auto &g : generated) {
+        Completion c;
+        c.text = data::applyStopSequences(ref.codec.decode(g), stops);
+        c.ids = std::move(g);
+        out.push_back(std::move(c));
     }
     return out;
 }

@@ -35,8 +35,9 @@ struct Completion
     std::string text;         // decoded and cut at the first stop string
 };
 
-// Completes prompts in batches of batchSize (left-padded); a row also ends once its text holds a
-// stop string. progress counts prompts; *seconds (when given) gets the time spent generating.
+// Completes prompts with batchSize rows decoded together (left-padded; finished rows refilled with
+// waiting prompts when decoding.refill); a row also ends once its text holds a stop string.
+// progress counts finished prompts; *seconds (when given) gets the time spent generating.
 std::vector<Completion> complete(const ModelRef &model, const std::vector<std::string> &prompts,
                                  const DecodingConfig &decoding,
                                  const std::vector<std::string> &stops, int batchSize,

@@ -161,20 +161,16 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
     // cos, sin: [b, 1, t, hd]
     q = q * cos + rotateHalf(q) * sin;
     k = k * cos + rotateHalf(k) * sin;
-    if (cache) {
-        auto &ck = cache->keys[layer];
-        auto &cv = cache->values[layer];
-        ck = ck.defined() ? at::cat({ck, k}, 2) : k;
-        cv = cv.defined() ? at::cat({cv, v}, 2) : v;
-        k = ck;
-        v = cv;
-    }
+    if (cache)
+        std::tie(k, v) = cache->write(layer, k, v);
     const int64_t s = k.size(2);
     const int64_t groups = c.numHeads / c.numKvHeads;
     // Grouped-query attention without materialising repeated K/V: fold the group into the query rows.
     auto qg = q.reshape({b, c.numKvHeads, groups * t, hd});
-    auto scores = at::matmul(qg, k.transpose(-1, -2)) / std::sqrt(double(hd)); // [b, kvh, g*t, s]
-    scores = scores.view({b, c.numKvHeads, groups, t, s}) + mask.unsqueeze(1);
+    auto scores = at::matmul(qg, k.transpose(-1, -2)).div_(std::sqrt(double(hd))); // [b, kvh, g*t, s]
+    scores = scores.view({b, c.numKvHeads, groups, t, s});
+    if (mask.defined())
+        scores.add_(mask.unsqueeze(1));
     auto probs = at::softmax(scores, -1).view({b, c.numKvHeads, groups * t, s});
     auto out = at::matmul(probs, v).view({b, c.numHeads, t, hd}).transpose(1, 2)
                    .reshape({b, t, c.numHeads * hd});
@@ -194,10 +190,13 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
     TORCH_CHECK(ids.dim() == 2, "forward: ids must be [batch, seq]");
     const int64_t b = ids.size(0), t = ids.size(1);
     KVCache *cache = options.cache;
-    if (cache && cache->keys.empty()) {
-        cache->keys.resize(c.numLayers);
-        cache->values.resize(c.numLayers);
-    }
+    if (cache && !cache->allocated())
+        cache->allocate(c, b, t);
+    TORCH_CHECK(!cache || cache->batch() == b, "forward: the cache holds ", cache ? cache->batch() : 0,
+                " rows, ids ", b);
+    const bool ragged = cache && !cache->uniform();
+    TORCH_CHECK(!ragged || (t == 1 && options.attentionMask.defined() && options.positions.defined()),
+                "forward: a cache with rows of different lengths takes one token, a mask and positions");
     const int64_t past = cache ? cache->length() : 0;
     const int64_t s = past + t;
     if (ids.numel() > 0) {
@@ -216,17 +215,25 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
     auto cos = emb.cos(), sin = emb.sin();
 
     // Additive mask [b, 1, t, s]: causal over absolute positions, plus padding keys. The most
-    // negative finite value (not -inf) keeps fully masked pad-query rows finite.
+    // negative finite value (not -inf) keeps fully masked pad-query rows finite. One new token
+    // sees every earlier column, so it needs only the padding part (none without a mask).
     const float neg = std::numeric_limits<float>::lowest();
-    auto qIdx = at::arange(past, s, at::kLong).unsqueeze(1);
-    auto kIdx = at::arange(0, s, at::kLong).unsqueeze(0);
-    auto allowed = (kIdx <= qIdx).unsqueeze(0).expand({b, t, s});
-    if (options.attentionMask.defined()) {
+    if (options.attentionMask.defined())
         TORCH_CHECK(options.attentionMask.size(0) == b && options.attentionMask.size(1) == s,
                     "forward: attention mask must be [batch, past + seq]");
-        allowed = allowed.logical_and(options.attentionMask.to(at::kBool).unsqueeze(1));
+    at::Tensor mask;
+    if (t == 1) {
+        if (options.attentionMask.defined())
+            mask = at::zeros({b, 1, 1, s}, at::kFloat)
+                       .masked_fill_(options.attentionMask.to(at::kBool).logical_not().view({b, 1, 1, s}), neg);
+    } else {
+        auto qIdx = at::arange(past, s, at::kLong).unsqueeze(1);
+        auto kIdx = at::arange(0, s, at::kLong).unsqueeze(0);
+        auto allowed = (kIdx <= qIdx).unsqueeze(0).expand({b, t, s});
+        if (options.attentionMask.defined())
+            allowed = allowed.logical_and(options.attentionMask.to(at::kBool).unsqueeze(1));
+        mask = at::zeros({b, t, s}, at::kFloat).masked_fill(allowed.logical_not(), neg).unsqueeze(1);
     }
-    auto mask = at::zeros({b, t, s}, at::kFloat).masked_fill(allowed.logical_not(), neg).unsqueeze(1);
 
     auto x = at::embedding(m_tensors.at("model.embed_tokens.weight"), ids);
     for (int64_t l = 0; l < c.numLayers; ++l) {
@@ -235,6 +242,8 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
         if (options.hiddenStates)
             options.hiddenStates->push_back(x);
     }
+    if (cache)
+        cache->advance(t);
     return x;
 }
 

@@ -4,6 +4,7 @@
 // "model.layers.3.self_attn.q_proj") and can be swapped with setLinear(). Float32 on CPU.
 // Not thread-safe: one forward at a time; the object owns its tensors and LinearOps.
 #pragma once
+#include "model/kv_cache.h"
 #include "model/linear.h"
 #include "model/model_config.h"
 
@@ -18,17 +19,11 @@
 
 namespace qb {
 
-// Keys and values of past positions, per layer: [batch, kv_heads, past, head_dim] float32.
-struct KVCache
-{
-    std::vector<at::Tensor> keys;
-    std::vector<at::Tensor> values;
-    int64_t length() const { return keys.empty() || !keys[0].defined() ? 0 : keys[0].size(2); }
-};
-
 struct ForwardOptions
 {
-    KVCache *cache = nullptr;       // appended to when given
+    // Written at each row's length when given (allocated on first use). With rows of different
+    // lengths seq must be 1 and attentionMask and positions are required.
+    KVCache *cache = nullptr;
     at::Tensor attentionMask;       // [batch, past + seq] int64/bool, 1 = real token; undefined = all
     at::Tensor positions;           // [batch, seq] int64; undefined = past .. past + seq - 1
     std::vector<at::Tensor> *hiddenStates = nullptr; // receives the residual stream after each block

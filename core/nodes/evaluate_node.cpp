@@ -34,6 +34,7 @@ struct EvaluateParams
         e.options.batchSize = p.at("batch_size");
         e.options.samples = p.at("self_consistency");
         e.options.decoding = decodingFromJson(p.at("decoding"), seed);
+        e.options.decoding.kvCache = kvCacheFormatFromName(p.at("kv_cache").get<std::string>());
         return e;
     }
 };
@@ -112,6 +113,9 @@ Artifact runEvaluate(NodeContext &ctx)
 
             row.model = m.nodeId;
             row.label = label;
+            // Rows of the same model evaluated with a quantized KV cache must stay apart in charts.
+            if (params.options.decoding.kvCache != KvCacheFormat::Fp32)
+                row.label += std::string(" kv-") + kvCacheFormatName(params.options.decoding.kvCache);
             row.precision = m.meta.value("precision", "fp32");
             row.dataset = d.nodeId;
             row.stage = m.meta.value("stage", row.precision == "fp32" ? "full" : "quantized");
@@ -162,7 +166,10 @@ void registerEvaluateNodes(NodeRegistry &registry)
         ParamSpec::integer("self_consistency", 1,
                            "Samples per question, majority vote over extracted answers")
             .range(1, 64),
-        decodingParamSpec(256)};
+        decodingParamSpec(256),
+        ParamSpec::choice("kv_cache", "fp32", {"fp32", "int8", "fp8"},
+                          "How generation stores past keys and values: float32, or INT8 / FP8 "
+                          "e4m3 with one absmax scale per position and head (~3.6x smaller)")};
     e.run = runEvaluate;
     registry.add(e);
 }

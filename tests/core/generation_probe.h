@@ -1,0 +1,42 @@
+// Std-only bridge from tst_generation (Qt Test) to generation and the KV cache (generation_probe.cpp,
+// torch side).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace genprobe {
+
+using Tokens = std::vector<std::vector<int64_t>>;
+
+struct Run
+{
+    int prompts = 40;         // the first generated GSM-style test questions
+    int64_t batch = 16;       // rows decoded together
+    bool useCache = true;
+    bool refill = true;
+    std::string quant;        // "" (fp32) or a method name quantizing every linear
+    std::string kvCache = "fp32";
+    std::string strategy = "greedy";
+    uint64_t seed = 0;
+    int64_t maxNewTokens = 96;
+};
+
+// The shipped tiny-reasoner (resources/) generating for run.prompts prompts (no stop strings;
+// the end token ends a row).
+Tokens generateShipped(const Run &run);
+
+// Quantizes `values` (rows of headDim values) the KV-cache way and decodes it again; scales gets
+// one scale per row.
+std::vector<float> kvRoundTrip(const std::vector<float> &values, int64_t headDim,
+                               const std::string &format, std::vector<float> *scales);
+
+// Writes `steps` positions through a KVCache of the given format (rows of equal length, then a
+// second batch of shorter rows appended and decoded one position at a time) and returns the largest
+// |stored - written| over everything, divided by the bound the format states per element.
+double kvCacheWriteErrorOverBound(const std::string &format);
+
+// Bytes per position (one row, all layers) of the shipped model's KV cache in a format.
+int64_t kvBytesPerPosition(const std::string &format);
+
+} // namespace genprobe
