@@ -32,13 +32,8 @@ Artifact runFinetune(NodeContext &ctx)
     const FinetuneRecipe recipe = FinetuneRecipe::fromJson(p);
     const Artifact &input = ctx.input("model");
     const fs::path baseDir = modelDir(input);
-    ctx.progress(0, 1, "loading " + input.nodeId);
-    ModelBundle bundle = loadModelBundle(input);
-    const eval::PromptOptions prompts = trainingPromptOptions(p);
-    std::vector<eval::QuestionSet> train;
-    for (const auto &d : ctx.inputs("train"))
-        train.push_back(loadDatasetQuestions(d, prompts));
-    const std::vector<EvalSet> evalSets = heldOutSets(ctx, prompts);
+    TrainingInputs in = loadTrainingInputs(ctx);
+    ModelBundle &bundle = in.bundle;
 
     FinetuneHooks hooks;
     hooks.work = ctx.hooks();
@@ -60,7 +55,7 @@ Artifact runFinetune(NodeContext &ctx)
                 + std::to_string(acc));
     };
     fs::create_directories(ctx.resumeDir());
-    const FinetuneResult result = finetune(bundle, recipe, train, evalSets, ctx.resumeDir(), hooks);
+    const FinetuneResult result = finetune(bundle, recipe, in.train, in.evalSets, ctx.resumeDir(), hooks);
 
     const std::string baseLabel = input.meta.value("label", input.nodeId);
     std::string label;

@@ -37,13 +37,8 @@ Artifact runGrpo(NodeContext &ctx)
     const GrpoRecipe recipe = GrpoRecipe::fromJson(p);
     const Artifact &input = ctx.input("model");
     const fs::path inputDir = modelDir(input);
-    ctx.progress(0, 1, "loading " + input.nodeId);
-    ModelBundle bundle = loadModelBundle(input);
-    const eval::PromptOptions prompts = trainingPromptOptions(p);
-    std::vector<eval::QuestionSet> train;
-    for (const auto &d : ctx.inputs("train"))
-        train.push_back(loadDatasetQuestions(d, prompts));
-    const std::vector<EvalSet> evalSets = heldOutSets(ctx, prompts);
+    TrainingInputs in = loadTrainingInputs(ctx);
+    ModelBundle &bundle = in.bundle;
 
     GrpoHooks hooks;
     hooks.work = ctx.hooks();
@@ -81,7 +76,7 @@ Artifact runGrpo(NodeContext &ctx)
                 + std::to_string(acc));
     };
     fs::create_directories(ctx.resumeDir());
-    const GrpoResult result = grpoTrain(bundle, recipe, train, evalSets, ctx.resumeDir(), hooks);
+    const GrpoResult result = grpoTrain(bundle, recipe, in.train, in.evalSets, ctx.resumeDir(), hooks);
 
     const fs::path baseDir = baseFolderOf(inputDir);
     saveLoraAdapter(*bundle.model, result.lora, ctx.outDir(), baseDir.string());

@@ -43,16 +43,21 @@ std::vector<ParamSpec> trainingPromptParams()
                               "Prompt and answer format of GPQA-style examples")};
 }
 
-std::vector<EvalSet> heldOutSets(NodeContext &ctx, const eval::PromptOptions &prompts)
+TrainingInputs loadTrainingInputs(NodeContext &ctx)
 {
-    std::vector<EvalSet> sets;
+    const Artifact &input = ctx.input("model");
+    ctx.progress(0, 1, "loading " + input.nodeId);
+    TrainingInputs in{loadModelBundle(input), {}, {}};
+    const eval::PromptOptions prompts = trainingPromptOptions(ctx.params());
+    for (const auto &d : ctx.inputs("train"))
+        in.train.push_back(loadDatasetQuestions(d, prompts));
     for (const auto &d : ctx.inputs("eval")) {
         EvalSet e;
         e.name = d.nodeId;
         e.questions = loadDatasetQuestions(d, prompts);
-        sets.push_back(std::move(e));
+        in.evalSets.push_back(std::move(e));
     }
-    return sets;
+    return in;
 }
 
 } // namespace qb

@@ -22,7 +22,15 @@ eval::QuestionSet loadDatasetQuestions(const Artifact &dataset, const eval::Prom
 eval::PromptOptions trainingPromptOptions(const nlohmann::json &params);
 std::vector<ParamSpec> trainingPromptParams();
 
-// The node's "eval" inputs as held-out sets for periodic evaluation, named by their node ids.
-std::vector<EvalSet> heldOutSets(NodeContext &ctx, const eval::PromptOptions &prompts);
+// What a training node (finetune, grpo) reads: its "model" input as a bundle, its "train"
+// datasets and its "eval" datasets as held-out sets named by their node ids, in the prompt
+// formats of its gsm_format / gpqa_format parameters.
+struct TrainingInputs
+{
+    ModelBundle bundle;
+    std::vector<eval::QuestionSet> train;
+    std::vector<EvalSet> evalSets;
+};
+TrainingInputs loadTrainingInputs(NodeContext &ctx);
 
 } // namespace qb

@@ -9,6 +9,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <fstream>
 #include <cmath>
 
 namespace fs = std::filesystem;
@@ -145,6 +146,69 @@ private Q_SLOTS:
                 tmp / "cache");
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("'ref_logps'"), qPrintable(r.err));
+    }
+
+    // The grpo node end to end from a project: INT2 base -> 3 GRPO steps -> evaluate. The node
+    // writes a PEFT adapter folder over the quantized base (which loads as one model for the
+    // evaluation), its per-step reward events, and a result row with the time shares.
+    void grpoNodeRunsFromAProject()
+    {
+        const fs::path tmp = fs::temp_directory_path() / "qb_tst_rl_grpo";
+        fs::remove_all(tmp);
+        fs::create_directories(tmp);
+        const fs::path proj = tmp / "grpo.yaml";
+        std::ofstream(proj) << R"(schema_version: 1
+name: grpo-cli
+nodes:
+  - {id: base, type: model.builtin, params: {preset: tiny-reasoner}}
+  - {id: train, type: dataset.gsm8k, params: {source: synthetic, split: train, limit: 32}}
+  - {id: test, type: dataset.gsm8k, params: {source: synthetic, split: test, limit: 16}}
+  - {id: int2, type: quantize, inputs: {model: base}, params: {method: int, bits: 2, group_size: 64}}
+  - id: rl
+    type: grpo
+    inputs: {model: int2, train: [train]}
+    params: {steps: 3, prompts_per_step: 2, num_generations: 4, beta: 0.05, temperature: 1.5,
+             max_completion_length: 100, rewards: {correctness: 1.0, format: 0.2}}
+  - {id: ev, type: evaluate, inputs: {models: [rl], datasets: [test]}, params: {batch_size: 16}}
+)";
+        const auto r = cli({"run", str(proj), "--out", str(tmp / "run")}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+        const fs::path out = tmp / "run" / "nodes" / "rl";
+        QVERIFY(fs::exists(out / "adapter_config.json"));
+        QVERIFY(fs::exists(out / "adapter_model.safetensors"));
+        const json adapter = json::parse(std::ifstream(out / "adapter_config.json"));
+        // The base is the INT2 node's output folder (in the node cache), not a copy.
+        const fs::path base = adapter.at("base_model_name_or_path").get<std::string>();
+        QVERIFY2(fs::exists(base / "config.json"), base.c_str());
+        QVERIFY(base != out);
+        int rewards = 0, kl = 0, components = 0;
+        std::ifstream events(tmp / "run" / "events.jsonl");
+        for (std::string line; std::getline(events, line);) {
+            const json e = json::parse(line);
+            if (e.value("node", "") != "rl" || e.value("kind", "") != "metric")
+                continue;
+            rewards += e["name"] == "reward";
+            kl += e["name"] == "kl";
+            components += e["name"] == "reward/correctness" || e["name"] == "reward/format";
+        }
+        QCOMPARE(rewards, 3);
+        QCOMPARE(kl, 3);
+        QCOMPARE(components, 6);
+        const json results = json::parse(std::ifstream(tmp / "run" / "results.json"));
+        bool row = false, evaluated = false;
+        for (const auto &x : results.at("results")) {
+            if (x.value("node", "") == "rl" && x.value("task", "") == "grpo") {
+                row = true;
+                QCOMPARE(x.at("steps").get<int>(), 3);
+                QVERIFY(x.at("generation_share").get<double>() > 0.0);
+                QVERIFY(x.at("generation_share").get<double>() < 1.0);
+            }
+            if (x.value("node", "") == "ev" && x.value("model", "") == "rl")
+                evaluated = x.at("n").get<int>() == 16;
+        }
+        QVERIFY(row);
+        QVERIFY(evaluated);
+        fs::remove_all(tmp);
     }
 
     void helpAndUsage()
