@@ -51,9 +51,12 @@ void RecoveryChart::setRows(const nlohmann::json &rows)
         for (const auto &r : rows)
             if (qb::EvalRow::matches(r))
                 evals.push_back(qb::EvalRow::fromJson(r));
-    auto find = [&](const std::string &model, const std::string &dataset) -> const qb::EvalRow * {
+    // The base as evaluated with the same KV cache as the recovered model (a W4A4KV4 study
+    // evaluates its 4-bit models with an INT4 cache).
+    auto find = [&](const std::string &model, const std::string &dataset,
+                    const std::string &kv) -> const qb::EvalRow * {
         for (const auto &e : evals)
-            if (e.model == model && e.dataset == dataset)
+            if (e.model == model && e.dataset == dataset && e.kvCache == kv)
                 return &e;
         return nullptr;
     };
@@ -65,13 +68,13 @@ void RecoveryChart::setRows(const nlohmann::json &rows)
         b.accuracy = e.accuracy;
         b.ciLow = e.ciLow;
         b.ciHigh = e.ciHigh;
-        const qb::EvalRow *base = e.base.empty() ? nullptr : find(e.base, e.dataset);
+        const qb::EvalRow *base = e.base.empty() ? nullptr : find(e.base, e.dataset, e.kvCache);
+        // Full precision: float32 weights and a float32 KV cache when evaluated so.
         const qb::EvalRow *full = nullptr;
         for (const auto &f : evals)
-            if (f.stage == "full" && f.dataset == e.dataset) {
+            if (f.stage == "full" && f.dataset == e.dataset
+                && (!full || (full->kvCache != "fp32" && f.kvCache == "fp32")))
                 full = &f;
-                break;
-            }
         if (base && full && full->accuracy - base->accuracy > 0.005)
             b.recovered = (e.accuracy - base->accuracy) / (full->accuracy - base->accuracy);
         m_bars.push_back(b);

@@ -1,8 +1,9 @@
 // RecoveryChart: the recovery study at a glance — accuracy per stage (full precision, quantized,
 // then each recovered model: +QLoRA, +QA-LoRA, +QAT) per task with 95% intervals, and above each
 // recovered bar the fraction of the drop it won back: (acc - acc_base) / (acc_full - acc_base),
-// where base is the quantized model it was trained from and full the first full-precision model
-// evaluated on the same dataset. Fed by evaluation rows (qb::EvalRow with stage/base); shows data
+// where base is the quantized model it was trained from (evaluated with the same KV cache) and
+// full the first full-precision model evaluated on the same dataset, with a float32 KV cache when
+// there is one. Fed by evaluation rows (qb::EvalRow with stage/base); shows data
 // only when some row is a recovered stage. GUI thread only.
 #pragma once
 #include "chart_widget.h"

@@ -10,21 +10,26 @@
 namespace qb {
 
 // How the KV cache of generation stores keys and values: float32, or quantized per position and
-// head (INT8 absmax, FP8 e4m3 with an absmax / 448 scale); model/kv_cache.h states the error.
-enum class KvCacheFormat { Fp32, Int8, Fp8 };
+// head (INT8 absmax, FP8 e4m3 with an absmax / 448 scale, INT4 absmax packed two codes per
+// byte); model/kv_cache.h states the error.
+enum class KvCacheFormat { Fp32, Int8, Fp8, Int4 };
 
 inline const char *kvCacheFormatName(KvCacheFormat f)
 {
-    return f == KvCacheFormat::Int8 ? "int8" : f == KvCacheFormat::Fp8 ? "fp8" : "fp32";
+    return f == KvCacheFormat::Int8 ? "int8"
+        : f == KvCacheFormat::Fp8   ? "fp8"
+        : f == KvCacheFormat::Int4  ? "int4"
+                                    : "fp32";
 }
 
-// "fp32", "int8" or "fp8"; throws qb::Error naming the choices otherwise.
+// "fp32", "int8", "fp8" or "int4"; throws qb::Error naming the choices otherwise.
 inline KvCacheFormat kvCacheFormatFromName(const std::string &name)
 {
-    for (auto f : {KvCacheFormat::Fp32, KvCacheFormat::Int8, KvCacheFormat::Fp8})
+    for (auto f : {KvCacheFormat::Fp32, KvCacheFormat::Int8, KvCacheFormat::Fp8,
+                   KvCacheFormat::Int4})
         if (name == kvCacheFormatName(f))
             return f;
-    throw Error("kv_cache '" + name + "' is not one of fp32, int8, fp8");
+    throw Error("kv_cache '" + name + "' is not one of fp32, int8, fp8, int4");
 }
 
 struct DecodingConfig

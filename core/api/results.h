@@ -66,6 +66,9 @@ struct EvalRow
     // "qalora", "qat"); base = the model node it was trained from (empty for full/quantized).
     std::string stage;
     std::string base;
+    // How generation stored past keys and values ("fp32", "int8", "fp8", "int4"): part of a
+    // W4A4KV4 configuration, so recovery compares a model with its base under the same cache.
+    std::string kvCache = "fp32";
     std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
     std::vector<StepBucket> bySteps;    // gsm8k: accuracy per chain length, shortest first
     // Decoding sweep rows: the setting (JSON keys temperature, top_p, top_k, prompt_style,

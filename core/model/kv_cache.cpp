@@ -10,6 +10,14 @@ namespace {
 
 constexpr float kInt8Max = 127.0f;
 constexpr float kFp8Max = 448.0f; // largest finite e4m3 value
+constexpr float kInt4Max = 7.0f;
+
+float maxCode(KvCacheFormat format)
+{
+    return format == KvCacheFormat::Int8 ? kInt8Max
+        : format == KvCacheFormat::Int4  ? kInt4Max
+                                         : kFp8Max;
+}
 
 } // namespace
 
@@ -17,13 +25,20 @@ std::pair<at::Tensor, at::Tensor> KVCache::quantize(const at::Tensor &x, KvCache
 {
     TORCH_CHECK(format != KvCacheFormat::Fp32, "KVCache::quantize: fp32 is not quantized");
     const at::Tensor xf = x.to(at::kFloat).contiguous();
-    const float maxCode = format == KvCacheFormat::Int8 ? kInt8Max : kFp8Max;
-    at::Tensor scales = xf.abs().amax(-1) / maxCode;
+    at::Tensor scales = xf.abs().amax(-1) / maxCode(format);
     // An all-zero vector keeps scale 0 (it decodes to zeros); divide by 1 instead of 0.
     const at::Tensor divisor = at::where(scales > 0, scales, at::ones_like(scales)).unsqueeze(-1);
     at::Tensor scaled = (xf / divisor).contiguous();
     if (format == KvCacheFormat::Int8)
         return {scaled.round().clamp(-kInt8Max, kInt8Max).to(at::kChar), scales};
+    if (format == KvCacheFormat::Int4) {
+        // Offset codes 1..15 (0 unused), element 2i in the low nibble, 2i + 1 in the high one.
+        TORCH_CHECK(xf.size(-1) % 2 == 0, "KVCache: int4 needs an even head_dim");
+        const at::Tensor u = (scaled.round().clamp(-kInt4Max, kInt4Max) + 8).to(at::kByte);
+        const at::Tensor pairs = u.unflatten(-1, {xf.size(-1) / 2, 2});
+        const at::Tensor lo = pairs.select(-1, 0), hi = pairs.select(-1, 1);
+        return {at::bitwise_or(lo, at::bitwise_left_shift(hi, 4)).contiguous(), scales};
+    }
     at::Tensor codes = at::empty(scaled.sizes(), at::kByte);
     kernels::fp8_e4m3_encode(scaled.data_ptr<float>(), scaled.numel(), codes.data_ptr<uint8_t>());
     return {codes, scales};
@@ -35,6 +50,11 @@ at::Tensor KVCache::dequantize(const at::Tensor &codes, const at::Tensor &scales
     TORCH_CHECK(format != KvCacheFormat::Fp32, "KVCache::dequantize: fp32 is not quantized");
     if (format == KvCacheFormat::Int8)
         return codes.to(at::kFloat) * scales.unsqueeze(-1);
+    if (format == KvCacheFormat::Int4) {
+        const at::Tensor lo = at::bitwise_and(codes, 15), hi = at::bitwise_right_shift(codes, 4);
+        const at::Tensor values = at::stack({lo, hi}, -1).flatten(-2).to(at::kFloat) - 8.0f;
+        return values * scales.unsqueeze(-1);
+    }
     const at::Tensor c = codes.contiguous();
     const at::Tensor s = scales.to(at::kFloat).contiguous();
     at::Tensor out = at::empty(c.sizes(), at::kFloat);
@@ -50,7 +70,7 @@ KVCache::Store KVCache::makeStore(int64_t batch, int64_t capacity) const
     const auto dtype = m_format == KvCacheFormat::Fp32   ? at::kFloat
                        : m_format == KvCacheFormat::Int8 ? at::kChar
                                                          : at::kByte;
-    s.data = at::zeros({batch, m_kvHeads, capacity, m_headDim}, dtype);
+    s.data = at::zeros({batch, m_kvHeads, capacity, storedColumns()}, dtype);
     if (m_format != KvCacheFormat::Fp32)
         s.scales = at::zeros({batch, m_kvHeads, capacity}, at::kFloat);
     return s;
@@ -60,6 +80,8 @@ void KVCache::allocate(const ModelConfig &config, int64_t batch, int64_t capacit
                        KvCacheFormat format)
 {
     TORCH_CHECK(batch >= 0 && capacity > 0, "KVCache::allocate: bad batch or capacity");
+    TORCH_CHECK(format != KvCacheFormat::Int4 || config.headDim % 2 == 0,
+                "KVCache: an int4 cache needs an even head_dim, the model has ", config.headDim);
     m_format = format;
     m_kvHeads = config.numKvHeads;
     m_headDim = config.headDim;
@@ -93,7 +115,7 @@ void KVCache::put(Store &store, const at::Tensor &x)
     TORCH_CHECK(t == 1, "KVCache: rows of different lengths take one position at a time");
     if (!m_writeIndex.defined())
         m_writeIndex = at::tensor(m_rowLength, at::kLong).view({batch(), 1, 1, 1});
-    store.data.scatter_(2, m_writeIndex.expand({batch(), m_kvHeads, 1, m_headDim}), codes);
+    store.data.scatter_(2, m_writeIndex.expand({batch(), m_kvHeads, 1, storedColumns()}), codes);
     if (scales.defined())
         store.scales.scatter_(2, m_writeIndex.view({batch(), 1, 1}).expand({batch(), m_kvHeads, 1}),
                               scales);
@@ -204,7 +226,8 @@ int64_t KVCache::bytesPerPosition() const
 {
     const int64_t element = m_format == KvCacheFormat::Fp32 ? 4 : 1;
     const int64_t scale = m_format == KvCacheFormat::Fp32 ? 0 : 4;
-    return static_cast<int64_t>(m_layers.size()) * 2 * m_kvHeads * (m_headDim * element + scale);
+    return static_cast<int64_t>(m_layers.size()) * 2 * m_kvHeads
+        * (storedColumns() * element + scale);
 }
 
 } // namespace qb

@@ -4,8 +4,9 @@
 // 0 .. rowLength(r) - 1, and a forward writes its new positions at each row's own length.
 // Optionally quantized (DecodingConfig::kvCache): INT8 with one absmax scale per position and head
 // (code = round(x / s), s = absmax / 127, so |x - code * s| <= s / 2), or FP8 e4m3 with the scale
-// absmax / 448 (relative error <= 2^-4, absolute <= s * 2^-10 near zero); attention reads the
-// decoded float32 values.
+// absmax / 448 (relative error <= 2^-4, absolute <= s * 2^-10 near zero), or INT4 (codes -7..7,
+// s = absmax / 7, |x - code * s| <= s / 2, two codes per byte: head_dim must be even); attention
+// reads the decoded float32 values.
 // Not thread-safe; owned by the caller of Transformer::forward (generation).
 #pragma once
 #include "api/decoding.h"
@@ -80,6 +81,12 @@ private:
     void put(Store &store, const at::Tensor &x);
     at::Tensor decoded(const Store &store, int64_t columns) const;
     void grow(int64_t capacity);
+
+    // Stored elements per position and head: head_dim, or head_dim / 2 for packed int4.
+    int64_t storedColumns() const
+    {
+        return m_format == KvCacheFormat::Int4 ? m_headDim / 2 : m_headDim;
+    }
 
     KvCacheFormat m_format = KvCacheFormat::Fp32;
     int64_t m_kvHeads = 0;

@@ -116,6 +116,7 @@ Artifact runEvaluate(NodeContext &ctx)
             // Rows of the same model evaluated with a quantized KV cache must stay apart in charts.
             if (params.options.decoding.kvCache != KvCacheFormat::Fp32)
                 row.label += std::string(" kv-") + kvCacheFormatName(params.options.decoding.kvCache);
+            row.kvCache = kvCacheFormatName(params.options.decoding.kvCache);
             row.precision = m.meta.value("precision", "fp32");
             row.dataset = d.nodeId;
             row.stage = m.meta.value("stage", row.precision == "fp32" ? "full" : "quantized");
@@ -167,9 +168,10 @@ void registerEvaluateNodes(NodeRegistry &registry)
                            "Samples per question, majority vote over extracted answers")
             .range(1, 64),
         decodingParamSpec(256),
-        ParamSpec::choice("kv_cache", "fp32", {"fp32", "int8", "fp8"},
+        ParamSpec::choice("kv_cache", "fp32", {"fp32", "int8", "fp8", "int4"},
                           "How generation stores past keys and values: float32, or INT8 / FP8 "
-                          "e4m3 with one absmax scale per position and head (~3.6x smaller)")};
+                          "e4m3 (~3.6x smaller) or INT4 (two codes per byte, ~6.4x smaller) "
+                          "with one absmax scale per position and head")};
     e.run = runEvaluate;
     registry.add(e);
 }

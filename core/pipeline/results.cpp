@@ -28,6 +28,8 @@ json EvalRow::toJson() const
              {"stage", stage}};
     if (!base.empty())
         row["base"] = base;
+    if (kvCache != "fp32")
+        row["kv_cache"] = kvCache;
     if (stepAccuracy)
         row["step_accuracy"] = *stepAccuracy;
     if (!bySteps.empty()) {
@@ -90,6 +92,7 @@ EvalRow EvalRow::fromJson(const json &row)
     r.records = str("records");
     r.stage = str("stage");
     r.base = str("base");
+    r.kvCache = row.contains("kv_cache") ? str("kv_cache") : std::string("fp32");
     if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
         r.stepAccuracy = row["step_accuracy"].get<double>();
     if (row.contains("by_steps") && row["by_steps"].is_array())

@@ -20,7 +20,7 @@ public:
     std::string kind() const override { return "fp8-e4m3"; }
     int64_t weightBytes() const override;
     at::Tensor dequantizedWeight() const override;
-    nlohmann::json config() const override { return {{"method", "fp8"}}; }
+    nlohmann::json methodConfig() const override { return {{"method", "fp8"}}; }
     std::map<std::string, at::Tensor> tensors() const override;
 
 private:

@@ -21,10 +21,10 @@ public:
 
     int64_t inFeatures() const override { return m_q.size(1); }
     int64_t outFeatures() const override { return m_q.size(0); }
-    std::string kind() const override { return "int8"; }
+    std::string kind() const override { return "int8" + actSuffix(); }
     int64_t weightBytes() const override;
     at::Tensor dequantizedWeight() const override;
-    nlohmann::json config() const override { return {{"method", "int8"}}; }
+    nlohmann::json methodConfig() const override { return {{"method", "int8"}}; }
     std::map<std::string, at::Tensor> tensors() const override;
 
     const at::Tensor &qweight() const { return m_q; }
@@ -47,7 +47,7 @@ public:
     LlmInt8Linear(at::Tensor qweight, at::Tensor scales, at::Tensor bias, double threshold);
 
     std::string kind() const override { return "llm_int8"; }
-    nlohmann::json config() const override
+    nlohmann::json methodConfig() const override
     {
         return {{"method", "llm_int8"}, {"threshold", m_threshold}};
     }

@@ -3,6 +3,9 @@
 #include "quant/fused_kernels.h"
 #include "util/error.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace qb {
 
 namespace {
@@ -11,8 +14,8 @@ void checkConfig(const kernels::IntGroupConfig &cfg)
 {
     if (cfg.bits != 2 && cfg.bits != 3 && cfg.bits != 4 && cfg.bits != 8)
         throw Error("bits " + std::to_string(cfg.bits) + " is not supported (2, 3, 4 or 8)");
-    if (cfg.group_size < 0)
-        throw Error("group_size must be >= 0 (0 = per channel)");
+    if (cfg.group_size < -1)
+        throw Error("group_size must be >= -1 (0 = per channel, -1 = per tensor)");
 }
 
 } // namespace
@@ -20,7 +23,9 @@ void checkConfig(const kernels::IntGroupConfig &cfg)
 std::string intGroupLabel(const kernels::IntGroupConfig &cfg)
 {
     return "int" + std::to_string(cfg.bits)
-        + (cfg.group_size > 0 ? "-g" + std::to_string(cfg.group_size) : std::string("-pc"))
+        + (cfg.group_size > 0    ? "-g" + std::to_string(cfg.group_size)
+           : cfg.group_size < 0 ? std::string("-pt")
+                                : std::string("-pc"))
         + (cfg.symmetric ? "" : "-asym");
 }
 
@@ -32,6 +37,25 @@ std::shared_ptr<IntGroupLinear> IntGroupLinear::quantize(const at::Tensor &weigh
     checkConfig(cfg);
     auto w = weight.detach().to(at::kFloat).contiguous();
     const int64_t out = w.size(0), in = w.size(1);
+    if (cfg.group_size < 0) {
+        // Per tensor: kernels/int_group.h's formulas with one range for the whole matrix, its
+        // scale (and zero point) stored once per row so the per-channel kernels decode it.
+        const double codesMax = cfg.symmetric ? (1 << (cfg.bits - 1)) - 1 : (1 << cfg.bits) - 1;
+        const double lo = std::min(w.min().item<double>(), 0.0);
+        const double hi = std::max(w.max().item<double>(), 0.0);
+        const double scale = cfg.symmetric ? std::max(-lo, hi) / codesMax : (hi - lo) / codesMax;
+        const double inv = scale > 0 ? 1.0 / scale : 0.0;
+        at::Tensor codes, zeros;
+        if (cfg.symmetric) {
+            codes = (w * inv).round().clamp(-codesMax, codesMax) + (1 << (cfg.bits - 1));
+        } else {
+            const double zero = scale > 0 ? std::clamp(std::nearbyint(-lo * inv), 0.0, codesMax) : 0;
+            codes = ((w * inv).round() + zero).clamp(0, codesMax);
+            zeros = at::full({out, 1}, zero, at::kFloat).to(at::kByte);
+        }
+        return fromCodes(codes.to(at::kByte), at::full({out, 1}, scale, at::kFloat), zeros, cfg,
+                         bias.defined() ? bias.detach().to(at::kFloat).clone() : at::Tensor());
+    }
     const int64_t groups = kernels::int_group_groups_per_row(cfg, in);
     std::map<std::string, at::Tensor> t;
     t["qweight"] = at::empty({out, kernels::int_group_row_bytes(cfg.bits, in)}, at::kByte);
@@ -93,7 +117,7 @@ IntGroupLinear::IntGroupLinear(const kernels::IntGroupConfig &cfg, int64_t out, 
 std::string IntGroupLinear::kind() const
 {
     return (m_method == "int" ? std::string() : m_method + "-") + intGroupLabel(m_cfg)
-        + (m_perm.defined() ? "-act" : "");
+        + (m_perm.defined() ? "-act" : "") + actSuffix();
 }
 
 void IntGroupLinear::setRealZeros(at::Tensor zeros)
@@ -179,7 +203,7 @@ int64_t IntGroupLinear::weightBytes() const
     return bytes;
 }
 
-nlohmann::json IntGroupLinear::config() const
+nlohmann::json IntGroupLinear::methodConfig() const
 {
     return {{"method", m_method},
             {"bits", m_cfg.bits},

@@ -40,7 +40,7 @@ public:
     std::string kind() const override;
     int64_t weightBytes() const override;
     at::Tensor dequantizedWeight() const override;
-    nlohmann::json config() const override;
+    nlohmann::json methodConfig() const override;
     std::map<std::string, at::Tensor> tensors() const override;
 
     // The dequantized codes in stored column order, [out, in] float32 (no input transforms).

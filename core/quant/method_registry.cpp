@@ -29,7 +29,7 @@ namespace {
 // it keeps the inspector's form as users know it. Parameters not named here follow in table order.
 const std::vector<std::string> kFormOrder = {
     "bits", "group_size", "block_size", "double_quant", "symmetric", "threshold",
-    "act_order", "static_groups", "damp", "alpha", "clip_search"};
+    "act_order", "static_groups", "damp", "alpha", "clip_search", "act_bits"};
 
 bool sameSpec(const ParamSpec &a, const ParamSpec &b)
 {

@@ -77,7 +77,17 @@ bool MethodSpec::needsCalibration() const
     return quantMethod(method, "MethodSpec").calibration != CalibrationNeed::None;
 }
 
-std::string MethodSpec::label() const { return quantMethod(method, "MethodSpec").label(*this); }
+int MethodSpec::actBits() const
+{
+    auto it = params.find("act_bits");
+    return it == params.end() ? 0 : it->get<int>();
+}
+
+std::string MethodSpec::label() const
+{
+    const std::string base = quantMethod(method, "MethodSpec").label(*this);
+    return actBits() > 0 ? base + "-a" + std::to_string(actBits()) : base;
+}
 
 void MethodSpec::validate(const std::string &where) const
 {
@@ -87,6 +97,8 @@ void MethodSpec::validate(const std::string &where) const
             throw Error(where + ": " + method + " is missing its parameter " + p.name);
     if (q.validate)
         q.validate(*this, where);
+    if (actBits() == 1)
+        throw Error(where + ": act_bits must be 0 (weight-only) or 2..8, got 1");
     for (const auto &p : q.params) {
         const json &v = params[p.name];
         if (!v.is_number())
@@ -138,7 +150,9 @@ std::shared_ptr<LinearOp> quantizeLinear(const LinearOp &op, const MethodSpec &s
         require(&LayerCalibration::rows, "input rows");
         break;
     }
-    return q.quantize(w, b, calib, spec, where);
+    auto out = q.quantize(w, b, calib, spec, where);
+    out->setActBits(spec.actBits());
+    return out;
 }
 
 } // namespace qb

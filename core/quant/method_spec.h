@@ -33,6 +33,8 @@ struct MethodSpec
     bool boolean(const std::string &key) const;
 
     bool needsCalibration() const;
+    // The method's act_bits (activation quantization), 0 when it has none or it is off.
+    int actBits() const;
     // "nf4-dq-b64", "int4-g128", "gptq-int4-g128-act", "llm_int8-t6", ...
     std::string label() const;
     // Throws qb::Error naming `where` for an unknown method or an unsupported combination.

@@ -65,7 +65,7 @@ Nf4Linear::Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int b
 std::string Nf4Linear::kind() const
 {
     return std::string(m_codebook == kernels::Codebook4::Nf4 ? "nf4" : "fp4")
-        + (doubleQuant() ? "-dq" : "") + "-b" + std::to_string(m_blockSize);
+        + (doubleQuant() ? "-dq" : "") + "-b" + std::to_string(m_blockSize) + actSuffix();
 }
 
 at::Tensor Nf4Linear::absmax() const
@@ -112,7 +112,7 @@ int64_t Nf4Linear::weightBytes() const
     return bytes + m_absmaxCodes.numel() + m_absmaxScales.numel() * 4 + 4;
 }
 
-nlohmann::json Nf4Linear::config() const
+nlohmann::json Nf4Linear::methodConfig() const
 {
     return {{"method", m_codebook == kernels::Codebook4::Nf4 ? "nf4" : "fp4"},
             {"block_size", m_blockSize},

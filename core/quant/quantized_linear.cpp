@@ -43,8 +43,30 @@ at::Tensor optionalBias(const std::map<std::string, at::Tensor> &tensors, int64_
 
 } // namespace quant_detail
 
-at::Tensor QuantizedLinear::forward(const at::Tensor &x)
+at::Tensor fakeQuantizeActivations(const at::Tensor &x, int bits)
 {
+    TORCH_CHECK(bits >= 2 && bits <= 8, "fakeQuantizeActivations: bits ", bits, " not in 2..8");
+    const double q = static_cast<double>((1 << (bits - 1)) - 1);
+    const at::Tensor v = x.detach();
+    const at::Tensor scale = v.abs().amax(-1, /*keepdim=*/true) / q;
+    const at::Tensor safe = at::where(scale > 0, scale, at::ones_like(scale));
+    const at::Tensor rounded = (v / safe).round().clamp(-q, q) * scale;
+    if (!x.requires_grad())
+        return rounded;
+    return x + (rounded - v); // value of `rounded`, gradient of x
+}
+
+nlohmann::json QuantizedLinear::config() const
+{
+    nlohmann::json c = methodConfig();
+    if (m_actBits > 0)
+        c["act_bits"] = m_actBits;
+    return c;
+}
+
+at::Tensor QuantizedLinear::forward(const at::Tensor &input)
+{
+    const at::Tensor x = m_actBits > 0 ? fakeQuantizeActivations(input, m_actBits) : input;
     const int64_t in = inFeatures();
     const int64_t rows = in > 0 ? x.numel() / in : 0;
     // The kernels have no backward: an input that needs a gradient (adapters upstream being
@@ -69,7 +91,12 @@ std::shared_ptr<QuantizedLinear> makeQuantizedLinear(const nlohmann::json &confi
                                    : std::string();
     const QuantMethod &m = quantMethod(method, where);
     try {
-        return m.load(config, t, out, in, where);
+        auto op = m.load(config, t, out, in, where);
+        const int actBits = config.value("act_bits", 0);
+        if (actBits != 0 && (actBits < 2 || actBits > 8))
+            throw Error(where + ": act_bits " + std::to_string(actBits) + " not in 2..8");
+        op->setActBits(actBits);
+        return op;
     } catch (const nlohmann::json::exception &e) {
         throw Error(where + ": bad quantization config " + config.dump() + ": " + e.what());
     }

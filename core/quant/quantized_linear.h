@@ -33,12 +33,20 @@ public:
     virtual int64_t fusedMaxRows() const { return 16; }
 
     // {"method": ..., plus the method's settings}; enough with tensors() to rebuild the op.
-    virtual nlohmann::json config() const = 0;
+    // methodConfig() plus "act_bits" when the inputs are quantized.
+    nlohmann::json config() const;
+    virtual nlohmann::json methodConfig() const = 0;
     // Stored tensors by suffix ("qweight", "scales", "qzeros", "absmax", "bias", ...), CPU,
     // contiguous, in their stored dtypes (uint8/int8 codes, float32 scales, int64 permutations).
     virtual std::map<std::string, at::Tensor> tensors() const = 0;
 
     at::Tensor bias() const override { return m_bias; }
+
+    // Activation quantization (W4A4, W8A8 ...): with bits > 0 forward() first rounds each input
+    // row to a symmetric `bits`-bit grid with its own absmax scale (fakeQuantizeActivations).
+    // 0 (the default) leaves inputs in float32.
+    void setActBits(int bits) { m_actBits = bits; }
+    int actBits() const { return m_actBits; }
 
 protected:
     // The fast path for few rows, or an undefined tensor when the op has none (the default).
@@ -54,6 +62,8 @@ protected:
     }
 
     int64_t biasBytes() const { return m_bias.defined() ? m_bias.numel() * 4 : 0; }
+    // "-a4" when inputs are quantized to 4 bits, "" when not: the end of kind() and labels.
+    std::string actSuffix() const { return m_actBits > 0 ? "-a" + std::to_string(m_actBits) : ""; }
     // y = x W^T + b with W: [out, in] float32 (dequantized).
     at::Tensor linearWith(const at::Tensor &x, const at::Tensor &weight) const
     {
@@ -66,7 +76,14 @@ protected:
     }
 
     at::Tensor m_bias; // [out] float32 or undefined
+    int m_actBits = 0;
 };
+
+// x: [..., in] -> each row (last dimension) rounded to the symmetric grid
+// {-Q..Q} * s with Q = 2^(bits-1) - 1 and s = max|row| / Q (dynamic per-token absmax, as
+// LLM.int8()'s and QuaRot's activation quantizers); an all-zero row stays zero. The gradient is
+// the identity (straight-through: with the absmax scale nothing is clipped). bits in 2..8.
+at::Tensor fakeQuantizeActivations(const at::Tensor &x, int bits);
 
 // Rebuilds an op from config() and tensors() as written by a checkpoint, through the load of the
 // method table's entry for config["method"]. Throws qb::Error naming `where` when a tensor is

@@ -30,7 +30,7 @@ public:
     int64_t weightBytes() const override;
     // dequant(W diag(s)) diag(1/s): the weight without activation quantization.
     at::Tensor dequantizedWeight() const override;
-    nlohmann::json config() const override
+    nlohmann::json methodConfig() const override
     {
         return {{"method", "smoothquant"}, {"alpha", m_alpha}};
     }

@@ -113,8 +113,11 @@ FakeQuantLinear::FakeQuantLinear(const LinearOp &source, const MethodSpec &spec,
         fakeQuantize(m_weight, m_spec, &m_scale);
 }
 
-at::Tensor FakeQuantLinear::forward(const at::Tensor &x)
+at::Tensor FakeQuantLinear::forward(const at::Tensor &input)
 {
+    // The packed op quantizes its inputs the same way (QuantizedLinear::forward).
+    const at::Tensor x = m_spec.actBits() > 0 ? fakeQuantizeActivations(input, m_spec.actBits())
+                                              : input;
     const at::Tensor w = fakeQuantize(m_weight, m_spec, m_scale.defined() ? &m_scale : nullptr);
     return m_bias.defined() ? at::linear(x, w, m_bias) : at::linear(x, w);
 }
@@ -156,9 +159,11 @@ std::shared_ptr<LinearOp> FakeQuantLinear::pack() const
     const at::Tensor s = m_scale.detach().contiguous();
     const IntCodes c = intCodes(m_weight.detach(), s, cfg);
     const at::Tensor codes = cfg.symmetric ? c.q + (1 << (cfg.bits - 1)) : c.q;
-    return IntGroupLinear::fromCodes(codes.to(at::kByte), s,
-                                     cfg.symmetric ? at::Tensor() : c.zGroup.to(at::kByte), cfg,
-                                     b);
+    auto op = IntGroupLinear::fromCodes(codes.to(at::kByte), s,
+                                        cfg.symmetric ? at::Tensor() : c.zGroup.to(at::kByte),
+                                        cfg, b);
+    op->setActBits(m_spec.actBits());
+    return op;
 }
 
 std::vector<std::string> applyQat(Transformer &model, const MethodSpec &spec,

@@ -260,7 +260,8 @@ std::vector<MergeError> mergeLoraQuantized(Transformer &model)
             flat = {{"method", "int"},
                     {"bits", flat["bits"]},
                     {"group_size", flat["group_size"]},
-                    {"symmetric", flat["symmetric"]}};
+                    {"symmetric", flat["symmetric"]},
+                    {"act_bits", q->actBits()}};
             e.rtnFallback = true;
         }
         const MethodSpec spec = MethodSpec::fromJson(flat, where);
@@ -304,6 +305,7 @@ void mergeQaLora(Transformer &model)
                                                    tensors);
         op->setMethod(base->config().at("method").get<std::string>());
         op->setRealZeros(moved.contiguous());
+        op->setActBits(base->actBits());
         merged.emplace_back(name, op);
     }
     for (const auto &[name, op] : merged)

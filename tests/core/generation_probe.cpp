@@ -56,13 +56,15 @@ std::vector<float> kvRoundTrip(const std::vector<float> &values, int64_t headDim
 namespace {
 
 // The bound the format promises per element of one vector x [head_dim] (model/kv_cache.h):
-// fp32 exact, int8 half a step of absmax / 127, fp8 e4m3 half an ulp (2^-4 relative, 3 mantissa
+// fp32 exact, int8 half a step of absmax / 127, int4 half a step of absmax / 7, fp8 e4m3 half an ulp (2^-4 relative, 3 mantissa
 // bits) or half the subnormal step (2^-10 of the scale absmax / 448).
 at::Tensor boundOf(const at::Tensor &x, const std::string &format)
 {
     const at::Tensor absmax = x.abs().amax(-1, true);
     if (format == "int8")
         return (absmax / 127.0 / 2.0).expand_as(x) * (1 + 1e-5) + 1e-12;
+    if (format == "int4")
+        return (absmax / 7.0 / 2.0).expand_as(x) * (1 + 1e-5) + 1e-12;
     if (format == "fp8")
         return at::maximum(x.abs() / 16.0, (absmax / 448.0 / 1024.0).expand_as(x)) * (1 + 1e-5)
             + 1e-12;

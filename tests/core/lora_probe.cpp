@@ -308,10 +308,16 @@ double finishQatDiff(const std::string &modelJson, const std::string &specJson, 
             if (p.grad().defined())
                 p.sub_(p.grad() * 0.05);
     }
+    at::NoGradGuard noGrad;
+    const at::Tensor before = model->forward(ids());
     double worst = 0;
     for (const auto &[name, diff] : qb::finishQat(*model))
         worst = std::max(worst, diff);
-    return worst;
+    // The packed model computes what the fake-quantized one did, activation quantization included.
+    const at::Tensor after = model->forward(ids());
+    const double logitDiff = (after - before).abs().max().item<double>()
+        / std::max(before.abs().max().item<double>(), 1e-30);
+    return std::max(worst, logitDiff);
 }
 
 } // namespace qbprobe

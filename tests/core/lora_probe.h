@@ -72,7 +72,9 @@ struct QaRun
 // Asymmetric int4 g32, QA-LoRA g32 with random A and B, mergeQaLora, save/load the checkpoint.
 QaRun qaLoraRun(const std::string &modelJson, const std::string &dir);
 
-// applyQat + a few SGD steps + finishQat; the largest per-layer difference reported.
+// applyQat + a few SGD steps + finishQat; the largest of the per-layer differences finishQat
+// reports and the logits' change from the fake-quantized to the packed model (max |diff| over
+// max |logit|).
 double finishQatDiff(const std::string &modelJson, const std::string &specJson, bool learnScale);
 
 } // namespace qbprobe

@@ -76,6 +76,16 @@ OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, 
     return r;
 }
 
+Mat actQuant(const Mat &x, int64_t rows, int64_t cols, int bits, const Mat &g, Mat *grad)
+{
+    at::Tensor xt = tensor(x, rows, cols).clone().set_requires_grad(true);
+    const at::Tensor y = qb::fakeQuantizeActivations(xt, bits);
+    (y * tensor(g, rows, cols)).sum().backward();
+    if (grad)
+        *grad = vec(xt.grad());
+    return vec(y.detach());
+}
+
 GptqRun runGptq(const std::string &variant, const Mat &w, int64_t out, int64_t in, const Mat &x,
                 int64_t tokens, int bits, int groupSize, bool symmetric, bool actOrder,
                 bool staticGroups, int blockSize)

@@ -24,6 +24,10 @@ struct OpRun
 OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, const Mat &x,
             int64_t tokens, const Mat &calibX = {}, int64_t calibTokens = 0);
 
+// qb::fakeQuantizeActivations(x [rows, cols], bits) and the gradient of sum(g * result) with
+// respect to x.
+Mat actQuant(const Mat &x, int64_t rows, int64_t cols, int bits, const Mat &g, Mat *grad);
+
 struct GptqRun
 {
     std::vector<uint8_t> codes; // [out, in] stored order

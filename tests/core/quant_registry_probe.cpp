@@ -26,7 +26,7 @@ public:
     std::string kind() const override { return "marked"; }
     int64_t weightBytes() const override { return m_w.numel() * 4; }
     at::Tensor dequantizedWeight() const override { return m_w; }
-    nlohmann::json config() const override { return {{"method", "marked"}}; }
+    nlohmann::json methodConfig() const override { return {{"method", "marked"}}; }
     std::map<std::string, at::Tensor> tensors() const override { return {{"weight", m_w}}; }
 
 protected:

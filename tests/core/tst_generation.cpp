@@ -90,6 +90,21 @@ private Q_SLOTS:
         QCOMPARE(back, (std::vector<float>{127.0f, -64.0f, 0.0f, 0.0f, 0, 0, 0, 0}));
     }
 
+    void int4RoundTripHandComputed()
+    {
+        // absmax 7: scale 1; -2.5 rounds half to even (-2), 0.4 to 0, 3.6 to 4, -7 stays; packed
+        // two codes per byte and unpacked in order.
+        std::vector<float> scales;
+        const auto back = genprobe::kvRoundTrip({7.0f, -2.5f, 0.4f, 3.6f, -7.0f, 1.0f}, 6, "int4",
+                                                &scales);
+        QCOMPARE(scales, (std::vector<float>{1.0f}));
+        QCOMPARE(back, (std::vector<float>{7.0f, -2.0f, 0.0f, 4.0f, -7.0f, 1.0f}));
+        // absmax 14: scale 2; 5 / 2 = 2.5 rounds to 2 -> 4; an all-zero row stays zero.
+        const auto half = genprobe::kvRoundTrip({14.0f, 5.0f, 0, 0}, 2, "int4", &scales);
+        QCOMPARE(scales, (std::vector<float>{2.0f, 0.0f}));
+        QCOMPARE(half, (std::vector<float>{14.0f, 4.0f, 0.0f, 0.0f}));
+    }
+
     void fp8RoundTripHandComputed()
     {
         // absmax 448: scale 1; 0.3 = 1.2 * 2^-2 lies between 1.125 and 1.25 (3 mantissa bits) and
@@ -107,6 +122,8 @@ private Q_SLOTS:
         QVERIFY2(int8 <= 1.0 && int8 > 0.2, std::to_string(int8).c_str());
         const double fp8 = genprobe::kvCacheWriteErrorOverBound("fp8");
         QVERIFY2(fp8 <= 1.0 && fp8 > 0.2, std::to_string(fp8).c_str());
+        const double int4 = genprobe::kvCacheWriteErrorOverBound("int4");
+        QVERIFY2(int4 <= 1.0 && int4 > 0.2, std::to_string(int4).c_str());
     }
 
     void bytesPerPosition()
@@ -116,6 +133,8 @@ private Q_SLOTS:
         QCOMPARE(genprobe::kvBytesPerPosition("fp32"), int64_t(4 * 2 * 4 * 32 * 4));
         QCOMPARE(genprobe::kvBytesPerPosition("int8"), int64_t(4 * 2 * 4 * (32 + 4)));
         QCOMPARE(genprobe::kvBytesPerPosition("fp8"), int64_t(4 * 2 * 4 * (32 + 4)));
+        // int4: two codes per byte.
+        QCOMPARE(genprobe::kvBytesPerPosition("int4"), int64_t(4 * 2 * 4 * (16 + 4)));
     }
 };
 

@@ -215,6 +215,12 @@ private Q_SLOTS:
                     kModel, R"({"method": "int", "bits": 4, "group_size": 32, "symmetric": false})",
                     true)
                 <= 1e-6);
+        // W4A4 per tensor: the packed ops quantize their inputs as the fake quantizer did.
+        const double w4a4 = qbprobe::finishQatDiff(
+            kModel,
+            R"({"method": "int", "bits": 4, "group_size": -1, "symmetric": true, "act_bits": 4})",
+            false);
+        QVERIFY2(w4a4 <= 1e-5, std::to_string(w4a4).c_str());
     }
 };
 

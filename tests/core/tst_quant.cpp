@@ -11,7 +11,9 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 
 using qbprobe::Mat;
@@ -91,6 +93,33 @@ Mat correlatedInputs(int64_t t, int64_t in, unsigned seed)
 }
 
 std::string spec(const char *json) { return json; }
+
+// Symmetric per-token activation quantization written out: each row of x [t, in] to
+// round(x / s) * s, s = max |row| / (2^(bits-1) - 1), halves to even as std::nearbyint does.
+Mat actQuantRef(const Mat &x, int64_t t, int64_t in, int bits)
+{
+    const double q = (1 << (bits - 1)) - 1;
+    Mat out(x.size());
+    for (int64_t i = 0; i < t; ++i) {
+        float absmax = 0;
+        for (int64_t j = 0; j < in; ++j)
+            absmax = std::max(absmax, std::fabs(x[i * in + j]));
+        const float s = static_cast<float>(absmax / q);
+        for (int64_t j = 0; j < in; ++j)
+            out[i * in + j] = s > 0 ? std::nearbyint(x[i * in + j] / s) * s : 0.0f;
+    }
+    return out;
+}
+
+bool throwsMentioning(const std::function<void()> &f, const char *what)
+{
+    try {
+        f();
+    } catch (const std::exception &e) {
+        return std::string(e.what()).find(what) != std::string::npos;
+    }
+    return false;
+}
 
 } // namespace
 
@@ -179,6 +208,88 @@ private Q_SLOTS:
         const int64_t groups = group == 0 ? 1 : in / group;
         QCOMPARE(r.weightBytes,
                  out * (in * bits / 8) + out * groups * 4 + (sym ? 0 : out * groups));
+    }
+
+    void perTensorIntMatchesHandFormula()
+    {
+        // One scale for the whole matrix: symmetric s = max |w| / 7, code round(w / s); asymmetric
+        // lo = min(min w, 0), hi = max(max w, 0), s = (hi - lo) / 15, zero = round(-lo / s).
+        const int64_t out = 6, in = 40, t = 3;
+        Mat w = gaussian(out * in, 0.1f, 21);
+        w[17] = 0.9f; // one large weight sets the range of every row
+        const Mat x = gaussian(t * in, 1.0f, 22);
+        double lo = 0, hi = 0;
+        for (float v : w) {
+            lo = std::min(lo, double(v));
+            hi = std::max(hi, double(v));
+        }
+        for (bool sym : {true, false}) {
+            const double s = sym ? std::max(-lo, hi) / 7.0 : (hi - lo) / 15.0;
+            const double zero = sym ? 0.0 : std::nearbyint(-lo / s);
+            Mat want(w.size());
+            for (size_t i = 0; i < w.size(); ++i) {
+                const double code = sym ? std::clamp(std::nearbyint(w[i] / s), -7.0, 7.0)
+                                        : std::clamp(std::nearbyint(w[i] / s) + zero, 0.0, 15.0);
+                want[i] = static_cast<float>((code - zero) * s);
+            }
+            const auto r = qbprobe::runOp(std::string("{\"method\": \"int\", \"bits\": 4, "
+                                                      "\"group_size\": -1, \"symmetric\": ")
+                                              + (sym ? "true}" : "false}"),
+                                          w, out, in, x, t);
+            QCOMPARE(r.kind, std::string(sym ? "int4-pt" : "int4-pt-asym"));
+            double worst = 0;
+            for (size_t i = 0; i < want.size(); ++i)
+                worst = std::max(worst, double(std::fabs(r.dense[i] - want[i])));
+            QVERIFY2(worst <= 1e-6 * s, qPrintable(QString::number(worst)));
+            // Rows far from the large weight use few codes: w[17]'s row sets nothing special.
+            QCOMPARE(r.weightBytes, out * (in / 2) + out * 4 + (sym ? 0 : out));
+        }
+        QVERIFY(throwsMentioning(
+            [&] {
+                qbprobe::runOp(R"({"method": "gptq", "group_size": -1})", w, out, in, x, t,
+                               x, t);
+            },
+            "per tensor"));
+    }
+
+    void actBitsQuantizeInputsPerToken_data()
+    {
+        QTest::addColumn<int>("tokens");
+        QTest::newRow("fused path (3 rows)") << 3;
+        QTest::newRow("reference path (40 rows)") << 40;
+    }
+
+    void actBitsQuantizeInputsPerToken()
+    {
+        // W4A4: y = Q_a(x) deq(W)^T with Q_a the per-token absmax grid, on both forward paths.
+        QFETCH(int, tokens);
+        const int64_t out = 16, in = 128, t = tokens;
+        const Mat w = gaussian(out * in, 0.1f, 31);
+        Mat x = gaussian(t * in, 1.0f, 32);
+        x[5] = 9.0f; // an outlier in token 0 coarsens its grid
+        const auto r = qbprobe::runOp(
+            R"({"method": "int", "bits": 4, "group_size": 64, "act_bits": 4})", w, out, in, x, t);
+        const Mat deq = intGroupRef(w, out, in, {4, 64, false});
+        QCOMPARE(r.dense, deq);
+        QCOMPARE(r.kind, std::string("int4-g64-asym-a4"));
+        QVERIFY(relMaxDiff(r.y, matmulT(actQuantRef(x, t, in, 4), deq, t, in, out)) < 1e-5);
+        // ... and differs from the weight-only result by more than float rounding.
+        QVERIFY(relMaxDiff(r.y, matmulT(x, deq, t, in, out)) > 1e-3);
+        QVERIFY(throwsMentioning(
+            [&] { qbprobe::runOp(R"({"method": "int", "act_bits": 1})", w, out, in, x, t); },
+            "act_bits"));
+    }
+
+    void actQuantHandComputedWithStraightThroughGradient()
+    {
+        // Row 0: absmax 7, s = 1: 0.5 rounds half to even (0), -2.6 to -3. Row 1: absmax 3.5,
+        // s = 0.5: 1.2 / 0.5 = 2.4 -> 2 -> 1.0, 0.3 / 0.5 = 0.6 -> 1 -> 0.5. Row 2 all zero.
+        const Mat x = {1.0f, -2.6f, 0.5f, 7.0f, 1.2f, -3.5f, 0.3f, 0.0f, 0, 0, 0, 0};
+        const Mat g = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        Mat grad;
+        const Mat y = qbprobe::actQuant(x, 3, 4, 4, g, &grad);
+        QCOMPARE(y, (Mat{1.0f, -3.0f, 0.0f, 7.0f, 1.0f, -3.5f, 0.5f, 0.0f, 0, 0, 0, 0}));
+        QCOMPARE(grad, g); // straight through: nothing is clipped with an absmax scale
     }
 
     void fp8MatchesReference()
@@ -353,6 +464,8 @@ private Q_SLOTS:
         QFETCH(bool, tie);
         const auto dir = qbtest::makeTempDir("quant-ckpt") / "model";
         const std::vector<std::string> overrides = {
+            "model.layers.0.mlp.down_proj:{\"method\": \"int\", \"group_size\": -1, "
+            "\"symmetric\": true, \"act_bits\": 6}",
             "*.mlp.*:{\"method\": \"gptq\", \"bits\": 4, \"group_size\": 32, \"act_order\": true}",
             "*.self_attn.o_proj:{\"method\": \"llm_int8\"}",
             "model.layers.1.self_attn.q_proj:{\"method\": \"awq\", \"group_size\": 32}",
@@ -360,7 +473,7 @@ private Q_SLOTS:
             "model.layers.1.self_attn.v_proj:{\"method\": \"fp8\"}",
             "model.layers.0.self_attn.v_proj:{\"method\": \"int8\"}",
             "model.layers.0.self_attn.k_proj:{\"method\": \"int\", \"bits\": 3, \"group_size\": "
-            "64}",
+            "64, \"act_bits\": 4}",
             "lm_head:{\"method\": \"fp4\", \"block_size\": 32}"}; // keeps double_quant
         const auto r = qbprobe::roundTrip(
             spec("{\"method\": \"nf4\", \"block_size\": 64, \"double_quant\": true}"), overrides,

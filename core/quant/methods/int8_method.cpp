@@ -1,6 +1,6 @@
 // int8: absmax INT8 per output channel, weight-only (quant/int8_linear.h).
 #include "quant/int8_linear.h"
-#include "quant/method_registry.h"
+#include "quant/methods/method_common.h"
 
 namespace qb {
 
@@ -9,6 +9,7 @@ QuantMethod int8Method()
     QuantMethod m;
     m.name = "int8";
     m.description = "absmax INT8 per output channel (weight-only)";
+    m.params = {method_common::actBitsParam()};
     m.label = [](const MethodSpec &) { return std::string("int8"); };
     m.quantize = [](const at::Tensor &w, const at::Tensor &b, const LayerCalibration *,
                     const MethodSpec &, const std::string &) -> std::shared_ptr<QuantizedLinear> {

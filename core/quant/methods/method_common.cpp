@@ -8,6 +8,14 @@
 
 namespace qb::method_common {
 
+ParamSpec actBitsParam()
+{
+    return ParamSpec::integer("act_bits", 0,
+                              "also quantize each input row (token) to this many bits, symmetric "
+                              "absmax per token (0 = weight-only, float32 inputs)")
+        .range(0, 8);
+}
+
 QuantMethod intGroupMethod(const std::string &name, const std::string &description)
 {
     QuantMethod m;
@@ -15,10 +23,12 @@ QuantMethod intGroupMethod(const std::string &name, const std::string &descripti
     m.description = description;
     m.params = {ParamSpec::integer("bits", 4, "bits per weight (2, 3, 4 or 8)").range(2, 8),
             ParamSpec::integer("group_size", 128,
-                               "weights per scale along the input (0 = per channel)")
-                .range(0, 1 << 20),
+                               "weights per scale along the input (0 = per channel, -1 = one "
+                               "scale for the whole matrix: int only)")
+                .range(-1, 1 << 20),
             ParamSpec::boolean("symmetric", false,
-                               "no zero point (otherwise asymmetric with one per group)")};
+                               "no zero point (otherwise asymmetric with one per group)"),
+            actBitsParam()};
     const std::string prefix = name == "int" ? "" : name + "-";
     m.label = [prefix](const MethodSpec &s) { return prefix + intGroupLabel(intGroupConfig(s)); };
     m.validate = [](const MethodSpec &s, const std::string &where) {
@@ -26,8 +36,8 @@ QuantMethod intGroupMethod(const std::string &name, const std::string &descripti
         if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
             throw Error(where + ": bits " + std::to_string(bits)
                         + " is not supported (2, 3, 4, 8)");
-        if (s.integer("group_size") < 0)
-            throw Error(where + ": group_size must be >= 0 (0 = per channel)");
+        if (s.integer("group_size") < 0 && s.method != "int")
+            throw Error(where + ": group_size -1 (per tensor) is only for method int");
     };
     m.load = [name](const nlohmann::json &config, const std::map<std::string, at::Tensor> &t,
                     int64_t out, int64_t in,
@@ -59,7 +69,8 @@ QuantMethod codebook4Method(const std::string &name, kernels::Codebook4 codebook
     m.name = name;
     m.description = description;
     m.params = {ParamSpec::integer("block_size", 64, "weights per absmax block").range(32, 4096),
-                ParamSpec::boolean("double_quant", false, "quantize the absmax values")};
+                ParamSpec::boolean("double_quant", false, "quantize the absmax values"),
+                actBitsParam()};
     m.label = [name](const MethodSpec &s) {
         return name + (s.boolean("double_quant") ? "-dq" : "") + "-b"
             + std::to_string(s.integer("block_size"));

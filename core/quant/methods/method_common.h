@@ -22,6 +22,11 @@ kernels::IntGroupConfig intGroupConfig(const MethodSpec &m);
 QuantMethod codebook4Method(const std::string &name, kernels::Codebook4 codebook,
                             const std::string &description);
 
+// act_bits: the activation quantization every weight method but the int8-activation ones
+// (llm_int8, smoothquant) and fp8 offers; MethodSpec::label() adds "-a<bits>", quantizeLinear()
+// and makeQuantizedLinear() set it on the op (QuantizedLinear::setActBits).
+ParamSpec actBitsParam();
+
 // Shortest decimal form for labels: 6 -> "6", 0.5 -> "0.5".
 std::string number(double v);
 
