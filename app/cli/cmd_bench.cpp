@@ -64,8 +64,8 @@ const char *kModelHelp
       "  decode tok/s     greedy, no end token (every row draws --new-tokens, default 128),\n"
       "                   at batch 1 (4 prompts one after another) and at --batch rows (default\n"
       "                   64) over generated GSM-style test prompts, the same for every\n"
-      "                   precision; the time of a 1-token run over the same prompts is taken\n"
-      "                   off, so prompt processing does not count as decoding\n"
+      "                   precision; the prefills' own time (measured inside generation) is\n"
+      "                   taken off, so prompt processing does not count as decoding\n"
       "  vs fp32          each rate divided by fp32's\n"
       "Every shape runs once to warm up, then --repeats times (default 5); medians are shown.\n"
       "The table goes to stdout (Markdown), progress to stderr.\n\n"
@@ -83,10 +83,10 @@ const char *kModelHelp
       "                     (fp32 is always measured first; default: the whole default set)\n"
       "  --batch N          rows decoded together in the batched decode (default 64)\n"
       "  --json FILE        also write the rows as JSON\n"
-      "  --quick            2 repeats, 16 new tokens, 2 prompts at batch 1 (a quick look)\n"
+      "  --quick            2 repeats, 32 new tokens, 2 prompts at batch 1 (a quick look)\n"
       "  --node ID          which model node of an experiment file\n"
       "  --repeats N        timed runs per shape (default 5; 2 with --quick)\n"
-      "  --new-tokens N     new tokens per row when decoding (default 128; 16 with --quick)\n"
+      "  --new-tokens N     new tokens per row when decoding (default 128; 32 with --quick)\n"
       "  --prefill-tokens N prompt length of the prefill measurement\n";
 
 int benchModel(const std::vector<std::string> &argv)
@@ -105,7 +105,7 @@ int benchModel(const std::vector<std::string> &argv)
     qb::bench::ModelBenchOptions o;
     if (args.flag("quick")) {
         o.repeats = 2;
-        o.newTokens = 16;
+        o.newTokens = 32;
         o.batch1Prompts = 2;
     }
     const long long batch = args.integer("batch", o.batch);

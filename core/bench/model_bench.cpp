@@ -126,16 +126,6 @@ double median(std::vector<double> v)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// One warm-up, then `repeats` timed runs; the median.
-double medianSeconds(int repeats, const std::function<void()> &f)
-{
-    f();
-    std::vector<double> t;
-    for (int i = 0; i < repeats; ++i)
-        t.push_back(seconds(f));
-    return median(t);
-}
-
 std::string fixed(double v, int decimals)
 {
     char buf[64];
@@ -357,26 +347,36 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
         if (report.peakReset)
             resetPeakRss();
 
+        // One warm-up, then `repeats` runs; per run the prefills' seconds (GenerationStats)
+        // and the rest of the call, which is decoding. Medians of each.
         DecodingConfig d; // greedy
         auto run = [&](const std::vector<std::vector<int64_t>> &p, int64_t newTokens,
                        int64_t rows) {
             d.maxNewTokens = newTokens;
-            return medianSeconds(options.repeats,
-                                 [&] { generate(*model, p, d, endTokens, rows); });
+            std::vector<double> prefillSeconds, decodeSeconds;
+            for (int i = 0; i <= options.repeats; ++i) {
+                GenerationStats stats;
+                GenerationHooks hooks;
+                hooks.stats = &stats;
+                const double total
+                    = seconds([&] { generate(*model, p, d, endTokens, rows, hooks); });
+                if (i == 0)
+                    continue;
+                prefillSeconds.push_back(stats.prefillSeconds);
+                decodeSeconds.push_back(total - stats.prefillSeconds);
+            }
+            return std::make_pair(median(prefillSeconds), median(decodeSeconds));
         };
-        const double tPrefill = run(prefill, 1, 1);
-        row.prefillTokensPerSecond = double(report.prefillTokens) / tPrefill;
+        // The first token of each row is drawn by the prefill; the other newTokens - 1 decode.
+        const double decoded = double(report.newTokens - 1);
+        row.prefillTokensPerSecond = double(report.prefillTokens) / run(prefill, 1, 1).first;
         say(row.precision + ": prefill " + fixed(row.prefillTokensPerSecond, 0) + " tokens/s");
-        const double t1Full = run(onePrompts, report.newTokens, 1);
-        const double t1Head = run(onePrompts, 1, 1);
-        row.decode1TokensPerSecond = double(onePrompts.size()) * double(report.newTokens - 1)
-            / std::max(t1Full - t1Head, 1e-9);
+        row.decode1TokensPerSecond
+            = double(onePrompts.size()) * decoded / run(onePrompts, report.newTokens, 1).second;
         say(row.precision + ": decode batch 1 " + fixed(row.decode1TokensPerSecond, 0)
             + " tokens/s");
-        const double tbFull = run(batchPrompts, report.newTokens, options.batch);
-        const double tbHead = run(batchPrompts, 1, options.batch);
-        row.decodeBatchTokensPerSecond = double(batchPrompts.size())
-            * double(report.newTokens - 1) / std::max(tbFull - tbHead, 1e-9);
+        row.decodeBatchTokensPerSecond = double(batchPrompts.size()) * decoded
+            / run(batchPrompts, report.newTokens, options.batch).second;
         say(row.precision + ": decode batch " + std::to_string(options.batch) + " "
             + fixed(row.decodeBatchTokensPerSecond, 0) + " tokens/s");
         row.peakRssBytes = procStatusKb("VmHWM") * 1024;

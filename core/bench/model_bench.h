@@ -3,8 +3,9 @@
 // the quantize path (quant/quantize_model.h) and times generation (model/generation.h, greedy, no
 // end token so every row draws exactly the requested tokens) at three shapes: prefill (one prompt
 // of n tokens, one token drawn), decode at batch 1 and decode at batch B over the same
-// GSM-style prompts for every precision. Decode rates difference two runs over the same prompts
-// (N new tokens and 1 new token), so prompt processing is not counted as decoding.
+// GSM-style prompts for every precision. Generation times its own prefills (GenerationStats):
+// prefill rates use that time, decode rates the rest of the call over the N - 1 tokens a row
+// drawn after the prefill's, so prompt processing is not counted as decoding.
 // Peak memory is the process's resident-set high-water mark (VmHWM, reset through
 // /proc/self/clear_refs after the precision's model is built) during its timed runs; it includes
 // the process's own baseline (libtorch, tokenizer), reported beside it.

@@ -124,8 +124,14 @@ private Q_SLOTS:
         // smoke.yaml's model.random: 2 layers of hidden 64, intermediate 172, 4 heads, 2 kv heads.
         const int64_t linearParams = 2 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 172);
         QCOMPARE(report["rows"][1]["linear_parameters"].get<int64_t>(), linearParams);
-        QVERIFY(qFuzzyCompare(report["rows"][1]["bits_per_weight"].get<double>(),
-                              4.0 + 40.0 / 32));
+        // INT4 g32 asym: ceil(in 4 / 8) bytes of codes a row, a float32 scale and a byte of zero
+        // point per group of 32 (the last group of down_proj's 172 inputs is partial).
+        auto bytes = [](int64_t out, int64_t in) {
+            return out * ((in * 4 + 7) / 8 + (in + 31) / 32 * 5);
+        };
+        const int64_t int4 = 2 * (bytes(64, 64) + 2 * bytes(32, 64) + bytes(64, 64)
+                                  + 2 * bytes(172, 64) + bytes(64, 172));
+        QCOMPARE(report["rows"][1]["linear_weight_bytes"].get<int64_t>(), int4);
     }
 
     void badPrecisionAndBadPathFailClearly()
