@@ -236,7 +236,8 @@ fs::path resolveBenchModel(const std::string &source, const std::string &node,
             std::string names;
             for (const auto &m : models)
                 names += (names.empty() ? "" : ", ") + m;
-            throw Error(source + ": " + (models.empty() ? "no model.* node" : "model nodes " + names)
+            throw Error(source + ": "
+                        + (models.empty() ? "no model.* node" : "model nodes " + names)
                         + "; name one with --node ID");
         }
         id = models.front();

@@ -43,7 +43,7 @@ struct ModelBenchRow
     std::string label;        // the method's label ("nf4-dq-b64"), "fp32" for the dense model
     nlohmann::json method;    // the method's settings (MethodSpec::toJson), null for fp32
     int64_t weightBytes = 0;  // every weight of the model as stored (Transformer::weightBytes)
-    int64_t linearParameters = 0;  // of the quantized linears (fp32: of the linears quantize selects)
+    int64_t linearParameters = 0;  // of the quantized linears (fp32: those quantize would select)
     int64_t linearWeightBytes = 0; // their stored bytes (codes + scales + zeros), without bias
     double bitsPerWeight = 0;      // 8 linearWeightBytes / linearParameters (fp32: 32)
     int64_t peakRssBytes = 0;      // VmHWM during this precision's timed runs
