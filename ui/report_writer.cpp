@@ -19,7 +19,7 @@ struct KindInfo
 
 const QStringList kMainColumns = {"model", "label", "precision", "task", "n", "accuracy",
                                   "ci_low", "ci_high", "unparsed_rate", "weight_bytes",
-                                  "tokens_per_second"};
+                                  "tokens_per_second", "prefill_tokens_per_second"};
 
 const std::vector<KindInfo> &knownKinds()
 {

@@ -16,7 +16,8 @@ namespace qbui {
 namespace {
 
 const QStringList kColumns = {"model", "precision", "task", "dataset", "n", "accuracy %",
-                              "95% CI", "unparsed %", "weights MiB", "tokens/s", "decoding",
+                              "95% CI", "unparsed %", "weights MiB", "tokens/s", "prefill tok/s",
+                              "decoding",
                               "flexible %", "drop from greedy"};
 
 // A decoding sweep row's setting, "cot T=0.7 maj@5" ("cot greedy"); empty for other rows.
@@ -109,10 +110,13 @@ void ResultsTable::setRows(const nlohmann::json &rows)
             m_table->setItem(row, 7, cell({}, round1(100 * r.unparsedRate)));
             m_table->setItem(row, 8, cell({}, std::round(r.weightBytes / 1048576.0 * 100) / 100));
             m_table->setItem(row, 9, cell({}, std::round(r.tokensPerSecond)));
-            m_table->setItem(row, 10, cell(decodingText(r)));
-            m_table->setItem(row, 11, cell({}, round1(100 * r.flexibleAccuracy)));
+            m_table->setItem(row, 10, r.prefillTokensPerSecond
+                                          ? cell({}, std::round(*r.prefillTokensPerSecond))
+                                          : cell({}));
+            m_table->setItem(row, 11, cell(decodingText(r)));
+            m_table->setItem(row, 12, cell({}, round1(100 * r.flexibleAccuracy)));
             const auto drop = r.decoding ? r.decoding->dropFromGreedy(r.accuracy) : std::nullopt;
-            m_table->setItem(row, 12, drop ? cell({}, round1(100 * *drop)) : cell({}));
+            m_table->setItem(row, 13, drop ? cell({}, round1(100 * *drop)) : cell({}));
         }
     m_table->setSortingEnabled(true);
     setFilter(m_filter->text());

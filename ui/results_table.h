@@ -1,7 +1,7 @@
 // ResultsTable: the evaluation rows of a run (qb::EvalRow) as a sortable, filterable table —
 // model, precision, task, dataset, n, accuracy with its 95% interval, unparsed rate, weight memory,
-// tokens/s — copyable as Markdown or CSV. Fed by setRows() with results.json rows (other kinds of
-// rows are skipped). GUI thread only.
+// tokens/s (decoding, and prefill where the row has it) — copyable as Markdown or CSV. Fed by
+// setRows() with results.json rows (other kinds of rows are skipped). GUI thread only.
 #pragma once
 #include <QWidget>
 

@@ -1,6 +1,9 @@
 // quantbench-cli bench kernels: read bandwidth, then the fused quantized kernels and libtorch's
 // float32 linear at decode / small-batch / prefill shapes (core/bench/kernel_bench.h).
+// quantbench-cli bench model: memory and generation speed of one model per precision
+// (core/bench/model_bench.h).
 #include "bench/kernel_bench.h"
+#include "bench/model_bench.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "util/error.h"
@@ -11,6 +14,14 @@
 namespace qbcli {
 
 namespace {
+
+const char *kBenchUsage
+    = "usage: quantbench-cli bench kernels [--json FILE] [--quick] [--set-mib N] [--repeats N]\n"
+      "       quantbench-cli bench model PROJECT_OR_MODEL [--json FILE] [--quick]\n"
+      "                                  [--precisions LIST] [--batch N] [options]\n\n"
+      "  kernels  quantized GEMV/GEMM speed against the machine's read bandwidth\n"
+      "  model    weight memory, peak memory, prefill and decode tokens/s per precision\n\n"
+      "Run 'quantbench-cli bench kernels --help' or 'bench model --help' for details.\n";
 
 const char *kBenchHelp
     = "usage: quantbench-cli bench kernels [--json FILE] [--quick] [--set-mib N] [--repeats N]\n\n"
@@ -36,16 +47,122 @@ const char *kBenchHelp
       "  --set-mib N    weight bytes cycled per case (default 256; 128 with --quick)\n"
       "  --repeats N    passes per case, best reported (default 5; 2 with --quick)\n";
 
+const char *kModelHelp
+    = "usage: quantbench-cli bench model PROJECT_OR_MODEL [--json FILE] [--quick]\n"
+      "                                  [--precisions LIST] [--batch N] [--node ID]\n"
+      "                                  [--repeats N] [--new-tokens N] [--prefill-tokens N]\n\n"
+      "The speed table per precision of one model: fp32, then each precision (the dense model\n"
+      "loaded afresh and quantized as the quantize node does, every linear it selects):\n"
+      "  weights MiB      every weight as stored (quantized linears: codes + scales + zero\n"
+      "                   points/absmax; embeddings and norms fp32)\n"
+      "  bits/weight      8 x stored bytes / parameters of the quantized linears\n"
+      "  peak RSS MiB     the process's resident-set high-water mark (VmHWM, reset after the\n"
+      "                   model is built) during that precision's timed runs; includes the\n"
+      "                   process baseline (libtorch, tokenizer), printed above the table\n"
+      "  prefill tok/s    one prompt of --prefill-tokens tokens (default min(256, positions-1))\n"
+      "                   through the model, one token drawn\n"
+      "  decode tok/s     greedy, no end token (every row draws --new-tokens, default 128),\n"
+      "                   at batch 1 (4 prompts one after another) and at --batch rows (default\n"
+      "                   64) over generated GSM-style test prompts, the same for every\n"
+      "                   precision; the prefills' own time (measured inside generation) is\n"
+      "                   taken off, so prompt processing does not count as decoding\n"
+      "  vs fp32          each rate divided by fp32's\n"
+      "Every shape runs once to warm up, then --repeats times (default 5); medians are shown.\n"
+      "The table goes to stdout (Markdown), progress to stderr.\n\n"
+      "PROJECT_OR_MODEL:\n"
+      "  builtin[:PRESET]   the built-in reasoner (model.builtin node, default tiny-reasoner;\n"
+      "                     run through the node cache like 'run' does)\n"
+      "  DIR                a dense model folder (config.json + safetensors)\n"
+      "  FILE.yaml          an experiment; its model.* node (or --node ID) is run and measured\n\n"
+      "options:\n"
+      "  --precisions LIST  comma-separated; each item is a name of the default set (int8,\n"
+      "                     llm_int8, nf4-b64, nf4-dq, int4-g128, int3-g128, int2-g64), a\n"
+      "                     method label (nf4-dq-b64, int4-g128-asym), or a method with\n"
+      "                     settings written as the quantize node's overrides:\n"
+      "                     \"nf4 block_size=128 double_quant=true\",\n"
+      "                     \"int bits=4 group_size=32\"\n"
+      "                     (fp32 is always measured first; default: the whole default set)\n"
+      "  --batch N          rows decoded together in the batched decode (default 64)\n"
+      "  --json FILE        also write the rows as JSON\n"
+      "  --quick            2 repeats, 32 new tokens, 2 prompts at batch 1 (a quick look)\n"
+      "  --node ID          which model node of an experiment file\n"
+      "  --repeats N        timed runs per shape (default 5; 2 with --quick)\n"
+      "  --new-tokens N     new tokens per row when decoding (default 128; 32 with --quick)\n"
+      "  --prefill-tokens N prompt length of the prefill measurement\n";
+
+int benchModel(const std::vector<std::string> &argv)
+{
+    Args args(argv, {"json", "precisions", "batch", "node", "repeats", "new-tokens",
+                     "prefill-tokens"},
+              {"quick", "help"});
+    if (args.flag("help")) {
+        std::cout << kModelHelp;
+        return 0;
+    }
+    if (args.positionals().size() != 1)
+        throw UsageError(args.positionals().empty()
+                             ? "bench model needs a model: builtin[:PRESET], a folder or a project"
+                             : "unexpected argument '" + args.positionals()[1] + "'");
+    qb::bench::ModelBenchOptions o;
+    if (args.flag("quick")) {
+        o.repeats = 2;
+        o.newTokens = 32;
+        o.batch1Prompts = 2;
+    }
+    const long long batch = args.integer("batch", o.batch);
+    const long long repeats = args.integer("repeats", o.repeats);
+    const long long newTokens = args.integer("new-tokens", o.newTokens);
+    const long long prefill = args.integer("prefill-tokens", 0);
+    if (batch < 1 || batch > 4096)
+        throw UsageError("--batch must be in 1..4096");
+    if (repeats < 1 || repeats > 1000)
+        throw UsageError("--repeats must be in 1..1000");
+    if (newTokens < 2 || newTokens > 1000000)
+        throw UsageError("--new-tokens must be >= 2");
+    if (prefill < 0)
+        throw UsageError("--prefill-tokens must be >= 1 (0: the default)");
+    o.batch = static_cast<int>(batch);
+    o.repeats = static_cast<int>(repeats);
+    o.newTokens = newTokens;
+    o.prefillTokens = prefill;
+    if (const auto list = args.value("precisions"))
+        o.precisions = qb::bench::splitPrecisions(*list);
+    for (const auto &p : o.precisions) // a bad name fails before minutes of loading and measuring
+        qb::bench::checkPrecision(p);
+    const auto json = args.value("json");
+    std::ofstream jsonOut;
+    if (json) {
+        jsonOut.open(*json);
+        if (!jsonOut)
+            throw qb::Error("cannot write " + *json);
+    }
+    auto progress = [](const std::string &line) { std::cerr << line << "\n"; };
+    const std::string source = args.positionals()[0];
+    const auto dir
+        = qb::bench::resolveBenchModel(source, args.value("node").value_or(""), progress);
+    auto report = qb::bench::runModelBench(dir, o, progress);
+    report.model = source;
+    std::cout << report.table();
+    if (json) {
+        jsonOut << report.toJson().dump(2) << "\n";
+        if (!jsonOut)
+            throw qb::Error("cannot write " + *json);
+    }
+    return 0;
+}
+
 } // namespace
 
 int cmdBench(const std::vector<std::string> &argv)
 {
     if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
-        std::cout << kBenchHelp;
+        std::cout << kBenchUsage;
         return argv.empty() ? 2 : 0;
     }
+    if (argv[0] == "model")
+        return benchModel({argv.begin() + 1, argv.end()});
     if (argv[0] != "kernels")
-        throw UsageError("unknown bench subcommand '" + argv[0] + "' (expected: kernels)");
+        throw UsageError("unknown bench subcommand '" + argv[0] + "' (expected: kernels, model)");
     Args args({argv.begin() + 1, argv.end()}, {"json", "set-mib", "repeats"}, {"quick", "help"});
     if (args.flag("help")) {
         std::cout << kBenchHelp;

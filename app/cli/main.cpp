@@ -33,7 +33,7 @@ const std::map<std::string, Command> &commands()
                       qbcli::cmdTokenize}},
         {"chat", {"render a chat template (tokenizer_config.json) for a conversation",
                   qbcli::cmdChat}},
-        {"bench", {"kernel speed: read bandwidth, fused quantized GEMV/GEMM vs fp32",
+        {"bench", {"speed: kernels (GB/s vs read bandwidth) and a model per precision",
                    qbcli::cmdBench}},
     };
     return table;

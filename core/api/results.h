@@ -58,7 +58,10 @@ struct EvalRow
     double flexibleAccuracy = 0;
     double unparsedRate = 0;
     double meanGeneratedTokens = 0;
-    double tokensPerSecond = 0;
+    double tokensPerSecond = 0; // generated tokens / generation time (prompt processing included)
+    // Prompt tokens / time of the batched, left-padded prefills of the evaluation (pads computed
+    // but not counted); absent in rows of older runs and of the no-cache reference decoding.
+    std::optional<double> prefillTokensPerSecond;
     int64_t weightBytes = 0;
     int64_t selfConsistency = 1;
     std::string records;                // per-question records file, relative to the node folder

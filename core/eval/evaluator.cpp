@@ -20,7 +20,8 @@ ModelRef refOf(const ModelBundle &bundle)
 std::vector<Completion> complete(const ModelRef &ref, const std::vector<std::string> &prompts,
                                  const DecodingConfig &decoding,
                                  const std::vector<std::string> &stops, int batchSize,
-                                 const WorkHooks &hooks, double *seconds)
+                                 const WorkHooks &hooks, double *seconds,
+                                 GenerationStats *stats)
 {
     if (batchSize < 1)
         throw Error("batch size must be >= 1, got " + std::to_string(batchSize));
@@ -36,6 +37,7 @@ std::vector<Completion> complete(const ModelRef &ref, const std::vector<std::str
         ids.push_back(ref.codec.encode(prompt));
     GenerationHooks gen;
     gen.work.checkCancelled = hooks.checkCancelled;
+    gen.stats = stats;
     if (!stops.empty())
         gen.shouldStop = [&](size_t, const std::vector<int64_t> &generated) {
             const size_t from = generated.size() > window ? generated.size() - window : 0;
@@ -111,6 +113,8 @@ EvalRow EvalSummary::row(const QuestionSet &set) const
     row.unparsedRate = n ? double(unparsed) / n : 0.0;
     row.meanGeneratedTokens = n ? double(generatedTokens) / (n * samples) : 0.0;
     row.tokensPerSecond = seconds > 0 ? generatedTokens / seconds : 0.0;
+    if (prefillSeconds > 0)
+        row.prefillTokensPerSecond = prefillTokens / prefillSeconds;
     row.selfConsistency = samples;
     if (set.task == Task::Gsm8k)
         row.stepAccuracy = n ? stepSum / n : 0.0;
@@ -148,9 +152,10 @@ SampledAnswers sampleAnswers(const ModelRef &model, const QuestionSet &set,
         DecodingConfig dc = options.decoding;
         dc.seed = options.decoding.seed + static_cast<uint64_t>(k) * 1000003ull;
         double seconds = 0;
+        GenerationStats prefill;
         auto done = complete(model, prompts, dc, stops, options.batchSize,
                              hooks.slice(double(k) * n, double(n), double(n) * options.samples),
-                             &seconds);
+                             &seconds, &prefill);
         int64_t tokens = 0;
         for (size_t i = 0; i < n; ++i) {
             tokens += static_cast<int64_t>(done[i].ids.size());
@@ -159,6 +164,7 @@ SampledAnswers sampleAnswers(const ModelRef &model, const QuestionSet &set,
         }
         out.passSeconds.push_back(seconds);
         out.passTokens.push_back(tokens);
+        out.passPrefill.push_back(prefill);
     }
     return out;
 }
@@ -179,6 +185,10 @@ EvalReport summarize(const QuestionSet &set, const SampledAnswers &sampled, int 
     for (int j = 0; j < k; ++j) {
         s.seconds += sampled.passSeconds[j];
         s.generatedTokens += sampled.passTokens[j];
+        if (size_t(j) < sampled.passPrefill.size()) {
+            s.prefillTokens += sampled.passPrefill[j].prefillTokens;
+            s.prefillSeconds += sampled.passPrefill[j].prefillSeconds;
+        }
     }
     // The majority answer of the first k samples wins (data/stats.h documents the tie rule).
     for (size_t i = 0; i < n; ++i) {

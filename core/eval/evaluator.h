@@ -9,6 +9,7 @@
 #include "api/work.h"
 #include "data/answer_extract.h"
 #include "eval/question_set.h"
+#include "model/generation.h"
 #include "model/model_bundle.h"
 
 #include <nlohmann/json.hpp>
@@ -37,11 +38,13 @@ struct Completion
 
 // Completes prompts with batchSize rows decoded together (left-padded; finished rows refilled with
 // waiting prompts when decoding.refill); a row also ends once its text holds a stop string.
-// progress counts finished prompts; *seconds (when given) gets the time spent generating.
+// progress counts finished prompts; *seconds (when given) gets the time spent generating (prompt
+// processing included) added, *stats (when given) the prompt tokens and the prefills' seconds.
 std::vector<Completion> complete(const ModelRef &model, const std::vector<std::string> &prompts,
                                  const DecodingConfig &decoding,
                                  const std::vector<std::string> &stops, int batchSize,
-                                 const WorkHooks &hooks = {}, double *seconds = nullptr);
+                                 const WorkHooks &hooks = {}, double *seconds = nullptr,
+                                 GenerationStats *stats = nullptr);
 
 // Strict and flexible extraction of completion for question i of the set, against its gold.
 data::AnswerCheck scoreCompletion(const QuestionSet &set, size_t i, const std::string &completion);
@@ -78,6 +81,8 @@ struct EvalSummary
     int64_t unparsed = 0;
     int64_t generatedTokens = 0; // over every sample
     double seconds = 0;          // generating
+    int64_t prefillTokens = 0;   // prompt tokens prefilled, over every sample
+    double prefillSeconds = 0;   // of those prefills (a part of seconds)
     double stepSum = 0;          // GSM: sum of stepsFraction
     int samples = 1;
     std::map<int, std::pair<int64_t, int64_t>> byChain; // GSM: steps -> (n, correct)
@@ -105,6 +110,7 @@ struct SampledAnswers
     std::vector<std::vector<data::AnswerCheck>> checks; // [question][sample]
     std::vector<double> passSeconds;                    // [sample]: time generating that pass
     std::vector<int64_t> passTokens;                    // [sample]: tokens generated in it
+    std::vector<GenerationStats> passPrefill;           // [sample]: its prompts' prefills
 
     int samples() const { return static_cast<int>(passSeconds.size()); }
 };

@@ -6,6 +6,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 namespace qb {
@@ -242,6 +243,7 @@ std::vector<std::vector<int64_t>> generate(Transformer &model,
         if (waiting < total && (rows.empty() || (config.refill && compact))) {
             const size_t n = std::min(total - waiting, size_t(maxRows) - rows.size());
             const std::vector<size_t> which(order.begin() + waiting, order.begin() + waiting + n);
+            const auto started = std::chrono::steady_clock::now();
             const PaddedBatch p = leftPad(prompts, which, pad);
             KVCache fresh;
             fresh.allocate(model.config(), int64_t(n), p.length, config.kvCache);
@@ -251,6 +253,12 @@ std::vector<std::vector<int64_t>> generate(Transformer &model,
             opt.positions = p.positions;
             const at::Tensor logits = model.head(model.hidden(p.ids, opt).select(1, -1));
             const at::Tensor next = selectNextTokens(logits.to(at::kFloat), config, gen);
+            if (hooks.stats) {
+                hooks.stats->prefillSeconds += std::chrono::duration<double>(
+                    std::chrono::steady_clock::now() - started).count();
+                for (size_t i : which)
+                    hooks.stats->prefillTokens += static_cast<int64_t>(prompts[i].size());
+            }
             cache.appendRows(fresh);
             at::Tensor rowsMask = at::zeros({int64_t(n), mask.size(1)}, at::kBool);
             rowsMask.narrow(1, 0, p.length).copy_(p.mask);

@@ -13,6 +13,16 @@
 
 namespace qb {
 
+// What a call spent on prompts: the prompt tokens prefilled (pads not counted) and the seconds
+// those prefills took (forward, head and the first token's choice), summed over every prefill of
+// the call (one per batch, and one per refill). Left untouched by the no-cache reference path,
+// which has no separate prefill.
+struct GenerationStats
+{
+    int64_t prefillTokens = 0;
+    double prefillSeconds = 0;
+};
+
 struct GenerationHooks
 {
     // Called after each new token of a row; true ends that row (e.g. a stop string was produced).
@@ -21,6 +31,8 @@ struct GenerationHooks
     std::function<void(size_t row)> onFinished;
     // Polled and given (finished prompts, prompts) once per decoding step; cancellation aborts.
     WorkHooks work;
+    // Added to when set.
+    GenerationStats *stats = nullptr;
 };
 
 // prompts: token ids per row (non-empty). Returns the generated ids per row, end token excluded.

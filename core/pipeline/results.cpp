@@ -26,6 +26,8 @@ json EvalRow::toJson() const
              {"self_consistency", selfConsistency},
              {"records", records},
              {"stage", stage}};
+    if (prefillTokensPerSecond)
+        row["prefill_tokens_per_second"] = *prefillTokensPerSecond;
     if (!base.empty())
         row["base"] = base;
     if (kvCache != "fp32")
@@ -93,6 +95,8 @@ EvalRow EvalRow::fromJson(const json &row)
     r.stage = str("stage");
     r.base = str("base");
     r.kvCache = row.contains("kv_cache") ? str("kv_cache") : std::string("fp32");
+    if (row.contains("prefill_tokens_per_second") && row["prefill_tokens_per_second"].is_number())
+        r.prefillTokensPerSecond = row["prefill_tokens_per_second"].get<double>();
     if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
         r.stepAccuracy = row["step_accuracy"].get<double>();
     if (row.contains("by_steps") && row["by_steps"].is_array())

@@ -184,18 +184,11 @@ std::vector<std::string> selectLayers(const Transformer &model, const QuantSpec 
     return out;
 }
 
-LayerOverride parseLayerOverride(const std::string &text, const json &node,
-                                 const std::string &where)
+MethodSpec parseMethodSettings(const std::string &items, const json &base,
+                               const std::string &where)
 {
-    const auto colon = text.find(':');
-    if (colon == std::string::npos || colon == 0)
-        throw Error(where + ": expected 'PATTERN: key=value ...', got '" + text + "'");
-    LayerOverride o;
-    o.pattern = text.substr(0, colon);
-    while (!o.pattern.empty() && o.pattern.back() == ' ')
-        o.pattern.pop_back();
     json j = json::object();
-    std::istringstream in(text.substr(colon + 1));
+    std::istringstream in(items);
     std::string item;
     while (in >> item) {
         const auto eq = item.find('=');
@@ -220,14 +213,27 @@ LayerOverride parseLayerOverride(const std::string &text, const json &node,
         }
     }
     static const std::vector<ParamSpec> known = quantMethodParams("");
-    json flat = node;
+    json flat = base;
     for (auto it = j.begin(); it != j.end(); ++it) {
         if (std::none_of(known.begin(), known.end(),
                          [&](const ParamSpec &p) { return p.name == it.key(); }))
             throw Error(where + ": unknown key '" + it.key() + "'");
         flat[it.key()] = it.value();
     }
-    o.method = MethodSpec::fromJson(flat, where);
+    return MethodSpec::fromJson(flat, where);
+}
+
+LayerOverride parseLayerOverride(const std::string &text, const json &node,
+                                 const std::string &where)
+{
+    const auto colon = text.find(':');
+    if (colon == std::string::npos || colon == 0)
+        throw Error(where + ": expected 'PATTERN: key=value ...', got '" + text + "'");
+    LayerOverride o;
+    o.pattern = text.substr(0, colon);
+    while (!o.pattern.empty() && o.pattern.back() == ' ')
+        o.pattern.pop_back();
+    o.method = parseMethodSettings(text.substr(colon + 1), node, where);
     return o;
 }
 

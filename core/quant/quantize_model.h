@@ -71,11 +71,18 @@ bool globMatch(const std::string &pattern, const std::string &name);
 // The layers `spec` selects in `model`, in model order.
 std::vector<std::string> selectLayers(const Transformer &model, const QuantSpec &spec);
 
+// "key=value key=value ..." (values true/false are booleans, numbers without a '.' integers,
+// other numbers floating point, anything else a string) overlaid on `base` (a flat object with
+// at least `method`, unless the items name it) and read as MethodSpec::fromJson reads it. The
+// one reader of method settings written as text: overrides, and bench model's --precisions.
+// Throws qb::Error naming `where` for a malformed item or a key that no method knows.
+MethodSpec parseMethodSettings(const std::string &items, const nlohmann::json &base,
+                               const std::string &where);
+
 // "PATTERN: key=value key=value ..." (the quantize node's overrides, e.g.
 // "*.mlp.down_proj: method=int bits=8 group_size=0"): values true/false are booleans, numbers
-// without a '.' integers, other numbers floating point, anything else a string. The keys overlay
-// `node` (the node's resolved parameters, or any flat object with at least `method`) and the
-// result is read as MethodSpec::fromJson reads it. Throws qb::Error naming `where` for a
+// without a '.' integers, ...: parseMethodSettings over `node` (the node's resolved parameters,
+// or any flat object with at least `method`). Throws qb::Error naming `where` for a
 // malformed item or a key that no method knows.
 LayerOverride parseLayerOverride(const std::string &text, const nlohmann::json &node,
                                  const std::string &where);

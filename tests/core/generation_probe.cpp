@@ -17,7 +17,9 @@
 
 namespace genprobe {
 
-Tokens generateShipped(const Run &run)
+namespace {
+
+Tokens generateShippedWith(const Run &run, qb::GenerationStats *stats, int64_t *promptTokens)
 {
     auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
     if (!run.quant.empty()) {
@@ -28,8 +30,11 @@ Tokens generateShipped(const Run &run)
     const auto problems = qb::data::generateGsmProblems({}, qb::data::Split::Test, run.prompts);
     const auto set = qb::eval::gsmQuestions(qb::data::recordsOf(problems), {});
     Tokens prompts;
-    for (const auto &q : set.questions)
+    for (const auto &q : set.questions) {
         prompts.push_back(bundle.codec->encode(q.prompt));
+        if (promptTokens)
+            *promptTokens += static_cast<int64_t>(prompts.back().size());
+    }
     qb::DecodingConfig d;
     d.maxNewTokens = run.maxNewTokens;
     d.useCache = run.useCache;
@@ -37,7 +42,23 @@ Tokens generateShipped(const Run &run)
     d.kvCache = qb::kvCacheFormatFromName(run.kvCache);
     d.strategy = run.strategy;
     d.seed = run.seed;
-    return qb::generate(*bundle.model, prompts, d, bundle.endTokens(), run.batch);
+    qb::GenerationHooks hooks;
+    hooks.stats = stats;
+    return qb::generate(*bundle.model, prompts, d, bundle.endTokens(), run.batch, hooks);
+}
+
+} // namespace
+
+Tokens generateShipped(const Run &run) { return generateShippedWith(run, nullptr, nullptr); }
+
+PrefillCount prefillCount(const Run &run)
+{
+    PrefillCount c;
+    qb::GenerationStats stats;
+    generateShippedWith(run, &stats, &c.promptTokens);
+    c.prefillTokens = stats.prefillTokens;
+    c.prefillSeconds = stats.prefillSeconds;
+    return c;
 }
 
 std::vector<float> kvRoundTrip(const std::vector<float> &values, int64_t headDim,

@@ -26,6 +26,16 @@ struct Run
 // the end token ends a row).
 Tokens generateShipped(const Run &run);
 
+// The same run with GenerationHooks::stats: the prompt tokens it prefilled and their seconds,
+// beside the prompts' token count as encoded here.
+struct PrefillCount
+{
+    int64_t promptTokens = 0;
+    int64_t prefillTokens = 0;
+    double prefillSeconds = 0;
+};
+PrefillCount prefillCount(const Run &run);
+
 // Quantizes `values` (rows of headDim values) the KV-cache way and decodes it again; scales gets
 // one scale per row.
 std::vector<float> kvRoundTrip(const std::vector<float> &values, int64_t headDim,

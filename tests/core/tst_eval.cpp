@@ -78,6 +78,9 @@ private Q_SLOTS:
         QCOMPARE(row["n"].get<int>(), 24);
         QVERIFY(row["ci_low"].get<double>() <= row["accuracy"].get<double>());
         QVERIFY(row["ci_high"].get<double>() >= row["accuracy"].get<double>());
+        // Speed columns: measured, so only their presence and sign are checked.
+        QVERIFY(row["tokens_per_second"].get<double>() > 0);
+        QVERIFY(row["prefill_tokens_per_second"].get<double>() > 0);
     }
 
     void selfConsistencyTakesTheMajorityOfTheSamples()

@@ -45,6 +45,7 @@ struct Run
         for (json r : summary.results["results"])
             if (r.value("node", "") == "ev") {
                 r.erase("tokens_per_second");
+                r.erase("prefill_tokens_per_second");
                 out.push_back(r);
             }
         return out;

@@ -69,6 +69,23 @@ private Q_SLOTS:
         QCOMPARE(differing(single, genprobe::generateShipped(run(12, 5))), 0);
     }
 
+    void prefillStatsCountEveryPromptOnce()
+    {
+        // 40 prompts, 8 rows with refill: several prefills, each prompt's tokens counted once.
+        genprobe::Run r = run(40, 8);
+        r.maxNewTokens = 8;
+        const auto c = genprobe::prefillCount(r);
+        QVERIFY(c.promptTokens > 40);
+        QCOMPARE(c.prefillTokens, c.promptTokens);
+        QVERIFY(c.prefillSeconds > 0);
+        r.refill = false;
+        QCOMPARE(genprobe::prefillCount(r).prefillTokens, c.promptTokens);
+        r.useCache = false; // the reference path has no separate prefill: nothing counted
+        const auto none = genprobe::prefillCount(r);
+        QCOMPARE(none.prefillTokens, int64_t(0));
+        QCOMPARE(none.prefillSeconds, 0.0);
+    }
+
     void samplingRepeatsUnderSeed()
     {
         genprobe::Run r = run(16, 6);
