@@ -10,6 +10,7 @@
 #include <QTextCursor>
 #include <QTextDocument>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -18,7 +19,8 @@ namespace qbui {
 namespace {
 
 constexpr double kRadius = 8;
-constexpr double kAnchorPitch = 12; // collapsed box: room per edge anchor on a side
+constexpr double kAnchorPitch = 8; // collapsed box: room per edge anchor on a side
+constexpr double kMaxGrowth = 24;  // ... up to this much taller than kCollapsedHeight
 
 // Worst first: what a collapsed group must not hide.
 int severity(NodeStatus s)
@@ -120,7 +122,8 @@ void GroupItem::setGroup(const qb::GroupDecl &group)
 double GroupItem::boxHeight() const
 {
     const int slots = std::max(m_inputSlots, m_outputSlots);
-    return std::max(GroupFrame::kCollapsedHeight, GroupFrame::kHeader + slots * kAnchorPitch + 8);
+    return std::clamp(GroupFrame::kHeader + slots * kAnchorPitch + 8,
+                      GroupFrame::kCollapsedHeight, GroupFrame::kCollapsedHeight + kMaxGrowth);
 }
 
 void GroupItem::setGeometry(const QRectF &membersBox, int inputSlots, int outputSlots)
@@ -282,12 +285,19 @@ void GroupItem::paint(QPainter *painter, const QStyleOptionGraphicsItem *, QWidg
     // Title and count; zoomed out, in a font that stays legible on screen.
     QFont font = painter->font();
     font.setBold(true);
-    if (zoom < NodeItem::kDetailZoom)
-        font.setPixelSize(std::max(1, int(std::lround(NodeItem::kOverviewPixels / zoom))));
+    if (zoom < NodeItem::kDetailZoom) // legible on screen, but inside the title bar
+        font.setPixelSize(std::max(1, int(std::lround(std::min(NodeItem::kOverviewPixels / zoom,
+                                                               GroupFrame::kHeader * 0.7)))));
     painter->setFont(font);
     const QFontMetricsF fm(font);
-    const QString count = tr("%n node(s)", nullptr, int(m_members.size()));
-    const double countWidth = m_collapsed ? 0 : fm.horizontalAdvance(count) + 12;
+    const QString count = m_members.size() == 1 ? tr("1 node")
+                                                : tr("%1 nodes").arg(m_members.size());
+    // The count gives way to the title when both do not fit.
+    const double room = m_size.width() - toggleRect().right() - 10;
+    const double countWidth = m_collapsed || fm.horizontalAdvance(m_title)
+                                                     + fm.horizontalAdvance(count) + 12 > room
+                                  ? 0
+                                  : fm.horizontalAdvance(count) + 12;
     const QRectF titleRect(t.right() + 4, 0, m_size.width() - t.right() - 10 - countWidth,
                            GroupFrame::kHeader);
     if (!m_editor) {
@@ -299,21 +309,27 @@ void GroupItem::paint(QPainter *painter, const QStyleOptionGraphicsItem *, QWidg
     painter->setFont(font);
     painter->setPen(QColor(0xc8, 0xd0, 0xdc));
     if (!m_collapsed) {
-        painter->drawText(QRectF(m_size.width() - countWidth, 0, countWidth - 8,
-                                 GroupFrame::kHeader),
-                          Qt::AlignVCenter | Qt::AlignRight, count);
+        if (countWidth > 0)
+            painter->drawText(QRectF(m_size.width() - countWidth, 0, countWidth - 8,
+                                     GroupFrame::kHeader),
+                              Qt::AlignVCenter | Qt::AlignRight, count);
         return;
     }
     // Collapsed body: count, then the state summary.
     const QRectF body(12, GroupFrame::kHeader + 4, m_size.width() - 24,
                       m_size.height() - GroupFrame::kHeader - 8);
     const QString states = summaryText();
-    painter->drawText(body, (states.isEmpty() ? Qt::AlignVCenter : Qt::AlignTop) | Qt::AlignLeft,
-                      count);
+    QStringList ids;
+    for (const auto &id : m_members)
+        ids << QString::fromStdString(id);
+    const QFontMetricsF bodyFm(font);
+    painter->drawText(body, Qt::AlignTop | Qt::AlignLeft,
+                      bodyFm.elidedText(count + QStringLiteral(": ") + ids.join(QStringLiteral(", ")),
+                                        Qt::ElideRight, body.width()));
     if (!states.isEmpty()) {
         painter->setPen(accent.lighter(140));
         painter->drawText(body, Qt::AlignBottom | Qt::AlignLeft,
-                          QFontMetricsF(font).elidedText(states, Qt::ElideRight, body.width()));
+                          bodyFm.elidedText(states, Qt::ElideRight, body.width()));
     }
     // Anchors where the outside edges meet the box.
     painter->setPen(QPen(QColor(0x15, 0x17, 0x1a), 1));
