@@ -251,6 +251,34 @@ private Q_SLOTS:
         QCOMPARE(w.model()->experiment().groups[0].title, std::string("Group 1"));
     }
 
+    // Renames and deletions keep groups consistent: members follow a rename, deleted members
+    // leave, an emptied group goes; a selected group deletes with its nodes (Delete key).
+    void renameAndDeleteKeepGroupsConsistent()
+    {
+        qbui::MainWindow w;
+        open(w);
+        auto *model = w.model();
+        QCOMPARE(model->groupNodes({"base", "q8"}, "8-bit"), 0);
+        QCOMPARE(model->groupNodes({"q8", "gsm"}, "moved"), 1); // q8 leaves the first group
+        QCOMPARE(model->experiment().groups[0].nodes, std::vector<std::string>{"base"});
+        QVERIFY(model->renameNode("base", "fp").isEmpty());
+        QCOMPARE(model->experiment().groups[0].nodes, std::vector<std::string>{"fp"});
+        model->removeItems({"fp"}, {});
+        QCOMPARE(model->experiment().groups.size(), size_t(1)); // the emptied group is gone
+        QCOMPARE(model->experiment().groups[0].title, std::string("moved"));
+        // Select the remaining group by a click on its title bar, then Delete.
+        qbui::GroupItem *g = w.scene()->groupItem(0);
+        QTest::mouseClick(w.view()->viewport(), Qt::LeftButton, {},
+                          viewPoint(w, g->frameRect().topLeft() + QPointF(90, 17)));
+        QCOMPARE(w.scene()->selectedGroups(), std::set<int>{0});
+        QTest::keyClick(w.view(), Qt::Key_Delete);
+        QVERIFY(model->experiment().groups.empty());
+        QCOMPARE(model->experiment().nodes.size(), size_t(1)); // only ev is left
+        QTest::keyClick(w.view(), Qt::Key_Z, Qt::ControlModifier);
+        QCOMPARE(model->experiment().nodes.size(), size_t(3));
+        QCOMPARE(model->experiment().groups.size(), size_t(1));
+    }
+
     void groupsSurviveSaveAndOpen()
     {
         const QString saved = QString::fromStdString((m_tmp / "saved.yaml").string());
