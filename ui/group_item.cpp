@@ -113,8 +113,10 @@ void GroupItem::setGroup(const qb::GroupDecl &group)
     m_title = QString::fromStdString(group.title);
     m_members = group.nodes;
     m_collapsed = group.collapsed;
-    // Expanded frames lie behind edges and nodes; a collapsed box stands in for nodes.
-    setZValue(m_collapsed ? 1 : -1);
+    // Expanded frames lie behind nodes but above edges, so that edges passing by never cross
+    // out a title (the frame's fill is faint, edges show through it); a collapsed box stands
+    // in for nodes.
+    setZValue(m_collapsed ? 1 : 0.5);
     updateToolTip();
     update();
 }
@@ -203,8 +205,8 @@ void GroupItem::updateToolTip()
     const QString states = summaryText();
     if (!states.isEmpty())
         tip += QStringLiteral("<br>%1").arg(states);
-    tip += m_collapsed ? tr("<br><i>Click ▸ to expand; drag to move; double-click the title to "
-                            "rename</i>")
+    tip += m_collapsed ? tr("<br><i>Click ▸ or double-click the box to expand; drag to move; "
+                            "double-click the title to rename</i>")
                        : tr("<br><i>Click ▾ to collapse; drag the title bar to move; "
                             "double-click the title to rename</i>");
     setToolTip(tip);

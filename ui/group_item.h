@@ -1,6 +1,6 @@
 // GroupItem: draws one group of the node editor. Expanded, it is a titled frame around its member
 // nodes (a title bar with a collapse toggle, the title and the node count; the frame behind the
-// nodes); collapsed, it is one compact box with the title, the node count and a summary of the
+// nodes, above the edges); collapsed, it is one compact box with the title, the node count and a summary of the
 // members' run states, with anchors where edges from outside meet it. Dragging the title bar (or
 // the collapsed box) asks the scene to move the members; the toggle and a double-click on the
 // title (inline editing) ask for model edits through signals. It holds no experiment data beyond
