@@ -1,10 +1,11 @@
 // Groups in the node editor, driven as a user drives them (QTest mouse and key events on the
-// view): Ctrl+click or a rubber band and Ctrl+G frame exactly the selected nodes; a click on the
-// frame's toggle collapses it (members and inner edges hidden, the outside edges still drawn and
-// ending on the box, states summarised) and expands it with the positions as they were; dragging
-// the title bar moves the members by the drag; a double-click renames; undo restores each step.
-// Groups survive save and open; a file without them saves without them; the shipped quant study
-// opens with its groups laid out apart from each other and still loads headless.
+// view): Ctrl+click or a rubber band and Ctrl+G (or the context menu's Group) frame exactly the
+// selected nodes; a click on the frame's toggle collapses it (members and inner edges hidden, the
+// outside edges still drawn and ending on the box, states summarised) and expands it with the
+// positions as they were; dragging the title bar moves the members by the drag; a double-click
+// renames; undo restores each step. Groups survive save and open; a file without them saves
+// without them; the shipped quant study opens with its groups laid out apart from each other and
+// still loads headless.
 #include "support/test_support.h"
 #include "ui/edge_item.h"
 #include "ui/graph_model.h"
@@ -13,8 +14,12 @@
 #include "ui/group_item.h"
 #include "ui/main_window.h"
 
+#include <QApplication>
+#include <QContextMenuEvent>
+#include <QMenu>
 #include <QStandardPaths>
 #include <QTest>
+#include <QTimer>
 
 namespace fs = std::filesystem;
 
@@ -116,6 +121,33 @@ private Q_SLOTS:
         QTest::keyClick(w.view(), Qt::Key_G, Qt::ControlModifier | Qt::ShiftModifier);
         QVERIFY(w.model()->experiment().groups.empty());
         QCOMPARE(w.model()->experiment().nodes.size(), size_t(4)); // the nodes stay
+    }
+
+    // Right-click on an unselected node selects it; the menu's Group frames it.
+    void contextMenuGroups()
+    {
+        qbui::MainWindow w;
+        open(w);
+        QWidget *vp = w.view()->viewport();
+        QTest::mouseClick(vp, Qt::LeftButton, {}, viewPoint(w, titleOf(w, "gsm")));
+        QStringList seen;
+        QTimer::singleShot(200, &w, [&] {
+            auto *menu = qobject_cast<QMenu *>(QApplication::activePopupWidget());
+            if (!menu)
+                return;
+            for (QAction *a : menu->actions())
+                seen << a->text();
+            for (QAction *a : menu->actions())
+                if (a->text() == QStringLiteral("&Group"))
+                    a->trigger();
+            menu->close();
+        });
+        const QPoint at = viewPoint(w, titleOf(w, "q8"));
+        QContextMenuEvent event(QContextMenuEvent::Mouse, at, vp->mapToGlobal(at));
+        QApplication::sendEvent(vp, &event);
+        QVERIFY2(seen.contains("U&ngroup") && seen.contains("&Delete"), qPrintable(seen.join('|')));
+        QCOMPARE(w.model()->experiment().groups.size(), size_t(1));
+        QCOMPARE(w.model()->experiment().groups[0].nodes, std::vector<std::string>{"q8"});
     }
 
     void rubberBandAndCtrlGGroup()
