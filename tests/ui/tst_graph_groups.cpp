@@ -243,6 +243,17 @@ private Q_SLOTS:
         QCOMPARE(w.model()->undoStack()->count(), commands + 1); // one step
         QCOMPARE(g->frameRect().topLeft(), grab - QPointF(120, 17) + delta);
 
+        // Esc during a frame drag puts the members back and records nothing.
+        const QPoint again = viewPoint(w, g->frameRect().topLeft() + QPointF(120, 17));
+        QTest::mousePress(w.view()->viewport(), Qt::LeftButton, {}, again);
+        QTest::mouseMove(w.view()->viewport(), again + QPoint(30, 30));
+        QTest::mouseMove(w.view()->viewport(), again + QPoint(60, 40));
+        QVERIFY(w.scene()->gestureInProgress());
+        QTest::keyClick(w.view(), Qt::Key_Escape);
+        QTest::mouseRelease(w.view()->viewport(), Qt::LeftButton, {}, again + QPoint(60, 40));
+        QCOMPARE(w.scene()->nodeItem("q8")->pos(), before.at("q8") + delta);
+        QCOMPARE(w.model()->undoStack()->count(), commands + 1);
+
         // Collapsed, the box drags its (hidden) members along too.
         w.model()->setGroupCollapsed(0, true);
         const QPoint boxGrab = viewPoint(w, g->frameRect().center());
