@@ -289,7 +289,7 @@ void GroupItem::paint(QPainter *painter, const QStyleOptionGraphicsItem *, QWidg
     font.setBold(true);
     if (zoom < NodeItem::kDetailZoom) // legible on screen, but inside the title bar
         font.setPixelSize(std::max(1, int(std::lround(std::min(NodeItem::kOverviewPixels / zoom,
-                                                               GroupFrame::kHeader * 0.7)))));
+                                                               GroupFrame::kHeader * 0.9)))));
     painter->setFont(font);
     const QFontMetricsF fm(font);
     const QString count = m_members.size() == 1 ? tr("1 node")
@@ -321,6 +321,9 @@ void GroupItem::paint(QPainter *painter, const QStyleOptionGraphicsItem *, QWidg
     const QRectF body(12, GroupFrame::kHeader + 4, m_size.width() - 24,
                       m_size.height() - GroupFrame::kHeader - 8);
     const QString states = summaryText();
+    if (zoom < NodeItem::kDetailZoom) // two lines must fit the body
+        font.setPixelSize(std::max(1, std::min(font.pixelSize(), int(body.height() / 2.3))));
+    painter->setFont(font);
     QStringList ids;
     for (const auto &id : m_members)
         ids << QString::fromStdString(id);
