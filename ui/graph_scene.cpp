@@ -77,7 +77,7 @@ void GraphScene::sync()
         m_groups.push_back(g);
         connect(g, &GroupItem::toggleRequested, this, [this](int i) {
             if (i < int(m_model->experiment().groups.size()))
-                m_model->setGroupCollapsed(i, !m_model->experiment().groups[i].collapsed);
+                setGroupsCollapsed({i}, !m_model->experiment().groups[i].collapsed);
         });
         connect(g, &GroupItem::titleEdited, this, [this](int i, const QString &title) {
             m_model->setGroupTitle(i, title.toStdString());
@@ -314,11 +314,45 @@ bool GraphScene::toggleSelectedGroups()
     bool allCollapsed = true;
     for (int g : groups)
         allCollapsed = allCollapsed && m_model->experiment().groups[g].collapsed;
-    m_model->undoStack()->beginMacro(allCollapsed ? tr("Expand groups") : tr("Collapse groups"));
-    for (int g : groups)
-        m_model->setGroupCollapsed(g, !allCollapsed);
-    m_model->undoStack()->endMacro();
+    setGroupsCollapsed(groups, !allCollapsed);
     return true;
+}
+
+bool GraphScene::expandedGroupsCollide(const std::set<int> &groups) const
+{
+    for (int i : groups) {
+        const GroupItem *g = groupItem(i);
+        if (!g || g->isCollapsed())
+            continue;
+        const QRectF frame = g->frameRect();
+        for (const auto &[id, n] : m_nodes)
+            if (n->isVisible() && std::count(g->members().begin(), g->members().end(), id) == 0
+                && frame.intersects(n->mapRectToScene(n->bodyRect())))
+                return true;
+        for (const GroupItem *other : m_groups)
+            if (other != g && frame.intersects(other->frameRect()))
+                return true;
+    }
+    return false;
+}
+
+void GraphScene::setGroupsCollapsed(const std::set<int> &groups, bool collapsed)
+{
+    // One undo step. Expanding restores the members' places; when the frame then covers other
+    // nodes or frames (the group was laid out collapsed, in a box's room), the graph is laid out
+    // again within the same step rather than left overlapping.
+    const QString title = groups.size() == 1 && *groups.begin() < int(m_groups.size())
+                              ? m_groups[*groups.begin()]->title()
+                              : tr("groups");
+    m_model->undoStack()->beginMacro(collapsed ? tr("Collapse %1").arg(title)
+                                               : tr("Expand %1").arg(title));
+    for (int g : groups)
+        m_model->setGroupCollapsed(g, collapsed);
+    if (!collapsed && expandedGroupsCollide(groups)) {
+        m_model->autoLayout();
+        Q_EMIT statusMessage(tr("Expanded %1 and laid the graph out again to make room").arg(title));
+    }
+    m_model->undoStack()->endMacro();
 }
 
 std::set<std::string> GraphScene::selectedNodeIds() const

@@ -46,6 +46,9 @@ public:
     int groupSelection();
     bool ungroupSelection();
     bool toggleSelectedGroups();
+    // Collapses or expands groups as one undo step; an expanded frame that would cover other
+    // nodes or frames makes the graph laid out again in the same step.
+    void setGroupsCollapsed(const std::set<int> &groups, bool collapsed);
     std::vector<Edge> selectedEdges() const;
     void selectNodes(const std::set<std::string> &ids);
 
@@ -81,6 +84,7 @@ private:
     void updateGroups();
     void updateGroupStates();
     void moveGroup(int index, QPointF delta);
+    bool expandedGroupsCollide(const std::set<int> &groups) const;
     NodeItem *nodeAt(QPointF scenePos) const;
 
     GraphModel *m_model;

@@ -377,10 +377,27 @@ private Q_SLOTS:
         w.setInteractive(false);
         QVERIFY(w.openFile(QString::fromStdString(path.string())));
         checkApart(w);
-        // Expand all and lay out again: still apart.
+        // Expanding the collapsed analysis group (laid out in a box's room) makes room for it in
+        // the same undo step; undo brings back the box and every place.
+        int collapsed = -1;
         for (size_t i = 0; i < exp.groups.size(); ++i)
-            w.model()->setGroupCollapsed(int(i), false);
-        w.model()->autoLayout();
+            if (exp.groups[i].collapsed)
+                collapsed = int(i);
+        QVERIFY(collapsed >= 0);
+        const auto layoutBefore = w.model()->experiment().layout;
+        const int commands = w.model()->undoStack()->count();
+        w.scene()->setGroupsCollapsed({collapsed}, false);
+        QCOMPARE(w.model()->undoStack()->count(), commands + 1);
+        QVERIFY(w.model()->experiment().layout != layoutBefore); // it did need the room
+        checkApart(w);
+        w.model()->undoStack()->undo();
+        QVERIFY(w.model()->experiment().groups[collapsed].collapsed);
+        QVERIFY(w.model()->experiment().layout == layoutBefore);
+        // A group expanded where there is room keeps its members' places exactly.
+        w.scene()->setGroupsCollapsed({0}, true);
+        const auto collapsedLayout = w.model()->experiment().layout;
+        w.scene()->setGroupsCollapsed({0}, false);
+        QVERIFY(w.model()->experiment().layout == collapsedLayout);
         checkApart(w);
     }
 
