@@ -92,8 +92,8 @@ public:
     // Columns by dependency depth, rows ordered to follow their inputs, tall columns wrapped.
     // A group is one block in the column of its members' median depth, its members laid out
     // inside it in columns by depth; a collapsed group takes only its box's room there (its
-    // members keep their places inside, so expanding it may overlap neighbours until the next
-    // automatic layout).
+    // members keep their places inside; GraphScene lays out again when an expanded frame
+    // would cover its neighbours).
     std::map<std::string, QPointF> layeredPositions(const qb::Experiment &exp) const;
 
     // Copy/paste: the selected nodes with the connections among them, as JSON text.
