@@ -14,6 +14,13 @@ EdgeItem::EdgeItem(Edge edge) : m_edge(std::move(edge))
                                                 QString::fromStdString(m_edge.port)));
 }
 
+void EdgeItem::setCarried(const QString &type)
+{
+    setToolTip(QStringLiteral("%1 → %2.%3 (%4)").arg(QString::fromStdString(m_edge.from),
+                                                     QString::fromStdString(m_edge.to),
+                                                     QString::fromStdString(m_edge.port), type));
+}
+
 QPainterPath EdgeItem::curve(QPointF from, QPointF to)
 {
     // Horizontal tangents at both ends read as "leaves right, enters left" even for back edges.

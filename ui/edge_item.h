@@ -13,6 +13,8 @@ public:
     explicit EdgeItem(Edge edge);
 
     const Edge &edge() const { return m_edge; }
+    // The type the connection carries (the source's output type), shown in the tooltip.
+    void setCarried(const QString &type);
     void setEnds(QPointF from, QPointF to);
     static QPainterPath curve(QPointF from, QPointF to);
 

@@ -200,6 +200,13 @@ void GraphModel::removeItems(const std::set<std::string> &nodeIds, const std::ve
         }
     for (const auto &id : nodeIds)
         exp.layout.erase(id);
+    for (auto &g : exp.groups)
+        g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(),
+                                     [&](const auto &id) { return nodeIds.count(id) > 0; }),
+                      g.nodes.end());
+    exp.groups.erase(std::remove_if(exp.groups.begin(), exp.groups.end(),
+                                    [](const auto &g) { return g.nodes.empty(); }),
+                     exp.groups.end());
     const QString text = nodeIds.empty() ? tr("Disconnect") : tr("Delete %n node(s)", nullptr,
                                                                    int(nodeIds.size()));
     commit(exp, text);
@@ -267,6 +274,8 @@ QString GraphModel::renameNode(const std::string &oldId, const std::string &newI
     for (auto &m : exp.nodes)
         for (auto &[port, srcs] : m.inputs)
             std::replace(srcs.begin(), srcs.end(), oldId, newId);
+    for (auto &g : exp.groups)
+        std::replace(g.nodes.begin(), g.nodes.end(), oldId, newId);
     if (auto it = exp.layout.find(oldId); it != exp.layout.end()) {
         exp.layout[newId] = it->second;
         exp.layout.erase(oldId);
@@ -285,88 +294,65 @@ void GraphModel::setExperimentInfo(const std::string &name, uint64_t seed)
     commit(exp, tr("Edit experiment"));
 }
 
-std::map<std::string, QPointF> GraphModel::layeredPositions(const qb::Experiment &exp) const
+int GraphModel::groupOf(const std::string &id) const
 {
-    // Columns by dependency depth (models and datasets, then quantize/finetune, then analysis and
-    // evaluation); within a column, nodes sit near the mean row of what feeds them, so edges
-    // cross less; a column taller than kMaxRows wraps into side-by-side sub-columns, so that 20
-    // nodes make a readable block rather than a tall column.
-    constexpr int kMaxRows = 6;
-    constexpr double kColumnWidth = 250, kColumnGap = 70, kRowPitch = 130;
-    std::vector<std::string> order;
-    try {
-        order = qb::executionOrder(exp);
-    } catch (const std::exception &) {
-        for (const auto &n : exp.nodes) // a cycle: keep file order, one column
-            order.push_back(n.id);
-    }
-    std::map<std::string, int> depth;
-    std::vector<std::vector<std::string>> columns;
-    for (const auto &id : order) {
-        int d = 0;
-        if (const qb::NodeDecl *n = exp.find(id))
-            for (const auto &[port, srcs] : n->inputs)
-                for (const auto &s : srcs)
-                    if (depth.count(s))
-                        d = std::max(d, depth[s] + 1);
-        depth[id] = d;
-        if (int(columns.size()) <= d)
-            columns.resize(d + 1);
-        columns[d].push_back(id);
-    }
-    auto fileIndex = [&](const std::string &id) {
-        for (size_t i = 0; i < exp.nodes.size(); ++i)
-            if (exp.nodes[i].id == id)
-                return int(i);
-        return int(exp.nodes.size());
-    };
-    auto givesModel = [&](const std::string &id) {
-        const qb::NodeDecl *n = exp.find(id);
-        const qb::NodeSpec *spec = n ? m_registry.find(n->type) : nullptr;
-        return spec && spec->outputType == "model";
-    };
-    std::map<std::string, double> rank; // place within its column, for the next column's order
-    for (size_t c = 0; c < columns.size(); ++c) {
-        auto &col = columns[c];
-        std::map<std::string, double> key;
-        for (const auto &id : col) {
-            double sum = 0;
-            int count = 0;
-            if (const qb::NodeDecl *n = exp.find(id))
-                for (const auto &[port, srcs] : n->inputs)
-                    for (const auto &s : srcs)
-                        if (rank.count(s)) {
-                            sum += rank[s];
-                            ++count;
-                        }
-            // The first column: models above datasets, each in file order.
-            key[id] = c == 0 ? (givesModel(id) ? 0 : 1000) + fileIndex(id)
-                             : (count ? sum / count : 0) * 1000 + fileIndex(id) * 1e-3;
-        }
-        std::stable_sort(col.begin(), col.end(),
-                         [&](const std::string &a, const std::string &b) {
-                             return key[a] < key[b];
-                         });
-        for (size_t i = 0; i < col.size(); ++i)
-            rank[col[i]] = double(i);
-    }
-    int tallest = 1;
-    for (const auto &col : columns) {
-        const int sub = (int(col.size()) + kMaxRows - 1) / kMaxRows;
-        tallest = std::max(tallest, sub ? (int(col.size()) + sub - 1) / sub : 0);
-    }
-    std::map<std::string, QPointF> out;
-    double x = 0;
-    for (const auto &col : columns) {
-        const int sub = std::max(1, (int(col.size()) + kMaxRows - 1) / kMaxRows);
-        const int rows = (int(col.size()) + sub - 1) / sub;
-        const double top = (tallest - rows) * kRowPitch / 2; // columns centred on each other
-        for (size_t i = 0; i < col.size(); ++i)
-            out[col[i]] =
-                QPointF(x + int(i) / rows * kColumnWidth, top + int(i) % rows * kRowPitch);
-        x += sub * kColumnWidth + kColumnGap;
-    }
-    return out;
+    const auto &groups = m_experiment.groups;
+    for (size_t g = 0; g < groups.size(); ++g)
+        if (std::find(groups[g].nodes.begin(), groups[g].nodes.end(), id) != groups[g].nodes.end())
+            return int(g);
+    return -1;
+}
+
+int GraphModel::groupNodes(const std::set<std::string> &ids, const std::string &title)
+{
+    qb::Experiment exp = m_experiment;
+    qb::GroupDecl group;
+    group.title = title;
+    for (const auto &n : exp.nodes) // file order, so the group's list reads like the file
+        if (ids.count(n.id))
+            group.nodes.push_back(n.id);
+    if (group.nodes.empty())
+        return -1;
+    for (auto &g : exp.groups)
+        g.nodes.erase(std::remove_if(g.nodes.begin(), g.nodes.end(),
+                                     [&](const auto &id) { return ids.count(id) > 0; }),
+                      g.nodes.end());
+    exp.groups.erase(std::remove_if(exp.groups.begin(), exp.groups.end(),
+                                    [](const auto &g) { return g.nodes.empty(); }),
+                     exp.groups.end());
+    exp.groups.push_back(group);
+    commit(exp, tr("Group %n node(s)", nullptr, int(group.nodes.size())));
+    return int(exp.groups.size()) - 1;
+}
+
+void GraphModel::ungroup(const std::set<int> &groups)
+{
+    qb::Experiment exp = m_experiment;
+    for (auto it = groups.rbegin(); it != groups.rend(); ++it)
+        if (*it >= 0 && *it < int(exp.groups.size()))
+            exp.groups.erase(exp.groups.begin() + *it);
+    if (exp.groups.size() != m_experiment.groups.size())
+        commit(exp, tr("Ungroup"));
+}
+
+void GraphModel::setGroupCollapsed(int group, bool collapsed)
+{
+    if (group < 0 || group >= int(m_experiment.groups.size())
+        || m_experiment.groups[group].collapsed == collapsed)
+        return;
+    qb::Experiment exp = m_experiment;
+    exp.groups[group].collapsed = collapsed;
+    commit(exp, (collapsed ? tr("Collapse %1") : tr("Expand %1")).arg(q(exp.groups[group].title)));
+}
+
+void GraphModel::setGroupTitle(int group, const std::string &title)
+{
+    if (group < 0 || group >= int(m_experiment.groups.size())
+        || m_experiment.groups[group].title == title)
+        return;
+    qb::Experiment exp = m_experiment;
+    exp.groups[group].title = title;
+    commit(exp, tr("Rename group to %1").arg(q(title)));
 }
 
 void GraphModel::autoLayout()

@@ -9,6 +9,7 @@
 
 #include <QObject>
 #include <QPointF>
+#include <QSizeF>
 #include <QString>
 #include <QStringList>
 #include <QUndoStack>
@@ -32,6 +33,17 @@ struct Edge
     {
         return std::tie(from, to, port) < std::tie(o.from, o.to, o.port);
     }
+};
+
+// Geometry of a group's frame, shared by the layout (which leaves room for it) and the scene
+// (which draws it): the frame is its members' bounding box grown by kPad, with a kHeader title
+// bar; collapsed, it is one kCollapsedWidth × kCollapsedHeight box at the frame's top-left.
+struct GroupFrame
+{
+    static constexpr double kPad = 16;
+    static constexpr double kHeader = 34;
+    static constexpr double kCollapsedWidth = 200;
+    static constexpr double kCollapsedHeight = 78;
 };
 
 class GraphModel : public QObject
@@ -66,9 +78,22 @@ public:
                   const nlohmann::json &value);
     QString renameNode(const std::string &oldId, const std::string &newId);
     void setExperimentInfo(const std::string &name, uint64_t seed);
+    // Groups: titled frames around nodes (experiment().groups, saved as `groups:`); a node is in
+    // at most one. groupNodes frames the given nodes (taking them out of other groups, which
+    // vanish when emptied) and returns the new group's index, or -1 with nothing to group.
+    int groupOf(const std::string &id) const; // -1: in none
+    int groupNodes(const std::set<std::string> &ids, const std::string &title);
+    void ungroup(const std::set<int> &groups);
+    void setGroupCollapsed(int group, bool collapsed);
+    void setGroupTitle(int group, const std::string &title);
+
     // Places nodes in columns by their depth in the dependency order (layeredPositions).
     void autoLayout();
     // Columns by dependency depth, rows ordered to follow their inputs, tall columns wrapped.
+    // A group is one block in the column of its members' median depth, its members laid out
+    // inside it in columns by depth; a collapsed group takes only its box's room there (its
+    // members keep their places inside; GraphScene lays out again when an expanded frame
+    // would cover its neighbours).
     std::map<std::string, QPointF> layeredPositions(const qb::Experiment &exp) const;
 
     // Copy/paste: the selected nodes with the connections among them, as JSON text.

@@ -1,5 +1,6 @@
 #include "graph_overview.h"
 
+#include "graph_scene.h"
 #include "graph_view.h"
 #include "node_item.h"
 
@@ -33,11 +34,8 @@ GraphOverview::GraphOverview(GraphView *main) : QGraphicsView(main->scene(), mai
 
 QRectF GraphOverview::nodesRect() const
 {
-    QRectF box;
-    for (QGraphicsItem *item : scene()->items())
-        if (dynamic_cast<NodeItem *>(item))
-            box |= item->sceneBoundingRect();
-    return box;
+    auto *graph = qobject_cast<GraphScene *>(scene());
+    return graph ? graph->graphRect() : scene()->itemsBoundingRect();
 }
 
 void GraphOverview::refit()

@@ -2,7 +2,9 @@
 // EdgeItem per connection, re-synced on every model change while keeping selection), turns mouse
 // gestures into model edits (drag from an output port to an input port connects; moving nodes
 // commits one undoable move on release; palette drops add nodes) and shows per-node run states.
-// Refused edits are reported through statusMessage(). GUI thread only; the model is not owned.
+// Groups are frames (GroupItem) around their members; a collapsed one hides its members and
+// their inner edges, and the edges from outside end on its box. Refused edits are reported
+// through statusMessage(). GUI thread only; the model is not owned.
 #pragma once
 #include "graph_model.h"
 #include "node_item.h"
@@ -15,6 +17,7 @@
 namespace qbui {
 
 class EdgeItem;
+class GroupItem;
 
 class GraphScene : public QGraphicsScene
 {
@@ -30,7 +33,22 @@ public:
     NodeItem *nodeItem(const std::string &id) const;
     const std::vector<EdgeItem *> &edgeItems() const { return m_edges; }
 
+    GroupItem *groupItem(int index) const;
+    const std::vector<GroupItem *> &groupItems() const { return m_groups; }
+    // Visible nodes and groups: what fitting the view or the minimap should show.
+    QRectF graphRect() const;
+
     std::set<std::string> selectedNodeIds() const;
+    std::set<int> selectedGroups() const;
+    // Group the selected nodes (with the members of selected groups); returns the new group's
+    // index or -1 (nothing selected). Ungroup removes the selected groups and those of the
+    // selected nodes; toggle collapses/expands the selected groups (those of selected nodes).
+    int groupSelection();
+    bool ungroupSelection();
+    bool toggleSelectedGroups();
+    // Collapses or expands groups as one undo step; an expanded frame that would cover other
+    // nodes or frames makes the graph laid out again in the same step.
+    void setGroupsCollapsed(const std::set<int> &groups, bool collapsed);
     std::vector<Edge> selectedEdges() const;
     void selectNodes(const std::set<std::string> &ids);
 
@@ -63,11 +81,16 @@ protected:
 private:
     void sync();
     void updateEdges();
+    void updateGroups();
+    void updateGroupStates();
+    void moveGroup(int index, QPointF delta);
+    bool expandedGroupsCollide(const std::set<int> &groups) const;
     NodeItem *nodeAt(QPointF scenePos) const;
 
     GraphModel *m_model;
     std::map<std::string, NodeItem *> m_nodes;
     std::vector<EdgeItem *> m_edges;
+    std::vector<GroupItem *> m_groups;
     std::map<std::string, NodeRunState> m_runStates;
     QGraphicsPathItem *m_wire = nullptr; // the connection being dragged
     std::string m_wireFrom;

@@ -4,6 +4,7 @@
 #include "graph_scene.h"
 #include "node_item.h"
 
+#include <QGraphicsTextItem>
 #include <QKeyEvent>
 #include <QScrollBar>
 #include <QWheelEvent>
@@ -48,10 +49,8 @@ void GraphView::resetZoom()
 
 void GraphView::fitNodes()
 {
-    QRectF box;
-    for (QGraphicsItem *item : scene()->items())
-        if (dynamic_cast<NodeItem *>(item))
-            box |= item->sceneBoundingRect();
+    auto *graph = qobject_cast<GraphScene *>(scene());
+    const QRectF box = graph ? graph->graphRect() : scene()->itemsBoundingRect();
     if (box.isEmpty())
         return;
     fitInView(box.adjusted(-60, -60, 60, 60), Qt::KeepAspectRatio);
@@ -63,6 +62,13 @@ void GraphView::fitNodes()
 
 bool GraphView::event(QEvent *event)
 {
+    // While a group's title is being edited, every key is the editor's (Delete, Ctrl+A, Esc
+    // would otherwise reach the window's shortcuts).
+    if (event->type() == QEvent::ShortcutOverride && scene()
+        && dynamic_cast<QGraphicsTextItem *>(scene()->focusItem())) {
+        event->accept();
+        return true;
+    }
     // Esc is also the window's "cancel run" shortcut; while a drag is in progress it is the
     // drag's, so take it before the shortcut does.
     if (event->type() == QEvent::ShortcutOverride

@@ -4,6 +4,7 @@
 #include "graph_model.h"
 #include "graph_scene.h"
 #include "graph_view.h"
+#include "group_item.h"
 #include "inspector.h"
 #include "node_palette.h"
 #include "run_controller.h"
@@ -203,10 +204,49 @@ void MainWindow::buildActions()
             item->setSelected(true);
     });
     edit->addSeparator();
-    edit->addAction(tr("Automatic &Layout"), QKeySequence(Qt::CTRL | Qt::Key_L), this, [this] {
-        m_model->autoLayout();
-        m_view->fitNodes();
+    QAction *group = editorAction(tr("&Group"), QKeySequence(Qt::CTRL | Qt::Key_G),
+                                  [this] { m_scene->groupSelection(); });
+    QAction *ungroup = editorAction(tr("U&ngroup"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_G),
+                                    [this] { m_scene->ungroupSelection(); });
+    QAction *toggle = editorAction(tr("Collapse/E&xpand Group"), QKeySequence(Qt::CTRL | Qt::Key_E),
+                                   [this] { m_scene->toggleSelectedGroups(); });
+    QAction *rename = editorAction(tr("Rena&me Group"), QKeySequence(Qt::Key_F2), [this] {
+        const auto groups = m_scene->selectedGroups();
+        if (groups.size() == 1)
+            m_scene->groupItem(*groups.begin())->editTitle();
+        else
+            statusBar()->showMessage(tr("Select one group (its title bar) to rename"), 6000);
     });
+    edit->addSeparator();
+    QAction *layout = edit->addAction(tr("Automatic &Layout"), QKeySequence(Qt::CTRL | Qt::Key_L),
+                                      this, [this] {
+                                          m_model->autoLayout();
+                                          m_view->fitNodes();
+                                      });
+    // Right-click in the editor: what applies to the item under the cursor (selected first if
+    // it was not) and the selection.
+    m_view->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_view, &QWidget::customContextMenuRequested, this,
+            [=](const QPoint &pos) {
+                QGraphicsItem *under = m_view->itemAt(pos);
+                while (under && !under->isSelected() && !(under->flags()
+                                                           & QGraphicsItem::ItemIsSelectable))
+                    under = under->parentItem();
+                if (under && !under->isSelected()) {
+                    m_scene->clearSelection();
+                    under->setSelected(true);
+                }
+                QMenu menu(this);
+                for (QAction *a : {group, ungroup, toggle, rename})
+                    menu.addAction(a);
+                menu.addSeparator();
+                for (QAction *a : m_view->actions())
+                    if (a != group && a != ungroup && a != toggle && a != rename)
+                        menu.addAction(a);
+                menu.addSeparator();
+                menu.addAction(layout);
+                menu.exec(m_view->viewport()->mapToGlobal(pos));
+            });
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
     m_viewMenu->addAction(tr("Zoom &In"), QKeySequence::ZoomIn, this,
@@ -381,7 +421,12 @@ void MainWindow::paste()
 
 void MainWindow::deleteSelection()
 {
-    m_model->removeItems(m_scene->selectedNodeIds(), m_scene->selectedEdges());
+    // A selected group goes with its nodes (Ungroup removes only the frame).
+    std::set<std::string> ids = m_scene->selectedNodeIds();
+    for (int g : m_scene->selectedGroups())
+        for (const auto &id : m_model->experiment().groups[g].nodes)
+            ids.insert(id);
+    m_model->removeItems(ids, m_scene->selectedEdges());
 }
 
 void MainWindow::appendLog(const QString &line)

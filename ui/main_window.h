@@ -1,9 +1,10 @@
 // MainWindow: the workbench — node editor in the centre; palette, inspector, log and charts in
 // docks; File (new/open/save/recent, open run, export report), Edit (undo/redo, copy/paste,
-// delete, layout), Run (all, up to the selected node, cancel). It owns the GraphModel, the scene,
-// the run controller and the charts, and is the boundary where core exceptions are caught and
-// shown. Runs go to runs/<name>-<time> under the current folder with the user cache. Closing
-// during a run cancels it and closes once the worker has stopped. GUI thread only.
+// delete, group/ungroup/collapse, layout), Run (all, up to the selected node, cancel). It owns
+// the GraphModel, the scene, the run controller and the charts, and is the boundary where core
+// exceptions are caught and shown. Runs go to runs/<name>-<time> under the current folder with
+// the user cache. Closing during a run cancels it and closes once the worker has stopped. GUI
+// thread only.
 #pragma once
 #include "api/executor.h"
 #include "node_item.h"

@@ -22,8 +22,6 @@ QString toString(NodeStatus status)
     return {};
 }
 
-namespace {
-
 QColor statusColor(NodeStatus status)
 {
     switch (status) {
@@ -38,8 +36,6 @@ QColor statusColor(NodeStatus status)
     }
     return Qt::gray;
 }
-
-} // namespace
 
 NodeItem::NodeItem(std::string id, std::string type, const qb::NodeSpec *spec)
     : m_id(std::move(id)), m_type(std::move(type)), m_spec(spec)

@@ -6,6 +6,7 @@
 #include "api/registry.h"
 
 #include <QGraphicsObject>
+#include <QColor>
 #include <QStringList>
 
 namespace qbui {
@@ -14,6 +15,7 @@ namespace qbui {
 // would run again.
 enum class NodeStatus { Idle, Pending, Running, Cached, Done, Failed, Cancelled, Stale };
 QString toString(NodeStatus status);
+QColor statusColor(NodeStatus status);
 
 struct NodeRunState
 {
@@ -52,6 +54,8 @@ public:
     bool outputPortAt(QPointF scenePos) const;
     std::string inputPortAt(QPointF scenePos) const;
 
+    // The node's body without the port circles that stick out, in item coordinates.
+    QRectF bodyRect() const { return QRectF(0, 0, kWidth, height()); }
     QRectF boundingRect() const override;
     void paint(QPainter *painter, const QStyleOptionGraphicsItem *option,
                QWidget *widget) override;

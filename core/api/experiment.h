@@ -30,6 +30,20 @@ struct NodeDecl
     const std::vector<std::string> *inputsOf(const std::string &port) const;
 };
 
+// A titled frame around some nodes in the GUI editor, optionally collapsed to one box. UI-only,
+// like layout: the core reads and writes it (`groups:` in the file) and never runs anything by it.
+struct GroupDecl
+{
+    std::string title;
+    std::vector<std::string> nodes; // member node ids; a node belongs to at most one group
+    bool collapsed = false;
+    bool operator==(const GroupDecl &o) const
+    {
+        return title == o.title && nodes == o.nodes && collapsed == o.collapsed;
+    }
+    bool operator!=(const GroupDecl &o) const { return !(*this == o); }
+};
+
 struct Experiment
 {
     int schemaVersion = kSchemaVersion;
@@ -38,6 +52,7 @@ struct Experiment
     uint64_t seed = 0;
     std::vector<NodeDecl> nodes;
     std::map<std::string, std::array<double, 2>> layout; // GUI positions; the core ignores them
+    std::vector<GroupDecl> groups;                        // GUI frames; the core ignores them
     std::string source = "<experiment>";                 // file name used in messages
 
     const NodeDecl *find(const std::string &id) const;

@@ -368,6 +368,63 @@ std::vector<Diagnostic> validateExperiment(const Experiment &experiment,
     return validateWithLines(experiment, registry, {});
 }
 
+namespace {
+
+// `groups:` is the editor's frames: a list of {title, nodes, collapsed}. Only its shape is
+// checked (and that members exist, each in one group), since nothing runs by it.
+void parseGroups(const json &groups, Experiment &exp, Checker &check)
+{
+    if (!groups.is_array()) {
+        check.error("groups", "expected a list of {title, nodes, collapsed}");
+        return;
+    }
+    std::map<std::string, size_t> owner;
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const std::string base = "groups[" + std::to_string(i) + "]";
+        const json &g = groups[i];
+        if (!g.is_object()) {
+            check.error(base, "a group must be a mapping with title, nodes, collapsed");
+            continue;
+        }
+        GroupDecl decl;
+        for (auto it = g.begin(); it != g.end(); ++it)
+            if (it.key() != "title" && it.key() != "nodes" && it.key() != "collapsed")
+                check.error(base + "." + it.key(), "unknown key '" + it.key()
+                                + "' (a group has title, nodes, collapsed)");
+        if (g.contains("title") && !g["title"].is_string())
+            check.error(base + ".title", "expected a string");
+        else
+            decl.title = g.value("title", std::string());
+        if (g.contains("collapsed") && !g["collapsed"].is_boolean())
+            check.error(base + ".collapsed", "expected true or false");
+        else
+            decl.collapsed = g.value("collapsed", false);
+        if (!g.contains("nodes") || !g["nodes"].is_array()) {
+            check.error(base + (g.contains("nodes") ? ".nodes" : ""),
+                        "missing 'nodes': a list of node ids");
+            continue;
+        }
+        for (const auto &id : g["nodes"]) {
+            if (!id.is_string()) {
+                check.error(base + ".nodes", "expected node ids (strings)");
+                continue;
+            }
+            const std::string s = id.get<std::string>();
+            if (!exp.find(s))
+                check.error(base + ".nodes", "no node with id '" + s + "'");
+            else if (owner.count(s))
+                check.error(base + ".nodes", "node '" + s + "' is already in groups["
+                                + std::to_string(owner[s]) + "]");
+            else
+                decl.nodes.push_back(s);
+            owner.emplace(s, i);
+        }
+        exp.groups.push_back(std::move(decl));
+    }
+}
+
+} // namespace
+
 Experiment parseExperiment(const std::string &yamlText, const std::string &source,
                            const NodeRegistry &registry)
 {
@@ -389,11 +446,11 @@ Experiment parseExperiment(const std::string &yamlText, const std::string &sourc
     Experiment exp;
     exp.source = source;
     static const std::set<std::string> topKeys{"schema_version", "name", "description", "seed",
-                                               "nodes", "layout"};
+                                               "nodes", "layout", "groups"};
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (!topKeys.count(it.key()))
             check.error(it.key(), "unknown key '" + it.key()
-                            + "' (known: schema_version, name, description, seed, nodes, layout)");
+                            + "' (known: schema_version, name, description, seed, nodes, layout, groups)");
     if (!doc.contains("schema_version"))
         check.error("", "missing 'schema_version' (this QuantBench reads version "
                             + std::to_string(kSchemaVersion) + ")");
@@ -493,6 +550,8 @@ Experiment parseExperiment(const std::string &yamlText, const std::string &sourc
             }
         }
     }
+    if (doc.contains("groups") && !doc["groups"].is_null())
+        parseGroups(doc["groups"], exp, check);
     if (diags.empty()) {
         auto more = validateWithLines(exp, registry, lines);
         diags.insert(diags.end(), more.begin(), more.end());
@@ -616,6 +675,20 @@ std::string toYaml(const Experiment &exp)
             out << YAML::EndSeq;
         }
         out << YAML::EndMap;
+    }
+    if (!exp.groups.empty()) {
+        out << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq;
+        for (const auto &g : exp.groups) {
+            out << YAML::Flow << YAML::BeginMap;
+            out << YAML::Key << "title" << YAML::Value;
+            emitJson(out, g.title);
+            out << YAML::Key << "nodes" << YAML::Value;
+            emitJson(out, g.nodes);
+            if (g.collapsed)
+                out << YAML::Key << "collapsed" << YAML::Value << true;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
     }
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

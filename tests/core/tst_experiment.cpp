@@ -114,6 +114,53 @@ private Q_SLOTS:
         QCOMPARE(qb::toYaml(again), text);
     }
 
+    // `groups:` (the editor's frames) reads back exactly; a file without it has none and
+    // writes none, so old files keep their text.
+    void groupsRoundTripAndOldFilesStayAsTheyWere()
+    {
+        const std::string withGroups = std::string(kValid)
+            + "groups:\n  - {title: \"8-bit: a & b\", nodes: [a, b], collapsed: true}\n"
+              "  - {title: data, nodes: [d]}\n";
+        const auto exp = qb::parseExperiment(withGroups, "exp.yaml", testRegistry());
+        QCOMPARE(exp.groups.size(), size_t(2));
+        QCOMPARE(exp.groups[0].title, std::string("8-bit: a & b"));
+        QCOMPARE(exp.groups[0].nodes, (std::vector<std::string>{"a", "b"}));
+        QVERIFY(exp.groups[0].collapsed);
+        QVERIFY(!exp.groups[1].collapsed);
+        const auto again = qb::parseExperiment(qb::toYaml(exp), "again.yaml", testRegistry());
+        QVERIFY(again.groups == exp.groups);
+        QCOMPARE(qb::toYaml(again), qb::toYaml(exp));
+        // Groups change nothing the core runs by.
+        const auto plain = qb::parseExperiment(kValid, "exp.yaml", testRegistry());
+        QCOMPARE(qb::executionOrder(exp), qb::executionOrder(plain));
+        QVERIFY(plain.groups.empty());
+        QVERIFY(qb::toYaml(plain).find("groups") == std::string::npos);
+        QCOMPARE(qb::toYaml(exp).substr(0, qb::toYaml(plain).size()), qb::toYaml(plain));
+    }
+
+    void groupErrorsNamePathAndLine_data()
+    {
+        QTest::addColumn<QString>("groups");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("unknown node") << "groups:\n  - {title: x, nodes: [a, zz]}\n"
+                                      << "exp.yaml:13: groups[0].nodes: no node with id 'zz'";
+        QTest::newRow("twice") << "groups:\n  - {title: x, nodes: [a]}\n  - {title: y, nodes: [a]}\n"
+                               << "groups[1].nodes: node 'a' is already in groups[0]";
+        QTest::newRow("bad key") << "groups:\n  - {title: x, nodes: [a], open: true}\n"
+                                 << "groups[0].open: unknown key 'open'";
+        QTest::newRow("bad collapsed") << "groups:\n  - {title: x, nodes: [a], collapsed: 3}\n"
+                                       << "groups[0].collapsed: expected true or false";
+        QTest::newRow("not a list") << "groups: {a: 1}\n" << "groups: expected a list";
+    }
+
+    void groupErrorsNamePathAndLine()
+    {
+        QFETCH(QString, groups);
+        QFETCH(QString, expected);
+        const QString error = errorOf(kValid + groups.toStdString());
+        QVERIFY2(error.contains(expected), qPrintable(error));
+    }
+
     void errorsNameLineAndPath_data()
     {
         QTest::addColumn<QString>("yaml");
