@@ -55,6 +55,9 @@ std::string overrideString(const std::string &pattern, const MethodSpec &m)
     std::string s = pattern + ": method=" + m.method;
     for (const auto &p : quantMethod(m.method, "override '" + pattern + "'").params) {
         const nlohmann::json &v = m.params.at(p.name);
+        // Weight-only (act_bits 0) writes the strings written before activation quantization.
+        if (p.name == "act_bits" && v == p.defaultValue)
+            continue;
         s += " " + p.name + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
     }
     return s;

@@ -70,6 +70,7 @@ private Q_SLOTS:
             {"threshold", K::Float, 6.0},       {"act_order", K::Bool, false},
             {"static_groups", K::Bool, false},  {"damp", K::Float, 0.01},
             {"alpha", K::Float, 0.5},           {"clip_search", K::Bool, true},
+            {"act_bits", K::Int, 0},
             {"include", K::StringList, nlohmann::json::array()},
             {"exclude", K::StringList, nlohmann::json::array()},
             {"overrides", K::StringList, nlohmann::json::array()},
@@ -113,7 +114,8 @@ private Q_SLOTS:
             {"double_quant", {"nf4", "fp4"}},      {"threshold", {"llm_int8"}},
             {"act_order", {"gptq"}},               {"static_groups", {"gptq"}},
             {"damp", {"gptq"}},                    {"alpha", {"smoothquant"}},
-            {"clip_search", {"awq"}}};
+            {"clip_search", {"awq"}},
+            {"act_bits", {"int8", "nf4", "fp4", "int", "gptq", "awq"}}};
         QCOMPARE(users, want);
         for (const auto &[param, who] : users) {
             const qb::ParamSpec *p = node->param(param);
@@ -165,7 +167,7 @@ private Q_SLOTS:
         QCOMPARE(j.at("method").get<std::string>(), std::string("nf4"));
         QCOMPARE(j.at("block_size").get<int>(), 128);
         QCOMPARE(j.at("bits").get<int>(), 4);
-        QCOMPARE(j.size(), size_t(12));
+        QCOMPARE(j.size(), size_t(13));
         // A float parameter given as an integer reads as a float.
         QCOMPARE(q(qbprobe::label(R"({"method": "llm_int8", "threshold": 6})")),
                  QString("llm_int8-t6"));
@@ -223,6 +225,8 @@ private Q_SLOTS:
                          "static_groups=false damp=0.01"));
         QCOMPARE(q(qbprobe::overrideString("L", R"({"method": "awq"})")),
                  QString("L: method=awq bits=4 group_size=128 symmetric=false clip_search=true"));
+        QCOMPARE(q(qbprobe::overrideString("L", R"({"method": "int", "act_bits": 4})")),
+                 QString("L: method=int bits=4 group_size=128 symmetric=false act_bits=4"));
         QCOMPARE(q(qbprobe::overrideString("L", R"({"method": "smoothquant"})")),
                  QString("L: method=smoothquant alpha=0.5"));
     }
