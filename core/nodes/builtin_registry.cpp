@@ -13,6 +13,7 @@ const NodeRegistry &builtinRegistry()
         registerDatasetNodes(r);
         registerBuiltinModelNodes(r);
         registerEvaluateNodes(r);
+        registerPerplexityNodes(r);
         registerSweepNodes(r);
         registerAnalyzeNodes(r);
         registerFinetuneNodes(r);

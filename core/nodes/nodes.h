@@ -13,6 +13,7 @@ void registerQuantNodes(NodeRegistry &registry);
 void registerDatasetNodes(NodeRegistry &registry);
 void registerBuiltinModelNodes(NodeRegistry &registry);
 void registerEvaluateNodes(NodeRegistry &registry);
+void registerPerplexityNodes(NodeRegistry &registry);
 void registerSweepNodes(NodeRegistry &registry); // evaluate.sweep, beside evaluate
 void registerAnalyzeNodes(NodeRegistry &registry);
 void registerFinetuneNodes(NodeRegistry &registry);
