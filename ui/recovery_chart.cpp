@@ -75,7 +75,9 @@ void RecoveryChart::setRows(const nlohmann::json &rows)
             if (f.stage == "full" && f.dataset == e.dataset
                 && (!full || (full->kvCache != "fp32" && f.kvCache == "fp32")))
                 full = &f;
-        if (base && full && full->accuracy - base->accuracy > 0.005)
+        // Only a drop outside both intervals has a share worth showing: one inside them is noise,
+        // and dividing by it turns noise into large percentages.
+        if (base && full && full->accuracy > base->ciHigh && base->accuracy < full->ciLow)
             b.recovered = (e.accuracy - base->accuracy) / (full->accuracy - base->accuracy);
         m_bars.push_back(b);
     }

@@ -3,8 +3,9 @@
 // recovered bar the fraction of the drop it won back: (acc - acc_base) / (acc_full - acc_base),
 // where base is the quantized model it was trained from (evaluated with the same KV cache) and
 // full the first full-precision model evaluated on the same dataset, with a float32 KV cache when
-// there is one. Fed by evaluation rows (qb::EvalRow with stage/base); shows data
-// only when some row is a recovered stage. GUI thread only.
+// there is one; shown only when the drop lies outside both 95% intervals. Fed by evaluation rows
+// (qb::EvalRow with stage/base); shows data only when some row is a recovered stage. GUI thread
+// only.
 #pragma once
 #include "chart_widget.h"
 

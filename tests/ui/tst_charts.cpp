@@ -412,6 +412,31 @@ this line is broken
         QVERIFY(std::abs(chart.bars()[2].recovered - 0.75) < 1e-12);
         chart.flush();
         QCOMPARE(chart.plot()->itemCount(), 1); // the "75%" label
+        // W4A4KV4: the recovered model is compared with its base under the same KV cache and with
+        // full precision under a float32 one: (0.8 - 0.5) / (0.9 - 0.5) = 75%. A drop inside the
+        // intervals (gpqa: 0.84 against 0.826) gets no share.
+        const json kv = json::array({
+            {{"model", "base"}, {"task", "gsm8k"}, {"dataset", "gsm"}, {"stage", "full"},
+             {"kv_cache", "int4"}, {"accuracy", 0.88}},
+            {{"model", "base"}, {"task", "gsm8k"}, {"dataset", "gsm"}, {"stage", "full"},
+             {"accuracy", 0.9}},
+            {{"model", "w4a4"}, {"task", "gsm8k"}, {"dataset", "gsm"}, {"stage", "quantized"},
+             {"accuracy", 0.6}},
+            {{"model", "w4a4"}, {"task", "gsm8k"}, {"dataset", "gsm"}, {"stage", "quantized"},
+             {"kv_cache", "int4"}, {"accuracy", 0.5}},
+            {{"model", "qlora"}, {"task", "gsm8k"}, {"dataset", "gsm"}, {"stage", "qlora"},
+             {"base", "w4a4"}, {"kv_cache", "int4"}, {"accuracy", 0.8}},
+            {{"model", "base"}, {"task", "gpqa"}, {"dataset", "gpqa"}, {"stage", "full"},
+             {"accuracy", 0.84}, {"ci_low", 0.805}, {"ci_high", 0.87}},
+            {{"model", "w4a4"}, {"task", "gpqa"}, {"dataset", "gpqa"}, {"stage", "quantized"},
+             {"kv_cache", "int4"}, {"accuracy", 0.826}, {"ci_low", 0.79}, {"ci_high", 0.857}},
+            {{"model", "qlora"}, {"task", "gpqa"}, {"dataset", "gpqa"}, {"stage", "qlora"},
+             {"base", "w4a4"}, {"kv_cache", "int4"}, {"accuracy", 0.84}}});
+        qbui::RecoveryChart cached;
+        cached.setRows(kv);
+        QCOMPARE(int(cached.bars().size()), 8);
+        QVERIFY(std::abs(cached.bars()[4].recovered - 0.75) < 1e-12);
+        QVERIFY(std::isnan(cached.bars()[7].recovered));
         // Without a recovered stage there is nothing to show.
         qbui::RecoveryChart plain;
         plain.setRows(accuracyRows());
