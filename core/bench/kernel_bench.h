@@ -31,13 +31,17 @@ struct KernelBenchRow
     int64_t matrices = 0;              // cycled per pass
     double secondsPerCall = 0;         // best pass / matrices
     double weightGBs = 0;              // weightBytes / secondsPerCall, 1e9 bytes
-    double fractionOfRead = 0;         // weightGBs / measured read bandwidth
+    double fractionOfRead = 0;         // weightGBs / KernelBenchReport::bestReadGBs
     double gflops = 0;                 // 2 rows out in / secondsPerCall
 };
 
 struct KernelBenchReport
 {
     double readGBs = 0; // streaming read, best of repeats
+    // The highest read rate measured: readGBs or, when faster, the weight rate of a row (every
+    // row's weight set is beyond the caches), with that row's description.
+    double bestReadGBs = 0;
+    std::string bestReadPath;
     int threads = 0;
     std::string kernelPath;
     std::vector<KernelBenchRow> rows;
