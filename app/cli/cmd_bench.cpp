@@ -10,10 +10,38 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace qbcli {
 
 namespace {
+
+// The optional --json FILE of a bench command: opened before minutes of measuring (an unwritable
+// path fails at once), written with the report at the end.
+class JsonReport
+{
+public:
+    explicit JsonReport(std::optional<std::string> path) : m_path(std::move(path))
+    {
+        if (m_path) {
+            m_out.open(*m_path);
+            if (!m_out)
+                throw qb::Error("cannot write " + *m_path);
+        }
+    }
+    template <class Json> void write(const Json &j)
+    {
+        if (!m_path)
+            return;
+        m_out << j.dump(2) << "\n";
+        if (!m_out)
+            throw qb::Error("cannot write " + *m_path);
+    }
+
+private:
+    std::optional<std::string> m_path;
+    std::ofstream m_out;
+};
 
 const char *kBenchUsage
     = "usage: quantbench-cli bench kernels [--json FILE] [--quick] [--set-mib N] [--repeats N]\n"
@@ -131,13 +159,7 @@ int benchModel(const std::vector<std::string> &argv)
         o.precisions = qb::bench::splitPrecisions(*list);
     for (const auto &p : o.precisions) // a bad name fails before minutes of loading and measuring
         qb::bench::checkPrecision(p);
-    const auto json = args.value("json");
-    std::ofstream jsonOut;
-    if (json) {
-        jsonOut.open(*json);
-        if (!jsonOut)
-            throw qb::Error("cannot write " + *json);
-    }
+    JsonReport out(args.value("json"));
     auto progress = [](const std::string &line) { std::cerr << line << "\n"; };
     const std::string source = args.positionals()[0];
     const auto dir
@@ -145,11 +167,7 @@ int benchModel(const std::vector<std::string> &argv)
     auto report = qb::bench::runModelBench(dir, o, progress);
     report.model = source;
     std::cout << report.table();
-    if (json) {
-        jsonOut << report.toJson().dump(2) << "\n";
-        if (!jsonOut)
-            throw qb::Error("cannot write " + *json);
-    }
+    out.write(report.toJson());
     return 0;
 }
 
@@ -187,21 +205,11 @@ int cmdBench(const std::vector<std::string> &argv)
         throw UsageError("--repeats must be in 1..1000");
     o.setBytes = static_cast<int64_t>(mib) << 20;
     o.repeats = static_cast<int>(repeats);
-    const auto json = args.value("json");
-    std::ofstream jsonOut;
-    if (json) { // fail before minutes of measuring, not after
-        jsonOut.open(*json);
-        if (!jsonOut)
-            throw qb::Error("cannot write " + *json);
-    }
+    JsonReport out(args.value("json"));
     const auto report
         = qb::bench::runKernelBench(o, [](const std::string &line) { std::cerr << line << "\n"; });
     std::cout << report.table();
-    if (json) {
-        jsonOut << report.toJson().dump(2) << "\n";
-        if (!jsonOut)
-            throw qb::Error("cannot write " + *json);
-    }
+    out.write(report.toJson());
     return 0;
 }
 
