@@ -36,7 +36,10 @@ const char *kScoreHelp
       "                  \"(B)\" or \"B\"\n"
       "  gpqa flexible   strict, else the last \"(B)\", else the last \"Answer: B\", else the\n"
       "                  choice whose text occurs last, when the line has a \"choices\" field\n"
-      "                  (four strings, in the order A-D, as 'data show' prints them)\n\n"
+      "                  (four strings, in the order A-D, as 'data show' prints them)\n"
+      "A reasoning model's thinking is set aside first: text up to the last \"</think>\" is\n"
+      "not read (an unclosed \"<think>\" leaves no answer), and its length in characters is\n"
+      "added as think_chars.\n\n"
       "options:\n"
       "  --task T       gsm8k or gpqa\n"
       "  --mode M       strict or flexible\n"
@@ -133,17 +136,21 @@ int cmdScore(const std::vector<std::string> &argv)
         // Checked in both modes, so a bad line is reported whichever mode reads it.
         const std::array<std::string, 4> choices = gsm ? std::array<std::string, 4>{}
                                                        : choicesOf(row, where);
+        // A reasoning model's thinking is set aside first, as evaluation does.
+        const qb::data::ThinkSplit split = qb::data::splitThinking(completion);
         qb::data::Extraction ex;
         if (gsm && strict)
-            ex = qb::data::extractGsmStrict(completion, format);
+            ex = qb::data::extractGsmStrict(split.answer, format);
         else if (gsm)
-            ex = qb::data::extractGsmFlexible(completion);
+            ex = qb::data::extractGsmFlexible(split.answer);
         else if (strict)
-            ex = qb::data::extractGpqaStrict(completion, format);
+            ex = qb::data::extractGpqaStrict(split.answer, format);
         else
-            ex = qb::data::extractGpqa(completion, choices, format);
+            ex = qb::data::extractGpqa(split.answer, choices, format);
         row["extracted"] = ex.answer;
         row["parsed"] = ex.parsed;
+        if (split.thinkChars >= 0)
+            row["think_chars"] = split.thinkChars;
         std::cout << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     }
     return 0;

@@ -74,6 +74,9 @@ struct EvalRow
     std::string kvCache = "fp32";
     std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
     std::vector<StepBucket> bySteps;    // gsm8k: accuracy per chain length, shortest first
+    // Reasoning models: mean characters of thinking set aside before extraction, over the
+    // completions that had a thinking section (data/answer_extract.h splitThinking).
+    std::optional<double> meanThinkChars;
     // Decoding sweep rows: the setting (JSON keys temperature, top_p, top_k, prompt_style,
     // greedy_accuracy, drop_from_greedy).
     std::optional<DecodingSetting> decoding;

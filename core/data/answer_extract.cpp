@@ -290,10 +290,12 @@ Extraction extractGsmStrict(std::string_view completion, PromptFormat format)
     }
 }
 
-AnswerCheck checkGsmAnswer(std::string_view completion, const std::string &gold,
-                           PromptFormat format)
+AnswerCheck checkGsmAnswer(std::string_view text, const std::string &gold, PromptFormat format)
 {
     AnswerCheck check;
+    const ThinkSplit split = splitThinking(text);
+    const std::string_view completion = split.answer;
+    check.thinkChars = split.thinkChars;
     check.strict = extractGsmStrict(completion, format);
     check.flexible = extractGsmFlexible(completion);
     const std::string goldValue = normalizeNumber(gold);
@@ -302,16 +304,35 @@ AnswerCheck checkGsmAnswer(std::string_view completion, const std::string &gold,
     return check;
 }
 
-AnswerCheck checkGpqaAnswer(std::string_view completion, const GpqaRecord &record,
+AnswerCheck checkGpqaAnswer(std::string_view text, const GpqaRecord &record,
                             PromptFormat format)
 {
     AnswerCheck check;
+    const ThinkSplit split = splitThinking(text);
+    const std::string_view completion = split.answer;
+    check.thinkChars = split.thinkChars;
     check.strict = extractGpqaStrict(completion, format);
     check.flexible = extractGpqa(completion, record.choices, format);
     const std::string gold(1, record.goldLetter());
     check.strictCorrect = check.strict.parsed && check.strict.answer == gold;
     check.flexibleCorrect = check.flexible.parsed && check.flexible.answer == gold;
     return check;
+}
+
+ThinkSplit splitThinking(std::string_view completion, std::string_view thinkStart,
+                         std::string_view thinkEnd)
+{
+    ThinkSplit out;
+    if (const auto end = completion.rfind(thinkEnd); end != std::string_view::npos) {
+        out.thinkChars = static_cast<int64_t>(end + thinkEnd.size());
+        out.answer = completion.substr(end + thinkEnd.size());
+    } else if (completion.find(thinkStart) != std::string_view::npos) {
+        out.thinkChars = static_cast<int64_t>(completion.size());
+        out.answer = {};
+    } else {
+        out.answer = completion;
+    }
+    return out;
 }
 
 } // namespace qb::data

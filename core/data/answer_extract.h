@@ -10,6 +10,7 @@
 // accuracy this equals lm-eval (which scores it wrong), and the unparsed rate stays honest.
 // One deliberate difference: lm-eval's CoT pattern "The answer is (N)." needs one more character
 // after N and so reads "The answer is 33" at the very end of a text as "3"; we read 33.
+// checkGsmAnswer / checkGpqaAnswer first set a reasoning model's thinking aside (splitThinking).
 // The completion is expected to be cut at the stop sequences already (generation does that; see
 // applyStopSequences for saved completions).
 // Thread safety: free functions with no shared state.
@@ -18,6 +19,7 @@
 #include "data/prompts.h"
 
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -55,7 +57,24 @@ struct AnswerCheck
     Extraction flexible;
     bool strictCorrect = false;
     bool flexibleCorrect = false;
+    // Reasoning models: characters of the thinking set aside before extraction (ThinkSplit);
+    // -1 when the completion has no thinking section.
+    int64_t thinkChars = -1;
 };
+
+// Reasoning models (DeepSeek-R1 distills, Qwen3, ...) think before they answer, and the thinking
+// holds intermediate numbers and letters that are not the answer. The text up to the last
+// `thinkEnd` is set aside and only what follows it is the answer. A completion that opens a
+// thinking section ("<think>") and never closes it ran out of tokens mid-thought: its answer is
+// empty (unparsed). Without either tag the whole completion is the answer. thinkChars counts
+// what was set aside (the tag included), -1 when there was no thinking section.
+struct ThinkSplit
+{
+    std::string_view answer;
+    int64_t thinkChars = -1;
+};
+ThinkSplit splitThinking(std::string_view completion, std::string_view thinkStart = "<think>",
+                         std::string_view thinkEnd = "</think>");
 
 // gold: GsmRecord::gold (already normalized). format: a GSM format (chooses the strict rule).
 AnswerCheck checkGsmAnswer(std::string_view completion, const std::string &gold,

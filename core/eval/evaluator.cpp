@@ -86,6 +86,8 @@ json QuestionRecord::toJson() const
         rec["steps_fraction"] = *stepsFraction;
     if (chainLength)
         rec["chain_length"] = *chainLength;
+    if (thinkChars)
+        rec["think_chars"] = *thinkChars;
     if (completions.size() > 1)
         rec["samples"] = completions;
     return rec;
@@ -118,6 +120,8 @@ EvalRow EvalSummary::row(const QuestionSet &set) const
     row.selfConsistency = samples;
     if (set.task == Task::Gsm8k)
         row.stepAccuracy = n ? stepSum / n : 0.0;
+    if (thinking > 0)
+        row.meanThinkChars = double(thinkChars) / double(thinking);
     for (const auto &[steps, counts] : byChain) {
         StepBucket b;
         b.steps = steps;
@@ -195,8 +199,13 @@ EvalReport summarize(const QuestionSet &set, const SampledAnswers &sampled, int 
         const EvalQuestion &q = set.questions[i];
         std::vector<data::Extraction> strictVotes, flexVotes;
         for (int j = 0; j < k; ++j) {
-            strictVotes.push_back(sampled.checks[i].at(j).strict);
-            flexVotes.push_back(sampled.checks[i].at(j).flexible);
+            const data::AnswerCheck &c = sampled.checks[i].at(j);
+            strictVotes.push_back(c.strict);
+            flexVotes.push_back(c.flexible);
+            if (c.thinkChars >= 0) {
+                ++s.thinking;
+                s.thinkChars += c.thinkChars;
+            }
         }
         QuestionRecord r;
         r.id = q.id;
@@ -206,6 +215,8 @@ EvalReport summarize(const QuestionSet &set, const SampledAnswers &sampled, int 
         r.strict = data::majorityVote(strictVotes).winner;
         r.flexible = data::majorityVote(flexVotes).winner;
         r.gold = q.gold;
+        if (sampled.checks[i].at(0).thinkChars >= 0)
+            r.thinkChars = sampled.checks[i].at(0).thinkChars;
         r.correct = r.strict.parsed && r.strict.answer == q.gold;
         r.flexibleCorrect = r.flexible.parsed && r.flexible.answer == q.gold;
         s.correct += r.correct;

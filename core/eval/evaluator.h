@@ -68,6 +68,7 @@ struct QuestionRecord
     bool flexibleCorrect = false;
     std::optional<double> stepsFraction; // GSM: reference steps reproduced by the first sample
     std::optional<int> chainLength;      // GSM: reasoning steps of the reference solution
+    std::optional<int64_t> thinkChars;   // reasoning models: thinking set aside (first sample)
 
     // The records file's JSON object (keys as in records/*.jsonl).
     nlohmann::json toJson() const;
@@ -86,6 +87,8 @@ struct EvalSummary
     double stepSum = 0;          // GSM: sum of stepsFraction
     int samples = 1;
     std::map<int, std::pair<int64_t, int64_t>> byChain; // GSM: steps -> (n, correct)
+    int64_t thinking = 0;   // completions (every sample) with a thinking section
+    int64_t thinkChars = 0; // their thinking, characters
 
     double accuracy() const { return n ? double(correct) / n : 0.0; }
     // An EvalRow with every measured column filled; the caller sets model, label, precision,

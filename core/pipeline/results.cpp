@@ -34,6 +34,8 @@ json EvalRow::toJson() const
         row["kv_cache"] = kvCache;
     if (stepAccuracy)
         row["step_accuracy"] = *stepAccuracy;
+    if (meanThinkChars)
+        row["mean_think_chars"] = *meanThinkChars;
     if (!bySteps.empty()) {
         json buckets = json::array();
         for (const auto &b : bySteps)
@@ -99,6 +101,8 @@ EvalRow EvalRow::fromJson(const json &row)
         r.prefillTokensPerSecond = row["prefill_tokens_per_second"].get<double>();
     if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
         r.stepAccuracy = row["step_accuracy"].get<double>();
+    if (row.contains("mean_think_chars") && row["mean_think_chars"].is_number())
+        r.meanThinkChars = row["mean_think_chars"].get<double>();
     if (row.contains("by_steps") && row["by_steps"].is_array())
         for (const auto &b : row["by_steps"]) {
             if (!b.is_object())

@@ -370,6 +370,12 @@ private Q_SLOTS:
         QCOMPARE(extracted(r), (std::vector<std::string>{"9"}));
         r = cli({"score", "--task", "gsm8k", "--mode", "flexible", "--apply-stops"}, tmp, uncut);
         QCOMPARE(extracted(r), (std::vector<std::string>{"5"}));
+
+        // A reasoning model's thinking is set aside: "<think>" 7 + "#### 3" 6 + "</think>" 8.
+        const QByteArray thinking = "{\"completion\":\"<think>#### 3</think>\\n#### 6\"}\n";
+        r = cli({"score", "--task", "gsm8k", "--mode", "strict"}, tmp, thinking);
+        QCOMPARE(extracted(r), (std::vector<std::string>{"6"}));
+        QCOMPARE(jsonLines(r.out)[0]["think_chars"].get<int64_t>(), int64_t(21));
     }
 
     void scoreGpqaCompletions()

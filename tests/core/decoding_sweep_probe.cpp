@@ -46,8 +46,14 @@ Counts summarizeHand(const std::string &format, const std::vector<std::string> &
     c.correct = report.summary.correct;
     c.flexibleCorrect = report.summary.flexibleCorrect;
     c.unparsed = report.summary.unparsed;
-    for (const auto &r : report.records)
+    for (const auto &r : report.records) {
         c.strictAnswers.push_back(r.strict.answer);
+        const auto j = r.toJson();
+        c.recordThink.push_back(j.contains("think_chars") ? j["think_chars"].get<int64_t>() : -1);
+    }
+    const auto row = report.summary.row(set).toJson();
+    if (row.contains("mean_think_chars"))
+        c.meanThinkChars = row["mean_think_chars"].get<double>();
     return c;
 }
 

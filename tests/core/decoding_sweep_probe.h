@@ -9,6 +9,8 @@ namespace sweepprobe {
 
 struct Counts
 {
+    double meanThinkChars = -1;           // the row's mean_think_chars; -1 when it has none
+    std::vector<int64_t> recordThink;     // records' think_chars; -1 when absent
     int64_t n = 0;
     int64_t correct = 0;         // strict, after the vote
     int64_t flexibleCorrect = 0;

@@ -132,6 +132,35 @@ private Q_SLOTS:
         QVERIFY(!c.strict.parsed && c.flexible.parsed && !c.flexibleCorrect);
     }
 
+    void thinkingIsSetAsideBeforeExtraction()
+    {
+        // The thinking holds a "#### 5" and numbers; only the text after </think> is read.
+        const std::string think = "<think>Maybe 2 + 2 = 5?\n#### 5\nNo: 2 + 2 = 4.</think>";
+        AnswerCheck c = checkGsmAnswer(think + "\nSo 2 + 2 = 4.\n#### 4", "4",
+                                       PromptFormat::Gsm8k);
+        QVERIFY(c.strictCorrect && c.flexibleCorrect);
+        QCOMPARE(c.thinkChars, int64_t(think.size()));
+        // Templates that open <think> in the prompt leave only the closing tag; the last one wins.
+        c = checkGsmAnswer("2 + 2 = 5</think> hm, 4</think>\n#### 4", "4", PromptFormat::Gsm8k);
+        QVERIFY(c.strictCorrect);
+        QCOMPARE(c.thinkChars, int64_t(std::string("2 + 2 = 5</think> hm, 4</think>").size()));
+        // Thinking cut off by the token limit: no answer, whatever numbers it held.
+        c = checkGsmAnswer("<think>2 + 2 = 4\n#### 4", "4", PromptFormat::Gsm8k);
+        QVERIFY(!c.strict.parsed && !c.flexible.parsed);
+        QCOMPARE(c.thinkChars, int64_t(std::string("<think>2 + 2 = 4\n#### 4").size()));
+        // No thinking: unchanged, -1.
+        c = checkGsmAnswer("2 + 2 = 4\n#### 4", "4", PromptFormat::Gsm8k);
+        QVERIFY(c.strictCorrect);
+        QCOMPARE(c.thinkChars, int64_t(-1));
+        // GPQA: a letter in the thinking is not the answer.
+        GpqaRecord r;
+        r.choices = {"1", "2", "3", "4"};
+        r.goldIndex = 2;
+        c = checkGpqaAnswer("<think>The answer is (A)? No.</think> The answer is (C).", r,
+                            PromptFormat::GpqaCot);
+        QVERIFY(c.strictCorrect && c.flexibleCorrect);
+    }
+
     void stopSequencesCut()
     {
         QCOMPARE(applyStopSequences("#### 5\n\nQuestion: next", stopSequences(PromptFormat::Gsm8k)),

@@ -15,6 +15,21 @@ class TestDecodingSweep : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void thinkingLengthIsReported()
+    {
+        // q0's samples set aside "<think>a</think>" (16 characters) and "<think>abcdefg</think>"
+        // (22); q1 has no thinking. The row's mean is over the completions that think.
+        const std::vector<std::string> golds = {"4", "5"};
+        const std::vector<std::vector<std::string>> samples = {
+            {"<think>a</think>#### 4", "<think>abcdefg</think>#### 4"}, {"#### 5", "#### 5"}};
+        const auto c = sweepprobe::summarizeHand("gsm8k", golds, samples, 2);
+        QCOMPARE(c.correct, int64_t(2));
+        QCOMPARE(c.recordThink, (std::vector<int64_t>{16, -1})); // the first sample's
+        QCOMPARE(c.meanThinkChars, (16.0 + 22.0) / 2.0);
+        const auto plain = sweepprobe::summarizeHand("gsm8k", {"5"}, {{"#### 5"}}, 1);
+        QCOMPARE(plain.meanThinkChars, -1.0);
+    }
+
     void majorityFromPrefixes()
     {
         // Gold 5: strict 5,3,3,5,5. Gold 7: strict -,7,-,8,8 (flexible the same: no numbers in
