@@ -40,12 +40,37 @@ const char *kRunHelp =
     "  --no-cache       recompute every node\n"
     "  --up-to NODE     run only NODE and the nodes it depends on\n"
     "  --threads N      torch threads (default: all cores)\n"
+    "  --set NODE.PARAM=VALUE\n"
+    "                   set a node's parameter before running (repeatable; VALUE is YAML;\n"
+    "                   a dotted PARAM reaches into an object: eval.decoding.max_new_tokens=64);\n"
+    "                   the run folder's experiment.yaml records the result\n"
     "  --quiet          print only the summary\n";
+
+// Takes every "--set X" / "--set=X" out of argv (Args reads each option once).
+std::vector<std::string> takeSets(std::vector<std::string> &argv)
+{
+    std::vector<std::string> sets, rest;
+    for (size_t i = 0; i < argv.size(); ++i) {
+        if (argv[i] == "--set") {
+            if (i + 1 >= argv.size())
+                throw UsageError("--set needs NODE.PARAM=VALUE");
+            sets.push_back(argv[++i]);
+        } else if (argv[i].rfind("--set=", 0) == 0) {
+            sets.push_back(argv[i].substr(6));
+        } else {
+            rest.push_back(argv[i]);
+        }
+    }
+    argv = rest;
+    return sets;
+}
 
 } // namespace
 
-int cmdRun(const std::vector<std::string> &argv)
+int cmdRun(const std::vector<std::string> &argvIn)
 {
+    std::vector<std::string> argv = argvIn;
+    const std::vector<std::string> sets = takeSets(argv);
     Args args(argv, {"out", "cache", "up-to", "threads"}, {"no-cache", "quiet", "help"});
     if (args.flag("help")) {
         std::cout << kRunHelp;
@@ -54,7 +79,9 @@ int cmdRun(const std::vector<std::string> &argv)
     if (args.positionals().size() != 1)
         throw UsageError("expected one experiment file, got " + std::to_string(args.positionals().size()));
     const auto &registry = qb::builtinRegistry();
-    const qb::Experiment exp = qb::loadExperiment(args.positionals()[0], registry);
+    qb::Experiment exp = qb::loadExperiment(args.positionals()[0], registry);
+    for (const auto &assignment : sets)
+        qb::setParameter(exp, assignment, registry);
     qb::RuntimeInfo rt = qb::initRuntime(static_cast<int>(args.integer("threads", 0)));
     qb::RunOptions opt;
     opt.outDir = args.value("out").value_or("");

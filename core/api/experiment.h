@@ -77,6 +77,13 @@ Experiment loadExperiment(const std::filesystem::path &path, const NodeRegistry 
 std::vector<Diagnostic> validateExperiment(const Experiment &experiment,
                                            const NodeRegistry &registry);
 
+// Applies "NODE.PARAM=VALUE" (PARAM may be a dotted path into an object parameter:
+// "eval.decoding.max_new_tokens=64"); VALUE is read as YAML ("4", "true", "[a, b]",
+// "{method: int, bits: 4}", "text"), as the file would. Validates the result; throws qb::Error
+// naming the assignment for an unknown node, a malformed assignment or an invalid value.
+void setParameter(Experiment &experiment, const std::string &assignment,
+                  const NodeRegistry &registry);
+
 std::string toYaml(const Experiment &experiment);
 void saveExperiment(const Experiment &experiment, const std::filesystem::path &path);
 

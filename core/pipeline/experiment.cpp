@@ -561,6 +561,51 @@ Experiment parseExperiment(const std::string &yamlText, const std::string &sourc
     return exp;
 }
 
+void setParameter(Experiment &experiment, const std::string &assignment,
+                  const NodeRegistry &registry)
+{
+    const std::string where = "--set '" + assignment + "'";
+    const auto eq = assignment.find('=');
+    const auto dot = assignment.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 >= eq)
+        throw Error(where + ": expected NODE.PARAM=VALUE");
+    const std::string nodeId = assignment.substr(0, dot);
+    NodeDecl *node = experiment.find(nodeId);
+    if (!node)
+        throw Error(where + ": the experiment has no node '" + nodeId + "'");
+    json value;
+    try {
+        const std::string text = assignment.substr(eq + 1);
+        LineMap lines;
+        value = text.empty() ? json("") : yamlToJson(YAML::Load(text), "", lines);
+    } catch (const YAML::Exception &e) {
+        throw Error(where + ": the value is not YAML: " + e.what());
+    }
+    // Walk the dotted parameter path, creating objects on the way.
+    json *target = &node->params;
+    std::string path = assignment.substr(dot + 1, eq - dot - 1);
+    for (size_t from = 0;;) {
+        const size_t next = path.find('.', from);
+        const std::string key = path.substr(from, next == std::string::npos ? std::string::npos
+                                                                            : next - from);
+        if (key.empty())
+            throw Error(where + ": empty parameter name in '" + path + "'");
+        if (!target->is_object())
+            *target = json::object();
+        if (next == std::string::npos) {
+            (*target)[key] = value;
+            break;
+        }
+        target = &(*target)[key];
+        from = next + 1;
+    }
+    std::string problems;
+    for (const auto &d : validateExperiment(experiment, registry))
+        problems += "\n  " + d.format(experiment.source);
+    if (!problems.empty())
+        throw Error(where + ": the experiment is not valid with it:" + problems);
+}
+
 Experiment loadExperiment(const std::filesystem::path &path, const NodeRegistry &registry)
 {
     return parseExperiment(readTextFile(path), path.string(), registry);

@@ -107,6 +107,63 @@ private Q_SLOTS:
         QCOMPARE(results["status"].get<std::string>(), std::string("failed"));
     }
 
+    void setParameterOverridesTheFileAndIsRecorded()
+    {
+        const fs::path tmp = qbtest::makeTempDir("cli");
+        const QString project = QString::fromStdString(
+            (qbtest::sourceDir() / "projects" / "real-model-study.yaml").string());
+        // Without a model folder the study stops at once, naming the folder it expected.
+        auto r = cli({"run", project, "--out", QString::fromStdString((tmp / "none").string())},
+                     tmp / "cache", qbtest::sourceDir());
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("models/your-model: model folder does not exist"), qPrintable(r.err));
+        // Bad assignments name themselves and what is wrong.
+        r = cli({"run", project, "--set", "nosuch.path=x"}, tmp / "cache");
+        QVERIFY2(r.code != 0 && r.err.contains("--set 'nosuch.path=x': the experiment has no node"),
+                 qPrintable(r.err));
+        r = cli({"run", project, "--set", "gsm.limit=many"}, tmp / "cache");
+        QVERIFY2(r.code != 0 && r.err.contains("--set 'gsm.limit=many'") && r.err.contains("limit"),
+                 qPrintable(r.err));
+        r = cli({"run", project, "--set=gsm"}, tmp / "cache");
+        QVERIFY2(r.code != 0 && r.err.contains("expected NODE.PARAM=VALUE"), qPrintable(r.err));
+
+        // The whole study on a tiny random model in HF layout, shrunk with --set (nested keys too).
+        const fs::path data = qbtest::sharedDataDir();
+        if (data.empty())
+            QSKIP("../shared/data (GSM8K files) is absent");
+        const fs::path rnd = tmp / "rnd.yaml";
+        qbtest::writeFile(rnd, "schema_version: 1\nname: rnd\nseed: 3\nnodes:\n"
+                               "  - {id: rnd, type: model.random, params: {vocab_size: 256, "
+                               "hidden_size: 32, intermediate_size: 64, layers: 2, heads: 4, "
+                               "kv_heads: 2, max_positions: 2048}}\n");
+        r = cli({"run", QString::fromStdString(rnd.string()), "--out",
+                 QString::fromStdString((tmp / "rnd").string())}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const fs::path out = tmp / "study";
+        auto set = [](const std::string &s) { return QString::fromStdString(s); };
+        r = cli({"run", project, "--out", set(out.string()), "--quiet",
+                 "--set", set("model.path=" + (tmp / "rnd" / "nodes" / "rnd").string()),
+                 "--set", set("gsm.path=" + (data / "gsm8k" / "test.jsonl").string()),
+                 "--set", set("gsm_train.path=" + (data / "gsm8k" / "train.jsonl").string()),
+                 "--set", "gsm.limit=3", "--set", "gsm_train.limit=40", "--set", "qlora.steps=2",
+                 "--set", "qlora.batch_size=2", "--set", "gptq4.calibration.samples=4",
+                 "--set", "gptq4.calibration.seq_len=32", "--set", "eval.num_fewshot=1",
+                 "--set", "eval.decoding.max_new_tokens=8"},
+                tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto results = nlohmann::json::parse(qbtest::readFile(out / "results.json"));
+        int evalRows = 0;
+        for (const auto &row : results["results"])
+            if (row.contains("accuracy")) {
+                ++evalRows;
+                QCOMPARE(row["n"].get<int>(), 3);
+            }
+        QCOMPARE(evalRows, 6); // fp32, int8, nf4, gptq4, w4a4, qlora on the 3 questions
+        const std::string resolved = qbtest::readFile(out / "experiment.yaml");
+        QVERIFY2(resolved.find("max_new_tokens: 8") != std::string::npos, resolved.c_str());
+        QVERIFY(resolved.find("steps: 2") != std::string::npos);
+    }
+
     void infoReportsOpenBlasAndThreads()
     {
         const fs::path tmp = qbtest::makeTempDir("cli");
