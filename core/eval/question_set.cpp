@@ -28,20 +28,33 @@ QuestionSet gsmQuestions(const std::vector<data::GsmRecord> &records, const Prom
     if (!data::isGsmFormat(set.format))
         throw Error(std::string("prompt format ") + data::promptFormatName(set.format)
                     + " is not a GSM8K format");
-    if (options.numFewshot > 0 && set.format == data::PromptFormat::Gsm8k)
-        throw Error("num_fewshot > 0 with gsm8k needs a train split; not supported yet "
-                    "(use gsm8k_cot, whose exemplars are built in)");
+    const bool kShot = options.numFewshot > 0 && set.format == data::PromptFormat::Gsm8k;
+    if (kShot && options.fewshotPool.empty())
+        throw Error("num_fewshot " + std::to_string(options.numFewshot)
+                    + " with gsm8k needs questions to draw the shots from: connect a GSM8K "
+                      "train split to the evaluate node's 'fewshot' input");
     auto exemplars = data::standardCotExemplars();
     exemplars.resize(std::min<size_t>(exemplars.size(), static_cast<size_t>(options.numFewshot)));
-    for (const auto &r : records) {
+    for (size_t i = 0; i < records.size(); ++i) {
+        const data::GsmRecord &r = records[i];
         EvalQuestion q;
         q.id = r.id;
         q.gold = r.gold;
         q.gsm = r;
+        std::vector<data::GsmRecord> shots;
+        if (kShot) {
+            // One spare draw replaces the question itself when the pool holds it.
+            for (size_t k : data::fewShotIndices(options.fewshotPool.size(), options.numFewshot + 1,
+                                                 options.fewshotSeed + i)) {
+                const data::GsmRecord &shot = options.fewshotPool[k];
+                if (shot.question != r.question && int(shots.size()) < options.numFewshot)
+                    shots.push_back(shot);
+            }
+        }
         q.prompt = set.format == data::PromptFormat::Gsm8kCot
             ? data::gsm8kCotPrompt(r.question, exemplars)
             : set.format == data::PromptFormat::Gsm8kDirect ? data::gsm8kDirectPrompt(r.question)
-                                                             : data::gsm8kPrompt(r.question);
+                                                             : data::gsm8kPrompt(r.question, shots);
         set.questions.push_back(std::move(q));
     }
     return set;

@@ -37,7 +37,14 @@ struct PromptOptions
 {
     data::PromptFormat gsmFormat = data::PromptFormat::Gsm8k;
     data::PromptFormat gpqaFormat = data::PromptFormat::GpqaZeroShot;
-    int numFewshot = 0; // gsm8k_cot: how many of the standard exemplars
+    // gsm8k_cot: how many of the standard exemplars; gsm8k: how many shots from fewshotPool.
+    int numFewshot = 0;
+    // gsm8k few-shot: the records shots are drawn from (lm-eval: the train split). Each question
+    // gets its own numFewshot shots, data::fewShotIndices(pool, k, fewshotSeed + question index),
+    // never the question itself; lm-eval also draws per question, with Python's RNG, so its
+    // shots differ from these.
+    std::vector<data::GsmRecord> fewshotPool;
+    uint64_t fewshotSeed = 1234;
 };
 
 QuestionSet gsmQuestions(const std::vector<data::GsmRecord> &records, const PromptOptions &options);

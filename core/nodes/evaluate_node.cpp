@@ -5,6 +5,7 @@
 // model to the node evaluates that model only.
 #include "api/node_context.h"
 #include "api/results.h"
+#include "data/gsm8k.h"
 #include "eval/evaluator.h"
 #include "nodes/node_inputs.h"
 #include "nodes/nodes.h"
@@ -49,7 +50,15 @@ std::string sanitize(const std::string &s)
 
 Artifact runEvaluate(NodeContext &ctx)
 {
-    const EvaluateParams params = EvaluateParams::fromJson(ctx.params(), ctx.seed());
+    EvaluateParams params = EvaluateParams::fromJson(ctx.params(), ctx.seed());
+    json fewshotKey = nullptr;
+    if (ctx.hasInput("fewshot")) {
+        const Artifact &f = ctx.input("fewshot");
+        if (f.meta.value("task", "") != "gsm8k")
+            throw Error("fewshot: dataset '" + f.nodeId + "' is not GSM8K");
+        params.prompts.fewshotPool = data::loadGsm8k(f.dir / f.meta.at("file").get<std::string>());
+        fewshotKey = f.key;
+    }
     const auto &models = ctx.inputs("models");
     const auto &datasets = ctx.inputs("datasets");
     fs::create_directories(ctx.outDir() / "records");
@@ -69,8 +78,10 @@ Artifact runEvaluate(NodeContext &ctx)
             const std::string where = label + " on " + d.nodeId;
             // One unit per (model artifact, dataset artifact, settings): the row's numbers and
             // the records depend on nothing else; node ids and labels are filled in below.
-            const std::string unit = ctx.unitKey(
-                {{"model", m.key}, {"dataset", d.key}, {"params", ctx.params()}});
+            json unitDesc = {{"model", m.key}, {"dataset", d.key}, {"params", ctx.params()}};
+            if (!fewshotKey.is_null())
+                unitDesc["fewshot"] = fewshotKey;
+            const std::string unit = ctx.unitKey(unitDesc);
             EvalRow row;
             std::string records;
             bool hit = false;
@@ -155,14 +166,19 @@ void registerEvaluateNodes(NodeRegistry &registry)
                  "does (strict and flexible extraction), with 95% intervals and per-question "
                  "records.");
     e.inputs = {{"models", "model", true, false, "Models to compare"},
-                {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"}};
+                {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"},
+                {"fewshot", "dataset", false, true,
+                 "gsm8k k-shot: the GSM8K records shots are drawn from (the train split)"}};
     e.params = {
         ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot", "gsm8k_direct"},
                           "gsm8k: 'Question: ..\\nAnswer:'; gsm8k_cot: 'Q: ..\\nA:' with "
                           "exemplars; gsm8k_direct: 'Question: ..\\nAnswer: ####' (answer only)"),
         ParamSpec::choice("gpqa_format", "gpqa_zeroshot", {"gpqa_zeroshot", "gpqa_cot_zeroshot"},
                           "Zero-shot or chain-of-thought GPQA prompt"),
-        ParamSpec::integer("num_fewshot", 0, "Chain-of-thought exemplars (gsm8k_cot)").range(0, 8),
+        ParamSpec::integer("num_fewshot", 0,
+                           "gsm8k_cot: standard exemplars (up to 8); gsm8k: shots drawn per "
+                           "question from the fewshot input (lm-eval's gsm8k uses 5)")
+            .range(0, 8),
         ParamSpec::integer("batch_size", 32, "Prompts decoded together").range(1, 1024),
         ParamSpec::integer("self_consistency", 1,
                            "Samples per question, majority vote over extracted answers")

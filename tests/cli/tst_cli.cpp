@@ -162,6 +162,29 @@ private Q_SLOTS:
         const std::string resolved = qbtest::readFile(out / "experiment.yaml");
         QVERIFY2(resolved.find("max_new_tokens: 8") != std::string::npos, resolved.c_str());
         QVERIFY(resolved.find("steps: 2") != std::string::npos);
+
+        // lm-eval's gsm8k k-shot (5 there; 2 here, to fit the byte-level model's 2048
+        // positions): k training questions before each test question.
+        const fs::path out5 = tmp / "study5";
+        r = cli({"run", project, "--out", set(out5.string()), "--quiet", "--up-to", "eval",
+                 "--set", set("model.path=" + (tmp / "rnd" / "nodes" / "rnd").string()),
+                 "--set", set("gsm.path=" + (data / "gsm8k" / "test.jsonl").string()),
+                 "--set", set("gsm_train.path=" + (data / "gsm8k" / "train.jsonl").string()),
+                 "--set", "gsm.limit=3", "--set", "gsm_train.limit=40", "--set", "qlora.steps=2",
+                 "--set", "qlora.batch_size=2", "--set", "gptq4.calibration.samples=4",
+                 "--set", "gptq4.calibration.seq_len=32", "--set", "eval.num_fewshot=2",
+                 "--set", "eval.gsm_format=gsm8k", "--set", "eval.decoding.max_new_tokens=8"},
+                tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const std::string records
+            = qbtest::readFile(out5 / "nodes" / "eval" / "records" / "model__gsm.jsonl");
+        const auto first = nlohmann::json::parse(records.substr(0, records.find('\n')));
+        const std::string prompt = first["prompt"].get<std::string>();
+        size_t questions = 0;
+        for (size_t at = prompt.find("Question: "); at != std::string::npos;
+             at = prompt.find("Question: ", at + 1))
+            ++questions;
+        QCOMPARE(questions, size_t(3));
     }
 
     void infoReportsOpenBlasAndThreads()

@@ -2,6 +2,7 @@
 // gsm8k-cot.yaml, gpqa _zeroshot_yaml / _cot_zeroshot_yaml): delimiters, spacing and the
 // "question:" without a space are deliberate.
 #include "data/prompts.h"
+#include "eval/question_set.h"
 #include "util/error.h"
 
 #include <QtTest>
@@ -105,6 +106,51 @@ private Q_SLOTS:
         QCOMPARE(std::set<size_t>(all.begin(), all.end()), (std::set<size_t>{0, 1, 2}));
         QVERIFY(fewShotIndices(0, 5, 1).empty());
         QVERIFY(fewShotIndices(10, 0, 1).empty());
+    }
+
+    void gsm8kKShotFromAPool()
+    {
+        // lm-eval's gsm8k: k shots from the train split before each question, drawn per question.
+        std::vector<GsmRecord> pool;
+        for (int i = 0; i < 6; ++i)
+            pool.push_back({"p" + std::to_string(i), "Pool question " + std::to_string(i) + "?",
+                            "So " + std::to_string(i) + ".\n#### " + std::to_string(i),
+                            std::to_string(i)});
+        const std::vector<GsmRecord> tests = {{"t0", "Test A?", "#### 1", "1"},
+                                              pool[2], // a question that is also in the pool
+                                              {"t2", "Test C?", "#### 3", "3"}};
+        qb::eval::PromptOptions o;
+        o.numFewshot = 3;
+        o.fewshotPool = pool;
+        const auto set = qb::eval::gsmQuestions(tests, o);
+        QCOMPARE(set.questions.size(), size_t(3));
+        for (size_t i = 0; i < tests.size(); ++i) {
+            // The expected shots written out: the first 3 of 4 draws that are not the question.
+            std::vector<GsmRecord> shots;
+            for (size_t k : fewShotIndices(6, 4, 1234 + i))
+                if (pool[k].question != tests[i].question && shots.size() < 3)
+                    shots.push_back(pool[k]);
+            QCOMPARE(shots.size(), size_t(3));
+            const std::string &prompt = set.questions[i].prompt;
+            QCOMPARE(prompt, gsm8kPrompt(tests[i].question, shots));
+            QVERIFY(prompt.size() > tests[i].question.size() + 9);
+            QCOMPARE(prompt.substr(prompt.size() - tests[i].question.size() - 18),
+                     "Question: " + tests[i].question + "\nAnswer:");
+        }
+        // Pool question 2 is asked once, never shown as its own shot.
+        const std::string &own = set.questions[1].prompt;
+        QCOMPARE(own.find("Pool question 2?"), own.rfind("Pool question 2?"));
+        // Shots differ between questions, and the same seed gives the same prompts.
+        QVERIFY(set.questions[0].prompt.substr(0, 40) != set.questions[2].prompt.substr(0, 40));
+        QCOMPARE(qb::eval::gsmQuestions(tests, o).questions[2].prompt, set.questions[2].prompt);
+        // k-shot gsm8k without a pool is an error that says what to connect.
+        o.fewshotPool.clear();
+        try {
+            qb::eval::gsmQuestions(tests, o);
+            QFAIL("expected an error");
+        } catch (const qb::Error &e) {
+            QVERIFY2(std::string(e.what()).find("'fewshot' input") != std::string::npos, e.what());
+        }
     }
 };
 
