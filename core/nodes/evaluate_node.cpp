@@ -25,6 +25,7 @@ struct EvaluateParams
 {
     eval::PromptOptions prompts;
     eval::EvalOptions options;
+    bool chat = false; // zero-shot prompts as a user turn through each model's chat template
 
     static EvaluateParams fromJson(const json &p, uint64_t seed)
     {
@@ -36,6 +37,10 @@ struct EvaluateParams
         e.options.samples = p.at("self_consistency");
         e.options.decoding = decodingFromJson(p.at("decoding"), seed);
         e.options.decoding.kvCache = kvCacheFormatFromName(p.at("kv_cache").get<std::string>());
+        e.chat = p.at("chat").get<bool>();
+        if (e.chat && e.prompts.numFewshot > 0)
+            throw Error("chat: prompts through the chat template are zero-shot here; set "
+                        "num_fewshot to 0");
         return e;
     }
 };
@@ -105,7 +110,16 @@ Artifact runEvaluate(NodeContext &ctx)
             } else {
                 if (!bundle)
                     bundle = loadModelBundle(m);
-                const eval::QuestionSet set = loadDatasetQuestions(d, params.prompts);
+                eval::QuestionSet set = loadDatasetQuestions(d, params.prompts);
+                // lm-eval's --apply_chat_template, zero-shot: the format's prompt is the user
+                // turn, and the template adds the assistant's opening (add_generation_prompt).
+                if (params.chat)
+                    for (auto &q : set.questions)
+                        q.prompt = renderChat(
+                            *bundle,
+                            nlohmann::ordered_json::array(
+                                {nlohmann::ordered_json{{"role", "user"}, {"content", q.prompt}}}),
+                            true);
                 WorkHooks hooks = work;
                 hooks.progress = [&](double done, double, const std::string &) {
                     ctx.progress(doneWork + done, totalWork, where);
@@ -124,7 +138,10 @@ Artifact runEvaluate(NodeContext &ctx)
 
             row.model = m.nodeId;
             row.label = label;
-            // Rows of the same model evaluated with a quantized KV cache must stay apart in charts.
+            // Rows of the same model evaluated with a quantized KV cache or through its chat
+            // template must stay apart in charts.
+            if (params.chat)
+                row.label += " chat";
             if (params.options.decoding.kvCache != KvCacheFormat::Fp32)
                 row.label += std::string(" kv-") + kvCacheFormatName(params.options.decoding.kvCache);
             row.kvCache = kvCacheFormatName(params.options.decoding.kvCache);
@@ -184,6 +201,9 @@ void registerEvaluateNodes(NodeRegistry &registry)
                            "Samples per question, majority vote over extracted answers")
             .range(1, 64),
         decodingParamSpec(256),
+        ParamSpec::boolean("chat", false,
+                           "Zero-shot prompts as a user message rendered with each model's chat "
+                           "template and its generation prompt (lm-eval's --apply_chat_template)"),
         ParamSpec::choice("kv_cache", "fp32", {"fp32", "int8", "fp8", "int4"},
                           "How generation stores past keys and values: float32, or INT8 / FP8 "
                           "e4m3 (~3.6x smaller) or INT4 (two codes per byte, ~6.4x smaller) "

@@ -187,6 +187,65 @@ private Q_SLOTS:
         QCOMPARE(questions, size_t(3));
     }
 
+    void chatPromptsGoThroughTheModelsTemplate()
+    {
+        const fs::path data = qbtest::sharedDataDir();
+        if (data.empty() || !fs::exists(data / "tokenizers" / "qwen2" / "tokenizer_config.json"))
+            QSKIP("../shared/data/tokenizers/qwen2 is absent");
+        const fs::path tmp = qbtest::makeTempDir("cli");
+        // A tiny random model with Qwen2's tokenizer files (151,665 ids) beside its weights.
+        const fs::path rnd = tmp / "rnd.yaml";
+        qbtest::writeFile(rnd, "schema_version: 1\nname: rnd\nseed: 3\nnodes:\n"
+                               "  - {id: rnd, type: model.random, params: {vocab_size: 151665, "
+                               "hidden_size: 16, intermediate_size: 32, layers: 1, heads: 2, "
+                               "kv_heads: 1, max_positions: 512}}\n");
+        auto r = cli({"run", QString::fromStdString(rnd.string()), "--out",
+                      QString::fromStdString((tmp / "rnd").string())}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const fs::path model = tmp / "qwen-like";
+        fs::copy(tmp / "rnd" / "nodes" / "rnd", model);
+        for (const char *f : {"tokenizer.json", "tokenizer_config.json"})
+            fs::copy_file(data / "tokenizers" / "qwen2" / f, model / f);
+        const fs::path proj = tmp / "chat.yaml";
+        qbtest::writeFile(proj, "schema_version: 1\nname: chat\nseed: 1\nnodes:\n"
+                                "  - {id: m, type: model.load, params: {path: " + model.string()
+                                    + "}}\n"
+                                "  - {id: gsm, type: dataset.gsm8k, params: {limit: 2}}\n"
+                                "  - {id: ev, type: evaluate, inputs: {models: [m], datasets: "
+                                "[gsm]}, params: {chat: true, decoding: {max_new_tokens: 3}}}\n");
+        const fs::path out = tmp / "run";
+        r = cli({"run", QString::fromStdString(proj.string()), "--out",
+                 QString::fromStdString(out.string()), "--quiet"}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const std::string records = qbtest::readFile(out / "nodes" / "ev" / "records" / "m__gsm.jsonl");
+        const auto first = nlohmann::json::parse(records.substr(0, records.find('\n')));
+        const std::string prompt = first["prompt"].get<std::string>();
+        // The template of ../shared/data/tokenizers/qwen2 (Qwen2.5's): its default system turn,
+        // the user turn holding the gsm8k prompt, then the assistant's opening.
+        const std::string open = "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You "
+                                 "are a helpful assistant.<|im_end|>\n<|im_start|>user\nQuestion: ";
+        QVERIFY2(prompt.rfind(open, 0) == 0, prompt.c_str());
+        const std::string close = "\nAnswer:<|im_end|>\n<|im_start|>assistant\n";
+        QVERIFY2(prompt.size() > close.size()
+                     && prompt.compare(prompt.size() - close.size(), close.size(), close) == 0,
+                 prompt.c_str());
+        const auto results = nlohmann::json::parse(qbtest::readFile(out / "results.json"));
+        bool labelled = false;
+        for (const auto &row : results["results"])
+            labelled |= row.value("label", "").find(" chat") != std::string::npos;
+        QVERIFY(labelled);
+        // The built-in word-level model has no template: a clear error, and chat is zero-shot.
+        qbtest::writeFile(proj, "schema_version: 1\nname: chat\nseed: 1\nnodes:\n"
+                                "  - {id: m, type: model.load, params: {path: "
+                                    + (tmp / "rnd" / "nodes" / "rnd").string() + "}}\n"
+                                "  - {id: gsm, type: dataset.gsm8k, params: {limit: 2}}\n"
+                                "  - {id: ev, type: evaluate, inputs: {models: [m], datasets: "
+                                "[gsm]}, params: {chat: true, decoding: {max_new_tokens: 3}}}\n");
+        r = cli({"run", QString::fromStdString(proj.string()), "--out",
+                 QString::fromStdString((tmp / "run2").string())}, tmp / "cache");
+        QVERIFY2(r.code == 1 && r.err.contains("has no chat template"), qPrintable(r.err));
+    }
+
     void infoReportsOpenBlasAndThreads()
     {
         const fs::path tmp = qbtest::makeTempDir("cli");
