@@ -139,17 +139,24 @@ private Q_SLOTS:
         r = cli({"run", QString::fromStdString(rnd.string()), "--out",
                  QString::fromStdString((tmp / "rnd").string())}, tmp / "cache");
         QVERIFY2(r.code == 0, qPrintable(r.err));
+        // The study shrunk to seconds, plus `extra` assignments, into run folder `out`.
+        auto runStudy = [&](const fs::path &out, const QStringList &extra) {
+            QStringList args = {"run", project, "--out", QString::fromStdString(out.string()),
+                                "--quiet"};
+            for (const std::string &s :
+                 {"model.path=" + (tmp / "rnd" / "nodes" / "rnd").string(),
+                  "gsm.path=" + (data / "gsm8k" / "test.jsonl").string(),
+                  "gsm_train.path=" + (data / "gsm8k" / "train.jsonl").string(),
+                  std::string("gsm.limit=3"), std::string("gsm_train.limit=40"),
+                  std::string("qlora.steps=2"), std::string("qlora.batch_size=2"),
+                  std::string("gptq4.calibration.samples=4"),
+                  std::string("gptq4.calibration.seq_len=32"),
+                  std::string("eval.decoding.max_new_tokens=8")})
+                args << "--set" << QString::fromStdString(s);
+            return cli(args + extra, tmp / "cache");
+        };
         const fs::path out = tmp / "study";
-        auto set = [](const std::string &s) { return QString::fromStdString(s); };
-        r = cli({"run", project, "--out", set(out.string()), "--quiet",
-                 "--set", set("model.path=" + (tmp / "rnd" / "nodes" / "rnd").string()),
-                 "--set", set("gsm.path=" + (data / "gsm8k" / "test.jsonl").string()),
-                 "--set", set("gsm_train.path=" + (data / "gsm8k" / "train.jsonl").string()),
-                 "--set", "gsm.limit=3", "--set", "gsm_train.limit=40", "--set", "qlora.steps=2",
-                 "--set", "qlora.batch_size=2", "--set", "gptq4.calibration.samples=4",
-                 "--set", "gptq4.calibration.seq_len=32", "--set", "eval.num_fewshot=1",
-                 "--set", "eval.decoding.max_new_tokens=8"},
-                tmp / "cache");
+        r = runStudy(out, {"--set", "eval.num_fewshot=1"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const auto results = nlohmann::json::parse(qbtest::readFile(out / "results.json"));
         int evalRows = 0;
@@ -166,15 +173,8 @@ private Q_SLOTS:
         // lm-eval's gsm8k k-shot (5 there; 2 here, to fit the byte-level model's 2048
         // positions): k training questions before each test question.
         const fs::path out5 = tmp / "study5";
-        r = cli({"run", project, "--out", set(out5.string()), "--quiet", "--up-to", "eval",
-                 "--set", set("model.path=" + (tmp / "rnd" / "nodes" / "rnd").string()),
-                 "--set", set("gsm.path=" + (data / "gsm8k" / "test.jsonl").string()),
-                 "--set", set("gsm_train.path=" + (data / "gsm8k" / "train.jsonl").string()),
-                 "--set", "gsm.limit=3", "--set", "gsm_train.limit=40", "--set", "qlora.steps=2",
-                 "--set", "qlora.batch_size=2", "--set", "gptq4.calibration.samples=4",
-                 "--set", "gptq4.calibration.seq_len=32", "--set", "eval.num_fewshot=2",
-                 "--set", "eval.gsm_format=gsm8k", "--set", "eval.decoding.max_new_tokens=8"},
-                tmp / "cache");
+        r = runStudy(out5, {"--up-to", "eval", "--set", "eval.num_fewshot=2", "--set",
+                            "eval.gsm_format=gsm8k"});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         const std::string records
             = qbtest::readFile(out5 / "nodes" / "eval" / "records" / "model__gsm.jsonl");
