@@ -17,7 +17,6 @@
 #include "train/finetune.h"
 #include "train/lora.h"
 #include "util/error.h"
-#include "util/files.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -97,31 +96,17 @@ Artifact runFinetune(NodeContext &ctx)
         saveQuantizedModel(*bundle.model, ctx.outDir(), {{"label", label}});
     }
     copyTokenizerFiles(baseDir, ctx.outDir());
-    json summary = result.summary;
-    summary["label"] = label;
-    writeFileAtomic(ctx.outDir() / "training.json", summary.dump(1) + "\n");
+    const json &summary = result.summary;
     ctx.log(label + ": " + std::to_string(summary["trainable_parameters"].get<int64_t>())
             + " trainable parameters, final loss " + std::to_string(summary["final_loss"].get<double>())
             + ", " + std::to_string(summary["minutes"].get<double>()).substr(0, 5) + " min");
-
-    json row = {{"model", ctx.nodeId()}, {"task", "finetune"}, {"label", label}};
-    for (const char *k : {"method", "trainable_parameters", "trainable_fraction", "adapter_bytes",
-                          "final_loss", "minutes", "peak_memory_mib", "steps"})
-        row[k] = summary[k];
-    for (const char *k : {"eval_before_merge", "eval_after_merge"})
-        if (summary.contains(k))
-            row[k] = summary[k];
-    ctx.addResult(row);
-    Artifact a;
-    a.meta = {{"label", label},
-              {"precision", recipe.method == "qlora" && merge != "quantized"
-                                ? (merge == "dense" ? std::string("fp32")
-                                                    : input.meta.value("precision", "fp32"))
-                                : label},
-              {"stage", recipe.method},
-              {"base", input.nodeId},
-              {"weight_bytes", bundle.model->weightBytes()},
-              {"trainable_parameters", summary["trainable_parameters"]}};
+    const std::string precision = recipe.method == "qlora" && merge != "quantized"
+        ? (merge == "dense" ? std::string("fp32") : input.meta.value("precision", "fp32"))
+        : label;
+    Artifact a = finishTrainingNode(ctx, bundle, summary, label, precision, recipe.method,
+                                    {"method", "trainable_parameters", "trainable_fraction",
+                                     "adapter_bytes", "final_loss", "minutes", "peak_memory_mib",
+                                     "steps", "eval_before_merge", "eval_after_merge"});
     if (recipe.method == "qat")
         a.meta["target_label"] = recipe.qatSpec.label();
     return a;

@@ -82,9 +82,7 @@ Artifact runGrpo(NodeContext &ctx)
     saveLoraAdapter(*bundle.model, result.lora, ctx.outDir(), baseDir.string());
     copyTokenizerFiles(inputDir, ctx.outDir());
     const std::string label = input.meta.value("label", input.nodeId) + "+grpo";
-    json summary = result.summary;
-    summary["label"] = label;
-    writeFileAtomic(ctx.outDir() / "training.json", summary.dump(1) + "\n");
+    const json &summary = result.summary;
     char line[200];
     std::snprintf(line, sizeof line,
                   "%s: %lld steps in %.1f min (generation %.0f%%, %.0f rollout tok/s), final "
@@ -94,22 +92,11 @@ Artifact runGrpo(NodeContext &ctx)
                   summary["rollout_tokens_per_second"].get<double>(),
                   summary.value("final_reward", 0.0));
     ctx.log(line);
-
-    json row = {{"model", ctx.nodeId()}, {"task", "grpo"}, {"label", label}};
-    for (const char *k : {"method", "trainable_parameters", "trainable_fraction", "adapter_bytes",
-                          "final_reward", "minutes", "generation_share",
-                          "rollout_tokens_per_second", "peak_memory_mib", "steps"})
-        if (summary.contains(k))
-            row[k] = summary[k];
-    ctx.addResult(row);
-    Artifact a;
-    a.meta = {{"label", label},
-              {"precision", input.meta.value("precision", "fp32")},
-              {"stage", "grpo"},
-              {"base", input.nodeId},
-              {"weight_bytes", bundle.model->weightBytes()},
-              {"trainable_parameters", summary["trainable_parameters"]}};
-    return a;
+    return finishTrainingNode(ctx, bundle, summary, label,
+                              input.meta.value("precision", "fp32"), "grpo",
+                              {"method", "trainable_parameters", "trainable_fraction",
+                               "adapter_bytes", "final_reward", "minutes", "generation_share",
+                               "rollout_tokens_per_second", "peak_memory_mib", "steps"});
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include "nodes/nodes.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace qb {
 
@@ -58,6 +59,27 @@ TrainingInputs loadTrainingInputs(NodeContext &ctx)
         in.evalSets.push_back(std::move(e));
     }
     return in;
+}
+
+Artifact finishTrainingNode(NodeContext &ctx, const ModelBundle &trained, nlohmann::json summary,
+                            const std::string &label, const std::string &precision,
+                            const std::string &stage, const std::vector<std::string> &rowKeys)
+{
+    summary["label"] = label;
+    writeFileAtomic(ctx.outDir() / "training.json", summary.dump(1) + "\n");
+    nlohmann::json row = {{"model", ctx.nodeId()}, {"task", ctx.spec().type}, {"label", label}};
+    for (const auto &k : rowKeys)
+        if (summary.contains(k))
+            row[k] = summary[k];
+    ctx.addResult(row);
+    Artifact a;
+    a.meta = {{"label", label},
+              {"precision", precision},
+              {"stage", stage},
+              {"base", ctx.input("model").nodeId},
+              {"weight_bytes", trained.model->weightBytes()},
+              {"trainable_parameters", summary["trainable_parameters"]}};
+    return a;
 }
 
 } // namespace qb

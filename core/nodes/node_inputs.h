@@ -33,4 +33,12 @@ struct TrainingInputs
 };
 TrainingInputs loadTrainingInputs(NodeContext &ctx);
 
+// The end of a training node, once the trained model is in its output folder: training.json (the
+// summary with its label), one result row {model, task: the node type, label} plus each of
+// rowKeys the summary has, and the trained model's artifact meta (label, precision, stage, base:
+// the "model" input, weight bytes, trainable parameters).
+Artifact finishTrainingNode(NodeContext &ctx, const ModelBundle &trained, nlohmann::json summary,
+                            const std::string &label, const std::string &precision,
+                            const std::string &stage, const std::vector<std::string> &rowKeys);
+
 } // namespace qb
