@@ -20,15 +20,8 @@ qbtest::CliResult cli(const QStringList &args, const fs::path &cache, const QByt
     return qbtest::runCli(args, cache, {{}, input, 120000});
 }
 
-QString str(const fs::path &p) { return QString::fromStdString(p.string()); }
-
-std::vector<json> jsonLines(const QString &text)
-{
-    std::vector<json> rows;
-    for (const QString &line : text.split('\n', Qt::SkipEmptyParts))
-        rows.push_back(json::parse(line.toStdString()));
-    return rows;
-}
+using qbtest::jsonLines;
+using qbtest::str;
 
 // The gold of a GSM8K solution, read here: the text after the last "#### ", commas dropped.
 std::string goldAfterHashes(const std::string &solution)

@@ -24,7 +24,7 @@ qbtest::CliResult cli(const QStringList &args, const fs::path &cache)
     return qbtest::runCli(args, cache, {{}, {}, 300000});
 }
 
-QString str(const fs::path &p) { return QString::fromStdString(p.string()); }
+using qbtest::str;
 
 Mat gaussian(size_t n, float stddev, unsigned seed)
 {

@@ -22,7 +22,7 @@ qbtest::CliResult cli(const QStringList &args, const fs::path &cache)
     return qbtest::runCli(args, cache, {{}, {}, 120000});
 }
 
-QString str(const fs::path &p) { return QString::fromStdString(p.string()); }
+using qbtest::str;
 
 qb::io::TensorWrite f32(const std::string &name, std::vector<int64_t> shape,
                         const std::vector<float> &v)

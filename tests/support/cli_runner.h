@@ -7,7 +7,10 @@
 #include <QProcess>
 #include <QStringList>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <vector>
 
 namespace qbtest {
 
@@ -43,6 +46,17 @@ inline CliResult runCli(const QStringList &args, const std::filesystem::path &ca
         return {};
     return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
             QString::fromUtf8(p.readAllStandardError())};
+}
+
+inline QString str(const std::filesystem::path &p) { return QString::fromStdString(p.string()); }
+
+// One JSON value per non-empty line of a command's output.
+inline std::vector<nlohmann::json> jsonLines(const QString &text)
+{
+    std::vector<nlohmann::json> rows;
+    for (const QString &line : text.split('\n', Qt::SkipEmptyParts))
+        rows.push_back(nlohmann::json::parse(line.toStdString()));
+    return rows;
 }
 
 } // namespace qbtest
