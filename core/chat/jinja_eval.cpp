@@ -242,7 +242,7 @@ private:
         case Expr::Kind::List: {
             Json out = Json::array();
             for (const ExprPtr &item : e.items)
-                out.push_back(data(eval(*item), item->line));
+                out.push_back(toData(eval(*item), item->line, "stored in a list or dict"));
             return Value(std::move(out));
         }
         case Expr::Kind::Dict: {
@@ -251,7 +251,8 @@ private:
                 const Value key = eval(*e.items[i]);
                 if (!key.isData() || !key.data.is_string())
                     fail(e.line, "dict keys must be strings here");
-                out[key.data.get<std::string>()] = data(eval(*e.items[i + 1]), e.line);
+                out[key.data.get<std::string>()]
+                    = toData(eval(*e.items[i + 1]), e.line, "stored in a list or dict");
             }
             return Value(std::move(out));
         }
@@ -279,17 +280,6 @@ private:
             return e.items[2] ? eval(*e.items[2]) : Value::undefined();
         }
         fail(e.line, "unsupported expression");
-    }
-
-    static Json data(const Value &v, int line)
-    {
-        if (v.isData())
-            return v.data;
-        if (v.kind == Value::Kind::Namespace)
-            return *v.ns;
-        if (v.isUndefined())
-            fail(line, "'" + (v.name.empty() ? std::string("value") : v.name) + "' is undefined");
-        fail(line, "a function cannot be stored in a list or dict");
     }
 
     Value evalCall(const Expr &e)

@@ -28,7 +28,7 @@ std::string stringOf(const Value &v, int line, const char *what)
     return v.data.get<std::string>();
 }
 
-Json toData(const Value &v, int line)
+Json toData(const Value &v, int line, const char *use)
 {
     if (v.isData())
         return v.data;
@@ -36,7 +36,7 @@ Json toData(const Value &v, int line)
         return *v.ns;
     if (v.isUndefined())
         fail(line, "'" + (v.name.empty() ? std::string("value") : v.name) + "' is undefined");
-    fail(line, "a function cannot be used as a value here");
+    fail(line, std::string("a function cannot be ") + use);
 }
 
 

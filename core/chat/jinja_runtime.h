@@ -48,8 +48,9 @@ Value globalFunction(const std::string &name);
 // Named argument `name`, else positional argument `index`; nullopt when absent.
 std::optional<Value> arg(CallArgs &a, std::size_t index, const char *name);
 std::string stringOf(const Value &v, int line, const char *what);
-// The JSON of a value (a namespace as its object); undefined and functions are errors at line.
-Json toData(const Value &v, int line);
+// The JSON of a value (a namespace as its object); undefined and functions are errors at line,
+// a function's saying it cannot be `use`d.
+Json toData(const Value &v, int line, const char *use = "used as a value here");
 long long integerArg(const std::optional<Value> &v, long long fallback, int line,
                      const char *what);
 // Python's str.strip / lstrip / rstrip: whitespace, or any of chars.
