@@ -2,7 +2,9 @@
 #include "bench/kernel_bench.h"
 
 #include "kernels/fused_linear.h"
+#include "kernels/fused_linear_q8.h"
 #include "kernels/read_bandwidth.h"
+#include "quant/fused_kernels.h"
 #include "quant/int8_linear.h"
 #include "quant/int_group_linear.h"
 #include "quant/nf4_linear.h"
@@ -69,6 +71,7 @@ struct Format
     std::string name;
     // A random packed matrix [out, in] (every byte pattern is a valid code).
     std::function<std::shared_ptr<LinearOp>(int64_t out, int64_t in)> make;
+    bool q8 = false; // also measured with int8 activations (kernels/fused_linear_q8.h)
 };
 
 std::vector<Format> formats()
@@ -78,7 +81,7 @@ std::vector<Format> formats()
                      return std::make_shared<Int8RowLinear>(
                          at::randint(-127, 128, {out, in}, at::kChar),
                          at::rand({out}) * 0.01 + 1e-3, at::Tensor());
-                 }});
+                 }, true});
     f.push_back({"int4-g128", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
                      // The int method's default: asymmetric, a uint8 zero point per group.
                      const kernels::IntGroupConfig cfg{4, 128, false};
@@ -89,7 +92,7 @@ std::vector<Format> formats()
                          {"scales", at::rand({out, groups}) * 0.01 + 1e-3},
                          {"qzeros", at::randint(0, 16, {out, groups}, at::kByte)}};
                      return std::make_shared<IntGroupLinear>(cfg, out, in, std::move(t));
-                 }});
+                 }, true});
     f.push_back({"nf4-dq-b64", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
                      const int64_t n = out * in, blocks = (n + 63) / 64;
                      std::map<std::string, at::Tensor> t{
@@ -176,6 +179,14 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
                 runCase(f.name, fused ? "fused " + report.kernelPath : "dequant+matmul", rows, s,
                         bytes, count,
                         [&](int64_t i, const at::Tensor &x) { (void)ops[i]->forward(x); });
+                if (fused && f.q8 && s.in % 64 == 0) {
+                    const bool was = int8ActivationKernelsEnabled();
+                    setInt8ActivationKernels(true);
+                    runCase(f.name, kernels::q8_vnni_supported() ? "q8 avx512-vnni" : "q8 scalar",
+                            rows, s, bytes, count,
+                            [&](int64_t i, const at::Tensor &x) { (void)ops[i]->forward(x); });
+                    setInt8ActivationKernels(was);
+                }
             }
         }
         // libtorch float32: at::linear over a set of the same size.

@@ -7,6 +7,7 @@
 #include "kernels/fused_linear.h"
 #include "model/generation.h"
 #include "model/model_bundle.h"
+#include "quant/kernel_settings.h"
 #include "quant/quantize_model.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -268,6 +269,8 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     report.dir = dir.string();
     report.threads = at::get_num_threads();
     report.kernelPath = kernels::kernel_path_name(kernels::active_kernel_path());
+    if (int8ActivationKernelsEnabled()) // QB_ACT_Q8=1: a different arithmetic, say so
+        report.kernelPath += " with int8 activations (QB_ACT_Q8)";
     report.baselineRssBytes = procStatusKb("VmRSS") * 1024;
     report.repeats = options.repeats;
     report.batch = options.batch;

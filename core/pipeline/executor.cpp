@@ -1,6 +1,7 @@
 #include "api/executor.h"
 
 #include "api/node_context.h"
+#include "quant/kernel_settings.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -159,8 +160,11 @@ std::string contentKey(const json &doc)
 std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint64_t seed,
                          const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys)
 {
-    return contentKey(json{{"type", spec.type}, {"version", spec.version},
-                           {"params", resolvedParams}, {"seed", seed}, {"inputs", inputKeys}});
+    json key{{"type", spec.type}, {"version", spec.version}, {"params", resolvedParams},
+              {"seed", seed}, {"inputs", inputKeys}};
+    if (const std::string tag = resultArithmeticTag(); !tag.empty())
+        key["arithmetic"] = tag;
+    return contentKey(key);
 }
 
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,

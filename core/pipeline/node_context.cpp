@@ -1,6 +1,7 @@
 #include "api/node_context.h"
 
 #include "api/executor.h"
+#include "quant/kernel_settings.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -44,8 +45,11 @@ void NodeContext::setUnitCache(std::filesystem::path dir, bool reuse)
 
 std::string NodeContext::unitKey(const nlohmann::json &unit) const
 {
-    return contentKey(nlohmann::json{{"type", m_spec.type}, {"version", m_spec.version},
-                                     {"seed", m_seed}, {"unit", unit}});
+    nlohmann::json key{{"type", m_spec.type}, {"version", m_spec.version}, {"seed", m_seed},
+                       {"unit", unit}};
+    if (const std::string tag = resultArithmeticTag(); !tag.empty())
+        key["arithmetic"] = tag;
+    return contentKey(key);
 }
 
 std::optional<std::string> NodeContext::findUnit(const std::string &key) const

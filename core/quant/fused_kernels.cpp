@@ -1,5 +1,6 @@
 #include "quant/fused_kernels.h"
 
+#include "kernels/fused_linear_q8.h"
 #include "util/error.h"
 
 #include <ATen/Parallel.h>
@@ -22,6 +23,15 @@ std::atomic<bool> &enabledFlag()
     return flag;
 }
 
+std::atomic<bool> &q8Flag()
+{
+    static std::atomic<bool> flag{[] {
+        const char *env = std::getenv("QB_ACT_Q8");
+        return env && std::strcmp(env, "1") == 0;
+    }()};
+    return flag;
+}
+
 // Multiply-adds per thread below which splitting the rows costs more than it saves (an OpenMP
 // fork/join is a few microseconds).
 constexpr int64_t kMinWorkPerThread = 1 << 17;
@@ -30,6 +40,9 @@ constexpr int64_t kMinWorkPerThread = 1 << 17;
 
 bool fusedKernelsEnabled() { return enabledFlag().load(std::memory_order_relaxed); }
 void setFusedKernelsEnabled(bool enabled) { enabledFlag().store(enabled); }
+bool int8ActivationKernelsEnabled() { return q8Flag().load(std::memory_order_relaxed); }
+void setInt8ActivationKernels(bool enabled) { q8Flag().store(enabled); }
+std::string resultArithmeticTag() { return int8ActivationKernelsEnabled() ? "act-q8" : ""; }
 
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x)
 {
@@ -46,15 +59,22 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x)
     const at::Tensor x2 = x.detach().to(at::kFloat).reshape({-1, w.cols}).contiguous();
     const int64_t m = x2.size(0);
     at::Tensor y = at::empty({m, w.rows}, at::kFloat);
-    const kernels::FusedInput in
-        = kernels::fused_prepare_input(x2.data_ptr<float>(), m, w.cols, path);
     float *out = y.data_ptr<float>();
     const int64_t grain = std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(1, m * w.cols));
+    auto shape = x.sizes().vec();
+    shape.back() = w.rows;
+    if (int8ActivationKernelsEnabled() && kernels::q8_supported(w)) {
+        const kernels::Q8Input q8 = kernels::q8_prepare_input(w, x2.data_ptr<float>(), m);
+        at::parallel_for(0, w.rows, grain, [&](int64_t begin, int64_t end) {
+            kernels::fused_linear_q8(w, q8, out, begin, end);
+        });
+        return y.reshape(shape);
+    }
+    const kernels::FusedInput in
+        = kernels::fused_prepare_input(x2.data_ptr<float>(), m, w.cols, path);
     at::parallel_for(0, w.rows, grain, [&](int64_t begin, int64_t end) {
         kernels::fused_linear(w, in, out, begin, end);
     });
-    auto shape = x.sizes().vec();
-    shape.back() = w.rows;
     return y.reshape(shape);
 }
 

@@ -5,6 +5,7 @@
 // Thread safety: runFused as the ops (one caller per op at a time); the switch is atomic.
 #pragma once
 #include "kernels/fused_linear.h"
+#include "quant/kernel_settings.h"
 
 #include <ATen/ATen.h>
 

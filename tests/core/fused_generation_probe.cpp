@@ -31,7 +31,8 @@ int64_t countFusedCalls(qb::Transformer &model, int64_t rows)
 
 } // namespace
 
-Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens)
+Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,
+                   bool int8Activations)
 {
     auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
     qb::QuantSpec spec;
@@ -51,6 +52,7 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
     c.kernelPath = qb::kernels::kernel_path_name(qb::kernels::active_kernel_path());
     for (bool fused : {true, false}) {
         qb::setFusedKernelsEnabled(fused);
+        qb::setInt8ActivationKernels(fused && int8Activations);
         auto &out = fused ? c.fused : c.reference;
         for (size_t i = 0; i < ids.size(); i += batch) {
             const std::vector<std::vector<int64_t>> chunk(
@@ -66,8 +68,10 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
         std::vector<int64_t> head(p.begin(), p.begin() + std::min<size_t>(p.size(), t));
         const auto x = at::tensor(head, at::kLong).unsqueeze(0);
         qb::setFusedKernelsEnabled(true);
+        qb::setInt8ActivationKernels(int8Activations);
         const auto lf = bundle.model->forward(x);
         qb::setFusedKernelsEnabled(false);
+        qb::setInt8ActivationKernels(false);
         const auto lr = bundle.model->forward(x);
         c.maxLogitDiff = std::max(c.maxLogitDiff, (lf - lr).abs().max().item<double>());
         c.maxLogitAbs = std::max(c.maxLogitAbs, lr.abs().max().item<double>());

@@ -20,6 +20,8 @@ struct Comparison
 
 // methodJson: quantize node parameters, e.g. {"method": "int", "bits": 4, "group_size": 128}.
 // batch: prompts generated together (decode steps then have `batch` rows per linear).
-Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens);
+// int8Activations: the fused side rounds activations to int8 (kernels/fused_linear_q8.h).
+Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,
+                   bool int8Activations = false);
 
 } // namespace fusedprobe

@@ -3,8 +3,12 @@
 // CPU has (portable, avx2, avx512; a path it lacks is skipped with a message) against the
 // reference on odd shapes, tails, every group/block size, per channel, symmetric/asymmetric,
 // real zero points (zeros_f), double-quantized absmax, 1..33 activation rows and split row ranges.
+// The int8-activation kernels (fused_linear_q8.h): a hand-computed case, the activation rounding's
+// bounds, VNNI against its scalar reference, and both within the rounding's bound of the float
+// reference.
 #include "kernels/double_quant.h"
 #include "kernels/fused_linear.h"
+#include "kernels/fused_linear_q8.h"
 #include "kernels/int8_rowwise.h"
 #include "kernels/int_group.h"
 #include "kernels/nf4.h"
@@ -182,6 +186,48 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
     }
 }
 
+// The int8-activation path for m rows against its reference (tight: the same integer products,
+// float sums in another order) and against the float reference (within the activation rounding's
+// bound Σ_c |w_c| · |x_c − x̂_c|, each |x_c − x̂_c| ≤ d / 2 checked too).
+void checkQ8(const Packed &p)
+{
+    const FusedWeight &w = p.w;
+    QVERIFY2(q8_supported(w), p.name.c_str());
+    const auto dense = decodedByReference(w);
+    for (std::int64_t m : {1, 2, 3, 4, 5, 9}) {
+        auto x = normal(m * w.cols, unsigned(m * 11 + w.cols));
+        x[0] = 9.0f; // an outlier: its block's scale grows, the others' do not
+        const Q8Input in = q8_prepare_input(w, x.data(), m);
+        std::vector<float> ref(static_cast<std::size_t>(m * w.rows)), floatRef(ref.size());
+        fused_linear_q8_ref(w, in, ref.data(), 0, w.rows);
+        fused_linear_ref(w, x.data(), m, floatRef.data(), 0, w.rows);
+        std::vector<float> y(ref.size(), std::nanf(""));
+        const std::int64_t split = w.rows / 3;
+        fused_linear_q8(w, in, y.data(), split, w.rows);
+        fused_linear_q8(w, in, y.data(), 0, split);
+        for (std::int64_t i = 0; i < m; ++i)
+            for (std::int64_t r = 0; r < w.rows; ++r) {
+                double mag = 0.0, bound = 0.0;
+                for (std::int64_t c = 0; c < w.cols; ++c) {
+                    const double xq = q8_dequantized(in, i, c), wc = dense[r * w.cols + c];
+                    mag += std::fabs(xq * wc);
+                    bound += std::fabs(wc) * std::fabs(x[i * w.cols + c] - xq);
+                }
+                const double got = y[i * w.rows + r], want = ref[i * w.rows + r];
+                const double exact = floatRef[i * w.rows + r];
+                if (!(std::fabs(got - want) <= kRelTolerance * mag + kAbsTolerance))
+                    QFAIL(qPrintable(QString("%1, m %2, row %3: %4 vs q8 reference %5")
+                                         .arg(QString::fromStdString(p.name)).arg(m).arg(r)
+                                         .arg(got, 0, 'g', 9).arg(want, 0, 'g', 9)));
+                if (!(std::fabs(want - exact) <= bound + kRelTolerance * mag + kAbsTolerance))
+                    QFAIL(qPrintable(QString("%1, m %2, row %3: q8 %4 vs float %5, bound %6")
+                                         .arg(QString::fromStdString(p.name)).arg(m).arg(r)
+                                         .arg(want, 0, 'g', 9).arg(exact, 0, 'g', 9)
+                                         .arg(bound, 0, 'g', 9)));
+            }
+    }
+}
+
 } // namespace
 
 class TestFusedLinear : public QObject
@@ -306,6 +352,81 @@ private Q_SLOTS:
         for (KernelPath path : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512})
             if (kernel_path_supported(path))
                 QVERIFY(std::fabs(stream_sum(v.data(), 100003, path) - want) < 1e-2);
+    }
+
+    void int8ActivationsHandComputed()
+    {
+        // x = 1 everywhere: d = 1/127, q = 127, x̂ = 1. INT8 row codes (c mod 5) - 2 over 64
+        // columns sum to -2 (twelve whole cycles sum to 0, then -2 - 1 + 0 + 1); scale 0.5,
+        // bias 1 -> 0.5 · -2 + 1 = 0.
+        std::vector<std::int8_t> q(64);
+        for (int c = 0; c < 64; ++c)
+            q[c] = static_cast<std::int8_t>(c % 5 - 2);
+        const float s = 0.5f, bias = 1.0f;
+        const auto w = fused_weight_int8_row(q.data(), &s, 1, 64, &bias);
+        const std::vector<float> x(64, 1.0f);
+        const Q8Input in = q8_prepare_input(w, x.data(), 1);
+        QCOMPARE(int(in.q[0]), 127);
+        float y = 5.0f, yr = 5.0f;
+        fused_linear_q8(w, in, &y, 0, 1);
+        fused_linear_q8_ref(w, in, &yr, 0, 1);
+        QVERIFY(std::fabs(y) < 1e-5f);
+        QVERIFY(std::fabs(yr) < 1e-5f);
+        // INT4 per channel, sym (zero 8), scale 0.25; codes 8 + (c mod 3) -> weights
+        // 0.25 · (c mod 3); x_c = 1 for c < 32, 0 after: 0.25 · (0+1+2)·10 + 0.25 · (0+1) = 7.75.
+        std::vector<std::uint8_t> packed(32);
+        for (int c = 0; c < 64; c += 2)
+            packed[c / 2] = static_cast<std::uint8_t>(((8 + c % 3) << 4) | (8 + (c + 1) % 3));
+        const float s4 = 0.25f;
+        const auto w4 = fused_weight_int_group(packed.data(), &s4, nullptr, nullptr, 4, 0, 1, 64,
+                                               nullptr);
+        std::vector<float> x4(64, 0.0f);
+        std::fill_n(x4.begin(), 32, 1.0f);
+        const Q8Input in4 = q8_prepare_input(w4, x4.data(), 1);
+        float y4 = 0, y4r = 0;
+        fused_linear_q8(w4, in4, &y4, 0, 1);
+        fused_linear_q8_ref(w4, in4, &y4r, 0, 1);
+        QVERIFY2(std::fabs(y4 - 7.75f) < 1e-5f, qPrintable(QString::number(y4)));
+        QVERIFY(std::fabs(y4r - 7.75f) < 1e-5f);
+    }
+
+    void int8ActivationRounding()
+    {
+        // Per block of 32: d = absmax / 127, |x - d q| <= d / 2, the largest |q| is 127.
+        const auto p = intGroup(2, 192, 4, 64, false, false, 41);
+        auto x = normal(3 * 192, 42);
+        x[5] = -40.0f;
+        for (const Packed *pp : {&p}) {
+            const Q8Input in = q8_prepare_input(pp->w, x.data(), 3);
+            for (std::int64_t i = 0; i < 3; ++i)
+                for (std::int64_t c = 0; c < 192; ++c) {
+                    const double err = std::fabs(x[i * 192 + c] - q8_dequantized(in, i, c));
+                    QVERIFY(err <= 40.0 / 127 / 2 + 1e-6);
+                }
+            // column 5 is odd: the first (odd-column) block of chunk 0 holds it, with |q| = 127
+            QCOMPARE(in.d[0], 40.0f / 127.0f);
+            QCOMPARE(int(in.q[2]), -127);
+        }
+    }
+
+    void int8ActivationPathsMatchReference()
+    {
+        if (!q8_vnni_supported())
+            qInfo("AVX-512 VNNI absent: fused_linear_q8 runs its reference");
+        for (auto [rows, cols] : {std::pair{5, 64}, {7, 192}, {3, 640}})
+            checkQ8(int8Row(rows, cols, unsigned(rows + cols)));
+        unsigned seed = 300;
+        for (int bits : {4, 8})
+            for (int group : {32, 64, 128, 0})
+                for (auto [rows, cols] : {std::pair{5, 128}, {3, 640}})
+                    for (int mode = 0; mode < 3; ++mode)
+                        if (group == 0 || cols % group == 0)
+                            checkQ8(intGroup(rows, cols, bits, group, mode == 0, mode == 2,
+                                             ++seed));
+        // unsupported: 3 bits, a column count that is not a multiple of 64, NF4
+        QVERIFY(!q8_supported(intGroup(2, 128, 3, 32, false, false, 1).w));
+        QVERIFY(!q8_supported(int8Row(2, 100, 1).w));
+        QVERIFY(!q8_supported(blockwise4(Codebook4::Nf4, 2, 128, 64, false, 1).w));
     }
 
     void unknownPathName()

@@ -1,0 +1,20 @@
+// Process-wide kernel settings that change results, std-only so that cache keys (core/pipeline)
+// can include them without seeing torch. Thread safety: atomic flags.
+#pragma once
+#include <string>
+
+namespace qb {
+
+// Whether quantized linears round their activations to int8 per block of 32 and multiply them
+// with the integer codes (kernels/fused_linear_q8.h: llama.cpp's q8_0 scheme, AVX-512 VNNI) for
+// the formats that path supports (INT8 rows, INT4/INT8 groups, at most fusedMaxRows() rows).
+// It changes results (the activations are rounded), so it is off unless the environment
+// variable QB_ACT_Q8 is "1" or a benchmark turns it on.
+bool int8ActivationKernelsEnabled();
+void setInt8ActivationKernels(bool enabled);
+
+// "" with the default arithmetic, else a tag naming what differs ("act-q8"): node and unit cache
+// keys include it, so results computed one way are never served for the other.
+std::string resultArithmeticTag();
+
+} // namespace qb

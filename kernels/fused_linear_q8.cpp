@@ -1,0 +1,288 @@
+// Int8-activation dot-product kernels: activation quantization, the scalar reference and the
+// AVX-512 VNNI path. See fused_linear_q8.h.
+// Check: tst_kernels_fused_linear_q8; benchmark: quantbench-cli bench kernels.
+#include "kernels/fused_linear_q8.h"
+
+#include "kernels/fused_linear_impl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+// GCC 12's AVX-512 reductions and shuffles start from _mm512_undefined_ps(), which it then warns
+// about at every inlined use.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define QB_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#endif
+
+namespace qb::kernels {
+
+using namespace fused_detail;
+
+namespace {
+
+constexpr std::int64_t kChunk = 64; // columns per VNNI step (two activation blocks)
+constexpr std::int64_t kBlock = 32; // columns per activation scale
+
+// Natural column of kernel position p (0..63) within a 64-column chunk.
+inline std::int64_t natural_column(bool nibbleOrder, std::int64_t p)
+{
+    if (!nibbleOrder)
+        return p;
+    return p < 32 ? 2 * p + 1 : 2 * (p - 32);
+}
+
+inline float group_zero(const FusedWeight &w, std::int64_t k)
+{
+    return w.zeros_f    ? w.zeros_f[k]
+           : w.zeros_u8 ? static_cast<float>(w.zeros_u8[k])
+                        : static_cast<float>(1 << (w.bits - 1));
+}
+
+} // namespace
+
+bool q8_supported(const FusedWeight &w)
+{
+    if (w.cols <= 0 || w.cols % kChunk != 0)
+        return false;
+    if (w.format == FusedFormat::Int8Row)
+        return true;
+    if (w.format != FusedFormat::IntGroup || (w.bits != 4 && w.bits != 8))
+        return false;
+    return w.group == 32 || w.group % kChunk == 0 || w.group >= w.cols;
+}
+
+bool q8_vnni_supported()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return kernel_path_supported(KernelPath::Avx512) && __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
+{
+    if (!q8_supported(w))
+        throw std::invalid_argument("q8_prepare_input: format not supported by the int8 path");
+    Q8Input in;
+    in.m = m;
+    in.cols = w.cols;
+    in.nibble_order = w.format == FusedFormat::IntGroup && w.bits == 4;
+    const std::int64_t blocks = w.cols / kBlock;
+    in.q.resize(static_cast<std::size_t>(m * w.cols));
+    in.d.resize(static_cast<std::size_t>(m * blocks));
+    const std::int64_t groups = w.format == FusedFormat::IntGroup ? w.groups_per_row() : 0;
+    in.group_sum.assign(static_cast<std::size_t>(m * groups), 0.0f);
+    std::vector<double> sums(static_cast<std::size_t>(groups));
+    for (std::int64_t i = 0; i < m; ++i) {
+        const float *xi = x + i * w.cols;
+        std::int8_t *qi = in.q.data() + i * w.cols;
+        std::fill(sums.begin(), sums.end(), 0.0);
+        for (std::int64_t b = 0; b < blocks; ++b) {
+            const std::int64_t c0 = b / 2 * kChunk, p0 = b % 2 * kBlock;
+            float amax = 0.0f;
+            for (std::int64_t p = p0; p < p0 + kBlock; ++p)
+                amax = std::max(amax, std::fabs(xi[c0 + natural_column(in.nibble_order, p)]));
+            const float d = amax / 127.0f;
+            const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+            in.d[static_cast<std::size_t>(i * blocks + b)] = d;
+            for (std::int64_t p = p0; p < p0 + kBlock; ++p) {
+                const std::int64_t c = c0 + natural_column(in.nibble_order, p);
+                const float v = std::clamp(std::nearbyint(xi[c] * inv), -127.0f, 127.0f);
+                qi[c0 + p] = static_cast<std::int8_t>(v);
+                if (groups)
+                    sums[static_cast<std::size_t>(c / w.group)] += double(d) * v;
+            }
+        }
+        for (std::int64_t g = 0; g < groups; ++g)
+            in.group_sum[static_cast<std::size_t>(i * groups + g)] = static_cast<float>(sums[g]);
+    }
+    in.d_lanes.resize(in.d.size() * 8);
+    for (std::size_t b = 0; b < in.d.size(); ++b)
+        std::fill_n(in.d_lanes.begin() + static_cast<std::ptrdiff_t>(b * 8), 8, in.d[b]);
+    return in;
+}
+
+float q8_dequantized(const Q8Input &in, std::int64_t i, std::int64_t c)
+{
+    const std::int64_t c0 = c / kChunk * kChunk, local = c - c0;
+    std::int64_t p = local;
+    if (in.nibble_order)
+        p = local % 2 ? local / 2 : 32 + local / 2;
+    const float d = in.d[static_cast<std::size_t>(i * (in.cols / kBlock) + (c0 + p) / kBlock)];
+    return d * in.q[static_cast<std::size_t>(i * in.cols + c0 + p)];
+}
+
+void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
+                         std::int64_t row_begin, std::int64_t row_end)
+{
+    const std::int64_t blocks = w.cols / kBlock;
+    const std::int64_t groups = w.format == FusedFormat::IntGroup ? w.groups_per_row() : 0;
+    for (std::int64_t r = row_begin; r < row_end; ++r)
+        for (std::int64_t i = 0; i < in.m; ++i) {
+            const std::int8_t *qi = in.q.data() + i * w.cols;
+            double acc = 0.0;
+            for (std::int64_t k = 0; k < w.cols; ++k) {
+                const std::int64_t c0 = k / kChunk * kChunk;
+                const std::int64_t c = c0 + natural_column(in.nibble_order, k - c0);
+                const double d = in.d[static_cast<std::size_t>(i * blocks + k / kBlock)];
+                const double s = groups ? w.scales[r * groups + c / w.group] : 1.0;
+                acc += s * d * double(code_at(w, r, c)) * double(qi[k]);
+            }
+            if (groups)
+                for (std::int64_t g = 0; g < groups; ++g)
+                    acc -= double(w.scales[r * groups + g]) * group_zero(w, r * groups + g)
+                         * in.group_sum[static_cast<std::size_t>(i * groups + g)];
+            else
+                acc *= w.scales[r];
+            y[i * w.rows + r] = static_cast<float>(w.bias ? acc + w.bias[r] : acc);
+        }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+
+namespace {
+
+// Σ_g s_g z_g group_sum[g] of row r for one activation row.
+QB_TARGET_VNNI float zero_correction(const FusedWeight &w, std::int64_t r, const float *gsum)
+{
+    const std::int64_t groups = w.groups_per_row();
+    const float *s = w.scales + r * groups;
+    __m512 acc = _mm512_setzero_ps();
+    std::int64_t g = 0;
+    if (!w.zeros_f && w.zeros_u8) {
+        const std::uint8_t *z = w.zeros_u8 + r * groups;
+        for (; g + 16 <= groups; g += 16) {
+            const __m512 zf = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(z + g))));
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_loadu_ps(s + g), zf),
+                                  _mm512_loadu_ps(gsum + g), acc);
+        }
+    } else if (w.zeros_f) {
+        const float *z = w.zeros_f + r * groups;
+        for (; g + 16 <= groups; g += 16)
+            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_loadu_ps(s + g), _mm512_loadu_ps(z + g)),
+                                  _mm512_loadu_ps(gsum + g), acc);
+    }
+    float total = _mm512_reduce_add_ps(acc);
+    for (; g < groups; ++g)
+        total += s[g] * group_zero(w, r * groups + g) * gsum[g];
+    return total;
+}
+
+// Activation rows i0 .. i0 + MR - 1 against weight row r.
+template <int MR>
+QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float *dexp,
+                            std::int64_t r, std::int64_t i0, float *y)
+{
+    const std::int64_t cols = w.cols, chunks = cols / kChunk;
+    __m512 acc[MR];
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm512_setzero_ps();
+    const __m512i zero = _mm512_setzero_si512();
+    const std::int8_t *q[MR];
+    const float *dx[MR];
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * cols;
+        dx[j] = dexp + (i0 + j) * chunks * 16;
+    }
+    if (w.format == FusedFormat::Int8Row) {
+        const auto *row = static_cast<const std::int8_t *>(w.codes) + r * cols;
+        for (std::int64_t k = 0; k < chunks; ++k) {
+            const __m512i cw = _mm512_loadu_si512(row + k * kChunk);
+            for (int j = 0; j < MR; ++j) {
+                const __m512i xq = _mm512_loadu_si512(q[j] + k * kChunk);
+                // |x| is the unsigned operand; the weight takes x's sign.
+                const __m512i ws = _mm512_mask_sub_epi8(cw, _mm512_movepi8_mask(xq), zero, cw);
+                const __m512i dot = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(xq), ws);
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                         _mm512_loadu_ps(dx[j] + k * 16), acc[j]);
+            }
+        }
+        for (int j = 0; j < MR; ++j) {
+            const float v = _mm512_reduce_add_ps(acc[j]) * w.scales[r];
+            y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
+        }
+        return;
+    }
+    const std::int64_t groups = w.groups_per_row();
+    const float *s = w.scales + r * groups;
+    const bool nib = w.bits == 4;
+    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    // Lanes of the second group when a chunk spans two groups of 32: nibble order puts columns
+    // 0..31 in lanes 0-3 and 8-11, natural order in lanes 0-7.
+    const __mmask16 second = nib ? 0xF0F0 : 0xFF00;
+    const std::int64_t chunksPerGroup = w.group >= cols ? chunks : w.group / kChunk;
+    for (std::int64_t k = 0; k < chunks; ++k) {
+        __m512i cw;
+        if (nib) {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + k * 32));
+            const __m512i both = _mm512_inserti64x4(_mm512_zextsi256_si512(v),
+                                                    _mm256_srli_epi16(v, 4), 1);
+            cw = _mm512_and_si512(both, low4);
+        } else {
+            cw = _mm512_loadu_si512(row + k * kChunk);
+        }
+        __m512 sv;
+        if (w.group == 32)
+            sv = _mm512_mask_blend_ps(second, _mm512_set1_ps(s[2 * k]), _mm512_set1_ps(s[2 * k + 1]));
+        else
+            sv = _mm512_set1_ps(s[k / chunksPerGroup]);
+        for (int j = 0; j < MR; ++j) {
+            const __m512i dot = _mm512_dpbusd_epi32(zero, cw, _mm512_loadu_si512(q[j] + k * kChunk));
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                     _mm512_mul_ps(_mm512_loadu_ps(dx[j] + k * 16), sv), acc[j]);
+        }
+    }
+    for (int j = 0; j < MR; ++j) {
+        const float *gsum = in.group_sum.data() + (i0 + j) * groups;
+        const float v = _mm512_reduce_add_ps(acc[j]) - zero_correction(w, r, gsum);
+        y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
+    }
+}
+
+void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
+                          std::int64_t row_begin, std::int64_t row_end)
+{
+    const float *dexp = in.d_lanes.data();
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        std::int64_t i = 0;
+        for (; i + 4 <= in.m; i += 4)
+            q8_tile<4>(w, in, dexp, r, i, y);
+        switch (in.m - i) {
+        case 3:
+            q8_tile<3>(w, in, dexp, r, i, y);
+            break;
+        case 2:
+            q8_tile<2>(w, in, dexp, r, i, y);
+            break;
+        case 1:
+            q8_tile<1>(w, in, dexp, r, i, y);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+} // namespace
+
+#endif
+
+void fused_linear_q8(const FusedWeight &w, const Q8Input &in, float *y, std::int64_t row_begin,
+                     std::int64_t row_end)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (q8_vnni_supported() && active_kernel_path() == KernelPath::Avx512) {
+        fused_linear_q8_vnni(w, in, y, row_begin, row_end);
+        return;
+    }
+#endif
+    fused_linear_q8_ref(w, in, y, row_begin, row_end);
+}
+
+} // namespace qb::kernels
