@@ -4,6 +4,7 @@
 // node, and the atomic run folder.
 #include "api/executor.h"
 #include "api/node_context.h"
+#include "quant/kernel_settings.h"
 #include "support/test_support.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -215,6 +216,14 @@ private Q_SLOTS:
         const auto some = qb::plannedCacheKeys(partial, f.registry);
         QCOMPARE(some.size(), size_t(3));
         QCOMPARE(some, planned);
+        // Int8 activations (QB_ACT_Q8) compute other numbers: every key changes, and back.
+        const auto exp = qb::parseExperiment(project(2, 5), "ex.yaml", f.registry);
+        qb::setInt8ActivationKernels(true);
+        const auto q8 = qb::plannedCacheKeys(exp, f.registry);
+        qb::setInt8ActivationKernels(false);
+        for (const auto &[id, key] : planned)
+            QVERIFY(q8.at(id) != key);
+        QCOMPARE(qb::plannedCacheKeys(exp, f.registry), planned);
     }
 
     void nanMetricReadsBackAsNan()
