@@ -51,10 +51,19 @@ QuestionSet gsmQuestions(const std::vector<data::GsmRecord> &records, const Prom
                     shots.push_back(shot);
             }
         }
-        q.prompt = set.format == data::PromptFormat::Gsm8kCot
-            ? data::gsm8kCotPrompt(r.question, exemplars)
-            : set.format == data::PromptFormat::Gsm8kDirect ? data::gsm8kDirectPrompt(r.question)
-                                                             : data::gsm8kPrompt(r.question, shots);
+        if (set.format == data::PromptFormat::Gsm8kCot) {
+            q.prompt = data::gsm8kCotPrompt(r.question, exemplars);
+            q.turn = data::gsm8kCotPrompt(r.question, {});
+            for (const auto &e : exemplars)
+                q.shots.push_back({data::gsm8kCotPrompt(e.question, {}), e.target});
+        } else if (set.format == data::PromptFormat::Gsm8kDirect) {
+            q.prompt = q.turn = data::gsm8kDirectPrompt(r.question);
+        } else {
+            q.prompt = data::gsm8kPrompt(r.question, shots);
+            q.turn = data::gsm8kPrompt(r.question, {});
+            for (const auto &shot : shots)
+                q.shots.push_back({data::gsm8kPrompt(shot.question, {}), shot.solution});
+        }
         set.questions.push_back(std::move(q));
     }
     return set;
@@ -73,7 +82,7 @@ QuestionSet gpqaQuestions(const std::vector<data::GpqaRecord> &records, const Pr
         q.id = r.id;
         q.gold = std::string(1, r.goldLetter());
         q.gpqa = r;
-        q.prompt = data::gpqaPrompt(r, set.format);
+        q.prompt = q.turn = data::gpqaPrompt(r, set.format);
         set.questions.push_back(std::move(q));
     }
     return set;

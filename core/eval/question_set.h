@@ -17,10 +17,21 @@ const char *taskName(Task task); // "gsm8k", "gpqa"
 // Throws qb::Error naming the known tasks.
 Task taskFromName(const std::string &name);
 
+// One worked example as a conversation turn pair (lm-eval's --fewshot_as_multiturn): the shot's
+// prompt text as the user's message, its target as the assistant's.
+struct ChatShot
+{
+    std::string user, assistant;
+};
+
 struct EvalQuestion
 {
     std::string id;
     std::string prompt;
+    // The same prompt as a conversation: the shots (empty zero-shot) and the question's own text
+    // ("Question: ..\nAnswer:"), which is `prompt` without the shots.
+    std::vector<ChatShot> shots;
+    std::string turn;
     std::string gold;      // GSM: the normalized number; GPQA: the letter
     data::GsmRecord gsm;   // Task::Gsm8k
     data::GpqaRecord gpqa; // Task::Gpqa

@@ -25,7 +25,7 @@ struct EvaluateParams
 {
     eval::PromptOptions prompts;
     eval::EvalOptions options;
-    bool chat = false; // zero-shot prompts as a user turn through each model's chat template
+    bool chat = false; // prompts as a conversation through each model's chat template
 
     static EvaluateParams fromJson(const json &p, uint64_t seed)
     {
@@ -38,12 +38,23 @@ struct EvaluateParams
         e.options.decoding = decodingFromJson(p.at("decoding"), seed);
         e.options.decoding.kvCache = kvCacheFormatFromName(p.at("kv_cache").get<std::string>());
         e.chat = p.at("chat").get<bool>();
-        if (e.chat && e.prompts.numFewshot > 0)
-            throw Error("chat: prompts through the chat template are zero-shot here; set "
-                        "num_fewshot to 0");
         return e;
     }
 };
+
+// lm-eval's --apply_chat_template --fewshot_as_multiturn: each shot a user turn (its prompt
+// text) and an assistant turn (its target), then the question's own text as the last user turn;
+// the template adds the assistant's opening (add_generation_prompt).
+nlohmann::ordered_json chatMessages(const eval::EvalQuestion &q)
+{
+    auto messages = nlohmann::ordered_json::array();
+    for (const auto &shot : q.shots) {
+        messages.push_back({{"role", "user"}, {"content", shot.user}});
+        messages.push_back({{"role", "assistant"}, {"content", shot.assistant}});
+    }
+    messages.push_back({{"role", "user"}, {"content", q.turn}});
+    return messages;
+}
 
 std::string sanitize(const std::string &s)
 {
@@ -111,15 +122,9 @@ Artifact runEvaluate(NodeContext &ctx)
                 if (!bundle)
                     bundle = loadModelBundle(m);
                 eval::QuestionSet set = loadDatasetQuestions(d, params.prompts);
-                // lm-eval's --apply_chat_template, zero-shot: the format's prompt is the user
-                // turn, and the template adds the assistant's opening (add_generation_prompt).
                 if (params.chat)
                     for (auto &q : set.questions)
-                        q.prompt = renderChat(
-                            *bundle,
-                            nlohmann::ordered_json::array(
-                                {nlohmann::ordered_json{{"role", "user"}, {"content", q.prompt}}}),
-                            true);
+                        q.prompt = renderChat(*bundle, chatMessages(q), true);
                 WorkHooks hooks = work;
                 hooks.progress = [&](double done, double, const std::string &) {
                     ctx.progress(doneWork + done, totalWork, where);
@@ -202,8 +207,10 @@ void registerEvaluateNodes(NodeRegistry &registry)
             .range(1, 64),
         decodingParamSpec(256),
         ParamSpec::boolean("chat", false,
-                           "Zero-shot prompts as a user message rendered with each model's chat "
-                           "template and its generation prompt (lm-eval's --apply_chat_template)"),
+                           "Prompts as a conversation rendered with each model's chat template "
+                           "and its generation prompt: the question as a user message, k-shot "
+                           "examples as earlier user/assistant turns (lm-eval's "
+                           "--apply_chat_template --fewshot_as_multiturn)"),
         ParamSpec::choice("kv_cache", "fp32", {"fp32", "int8", "fp8", "int4"},
                           "How generation stores past keys and values: float32, or INT8 / FP8 "
                           "e4m3 (~3.6x smaller) or INT4 (two codes per byte, ~6.4x smaller) "

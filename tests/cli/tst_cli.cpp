@@ -234,7 +234,36 @@ private Q_SLOTS:
         for (const auto &row : results["results"])
             labelled |= row.value("label", "").find(" chat") != std::string::npos;
         QVERIFY(labelled);
-        // The built-in word-level model has no template: a clear error, and chat is zero-shot.
+        // k-shot through the template: each exemplar a user turn and an assistant turn (lm-eval's
+        // --fewshot_as_multiturn), then the question; Wei et al.'s first two exemplars.
+        qbtest::writeFile(proj, "schema_version: 1\nname: chat\nseed: 1\nnodes:\n"
+                                "  - {id: m, type: model.load, params: {path: " + model.string()
+                                    + "}}\n"
+                                "  - {id: gsm, type: dataset.gsm8k, params: {limit: 2}}\n"
+                                "  - {id: ev, type: evaluate, inputs: {models: [m], datasets: "
+                                "[gsm]}, params: {chat: true, gsm_format: gsm8k_cot, "
+                                "num_fewshot: 2, decoding: {max_new_tokens: 3}}}\n");
+        r = cli({"run", QString::fromStdString(proj.string()), "--out",
+                 QString::fromStdString((tmp / "run-kshot").string()), "--quiet"}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const std::string kRecords
+            = qbtest::readFile(tmp / "run-kshot" / "nodes" / "ev" / "records" / "m__gsm.jsonl");
+        const std::string kPrompt
+            = nlohmann::json::parse(kRecords.substr(0, kRecords.find('\n')))["prompt"];
+        const std::string shots
+            = "<|im_start|>user\nQ: There are 15 trees in the grove. Grove workers will plant "
+              "trees in the grove today. After they are done, there will be 21 trees. How many "
+              "trees did the grove workers plant today?\nA:<|im_end|>\n<|im_start|>assistant\n"
+              "There are 15 trees originally. Then there were 21 trees after some more were "
+              "planted. So there must have been 21 - 15 = 6. The answer is 6.<|im_end|>\n"
+              "<|im_start|>user\nQ: If there are 3 cars in the parking lot and 2 more cars "
+              "arrive, how many cars are in the parking lot?\nA:<|im_end|>\n"
+              "<|im_start|>assistant\nThere are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. "
+              "The answer is 5.<|im_end|>\n<|im_start|>user\nQ: ";
+        QVERIFY2(kPrompt.find(shots) != std::string::npos, kPrompt.c_str());
+        const std::string kClose = "\nA:<|im_end|>\n<|im_start|>assistant\n";
+        QVERIFY(kPrompt.compare(kPrompt.size() - kClose.size(), kClose.size(), kClose) == 0);
+        // The built-in word-level model has no template: a clear error.
         qbtest::writeFile(proj, "schema_version: 1\nname: chat\nseed: 1\nnodes:\n"
                                 "  - {id: m, type: model.load, params: {path: "
                                     + (tmp / "rnd" / "nodes" / "rnd").string() + "}}\n"
