@@ -2,6 +2,7 @@
 // One thread per output value (grid-stride), arithmetic identical to the CPU references so the
 // results match them bit for bit. Check: tst_kernels_cuda_dequant on a machine with a GPU.
 #include "kernels/cuda_dequant.h"
+#include "kernels/cuda_support.cuh"
 #include "kernels/nf4.h"
 
 #include <cuda_runtime.h>
@@ -12,23 +13,12 @@
 namespace qb::kernels {
 namespace {
 
+using namespace cuda_detail;
+
 struct Codebook16
 {
     float v[16];
 };
-
-CudaStatus status_of(cudaError_t err, const char *what)
-{
-    if (err == cudaSuccess)
-        return {};
-    return {static_cast<int>(err), std::string(what) + ": " + cudaGetErrorString(err)};
-}
-
-unsigned grid_for(std::int64_t n, int threads)
-{
-    const std::int64_t blocks = (n + threads - 1) / threads;
-    return static_cast<unsigned>(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
-}
 
 __global__ void nf4_kernel(const std::uint8_t *__restrict__ packed,
                            const float *__restrict__ absmax, std::int64_t n, int block_size,
@@ -77,53 +67,6 @@ __global__ void int8_rowwise_kernel(const std::int8_t *__restrict__ q,
     for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < n;
          e += stride)
         out[e] = __fmul_rn(static_cast<float>(q[e]), scale[e / cols]);
-}
-
-// A device buffer freed on scope exit.
-class DeviceBuffer
-{
-public:
-    DeviceBuffer() = default;
-    DeviceBuffer(const DeviceBuffer &) = delete;
-    DeviceBuffer &operator=(const DeviceBuffer &) = delete;
-    ~DeviceBuffer()
-    {
-        if (m_ptr)
-            cudaFree(m_ptr);
-    }
-    cudaError_t allocate(std::size_t bytes) { return cudaMalloc(&m_ptr, bytes > 0 ? bytes : 1); }
-    template <typename T> T *as() const { return static_cast<T *>(m_ptr); }
-
-private:
-    void *m_ptr = nullptr;
-};
-
-// Copies `bytes` from host into a fresh device buffer.
-CudaStatus upload(DeviceBuffer &buf, const void *src, std::size_t bytes)
-{
-    CudaStatus s = status_of(buf.allocate(bytes), "cudaMalloc");
-    if (!s.ok() || bytes == 0)
-        return s;
-    return status_of(cudaMemcpy(buf.as<void>(), src, bytes, cudaMemcpyHostToDevice),
-                     "cudaMemcpy(host->device)");
-}
-
-// Runs `launch` with a device output buffer of `bytes`, then copies it back to `out`.
-template <typename Launch>
-CudaStatus run_to_host(std::size_t bytes, float *out, Launch launch)
-{
-    DeviceBuffer dOut;
-    CudaStatus s = status_of(dOut.allocate(bytes), "cudaMalloc");
-    if (!s.ok())
-        return s;
-    s = launch(dOut.as<float>());
-    if (!s.ok())
-        return s;
-    s = status_of(cudaDeviceSynchronize(), "kernel execution");
-    if (!s.ok())
-        return s;
-    return status_of(cudaMemcpy(out, dOut.as<void>(), bytes, cudaMemcpyDeviceToHost),
-                     "cudaMemcpy(device->host)");
 }
 
 constexpr int kThreads = 256;
