@@ -34,6 +34,13 @@ inline std::int64_t natural_column(bool nibbleOrder, std::int64_t p)
     return p < 32 ? 2 * p + 1 : 2 * (p - 32);
 }
 
+// Round to nearest, ties to even, for |v| < 2^22 (the default rounding mode; no SSE4.1 needed).
+inline float round_even(float v)
+{
+    constexpr float kMagic = 12582912.0f; // 1.5 · 2^23
+    return (v + kMagic) - kMagic;
+}
+
 inline float group_zero(const FusedWeight &w, std::int64_t k)
 {
     return w.zeros_f    ? w.zeros_f[k]
@@ -76,25 +83,46 @@ Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
     in.d.resize(static_cast<std::size_t>(m * blocks));
     const std::int64_t groups = w.format == FusedFormat::IntGroup ? w.groups_per_row() : 0;
     in.group_sum.assign(static_cast<std::size_t>(m * groups), 0.0f);
+    // Σ d q per group in double: every product d · q is exact there, and so are the sums.
     std::vector<double> sums(static_cast<std::size_t>(groups));
+    float v[kChunk];
     for (std::int64_t i = 0; i < m; ++i) {
         const float *xi = x + i * w.cols;
         std::int8_t *qi = in.q.data() + i * w.cols;
+        float *di = in.d.data() + i * blocks;
         std::fill(sums.begin(), sums.end(), 0.0);
-        for (std::int64_t b = 0; b < blocks; ++b) {
-            const std::int64_t c0 = b / 2 * kChunk, p0 = b % 2 * kBlock;
-            float amax = 0.0f;
-            for (std::int64_t p = p0; p < p0 + kBlock; ++p)
-                amax = std::max(amax, std::fabs(xi[c0 + natural_column(in.nibble_order, p)]));
-            const float d = amax / 127.0f;
-            const float inv = d > 0.0f ? 1.0f / d : 0.0f;
-            in.d[static_cast<std::size_t>(i * blocks + b)] = d;
-            for (std::int64_t p = p0; p < p0 + kBlock; ++p) {
-                const std::int64_t c = c0 + natural_column(in.nibble_order, p);
-                const float v = std::clamp(std::nearbyint(xi[c] * inv), -127.0f, 127.0f);
-                qi[c0 + p] = static_cast<std::int8_t>(v);
-                if (groups)
-                    sums[static_cast<std::size_t>(c / w.group)] += double(d) * v;
+        for (std::int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
+            if (in.nibble_order)
+                for (std::int64_t p = 0; p < 32; ++p) {
+                    v[p] = xi[c0 + 2 * p + 1];
+                    v[32 + p] = xi[c0 + 2 * p];
+                }
+            else
+                std::copy(xi + c0, xi + c0 + kChunk, v);
+            for (std::int64_t half = 0; half < 2; ++half) {
+                const float *vb = v + half * kBlock;
+                float amax = 0.0f;
+                for (std::int64_t p = 0; p < kBlock; ++p)
+                    amax = std::max(amax, std::fabs(vb[p]));
+                const float d = amax / 127.0f;
+                const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+                di[c0 / kBlock + half] = d;
+                int quarter[2] = {0, 0};
+                for (std::int64_t p = 0; p < kBlock; ++p) {
+                    const float r = std::clamp(round_even(vb[p] * inv), -127.0f, 127.0f);
+                    qi[c0 + half * kBlock + p] = static_cast<std::int8_t>(r);
+                    quarter[p / 16] += static_cast<int>(r);
+                }
+                if (!groups)
+                    continue;
+                // Each 16 positions of a block come from one 32-column half of the chunk, which
+                // lies in one group: nibble order holds columns < 32 in positions 0-15 of each
+                // block, natural order in the whole first block.
+                for (int k = 0; k < 2; ++k) {
+                    const std::int64_t lowerHalf = in.nibble_order ? k : half;
+                    sums[static_cast<std::size_t>((c0 + lowerHalf * 32) / w.group)]
+                        += double(d) * quarter[k];
+                }
             }
         }
         for (std::int64_t g = 0; g < groups; ++g)
@@ -173,37 +201,75 @@ QB_TARGET_VNNI float zero_correction(const FusedWeight &w, std::int64_t r, const
     return total;
 }
 
-// Activation rows i0 .. i0 + MR - 1 against weight row r.
+#define QB_INLINE_VNNI QB_TARGET_VNNI inline __attribute__((always_inline))
+
+// The 64 codes of 32 bytes of 4-bit pairs: [low nibbles (odd columns), high nibbles (even
+// columns)].
+QB_INLINE_VNNI __m512i nibble_codes(const std::uint8_t *p)
+{
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
+    return _mm512_and_si512(
+        _mm512_inserti64x4(_mm512_zextsi256_si512(v), _mm256_srli_epi16(v, 4), 1),
+        _mm512_set1_epi8(0x0F));
+}
+
+// Chunk k of the activation rows against signed INT8 codes cw: a[j] += d · Σ c q per lane.
+template <int MR>
+QB_INLINE_VNNI void int8_step(__m512i cw, const std::int8_t *const *q, const float *const *dx,
+                              std::int64_t k, __m512 *a)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (int j = 0; j < MR; ++j) {
+        const __m512i xq = _mm512_loadu_si512(q[j] + k * kChunk);
+        // |x| is the unsigned operand; the weight takes x's sign.
+        const __m512i ws = _mm512_mask_sub_epi8(cw, _mm512_movepi8_mask(xq), zero, cw);
+        const __m512i dot = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(xq), ws);
+        a[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_loadu_ps(dx[j] + k * 16), a[j]);
+    }
+}
+
+// The same against unsigned codes (INT-k groups), each lane's product also times sv.
+template <int MR, bool Scaled>
+QB_INLINE_VNNI void uint_step(__m512i cw, const std::int8_t *const *q, const float *const *dx,
+                              std::int64_t k, __m512 sv, __m512 *a)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (int j = 0; j < MR; ++j) {
+        const __m512i dot = _mm512_dpbusd_epi32(zero, cw, _mm512_loadu_si512(q[j] + k * kChunk));
+        __m512 d = _mm512_loadu_ps(dx[j] + k * 16);
+        if (Scaled)
+            d = _mm512_mul_ps(d, sv);
+        a[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), d, a[j]);
+    }
+}
+
+// Activation rows i0 .. i0 + MR - 1 against weight row r. Two accumulators per activation row
+// (even and odd chunks) hide the latency of the float multiply-adds.
 template <int MR>
 QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float *dexp,
                             std::int64_t r, std::int64_t i0, float *y)
 {
     const std::int64_t cols = w.cols, chunks = cols / kChunk;
-    __m512 acc[MR];
-    for (int j = 0; j < MR; ++j)
-        acc[j] = _mm512_setzero_ps();
-    const __m512i zero = _mm512_setzero_si512();
     const std::int8_t *q[MR];
     const float *dx[MR];
+    __m512 acc[MR], odd[MR];
     for (int j = 0; j < MR; ++j) {
         q[j] = in.q.data() + (i0 + j) * cols;
         dx[j] = dexp + (i0 + j) * chunks * 16;
+        acc[j] = odd[j] = _mm512_setzero_ps();
     }
+    const __m512 one = _mm512_set1_ps(1.0f);
     if (w.format == FusedFormat::Int8Row) {
         const auto *row = static_cast<const std::int8_t *>(w.codes) + r * cols;
-        for (std::int64_t k = 0; k < chunks; ++k) {
-            const __m512i cw = _mm512_loadu_si512(row + k * kChunk);
-            for (int j = 0; j < MR; ++j) {
-                const __m512i xq = _mm512_loadu_si512(q[j] + k * kChunk);
-                // |x| is the unsigned operand; the weight takes x's sign.
-                const __m512i ws = _mm512_mask_sub_epi8(cw, _mm512_movepi8_mask(xq), zero, cw);
-                const __m512i dot = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(xq), ws);
-                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
-                                         _mm512_loadu_ps(dx[j] + k * 16), acc[j]);
-            }
+        std::int64_t k = 0;
+        for (; k + 2 <= chunks; k += 2) {
+            int8_step<MR>(_mm512_loadu_si512(row + k * kChunk), q, dx, k, acc);
+            int8_step<MR>(_mm512_loadu_si512(row + (k + 1) * kChunk), q, dx, k + 1, odd);
         }
+        if (k < chunks)
+            int8_step<MR>(_mm512_loadu_si512(row + k * kChunk), q, dx, k, acc);
         for (int j = 0; j < MR; ++j) {
-            const float v = _mm512_reduce_add_ps(acc[j]) * w.scales[r];
+            const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j])) * w.scales[r];
             y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
         }
         return;
@@ -212,35 +278,49 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float
     const float *s = w.scales + r * groups;
     const bool nib = w.bits == 4;
     const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    // Lanes of the second group when a chunk spans two groups of 32: nibble order puts columns
-    // 0..31 in lanes 0-3 and 8-11, natural order in lanes 0-7.
-    const __mmask16 second = nib ? 0xF0F0 : 0xFF00;
-    const std::int64_t chunksPerGroup = w.group >= cols ? chunks : w.group / kChunk;
-    for (std::int64_t k = 0; k < chunks; ++k) {
-        __m512i cw;
-        if (nib) {
-            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(row + k * 32));
-            const __m512i both = _mm512_inserti64x4(_mm512_zextsi256_si512(v),
-                                                    _mm256_srli_epi16(v, 4), 1);
-            cw = _mm512_and_si512(both, low4);
-        } else {
-            cw = _mm512_loadu_si512(row + k * kChunk);
+    auto codes = [&](std::int64_t k) QB_TARGET_VNNI {
+        return nib ? nibble_codes(row + k * 32) : _mm512_loadu_si512(row + k * kChunk);
+    };
+    if (w.group == 32) {
+        // Two groups per chunk: lane-wise scales. Nibble order puts columns 0..31 in lanes 0-3
+        // and 8-11, natural order in lanes 0-7.
+        const __mmask16 second = nib ? 0xF0F0 : 0xFF00;
+        auto sv = [&](std::int64_t k) QB_TARGET_VNNI {
+            return _mm512_mask_blend_ps(second, _mm512_set1_ps(s[2 * k]),
+                                        _mm512_set1_ps(s[2 * k + 1]));
+        };
+        std::int64_t k = 0;
+        for (; k + 2 <= chunks; k += 2) {
+            uint_step<MR, true>(codes(k), q, dx, k, sv(k), acc);
+            uint_step<MR, true>(codes(k + 1), q, dx, k + 1, sv(k + 1), odd);
         }
-        __m512 sv;
-        if (w.group == 32)
-            sv = _mm512_mask_blend_ps(second, _mm512_set1_ps(s[2 * k]), _mm512_set1_ps(s[2 * k + 1]));
-        else
-            sv = _mm512_set1_ps(s[k / chunksPerGroup]);
-        for (int j = 0; j < MR; ++j) {
-            const __m512i dot = _mm512_dpbusd_epi32(zero, cw, _mm512_loadu_si512(q[j] + k * kChunk));
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
-                                     _mm512_mul_ps(_mm512_loadu_ps(dx[j] + k * 16), sv), acc[j]);
+        if (k < chunks)
+            uint_step<MR, true>(codes(k), q, dx, k, sv(k), acc);
+    } else {
+        // Whole chunks per group: the group's d · Σ c q in two accumulators, scaled once.
+        const std::int64_t perGroup = w.group >= cols ? chunks : w.group / kChunk;
+        for (std::int64_t g = 0, k = 0; k < chunks; ++g) {
+            __m512 ga[MR], gb[MR];
+            for (int j = 0; j < MR; ++j)
+                ga[j] = gb[j] = _mm512_setzero_ps();
+            const std::int64_t end = k + perGroup;
+            for (; k + 2 <= end; k += 2) {
+                uint_step<MR, false>(codes(k), q, dx, k, one, ga);
+                uint_step<MR, false>(codes(k + 1), q, dx, k + 1, one, gb);
+            }
+            if (k < end) {
+                uint_step<MR, false>(codes(k), q, dx, k, one, ga);
+                ++k;
+            }
+            const __m512 scale = _mm512_set1_ps(s[g]);
+            for (int j = 0; j < MR; ++j)
+                acc[j] = _mm512_fmadd_ps(_mm512_add_ps(ga[j], gb[j]), scale, acc[j]);
         }
     }
     for (int j = 0; j < MR; ++j) {
         const float *gsum = in.group_sum.data() + (i0 + j) * groups;
-        const float v = _mm512_reduce_add_ps(acc[j]) - zero_correction(w, r, gsum);
+        const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j]))
+            - zero_correction(w, r, gsum);
         y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
     }
 }
