@@ -44,7 +44,7 @@ bool int8ActivationKernelsEnabled() { return q8Flag().load(std::memory_order_rel
 void setInt8ActivationKernels(bool enabled) { q8Flag().store(enabled); }
 std::string resultArithmeticTag() { return int8ActivationKernelsEnabled() ? "act-q8" : ""; }
 
-at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x)
+at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t floatMaxRows)
 {
     TORCH_CHECK(x.size(-1) == w.cols, "fused linear: input has ", x.size(-1),
                 " features, expected ", w.cols);
@@ -56,6 +56,9 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x)
     } catch (const std::invalid_argument &e) {
         throw Error(e.what());
     }
+    const bool q8 = int8ActivationKernelsEnabled() && kernels::q8_supported(w);
+    if (!q8 && x.numel() / std::max<int64_t>(1, w.cols) > floatMaxRows)
+        return {};
     const at::Tensor x2 = x.detach().to(at::kFloat).reshape({-1, w.cols}).contiguous();
     const int64_t m = x2.size(0);
     at::Tensor y = at::empty({m, w.rows}, at::kFloat);
@@ -63,7 +66,7 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x)
     const int64_t grain = std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(1, m * w.cols));
     auto shape = x.sizes().vec();
     shape.back() = w.rows;
-    if (int8ActivationKernelsEnabled() && kernels::q8_supported(w)) {
+    if (q8) {
         const kernels::Q8Input q8 = kernels::q8_prepare_input(w, x2.data_ptr<float>(), m);
         at::parallel_for(0, w.rows, grain, [&](int64_t begin, int64_t end) {
             kernels::fused_linear_q8(w, q8, out, begin, end);

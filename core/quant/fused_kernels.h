@@ -19,6 +19,10 @@ void setFusedKernelsEnabled(bool enabled);
 // y = x Wᵀ + b through the fused kernel. x: [..., w.cols] (any float dtype, converted to float32)
 // -> [..., w.rows] float32, or an undefined tensor for an input not on the CPU (the caller then
 // takes its reference). The kernel path is kernels::active_kernel_path() (QB_KERNEL_PATH).
-at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x);
+// With int8 activations on (kernel_settings.h) and a format they support, every row count takes
+// them, so one evaluation never mixes two arithmetics; otherwise inputs of more than
+// floatMaxRows rows get an undefined tensor (the caller's reference is faster there).
+at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x,
+                    int64_t floatMaxRows = INT64_MAX);
 
 } // namespace qb

@@ -43,7 +43,7 @@ at::Tensor Int8RowLinear::fusedForward(const at::Tensor &x)
     const auto w = kernels::fused_weight_int8_row(
         m_q.data_ptr<int8_t>(), m_scales.data_ptr<float>(), m_q.size(0), m_q.size(1),
         m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
-    return runFused(w, x);
+    return runFused(w, x, fusedMaxRows());
 }
 
 int64_t Int8RowLinear::weightBytes() const

@@ -172,7 +172,7 @@ at::Tensor IntGroupLinear::fusedForward(const at::Tensor &x)
         m_zeros.defined() ? m_zeros.data_ptr<uint8_t>() : nullptr,
         m_zerosF.defined() ? m_zerosF.data_ptr<float>() : nullptr, m_cfg.bits, m_cfg.group_size,
         m_out, m_in, m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
-    return runFused(w, xin);
+    return runFused(w, xin, fusedMaxRows());
 }
 
 at::Tensor IntGroupLinear::dequantizedWeight() const

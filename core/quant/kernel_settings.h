@@ -7,7 +7,8 @@ namespace qb {
 
 // Whether quantized linears round their activations to int8 per block of 32 and multiply them
 // with the integer codes (kernels/fused_linear_q8.h: llama.cpp's q8_0 scheme, AVX-512 VNNI) for
-// the formats that path supports (INT8 rows, INT4/INT8 groups, at most fusedMaxRows() rows).
+// the formats that path supports (INT8 rows, INT4/INT8 groups with `in` a multiple of 64), at
+// every row count (one evaluation never mixes two arithmetics).
 // It changes results (the activations are rounded), so it is off unless the environment
 // variable QB_ACT_Q8 is "1" or a benchmark turns it on.
 bool int8ActivationKernelsEnabled();

@@ -101,7 +101,7 @@ at::Tensor Nf4Linear::fusedForward(const at::Tensor &x)
         dq ? m_absmaxCodes.data_ptr<uint8_t>() : nullptr,
         dq ? m_absmaxScales.data_ptr<float>() : nullptr, m_offset, m_blockSize, m_out, m_in,
         m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
-    return runFused(w, x);
+    return runFused(w, x, fusedMaxRows());
 }
 
 int64_t Nf4Linear::weightBytes() const

@@ -72,7 +72,9 @@ at::Tensor QuantizedLinear::forward(const at::Tensor &input)
     // The kernels have no backward: an input that needs a gradient (adapters upstream being
     // trained) goes through the differentiable reference.
     const bool needsGrad = x.requires_grad() && at::GradMode::is_enabled();
-    if (rows <= fusedMaxRows() && !needsGrad && fusedKernelsEnabled()) {
+    // With int8 activations on, the fused side decides per format (fused_kernels.h: runFused).
+    if ((rows <= fusedMaxRows() || int8ActivationKernelsEnabled()) && !needsGrad
+        && fusedKernelsEnabled()) {
         at::Tensor y = fusedForward(x);
         if (y.defined())
             return y;

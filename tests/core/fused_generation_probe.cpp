@@ -80,4 +80,26 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
     return c;
 }
 
+RowsCheck int8ActivationRows()
+{
+    auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
+    qb::QuantSpec spec;
+    spec.method = qb::MethodSpec::fromJson(
+        nlohmann::json::parse(R"({"method": "int", "bits": 4, "group_size": 128})"), "probe");
+    qb::quantizeModel(*bundle.model, spec, {});
+    auto &op = bundle.model->linear("model.layers.1.mlp.down_proj");
+    const auto x = at::randn({40, op.inFeatures()}, at::TensorOptions().dtype(at::kFloat));
+    RowsCheck c;
+    qb::setInt8ActivationKernels(true);
+    const auto batched = op.forward(x);
+    std::vector<at::Tensor> rows;
+    for (int64_t i = 0; i < 40; ++i)
+        rows.push_back(op.forward(x.narrow(0, i, 1)));
+    qb::setInt8ActivationKernels(false);
+    const auto floats = op.forward(x);
+    c.batchedVsSingle = (batched - at::cat(rows, 0)).abs().max().item<double>();
+    c.int8VsFloat = (batched - floats).abs().max().item<double>();
+    return c;
+}
+
 } // namespace fusedprobe

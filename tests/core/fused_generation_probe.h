@@ -24,4 +24,14 @@ struct Comparison
 Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,
                    bool int8Activations = false);
 
+// One INT4 g128 linear of the built-in model with int8 activations on: the largest difference
+// between its output for 40 rows at once and row by row (must be 0: each row is rounded and
+// summed alone, and 40 rows > fusedMaxRows still take the int8 path), and between it and the
+// float path (must be > 0).
+struct RowsCheck
+{
+    double batchedVsSingle = -1, int8VsFloat = -1;
+};
+RowsCheck int8ActivationRows();
+
 } // namespace fusedprobe

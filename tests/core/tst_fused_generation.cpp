@@ -78,6 +78,13 @@ private Q_SLOTS:
         QVERIFY(one.maxLogitDiff < 1.0);
         QVERIFY(same >= 3); // measured 4 of 4; a near-tie may flip one
     }
+
+    void int8ActivationsAtEveryRowCount()
+    {
+        const auto c = fusedprobe::int8ActivationRows();
+        QCOMPARE(c.batchedVsSingle, 0.0);
+        QVERIFY(c.int8VsFloat > 0.0);
+    }
 };
 
 QTEST_APPLESS_MAIN(TestFusedGeneration)
