@@ -325,23 +325,133 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float
     }
 }
 
+// Four activation rows against NR weight rows r .. r + NR - 1 (INT8 rows, or groups of whole
+// chunks): each loaded chunk of codes serves four activation rows and each activation chunk NR
+// weight rows. Every (activation row, weight row) pair sums its chunks in the same order and
+// accumulators as q8_tile, so a row's result does not depend on the rows beside it.
+template <int NR>
+QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, const float *dexp,
+                             std::int64_t r, std::int64_t i0, float *y)
+{
+    constexpr int MR = 4;
+    const std::int64_t cols = w.cols, chunks = cols / kChunk;
+    const __m512i zero = _mm512_setzero_si512();
+    const std::int8_t *q[MR];
+    const float *dx[MR];
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * cols;
+        dx[j] = dexp + (i0 + j) * chunks * 16;
+    }
+    __m512 acc[MR][NR], odd[MR][NR];
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
+    if (w.format == FusedFormat::Int8Row) {
+        // x + 128 is the unsigned operand; -128 Σ w per lane, started in the accumulator, takes
+        // the offset back out, so each dot product is Σ q_x q_w exactly (as the sign trick).
+        const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+        const std::int8_t *rows[NR];
+        for (int n = 0; n < NR; ++n)
+            rows[n] = static_cast<const std::int8_t *>(w.codes) + (r + n) * cols;
+        auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
+            __m512i cw[NR], neg[NR];
+            for (int n = 0; n < NR; ++n) {
+                cw[n] = _mm512_loadu_si512(rows[n] + k * kChunk);
+                neg[n] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, cw[n]));
+            }
+            for (int j = 0; j < MR; ++j) {
+                const __m512i u = _mm512_xor_si512(_mm512_loadu_si512(q[j] + k * kChunk), bias);
+                const __m512 d = _mm512_loadu_ps(dx[j] + k * 16);
+                for (int n = 0; n < NR; ++n)
+                    a[j][n] = _mm512_fmadd_ps(
+                        _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg[n], u, cw[n])), d, a[j][n]);
+            }
+        };
+        std::int64_t k = 0;
+        for (; k + 2 <= chunks; k += 2) {
+            step(k, acc);
+            step(k + 1, odd);
+        }
+        if (k < chunks)
+            step(k, acc);
+        for (int j = 0; j < MR; ++j)
+            for (int n = 0; n < NR; ++n) {
+                const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]))
+                    * w.scales[r + n];
+                y[(i0 + j) * w.rows + r + n] = w.bias ? v + w.bias[r + n] : v;
+            }
+        return;
+    }
+    const std::int64_t groups = w.groups_per_row();
+    const bool nib = w.bits == 4;
+    const std::uint8_t *rows[NR];
+    for (int n = 0; n < NR; ++n)
+        rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * int_group_row_stride(w);
+    auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
+        __m512i cw[NR];
+        for (int n = 0; n < NR; ++n)
+            cw[n] = nib ? nibble_codes(rows[n] + k * 32) : _mm512_loadu_si512(rows[n] + k * kChunk);
+        for (int j = 0; j < MR; ++j) {
+            const __m512i xq = _mm512_loadu_si512(q[j] + k * kChunk);
+            const __m512 d = _mm512_loadu_ps(dx[j] + k * 16);
+            for (int n = 0; n < NR; ++n)
+                a[j][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, cw[n], xq)),
+                                          d, a[j][n]);
+        }
+    };
+    const std::int64_t perGroup = w.group >= cols ? chunks : w.group / kChunk;
+    for (std::int64_t g = 0, k = 0; k < chunks; ++g) {
+        __m512 ga[MR][NR], gb[MR][NR];
+        for (int j = 0; j < MR; ++j)
+            for (int n = 0; n < NR; ++n)
+                ga[j][n] = gb[j][n] = _mm512_setzero_ps();
+        const std::int64_t end = k + perGroup;
+        for (; k + 2 <= end; k += 2) {
+            step(k, ga);
+            step(k + 1, gb);
+        }
+        if (k < end)
+            step(k++, ga);
+        for (int n = 0; n < NR; ++n) {
+            const __m512 scale = _mm512_set1_ps(w.scales[(r + n) * groups + g]);
+            for (int j = 0; j < MR; ++j)
+                acc[j][n] = _mm512_fmadd_ps(_mm512_add_ps(ga[j][n], gb[j][n]), scale, acc[j][n]);
+        }
+    }
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n) {
+            const float *gsum = in.group_sum.data() + (i0 + j) * groups;
+            const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]))
+                - zero_correction(w, r + n, gsum);
+            y[(i0 + j) * w.rows + r + n] = w.bias ? v + w.bias[r + n] : v;
+        }
+}
+
 void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
     const float *dexp = in.d_lanes.data();
-    for (std::int64_t r = row_begin; r < row_end; ++r) {
-        std::int64_t i = 0;
+    const std::int64_t whole = in.m / 4 * 4; // activation rows in tiles of four
+    // Weight rows in pairs through q8_block where the format allows (not groups of 32).
+    const bool blocked = whole > 0 && w.group != 32;
+    std::int64_t r = row_begin;
+    if (blocked)
+        for (; r + 2 <= row_end; r += 2)
+            for (std::int64_t i = 0; i < whole; i += 4)
+                q8_block<2>(w, in, dexp, r, i, y);
+    for (std::int64_t rr = row_begin; rr < row_end; ++rr) {
+        std::int64_t i = rr < r ? whole : 0; // rows done by q8_block need only the rest
         for (; i + 4 <= in.m; i += 4)
-            q8_tile<4>(w, in, dexp, r, i, y);
+            q8_tile<4>(w, in, dexp, rr, i, y);
         switch (in.m - i) {
         case 3:
-            q8_tile<3>(w, in, dexp, r, i, y);
+            q8_tile<3>(w, in, dexp, rr, i, y);
             break;
         case 2:
-            q8_tile<2>(w, in, dexp, r, i, y);
+            q8_tile<2>(w, in, dexp, rr, i, y);
             break;
         case 1:
-            q8_tile<1>(w, in, dexp, r, i, y);
+            q8_tile<1>(w, in, dexp, rr, i, y);
             break;
         default:
             break;
