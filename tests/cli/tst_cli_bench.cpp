@@ -134,6 +134,43 @@ private Q_SLOTS:
         QCOMPARE(report["rows"][1]["linear_weight_bytes"].get<int64_t>(), int4);
     }
 
+    void huggingFaceFolderWithItsOwnTokenizer()
+    {
+        // A model folder as users bring them: HF layout, Qwen2's byte-level BPE tokenizer files.
+        const fs::path data = qbtest::sharedDataDir();
+        if (data.empty() || !fs::exists(data / "tokenizers" / "qwen2" / "tokenizer.json"))
+            QSKIP("../shared/data/tokenizers/qwen2 is absent");
+        const fs::path tmp = qbtest::makeTempDir("cli-bench");
+        qbtest::writeFile(tmp / "rnd.yaml",
+                          "schema_version: 1\nname: rnd\nseed: 3\nnodes:\n"
+                          "  - {id: rnd, type: model.random, params: {vocab_size: 151665, "
+                          "hidden_size: 32, intermediate_size: 64, layers: 2, heads: 4, "
+                          "kv_heads: 2, max_positions: 512}}\n");
+        auto r = cli({"run", path(tmp / "rnd.yaml"), "--out", path(tmp / "rnd")}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const fs::path model = tmp / "qwen-like";
+        fs::copy(tmp / "rnd" / "nodes" / "rnd", model);
+        for (const char *f : {"tokenizer.json", "tokenizer_config.json"})
+            fs::copy_file(data / "tokenizers" / "qwen2" / f, model / f);
+        const fs::path out = tmp / "hf.json";
+        r = cli({"bench", "model", path(model), "--quick", "--batch", "2", "--new-tokens", "4",
+                 "--prefill-tokens", "32", "--precisions", "int8", "--json", path(out)},
+                tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const json report = json::parse(qbtest::readFile(out));
+        QCOMPARE(report["rows"].size(), size_t(2));
+        // 2 layers of q, k, v, o (32x32, 16x32, 16x32, 32x32) and gate, up, down (64x32, 32x64).
+        const int64_t linearParams = 2 * (32 * 32 * 2 + 16 * 32 * 2 + 3 * 32 * 64);
+        const json *int8 = rowOf(report, "int8");
+        QVERIFY(int8);
+        QCOMPARE(int8->at("linear_parameters").get<int64_t>(), linearParams);
+        // int8: a byte a weight and a float32 scale per output channel.
+        const int64_t outChannels = 2 * (32 + 16 + 16 + 32 + 64 + 64 + 32);
+        QCOMPARE(int8->at("linear_weight_bytes").get<int64_t>(), linearParams + 4 * outChannels);
+        QVERIFY(int8->at("decode_tokens_per_second_batch1").get<double>() > 0);
+        QVERIFY(int8->at("prefill_tokens_per_second").get<double>() > 0);
+    }
+
     void badPrecisionAndBadPathFailClearly()
     {
         const fs::path tmp = qbtest::makeTempDir("cli-bench");
