@@ -1,0 +1,43 @@
+// Torch side of tst_gguf: builds tiny models, exports and imports them, and returns plain numbers
+// for the Qt test to check. Std-only interface.
+#pragma once
+#include <string>
+
+namespace gguf_probe {
+
+// F32 export -> import of a random model (modelType "llama" or "qwen2" with q/k/v biases; tied
+// or untied embeddings): the largest |logit difference| (0 when the round trip is exact).
+double f32RoundTripLogitDiff(const std::string &dir, const std::string &modelType, bool tied);
+
+struct QuantCheck
+{
+    double maxWeightDiff = -1; // imported op's dequantized weight vs the test's own block round trip
+    double maxLogitDiff = -1;  // imported model vs a dense model holding those weights
+    double logitScale = 0;     // max |logit| of the reference
+    bool packedOps = false;    // every imported linear is a packed (non-dense) op
+};
+// type: "q8_0" or "q4_0". The expected weights are computed here with torch ops from ggml's
+// rounding rules, independently of kernels/gguf_blocks.
+QuantCheck quantizedRoundTrip(const std::string &dir, const std::string &type,
+                              const std::string &modelType);
+
+// Attention scores of the exported (permuted) q/k rows under GGML's interleaved-pair rotary,
+// written naively, against HF rotate-half on the original rows: the largest difference, and the
+// largest score magnitude (for scale).
+struct RopeCheck
+{
+    double maxDiff = -1;
+    double maxScore = 0;
+    double maxDiffUnpermuted = -1; // the same formula on unpermuted rows (must differ)
+};
+RopeCheck ropeScores(const std::string &dir);
+
+// The shipped built-in model (folder `src`) exported as `type` and imported: "" when the codec
+// encodes a sample text to the same ids and (for f32) the logits are identical, else what differs.
+std::string builtinRoundTrip(const std::string &src, const std::string &dir,
+                             const std::string &type);
+
+// The qb::Error message of loadModelBundle(path), or "" when it loads.
+std::string importError(const std::string &path);
+
+} // namespace gguf_probe
