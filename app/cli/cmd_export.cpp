@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -61,10 +62,16 @@ int exportGgufCommand(const std::vector<std::string> &argv)
     }
     if (o.name.empty())
         o.name = source.rfind("builtin", 0) == 0 ? "tiny-reasoner" : fs::path(source).stem().string();
-    o.progress = [](int64_t done, int64_t total, const std::string &name) {
-        std::cerr << "\r[" << done << "/" << total << "] " << name << "\033[K" << std::flush;
-        if (done == total)
-            std::cerr << "\n";
+    // A redrawn line on a terminal; in logs one line at each tenth.
+    const bool terminal = isatty(2);
+    o.progress = [terminal](int64_t done, int64_t total, const std::string &name) {
+        if (terminal) {
+            std::cerr << "\r[" << done << "/" << total << "] " << name << "\033[K" << std::flush;
+            if (done == total)
+                std::cerr << "\n";
+        } else if (done == total || (done * 10 / total) != ((done - 1) * 10 / total)) {
+            std::cerr << "[" << done << "/" << total << "] " << name << "\n";
+        }
     };
     const fs::path model = fs::path(source).extension() == ".gguf"
         ? fs::path(source)

@@ -94,6 +94,24 @@ at::Tensor ropeRows(const at::Tensor &t, int64_t heads, int64_t headDim)
     return t.index_select(0, at::tensor(order, at::kLong));
 }
 
+// A ByteLevel step anywhere in a pre-tokenizer or decoder (alone or inside a Sequence): the
+// GPT-2 byte-to-unicode vocabulary that llama.cpp's "gpt2" type expects.
+bool hasByteLevel(const json &j)
+{
+    if (j.is_object()) {
+        if (j.value("type", "") == "ByteLevel")
+            return true;
+        for (const auto &[k, v] : j.items())
+            if (hasByteLevel(v))
+                return true;
+    } else if (j.is_array()) {
+        for (const auto &v : j)
+            if (hasByteLevel(v))
+                return true;
+    }
+    return false;
+}
+
 // The tokenizer.ggml.* keys llama.cpp's vocabulary loader reads. Returns what was written.
 std::string writeVocabulary(io::GgufWriter &w, const std::string &tokenizerJson,
                             const ModelConfig &cfg, std::vector<std::string> &notes)
@@ -108,7 +126,9 @@ std::string writeVocabulary(io::GgufWriter &w, const std::string &tokenizerJson,
     const Tokenizer tok = Tokenizer::fromJson(tokenizerJson);
     const std::string model = tok.modelType();
     const bool wordLevel = model == "WordLevel";
-    const bool byteLevelBpe = model == "BPE" && tok.tokenId("Ġ").has_value();
+    const json parsed = json::parse(tokenizerJson);
+    const bool byteLevelBpe = model == "BPE"
+        && (hasByteLevel(parsed.value("pre_tokenizer", json())) || hasByteLevel(parsed.value("decoder", json())));
     if (!wordLevel && !byteLevelBpe) {
         w.set("tokenizer.ggml.model", GgufValue::ofString("no_vocab"));
         notes.push_back("tokenizer.json model " + model
@@ -153,9 +173,8 @@ std::string writeVocabulary(io::GgufWriter &w, const std::string &tokenizerJson,
                         "(or exact token strings) there; QuantBench's import restores the exact "
                         "word-level codec");
     } else {
-        const json j = json::parse(tokenizerJson);
         std::vector<std::string> merges;
-        for (const auto &m : j["model"].value("merges", json::array()))
+        for (const auto &m : parsed["model"].value("merges", json::array()))
             merges.push_back(m.is_string() ? m.get<std::string>()
                                            : m.at(0).get<std::string>() + " "
                                                  + m.at(1).get<std::string>());

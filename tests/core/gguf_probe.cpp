@@ -4,6 +4,7 @@
 #include "model/gguf_export.h"
 #include "model/gguf_import.h"
 #include "model/model_bundle.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -225,6 +226,30 @@ std::string builtinRoundTrip(const std::string &src, const std::string &dir,
         if (d != 0.0)
             return "logits differ by " + std::to_string(d);
     }
+    return "";
+}
+
+std::string tokenizerExport(const std::string &tokenizerPath, const std::string &modelType,
+                            const std::string &path)
+{
+    at::NoGradGuard noGrad;
+    const std::string json = qb::readTextFile(tokenizerPath);
+    const auto codec = qb::tokenizerCodec(qb::Tokenizer::fromFile(tokenizerPath));
+    qb::ModelConfig c = tinyConfig(modelType, true);
+    c.vocabSize = qb::Tokenizer::fromFile(tokenizerPath).vocabSize() + 7;
+    c.hiddenSize = 32;
+    c.numLayers = 1;
+    c.numHeads = 2;
+    c.numKvHeads = 1;
+    c.intermediateSize = 64;
+    qb::ModelBundle b;
+    b.model = std::make_unique<qb::Transformer>(c);
+    b.model->initRandom(3, 0.1);
+    exportTo(b, path, "f32", json);
+    const auto imported = qb::loadModelBundle(path);
+    const std::string text = "Natalia sold 48 clips in April, and half as many in May.\n";
+    if (imported.codec->encode(text) != codec->encode(text))
+        return "codec encodes differently";
     return "";
 }
 

@@ -37,6 +37,12 @@ RopeCheck ropeScores(const std::string &dir);
 std::string builtinRoundTrip(const std::string &src, const std::string &dir,
                              const std::string &type);
 
+// A 1-layer random model of `modelType` sized to the tokenizer.json at `tokenizerPath` (plus 7
+// rows the tokenizer does not have) exported as f32 to dir/name and imported: "" when the imported
+// codec encodes a sample text to the same ids as the tokenizer itself, else what differs.
+std::string tokenizerExport(const std::string &tokenizerPath, const std::string &modelType,
+                            const std::string &path);
+
 // The qb::Error message of loadModelBundle(path), or "" when it loads.
 std::string importError(const std::string &path);
 

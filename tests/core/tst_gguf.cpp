@@ -10,6 +10,8 @@
 #include "support/test_support.h"
 #include "util/error.h"
 
+#include <nlohmann/json.hpp>
+
 #include <QtTest>
 
 #include <cstring>
@@ -352,6 +354,67 @@ private Q_SLOTS:
         QVERIFY(f.findTensor("output.weight") == nullptr); // tied embeddings
         QCOMPARE(f.requireInt("llama.attention.head_count_kv"), int64_t(4));
         QCOMPARE(f.requireInt("general.file_type"), int64_t(0));
+    }
+
+    void byteLevelBpeVocabulary_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("modelType");
+        QTest::addColumn<QString>("pre");
+        QTest::newRow("qwen2") << "qwen2" << "qwen2" << "qwen2";
+        QTest::newRow("llama3") << "llama3" << "llama" << "llama-bpe";
+    }
+    void byteLevelBpeVocabulary()
+    {
+        QFETCH(QString, name);
+        QFETCH(QString, modelType);
+        QFETCH(QString, pre);
+        const fs::path tok = qbtest::sharedDataDir() / "tokenizers" / name.toStdString()
+            / "tokenizer.json";
+        if (qbtest::sharedDataDir().empty() || !fs::exists(tok))
+            QSKIP("shared tokenizer files are absent");
+        const fs::path dir = qbtest::makeTempDir("gguf-bpe");
+        const fs::path path = dir / "bpe.gguf";
+        QCOMPARE(gguf_probe::tokenizerExport(tok.string(), modelType.toStdString(), path.string()),
+                 std::string());
+        // The keys against the tokenizer.json itself, read here with nlohmann.
+        const auto j = nlohmann::json::parse(qbtest::readFile(tok));
+        const auto f = io::GgufFile::open(path);
+        QCOMPARE(f.requireString("tokenizer.ggml.model"), std::string("gpt2"));
+        QCOMPARE(f.requireString("tokenizer.ggml.pre"), pre.toStdString());
+        const auto &merges = f.requireArray("tokenizer.ggml.merges", GgufType::String).items;
+        QCOMPARE(merges.size(), j["model"]["merges"].size());
+        const auto &m0 = j["model"]["merges"][0];
+        QCOMPARE(merges[0].s, m0.is_string() ? m0.get<std::string>()
+                                             : m0[0].get<std::string>() + " " + m0[1].get<std::string>());
+        const auto &tokens = f.requireArray("tokenizer.ggml.tokens", GgufType::String).items;
+        const auto &types = f.requireArray("tokenizer.ggml.token_type", GgufType::I32).items;
+        QCOMPARE(int64_t(tokens.size()), f.findTensor("token_embd.weight")->ne[1]);
+        int checked = 0;
+        for (const auto &[text, id] : j["model"]["vocab"].items())
+            if (checked++ < 2000)
+                QCOMPARE(tokens[id.get<size_t>()].s, text);
+        for (const auto &added : j["added_tokens"]) {
+            const size_t id = added["id"];
+            QCOMPARE(tokens[id].s, added["content"].get<std::string>());
+            if (added["special"].get<bool>())
+                QCOMPARE(types[id].i, int64_t(3));
+        }
+        QCOMPARE(tokens.back().s, "[PAD" + std::to_string(tokens.size() - 1) + "]");
+        QCOMPARE(types.back().i, int64_t(5));
+    }
+
+    void otherTokenizersAreKeptWhole()
+    {
+        const fs::path tok = qbtest::sharedDataDir() / "tokenizers" / "llama2" / "tokenizer.json";
+        if (qbtest::sharedDataDir().empty() || !fs::exists(tok))
+            QSKIP("shared tokenizer files are absent");
+        const fs::path path = qbtest::makeTempDir("gguf-spm") / "spm.gguf";
+        QCOMPARE(gguf_probe::tokenizerExport(tok.string(), "llama", path.string()), std::string());
+        const auto f = io::GgufFile::open(path);
+        QCOMPARE(f.requireString("tokenizer.ggml.model"), std::string("no_vocab"));
+        QVERIFY(f.find("quantbench.tokenizer_json") != nullptr);
+        QVERIFY(f.find("tokenizer.ggml.tokens") == nullptr);
     }
 
     void importErrorsNameKeyAndTensor()
