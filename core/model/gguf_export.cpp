@@ -273,6 +273,8 @@ GgufExportReport exportGguf(const ModelBundle &bundle, const std::string &tokeni
           GgufValue::ofF32(static_cast<float>(cfg.rmsNormEps)));
     w.set("quantbench.config_json", GgufValue::ofString(cfg.toJson().dump()));
     report.tokenizer = writeVocabulary(w, tokenizerJson, cfg, report.notes);
+    if (!bundle.chatTemplate.empty())
+        w.set("tokenizer.chat_template", GgufValue::ofString(bundle.chatTemplate));
 
     // (GGUF name, HF name, tensor, ggml type, rope heads or 0)
     struct Item

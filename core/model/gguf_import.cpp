@@ -245,6 +245,8 @@ ModelBundle loadGgufBundle(const fs::path &path)
                                    + ": the GGUF file has no quantbench.tokenizer_json, so "
                                      "QuantBench cannot turn text into its token ids");
     b.chatTemplate = b.codec->chatTemplate();
+    if (const auto *v = f.find("tokenizer.chat_template"); v && v->type == io::GgufType::String)
+        b.chatTemplate = v->s;
     b.provenance.dir = path;
     b.provenance.format = "gguf";
     static const char *const fileTypes[] = {"fp32", "f16", "q4_0", "q4_1", "", "", "", "q8_0"};
