@@ -195,14 +195,16 @@ std::string writeVocabulary(io::GgufWriter &w, const std::string &tokenizerJson,
     const auto bos = tok.bosId() ? std::optional<int64_t>(*tok.bosId())
                                  : (cfg.bosTokenId >= 0 ? std::optional<int64_t>(cfg.bosTokenId)
                                                         : eos);
-    if (bos)
-        w.set("tokenizer.ggml.bos_token_id", GgufValue::ofU32(static_cast<uint32_t>(*bos)));
-    if (eos)
-        w.set("tokenizer.ggml.eos_token_id", GgufValue::ofU32(static_cast<uint32_t>(*eos)));
-    if (unk)
-        w.set("tokenizer.ggml.unknown_token_id", GgufValue::ofU32(static_cast<uint32_t>(*unk)));
-    if (const auto pad = tok.padId())
-        w.set("tokenizer.ggml.padding_token_id", GgufValue::ofU32(static_cast<uint32_t>(*pad)));
+    // llama.cpp rejects special ids outside the token list.
+    auto setId = [&](const char *key, std::optional<int64_t> id) {
+        if (id && *id >= 0 && *id < cfg.vocabSize)
+            w.set(key, GgufValue::ofU32(static_cast<uint32_t>(*id)));
+    };
+    setId("tokenizer.ggml.bos_token_id", bos);
+    setId("tokenizer.ggml.eos_token_id", eos);
+    setId("tokenizer.ggml.unknown_token_id", unk);
+    const auto pad = tok.padId();
+    setId("tokenizer.ggml.padding_token_id", pad ? std::optional<int64_t>(*pad) : std::nullopt);
     const bool addBos = tok.bosId().has_value() && !tok.encode("", true).empty();
     w.set("tokenizer.ggml.add_bos_token", GgufValue::ofBool(addBos));
     w.set("tokenizer.ggml.add_eos_token", GgufValue::ofBool(false));

@@ -282,6 +282,16 @@ private Q_SLOTS:
                      != std::string::npos,
                  vMsg.c_str());
 
+        // A shape far larger than the file (whose byte count would overflow).
+        bad = bytes;
+        const size_t neAt = size_t(b.infoOffset) + 8 + 8 + 4;
+        bad[neAt + 7] = 0x10; // ne[0] = 2^60 + 32
+        qbtest::writeFile(dir / "shape.gguf", bad);
+        const std::string sMsg = errorOf(dir / "shape.gguf");
+        QVERIFY2(sMsg.find("byte " + std::to_string(neAt - 4)) != std::string::npos
+                     && sMsg.find("elements cannot fit") != std::string::npos,
+                 sMsg.c_str());
+
         // A data offset past the end of the file.
         bad = bytes;
         const size_t offsetAt = typeAt + 4;
