@@ -25,7 +25,8 @@ const char *const kHelp =
     "Run 'quantbench-cli export <format> --help' for its options.\n";
 
 const char *const kGgufHelp =
-    "usage: quantbench-cli export gguf --model SOURCE --out FILE.gguf [--type T] [--json REPORT]\n\n"
+    "usage: quantbench-cli export gguf --model SOURCE --out FILE.gguf [--type T]\n"
+    "                                  [--name NAME] [--json REPORT]\n\n"
     "Writes the model and its tokenizer as a GGUF v3 file that llama.cpp loads (architecture\n"
     "llama, or qwen2 for Qwen2 models; docs/gguf.md). Linear weights are written in --type\n"
     "(quantized ones are requantized from their dequantized weight); norms, biases and\n"
@@ -61,7 +62,8 @@ int exportGgufCommand(const std::vector<std::string> &argv)
         throw UsageError(std::string("--type: ") + e.what());
     }
     if (o.name.empty())
-        o.name = source.rfind("builtin", 0) == 0 ? "tiny-reasoner" : fs::path(source).stem().string();
+        o.name = source.rfind("builtin", 0) == 0 ? "tiny-reasoner"
+                                                 : fs::path(source).stem().string();
     // A redrawn line on a terminal; in logs one line at each tenth.
     const bool terminal = isatty(2);
     o.progress = [terminal](int64_t done, int64_t total, const std::string &name) {

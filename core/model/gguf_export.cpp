@@ -128,7 +128,8 @@ std::string writeVocabulary(io::GgufWriter &w, const std::string &tokenizerJson,
     const bool wordLevel = model == "WordLevel";
     const json parsed = json::parse(tokenizerJson);
     const bool byteLevelBpe = model == "BPE"
-        && (hasByteLevel(parsed.value("pre_tokenizer", json())) || hasByteLevel(parsed.value("decoder", json())));
+        && (hasByteLevel(parsed.value("pre_tokenizer", json()))
+            || hasByteLevel(parsed.value("decoder", json())));
     if (!wordLevel && !byteLevelBpe) {
         w.set("tokenizer.ggml.model", GgufValue::ofString("no_vocab"));
         notes.push_back("tokenizer.json model " + model
@@ -359,7 +360,8 @@ GgufExportReport exportGgufFromPath(const fs::path &model, const fs::path &out,
     std::string tokenizerJson;
     if (isGgufPath(model)) {
         const auto file = io::GgufFile::open(model);
-        if (const auto *v = file.find("quantbench.tokenizer_json"); v && v->type == io::GgufType::String)
+        const auto *v = file.find("quantbench.tokenizer_json");
+        if (v && v->type == io::GgufType::String)
             tokenizerJson = v->s;
     } else if (fs::exists(model / "tokenizer.json")) {
         tokenizerJson = readTextFile(model / "tokenizer.json");

@@ -120,7 +120,8 @@ ModelConfig readConfig(const io::GgufFile &f, std::string &arch)
     // the HF model type, bias flags. The llama.cpp keys below stay authoritative for shapes.
     if (const auto *v = f.find("quantbench.config_json"); v && v->type == io::GgufType::String) {
         try {
-            c = ModelConfig::fromJson(nlohmann::json::parse(v->s), path + ": quantbench.config_json");
+            c = ModelConfig::fromJson(nlohmann::json::parse(v->s),
+                                      path + ": quantbench.config_json");
         } catch (const nlohmann::json::exception &) {
             throw Error(path + ": quantbench.config_json is not valid JSON");
         }
@@ -142,8 +143,9 @@ ModelConfig readConfig(const io::GgufFile &f, std::string &arch)
         throw Error(path + ": " + arch + ".attention.head_count / head_count_kv ("
                     + std::to_string(c.numHeads) + " / " + std::to_string(c.numKvHeads)
                     + ") are not a valid grouping");
-    c.headDim = f.find(arch + ".attention.key_length") ? f.requireInt(arch + ".attention.key_length")
-                                                       : c.hiddenSize / c.numHeads;
+    c.headDim = f.find(arch + ".attention.key_length")
+        ? f.requireInt(arch + ".attention.key_length")
+        : c.hiddenSize / c.numHeads;
     if (f.find(arch + ".rope.dimension_count")
         && f.requireInt(arch + ".rope.dimension_count") != c.headDim)
         throw Error(path + ": " + arch + ".rope.dimension_count differs from the head size "
@@ -239,7 +241,8 @@ ModelBundle loadGgufBundle(const fs::path &path)
     b.model = loadGgufTransformer(path);
     const auto f = io::GgufFile::open(path);
     if (const auto *v = f.find("quantbench.tokenizer_json"); v && v->type == io::GgufType::String)
-        b.codec = tokenizerCodec(Tokenizer::fromJson(v->s, path.string() + ": quantbench.tokenizer_json"));
+        b.codec = tokenizerCodec(
+            Tokenizer::fromJson(v->s, path.string() + ": quantbench.tokenizer_json"));
     else
         b.codec = unavailableCodec(path.string()
                                    + ": the GGUF file has no quantbench.tokenizer_json, so "

@@ -109,7 +109,8 @@ private Q_SLOTS:
                  results.dump().c_str());
         QCOMPARE(rows["f32"]["accuracy"].get<double>(), rows["folder"]["accuracy"].get<double>());
         QVERIFY(rows["folder"]["accuracy"].get<double>() > 0.5); // the shipped model works
-        QVERIFY(rows["q8"]["accuracy"].get<double>() >= rows["folder"]["accuracy"].get<double>() - 0.25);
+        QVERIFY(rows["q8"]["accuracy"].get<double>()
+                >= rows["folder"]["accuracy"].get<double>() - 0.25);
         QCOMPARE(rows["q8"]["precision"].get<std::string>(), std::string("q8_0"));
     }
 };

@@ -4,6 +4,7 @@
 #include "model/gguf_export.h"
 #include "model/gguf_import.h"
 #include "model/model_bundle.h"
+#include "quant/int_group_linear.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -157,7 +158,8 @@ RopeCheck ropeScores(const std::string &dir)
     auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
     const auto x1 = at::randn({c.hiddenSize}, gen, at::kDouble);
     const auto x2 = at::randn({c.hiddenSize}, gen, at::kDouble);
-    auto project = [](const std::vector<float> &rows, int64_t out, int64_t in, const at::Tensor &x) {
+    auto project = [](const std::vector<float> &rows, int64_t out, int64_t in,
+                      const at::Tensor &x) {
         const auto w = at::from_blob(const_cast<float *>(rows.data()), {out, in}, at::kFloat);
         return at::mv(w.to(at::kDouble), x);
     };
@@ -216,7 +218,8 @@ std::string builtinRoundTrip(const std::string &src, const std::string &dir,
     const fs::path path = fs::path(dir) / ("builtin-" + type + ".gguf");
     exportTo(base, path, type, qb::readTextFile(fs::path(src) / "tokenizer.json"));
     const auto imported = qb::loadModelBundle(path);
-    const std::string text = "Tom has 12 apples. He buys 7 more apples.\nHow many apples does he have?";
+    const std::string text
+        = "Tom has 12 apples. He buys 7 more apples.\nHow many apples does he have?";
     const auto a = base.codec->encode(text), b = imported.codec->encode(text);
     if (a != b || a.empty())
         return "codec encodes differently";
@@ -256,6 +259,30 @@ std::string tokenizerExport(const std::string &tokenizerPath, const std::string 
     if (imported.codec->encode(text) != codec->encode(text))
         return "codec encodes differently";
     return "";
+}
+
+std::vector<long long> ropeRowOrder(long long heads, long long headDim)
+{
+    const auto order = qb::ggufRopeRowOrder(heads, headDim);
+    return {order.begin(), order.end()};
+}
+
+double quantizedSourceRequantized(const std::string &dir)
+{
+    at::NoGradGuard noGrad;
+    auto b = tinyBundle("llama", false, 41);
+    const std::string name = qb::layerName(0, "self_attn.q_proj");
+    qb::kernels::IntGroupConfig cfg;
+    cfg.bits = 4;
+    cfg.group_size = 32;
+    cfg.symmetric = false;
+    auto &op = b.model->linear(name);
+    b.model->setLinear(name, qb::IntGroupLinear::quantize(op.denseWeight(), op.bias(), cfg));
+    const fs::path path = fs::path(dir) / "from-int4.gguf";
+    exportTo(b, path, "q8_0");
+    const auto imported = qb::loadModelBundle(path);
+    const at::Tensor expected = blockRoundTrip(b.model->linear(name).denseWeight(), "q8_0");
+    return (imported.model->linear(name).denseWeight() - expected).abs().max().item<double>();
 }
 
 std::string importError(const std::string &path)

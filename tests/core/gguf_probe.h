@@ -2,6 +2,7 @@
 // for the Qt test to check. Std-only interface.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace gguf_probe {
 
@@ -11,7 +12,8 @@ double f32RoundTripLogitDiff(const std::string &dir, const std::string &modelTyp
 
 struct QuantCheck
 {
-    double maxWeightDiff = -1; // imported op's dequantized weight vs the test's own block round trip
+    // The imported op's dequantized weight vs the test's own block round trip.
+    double maxWeightDiff = -1;
     double maxLogitDiff = -1;  // imported model vs a dense model holding those weights
     double logitScale = 0;     // max |logit| of the reference
     bool packedOps = false;    // every imported linear is a packed (non-dense) op
@@ -42,6 +44,14 @@ std::string builtinRoundTrip(const std::string &src, const std::string &dir,
 // codec encodes a sample text to the same ids as the tokenizer itself, else what differs.
 std::string tokenizerExport(const std::string &tokenizerPath, const std::string &modelType,
                             const std::string &path);
+
+// ggufRopeRowOrder as plain ints.
+std::vector<long long> ropeRowOrder(long long heads, long long headDim);
+
+// A model whose layer-0 q_proj is an int4 group-32 op (so its dense weight is dequantized)
+// exported as q8_0 and imported: the largest difference between the imported weight and the
+// test's Q8_0 round trip of the int4 op's dequantized weight (0 when requantization is right).
+double quantizedSourceRequantized(const std::string &dir);
 
 // The qb::Error message of loadModelBundle(path), or "" when it loads.
 std::string importError(const std::string &path);

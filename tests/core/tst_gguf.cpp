@@ -226,7 +226,8 @@ private Q_SLOTS:
                 f.requireString("u8");
                 QFAIL("a uint8 read as a string");
             } catch (const Error &e) {
-                QVERIFY2(std::string(e.what()).find("'u8' is uint8") != std::string::npos, e.what());
+                QVERIFY2(std::string(e.what()).find("'u8' is uint8") != std::string::npos,
+                         e.what());
             }
         }
     }
@@ -333,6 +334,20 @@ private Q_SLOTS:
                  qPrintable(QString::number(r.maxLogitDiff)));
     }
 
+    void ropeRowOrderHandComputed()
+    {
+        // convert_hf_to_gguf.py: w.reshape(heads, 2, d/2, ...).swapaxes(1, 2): GGUF row
+        // h*d + 2j + i holds HF row h*d + i*d/2 + j. For d = 4: rows 0, 2, 1, 3 per head.
+        QCOMPARE(gguf_probe::ropeRowOrder(2, 4), std::vector<long long>({0, 2, 1, 3, 4, 6, 5, 7}));
+        QCOMPARE(gguf_probe::ropeRowOrder(1, 6), std::vector<long long>({0, 3, 1, 4, 2, 5}));
+    }
+
+    void quantizedModelIsRequantized()
+    {
+        const fs::path dir = qbtest::makeTempDir("gguf-requant");
+        QCOMPARE(gguf_probe::quantizedSourceRequantized(dir.string()), 0.0);
+    }
+
     void ropePermutationMatchesGgmlRotary()
     {
         const fs::path dir = qbtest::makeTempDir("gguf-rope");
@@ -395,8 +410,10 @@ private Q_SLOTS:
         const auto &merges = f.requireArray("tokenizer.ggml.merges", GgufType::String).items;
         QCOMPARE(merges.size(), j["model"]["merges"].size());
         const auto &m0 = j["model"]["merges"][0];
-        QCOMPARE(merges[0].s, m0.is_string() ? m0.get<std::string>()
-                                             : m0[0].get<std::string>() + " " + m0[1].get<std::string>());
+        const std::string first = m0.is_string()
+            ? m0.get<std::string>()
+            : m0[0].get<std::string>() + " " + m0[1].get<std::string>();
+        QCOMPARE(merges[0].s, first);
         const auto &tokens = f.requireArray("tokenizer.ggml.tokens", GgufType::String).items;
         const auto &types = f.requireArray("tokenizer.ggml.token_type", GgufType::I32).items;
         QCOMPARE(int64_t(tokens.size()), f.findTensor("token_embd.weight")->ne[1]);
