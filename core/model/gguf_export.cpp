@@ -169,10 +169,11 @@ std::string writeVocabulary(io::GgufWriter &w, const std::string &tokenizerJson,
         w.set("tokenizer.ggml.model", GgufValue::ofString("llama"));
         w.set("tokenizer.ggml.add_space_prefix", GgufValue::ofBool(false));
         what = "WordLevel as tokenizer.ggml.model \"llama\" + quantbench.tokenizer_json";
-        notes.push_back("llama.cpp tokenizes free text with SentencePiece merges, which a "
-                        "word-level vocabulary does not have: prompts must be given as token ids "
-                        "(or exact token strings) there; QuantBench's import restores the exact "
-                        "word-level codec");
+        notes.push_back("llama.cpp loads this vocabulary but tokenizes text with SentencePiece "
+                        "merges and byte fallback, which a word-level vocabulary does not have: "
+                        "a character that is no token (a space, for one) makes its tokenizer "
+                        "fail, so give llama.cpp prompts as token ids; QuantBench's import "
+                        "restores the exact word-level codec");
     } else {
         std::vector<std::string> merges;
         for (const auto &m : parsed["model"].value("merges", json::array()))
