@@ -364,8 +364,9 @@ GgufExportReport exportGgufFromPath(const fs::path &model, const fs::path &out,
         const auto *v = file.find("quantbench.tokenizer_json");
         if (v && v->type == io::GgufType::String)
             tokenizerJson = v->s;
-    } else if (fs::exists(model / "tokenizer.json")) {
-        tokenizerJson = readTextFile(model / "tokenizer.json");
+    } else if (!bundle.tokenizerDir.empty() && fs::exists(bundle.tokenizerDir / "tokenizer.json")) {
+        // The folder the codec came from (an adapter folder's base model, for one).
+        tokenizerJson = readTextFile(bundle.tokenizerDir / "tokenizer.json");
     }
     return exportGguf(bundle, tokenizerJson, out, options);
 }
