@@ -18,5 +18,6 @@ int cmdRl(const std::vector<std::string> &args);
 int cmdTokenize(const std::vector<std::string> &args);
 int cmdChat(const std::vector<std::string> &args);
 int cmdBench(const std::vector<std::string> &args);
+int cmdExport(const std::vector<std::string> &args);
 
 } // namespace qbcli

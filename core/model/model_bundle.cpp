@@ -1,6 +1,7 @@
 #include "model/model_bundle.h"
 
 #include "chat/chat_template.h"
+#include "model/gguf_import.h"
 #include "quant/quant_checkpoint.h"
 #include "train/lora.h"
 #include "util/error.h"
@@ -57,6 +58,8 @@ std::vector<int64_t> ModelBundle::endTokens() const
 
 std::unique_ptr<Transformer> loadTransformer(const fs::path &dir)
 {
+    if (isGgufPath(dir))
+        return loadGgufTransformer(dir);
     if (!fs::is_directory(dir))
         throw Error(dir.string() + ": model folder does not exist");
     return isQuantizedCheckpoint(dir) ? loadQuantizedModel(dir) : Transformer::load(dir);
@@ -88,6 +91,8 @@ void copyTokenizerFiles(const fs::path &from, const fs::path &to)
 
 ModelBundle loadModelBundle(const fs::path &dir)
 {
+    if (isGgufPath(dir))
+        return loadGgufBundle(dir);
     // A PEFT adapter folder: its base model, then the adapters over it.
     if (fs::exists(dir / "adapter_config.json") && !fs::exists(dir / "config.json")) {
         const fs::path cfgFile = dir / "adapter_config.json";

@@ -34,7 +34,7 @@ struct GenerationDefaults
 struct ModelProvenance
 {
     std::filesystem::path dir;
-    std::string format = "dense"; // "dense", "quantized" or "adapter"
+    std::string format = "dense"; // "dense", "quantized", "adapter" or "gguf"
     std::string label;            // quantization label, or the folder name for dense models
     std::string precision = "fp32";
 };
@@ -54,7 +54,8 @@ struct ModelBundle
 
 // A dense HF folder, a quantized checkpoint (quant/quant_checkpoint.h), or a PEFT adapter folder
 // (adapter_config.json + adapter_model.safetensors, train/lora.h) over the local folder its
-// base_model_name_or_path names, with the tokenizer of the model folder.
+// base_model_name_or_path names, with the tokenizer of the model folder; or a .gguf file
+// (model/gguf_import.h).
 // Throws qb::Error naming the folder, file and tensor on anything missing or malformed.
 ModelBundle loadModelBundle(const std::filesystem::path &dir);
 

@@ -70,6 +70,11 @@ std::shared_ptr<const TextCodec> tokenizerCodec(Tokenizer tokenizer)
     return std::make_shared<TokenizerCodec>(std::move(tokenizer));
 }
 
+std::shared_ptr<const TextCodec> unavailableCodec(std::string reason)
+{
+    return std::make_shared<UnavailableCodec>(std::move(reason));
+}
+
 std::shared_ptr<const TextCodec> codecForModel(const std::filesystem::path &dir,
                                                const ModelConfig &config)
 {

@@ -32,5 +32,7 @@ public:
 std::shared_ptr<const TextCodec> codecForModel(const std::filesystem::path &dir,
                                                const ModelConfig &config);
 std::shared_ptr<const TextCodec> tokenizerCodec(Tokenizer tokenizer);
+// A codec whose encode/decode throw qb::Error(reason): for models with no way to turn text into ids.
+std::shared_ptr<const TextCodec> unavailableCodec(std::string reason);
 
 } // namespace qb

@@ -1,6 +1,7 @@
 // Model sources: a random Llama-family model of a chosen size (smoke tests, timing) and a Hugging
 // Face folder from disk. Output: a "model" artifact whose folder holds config.json and safetensors.
 #include "api/node_context.h"
+#include "model/gguf_import.h"
 #include "model/model_bundle.h"
 #include "nodes/nodes.h"
 #include "util/error.h"
@@ -53,9 +54,12 @@ Artifact runRandomModel(NodeContext &ctx)
 Artifact runLoadModel(NodeContext &ctx)
 {
     const fs::path path = ctx.params()["path"].get<std::string>();
-    if (!fs::is_directory(path))
+    const bool gguf = isGgufPath(path);
+    if (gguf && !fs::exists(path))
+        throw Error(path.string() + ": GGUF file does not exist");
+    if (!gguf && !fs::is_directory(path))
         throw Error(path.string() + ": model folder does not exist");
-    if (!fs::exists(path / "config.json"))
+    if (!gguf && !fs::exists(path / "config.json"))
         throw Error(path.string() + ": no config.json (expected a Hugging Face model folder)");
     ctx.progress(0, 1, "checking " + path.string());
     // Validates every tensor's name, dtype and shape, the tokenizer and generation_config.json.
@@ -63,7 +67,7 @@ Artifact runLoadModel(NodeContext &ctx)
     const Transformer *model = bundle.model.get();
     ctx.progress(1, 1, "loaded");
     Artifact a;
-    a.meta = {{"label", path.filename().string()}, {"precision", "fp32"},
+    a.meta = {{"label", path.filename().string()}, {"precision", bundle.provenance.precision},
               {"path", fs::absolute(path).string()},
               {"parameters", model->config().parameterCount()},
               {"weight_bytes", model->weightBytes()}};
@@ -94,9 +98,10 @@ void registerModelNodes(NodeRegistry &registry)
 
     NodeSpec load("model.load", "Load model", "Models", "model",
                  "A Hugging Face model folder on disk (config.json, *.safetensors, "
-                 "tokenizer.json). Nothing is downloaded.");
+                 "tokenizer.json), or a .gguf file. Nothing is downloaded.");
     load.params = {ParamSpec::required(
-        "path", ParamKind::Path, "Folder with config.json and model.safetensors (or a sharded index)")};
+        "path", ParamKind::Path,
+        "Folder with config.json and model.safetensors (or a sharded index), or a .gguf file")};
     load.run = runLoadModel;
     registry.add(load);
 }
