@@ -33,8 +33,8 @@ Transformer::Transformer(ModelConfig config) : m_config(std::move(config))
     const auto &c = m_config;
     TORCH_CHECK(c.vocabSize > 0 && c.hiddenSize > 0 && c.numLayers > 0 && c.numHeads > 0,
                 "Transformer: incomplete config");
-    m_invFreq = 1.0 / at::pow(c.ropeTheta, at::arange(0, c.headDim, 2, at::kDouble) / double(c.headDim));
-    m_invFreq = m_invFreq.to(at::kFloat);
+    const std::vector<double> invFreq = ropeInverseFrequencies(c);
+    m_invFreq = at::tensor(invFreq, at::kDouble).to(at::kFloat);
     createTensors();
 }
 
@@ -54,6 +54,10 @@ void Transformer::createTensors()
     for (int64_t l = 0; l < c.numLayers; ++l) {
         m_tensors[layerName(l, "input_layernorm.weight")] = at::ones({c.hiddenSize}, f32);
         m_tensors[layerName(l, "post_attention_layernorm.weight")] = at::ones({c.hiddenSize}, f32);
+        if (c.qkNorm) {
+            m_tensors[layerName(l, "self_attn.q_norm.weight")] = at::ones({c.headDim}, f32);
+            m_tensors[layerName(l, "self_attn.k_norm.weight")] = at::ones({c.headDim}, f32);
+        }
         addLinear(layerName(l, "self_attn.q_proj"), qDim, c.hiddenSize, c.qkvBias);
         addLinear(layerName(l, "self_attn.k_proj"), kvDim, c.hiddenSize, c.qkvBias);
         addLinear(layerName(l, "self_attn.v_proj"), kvDim, c.hiddenSize, c.qkvBias);
@@ -158,6 +162,10 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
                  .view({b, t, c.numKvHeads, hd}).transpose(1, 2);
     auto v = linear(layerName(layer, "self_attn.v_proj")).forward(x)
                  .view({b, t, c.numKvHeads, hd}).transpose(1, 2);
+    if (c.qkNorm) { // Qwen3: RMSNorm over each head's vector, before rotary
+        q = rmsNorm(q, layerName(layer, "self_attn.q_norm.weight"));
+        k = rmsNorm(k, layerName(layer, "self_attn.k_norm.weight"));
+    }
     // cos, sin: [b, 1, t, hd]
     q = q * cos + rotateHalf(q) * sin;
     k = k * cos + rotateHalf(k) * sin;
@@ -234,10 +242,31 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
             allowed = allowed.logical_and(options.attentionMask.to(at::kBool).unsqueeze(1));
         mask = at::zeros({b, t, s}, at::kFloat).masked_fill(allowed.logical_not(), neg).unsqueeze(1);
     }
+    // Sliding-window layers also drop keys window or more columns behind the query (transformers:
+    // query i sees keys j with i - window < j <= i). A row's cache columns are its tokens in order
+    // (left padding first), so column distance is token distance. The query's column is past + i,
+    // or, one token into a ragged cache, that row's own length.
+    at::Tensor windowMask = mask;
+    if (c.slidingWindow > 0 && s > c.slidingWindow) {
+        at::Tensor qCol;
+        if (t == 1 && cache) {
+            std::vector<int64_t> lengths(b);
+            for (int64_t r = 0; r < b; ++r)
+                lengths[r] = cache->rowLength(r);
+            qCol = at::tensor(lengths, at::kLong).view({b, 1, 1});
+        } else {
+            qCol = at::arange(past, s, at::kLong).view({1, t, 1});
+        }
+        auto kIdx = at::arange(0, s, at::kLong).view({1, 1, s});
+        auto outside = (kIdx <= qCol - c.slidingWindow).expand({b, t, s}).unsqueeze(1);
+        windowMask = (mask.defined() ? mask : at::zeros({b, 1, t, s}, at::kFloat))
+                         .masked_fill(outside, neg);
+    }
 
     auto x = at::embedding(m_tensors.at("model.embed_tokens.weight"), ids);
     for (int64_t l = 0; l < c.numLayers; ++l) {
-        x = x + attention(l, rmsNorm(x, layerName(l, "input_layernorm.weight")), cos, sin, mask, cache);
+        x = x + attention(l, rmsNorm(x, layerName(l, "input_layernorm.weight")), cos, sin,
+                          c.slidingLayer(l) ? windowMask : mask, cache);
         x = x + mlp(l, rmsNorm(x, layerName(l, "post_attention_layernorm.weight")));
         if (options.hiddenStates)
             options.hiddenStates->push_back(x);
