@@ -18,5 +18,8 @@ int cmdRl(const std::vector<std::string> &args);
 int cmdTokenize(const std::vector<std::string> &args);
 int cmdChat(const std::vector<std::string> &args);
 int cmdBench(const std::vector<std::string> &args);
+// export-hf gptq|awq (format: the first argument; args: the rest).
+int exportHfQuant(const std::string &format, const std::vector<std::string> &args);
+int cmdExportHf(const std::vector<std::string> &args);
 
 } // namespace qbcli

@@ -35,6 +35,8 @@ const std::map<std::string, Command> &commands()
                   qbcli::cmdChat}},
         {"bench", {"speed: kernels (GB/s vs read bandwidth) and a model per precision",
                    qbcli::cmdBench}},
+        {"export-hf", {"write a quantized model as a Hugging Face GPTQ or AWQ folder",
+                       qbcli::cmdExportHf}},
     };
     return table;
 }

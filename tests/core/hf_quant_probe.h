@@ -1,0 +1,53 @@
+// Std-only bridge from tst_hf_quant (Qt Test) to the torch side: the HF GPTQ/AWQ packings, and
+// export -> import round trips of a tiny random Llama model (hf_quant_probe.cpp).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qbprobe {
+
+// quant/hf_quant_pack.h on row-major int32 matrices.
+std::vector<int32_t> hfPackGptq(const std::vector<int32_t> &values, int64_t rows, int64_t cols,
+                                int bits);
+std::vector<int32_t> hfUnpackGptq(const std::vector<int32_t> &packed, int64_t rows, int64_t cols,
+                                  int bits);
+std::vector<int32_t> hfPackAwq(const std::vector<int32_t> &values, int64_t rows, int64_t cols);
+std::vector<int32_t> hfUnpackAwq(const std::vector<int32_t> &packed, int64_t rows, int64_t cols);
+
+struct HfRoundTrip
+{
+    std::string error;              // non-empty when export or import threw (its message)
+    std::string quantizationConfig; // JSON written to config.json
+    std::string loadedKind;         // kind() of the loaded q_proj of layer 0
+    std::string provenanceFormat;   // loadModelBundle's provenance.format
+    int64_t quantizedLayers = 0;
+    int64_t folds = 0;
+    bool codesEqual = false;        // codes, zero points and g_idx equal, every layer
+    bool permKept = false;          // the loaded ops of act-order layers carry a permutation
+    double maxScaleRelChange = 0;   // reported by the export
+    // Largest |w_loaded - w_mem| / |w_mem| over nonzero weights of unfolded layers (GPTQ).
+    double maxWeightRelChange = 0;
+    double maxLogitDiff = 0;        // loaded vs in-memory model, same ids
+    double maxLogitAbs = 0;
+    // Loaded vs the in-memory model with each scale rounded to float16 first: float order only.
+    double maxLogitDiffFp16Ref = 0;
+    // Largest |naive HF dequantization from the safetensors file - loaded dense weight|.
+    double naiveVsLoaded = 0;
+    double naiveMaxAbs = 0;
+};
+
+// variant: "gptq4-g32", "gptq4-g32-act", "gptq4-pc", "gptq4-pc-act", "gptq3-g32-act",
+// "gptq2-g32", "gptq8-pc", "gptq4-g32-sym", "awq4-g32" (AutoAWQ-style shared input scales),
+// "int4-g32-awq" (plain RTN written as AWQ). dir must not exist.
+HfRoundTrip hfRoundTrip(const std::string &variant, const std::string &dir);
+
+// Export refusals: "nf4" (an NF4 layer), "awq-gqa" (o_proj scale over GQA v_proj),
+// "awq-qkv-differ" (q/k/v with different input scales), "gptq-odd-shape" (in not a multiple of
+// 32), "awq-3bit". Returns the error message ("" if nothing was thrown).
+std::string hfExportError(const std::string &variant, const std::string &dir);
+
+// Exports "gptq4-g32" to dir, then rewrites config.json's bits to 8 and loads: the message.
+std::string hfImportWrongBits(const std::string &dir);
+
+} // namespace qbprobe
