@@ -176,17 +176,48 @@ std::shared_ptr<IntGroupLinear> readLinear(const Reader &r, const Layout &lay,
     return hfq::toIntGroup(l, lay.method, what);
 }
 
+// The quantization config and the file it came from: config.json's quantization_config, else
+// the side files older tools wrote (AutoGPTQ quantize_config.json, AutoAWQ quant_config.json),
+// whose quant_method may be missing. Null when the folder is neither GPTQ nor AWQ.
+std::pair<json, fs::path> quantConfigOf(const fs::path &dir)
+{
+    const json j = readConfig(dir);
+    if (j.contains("quantization_config") && j["quantization_config"].is_object()) {
+        const std::string m = j["quantization_config"].value("quant_method", "");
+        if (m == "gptq" || m == "awq")
+            return {j["quantization_config"], dir / "config.json"};
+        return {};
+    }
+    for (const auto &[file, method] :
+         {std::pair<const char *, const char *>{"quantize_config.json", "gptq"},
+          {"quant_config.json", "awq"}}) {
+        if (!fs::exists(dir / file))
+            continue;
+        json qc;
+        try {
+            qc = json::parse(readTextFile(dir / file));
+        } catch (const json::parse_error &e) {
+            throw Error((dir / file).string() + ": invalid JSON at byte " + std::to_string(e.byte));
+        }
+        if (!qc.is_object())
+            throw Error((dir / file).string() + ": expected a JSON object");
+        const std::string m = qc.value("quant_method", method);
+        if (m != method)
+            return {};
+        qc["quant_method"] = m;
+        return {qc, dir / file};
+    }
+    return {};
+}
+
 } // namespace
 
 std::string hfQuantMethod(const fs::path &dir)
 {
     if (!fs::exists(dir / "config.json"))
         return "";
-    const json j = readConfig(dir);
-    if (!j.contains("quantization_config") || !j["quantization_config"].is_object())
-        return "";
-    const std::string m = j["quantization_config"].value("quant_method", "");
-    return m == "gptq" || m == "awq" ? m : "";
+    const json qc = quantConfigOf(dir).first;
+    return qc.is_object() ? qc.value("quant_method", "") : "";
 }
 
 std::unique_ptr<Transformer> loadHfQuantized(const fs::path &dir)
@@ -195,7 +226,11 @@ std::unique_ptr<Transformer> loadHfQuantized(const fs::path &dir)
         throw Error(dir.string() + ": model folder does not exist");
     const std::string where = dir.string();
     const json j = readConfig(dir);
-    const Layout lay = readLayout(j.at("quantization_config"), where + "/config.json");
+    const auto [qc, qcFile] = quantConfigOf(dir);
+    if (!qc.is_object())
+        throw Error(where + ": no GPTQ or AWQ quantization config (config.json "
+                            "quantization_config, quantize_config.json or quant_config.json)");
+    const Layout lay = readLayout(qc, qcFile.string());
     auto model = std::make_unique<Transformer>(ModelConfig::fromJson(j, where + "/config.json"));
     const auto ckpt = io::Checkpoint::open(dir);
     const Reader r(ckpt, where);

@@ -361,6 +361,15 @@ std::string hfExportError(const std::string &variant, const std::string &dir)
             v.bits = 3;
             quantize(*m, v);
             format = "awq";
+        } else if (variant == "gptq-zero0" || variant == "awq-zero0") {
+            m = tinyModel(2);
+            quantize(*m, parse("int4-g32-awq"));
+            const auto &op = m->linear("model.layers.0.self_attn.q_proj");
+            // Nonnegative weights: the range starts at 0, so every zero point is 0.
+            m->setLinear("model.layers.0.self_attn.q_proj",
+                         qb::IntGroupLinear::quantize(op.denseWeight().abs(), op.bias(),
+                                                      {4, 32, false}));
+            format = variant == "awq-zero0" ? "awq" : "gptq";
         } else {
             return "unknown variant";
         }
@@ -371,6 +380,70 @@ std::string hfExportError(const std::string &variant, const std::string &dir)
         return e.what();
     }
     return "";
+}
+
+double hfLegacyConfigLogitDiff(const std::string &variant, const std::string &dirText,
+                               std::string *error)
+{
+    const fs::path dir = dirText;
+    const Variant v = parse(variant);
+    auto m = tinyModel(v.kvHeads);
+    quantize(*m, v);
+    qb::HfExportOptions o;
+    o.format = v.format;
+    qb::exportHfQuantized(*m, dir / "hf", o);
+    fs::create_directories(dir / "legacy");
+    fs::copy_file(dir / "hf" / "model.safetensors", dir / "legacy" / "model.safetensors");
+    auto config = nlohmann::json::parse(qb::readTextFile(dir / "hf" / "config.json"));
+    auto qc = config["quantization_config"];
+    config.erase("quantization_config");
+    qb::writeFileAtomic(dir / "legacy" / "config.json", config.dump(2));
+    if (v.format == "gptq") {
+        qc.erase("quant_method");
+        qb::writeFileAtomic(dir / "legacy" / "quantize_config.json", qc.dump(2));
+    } else {
+        const nlohmann::json awq = {{"zero_point", true},
+                                    {"q_group_size", qc["group_size"]},
+                                    {"w_bit", qc["bits"]},
+                                    {"version", "GEMM"}};
+        qb::writeFileAtomic(dir / "legacy" / "quant_config.json", awq.dump(2));
+    }
+    try {
+        at::NoGradGuard noGrad;
+        const auto a = qb::loadModelBundle(dir / "hf");
+        const auto b = qb::loadModelBundle(dir / "legacy");
+        return maxAbs(a.model->forward(ids()) - b.model->forward(ids()));
+    } catch (const qb::Error &e) {
+        *error = e.what();
+        return -1;
+    }
+}
+
+double hfGptqV2Shift(const std::string &dirText)
+{
+    const fs::path dir = dirText;
+    auto m = tinyModel(2);
+    quantize(*m, parse("gptq4-g32"));
+    qb::HfExportOptions o;
+    qb::exportHfQuantized(*m, dir / "hf", o);
+    fs::create_directories(dir / "v2");
+    fs::copy_file(dir / "hf" / "model.safetensors", dir / "v2" / "model.safetensors");
+    auto config = nlohmann::json::parse(qb::readTextFile(dir / "hf" / "config.json"));
+    config["quantization_config"]["checkpoint_format"] = "gptq_v2";
+    qb::writeFileAtomic(dir / "v2" / "config.json", config.dump(2));
+    const auto a = qb::loadModelBundle(dir / "hf");
+    const auto b = qb::loadModelBundle(dir / "v2");
+    double worst = 0;
+    for (const auto &name : a.model->linearNames()) {
+        if (name == "lm_head")
+            continue;
+        const auto q = std::dynamic_pointer_cast<qb::IntGroupLinear>(a.model->linearPtr(name));
+        const auto l = qb::hfq::fromIntGroup(*q, name);
+        const auto groupScale = l.scales.index_select(1, l.gIdx.to(at::kLong));
+        const auto shift = b.model->linear(name).denseWeight() - a.model->linear(name).denseWeight();
+        worst = std::max(worst, maxAbs(shift - groupScale));
+    }
+    return worst;
 }
 
 std::string hfImportWrongBits(const std::string &dirText)

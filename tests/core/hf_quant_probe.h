@@ -44,8 +44,20 @@ HfRoundTrip hfRoundTrip(const std::string &variant, const std::string &dir);
 
 // Export refusals: "nf4" (an NF4 layer), "awq-gqa" (o_proj scale over GQA v_proj),
 // "awq-qkv-differ" (q/k/v with different input scales), "gptq-odd-shape" (in not a multiple of
-// 32), "awq-3bit". Returns the error message ("" if nothing was thrown).
+// 32), "awq-3bit", "gptq-zero0" (an asymmetric group whose zero point is 0; AWQ takes it). Returns the error message ("" if nothing was thrown).
 std::string hfExportError(const std::string &variant, const std::string &dir);
+
+// Exports variant to dir/hf, copies it to dir/legacy with quantization_config moved out of
+// config.json into the side file older tools wrote (GPTQ: quantize_config.json without
+// quant_method; AWQ: quant_config.json spelled w_bit / q_group_size), loads both and returns the
+// largest logit difference; *error receives a load error.
+double hfLegacyConfigLogitDiff(const std::string &variant, const std::string &dir,
+                               std::string *error);
+
+// Exports "gptq4-g32" to dir/hf, copies it with checkpoint_format "gptq_v2" (qzeros then read as
+// the zero itself, not zero - 1) and returns, for every quantized layer, the largest
+// |(W_v2 - W_v1) - scale of the weight's group|: 0 when v1 is read as zero - 1 and v2 as zero.
+double hfGptqV2Shift(const std::string &dir);
 
 // Exports "gptq4-g32" to dir, then rewrites config.json's bits to 8 and loads: the message.
 std::string hfImportWrongBits(const std::string &dir);

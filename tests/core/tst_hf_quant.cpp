@@ -171,6 +171,30 @@ private Q_SLOTS:
         QVERIFY2(e.contains("mlp.gate_proj") && e.contains("multiples of 32"), qPrintable(e));
         e = err("awq-3bit");
         QVERIFY2(e.contains("4-bit weights only"), qPrintable(e));
+        // GPTQ v1 stores zero - 1: a zero point of 0 has no encoding; AWQ stores the zero itself.
+        e = err("gptq-zero0");
+        QVERIFY2(e.contains("model.layers.0.self_attn.q_proj") && e.contains("zero point 0 at row 0, group 0"),
+                 qPrintable(e));
+        QCOMPARE(err("awq-zero0"), QString());
+    }
+
+    void legacySideFilesLoadTheSame()
+    {
+        for (const char *v : {"gptq4-g32-act", "awq4-g32"}) {
+            std::string error;
+            const double d = qbprobe::hfLegacyConfigLogitDiff(v, dirFor(std::string("legacy-") + v),
+                                                              &error);
+            QVERIFY2(error.empty(), error.c_str());
+            QCOMPARE(d, 0.0); // the same tensors read the same way
+        }
+    }
+
+    void gptqV1AndV2ZeroConventions()
+    {
+        // The same qzeros read as v2 (the zero) instead of v1 (zero - 1): every zero is one
+        // lower, so every weight (q - z) * s is one scale step higher.
+        const double d = qbprobe::hfGptqV2Shift(dirFor("v2"));
+        QVERIFY2(d <= 1e-7, qPrintable(QString::number(d)));
     }
 
     void importNamesTensorAndShape()
