@@ -24,7 +24,8 @@ struct HfExportSummary
 // copied; damp/static_groups/act_order come from its quantization spec when it has one.
 // denseF16: embeddings, norms, dense layers and biases as F16 (else F32).
 // Throws qb::Error for what the format cannot hold (docs/hf-quant-formats.md).
-HfExportSummary exportHfQuantFolder(const std::string &format, const std::filesystem::path &modelDir,
+HfExportSummary exportHfQuantFolder(const std::string &format,
+                                    const std::filesystem::path &modelDir,
                                     const std::filesystem::path &outDir, bool denseF16 = true);
 
 } // namespace qb

@@ -41,8 +41,9 @@ void checkLayout(const std::string &format, const std::string &name, const hfq::
             // 2^bits by every v1 reader.
             const auto where0 = l.zeros.eq(0).nonzero();
             if (where0.size(0) > 0)
-                throw Error(what + ": zero point 0 at row " + std::to_string(where0[0][0].item<int64_t>())
-                            + ", group " + std::to_string(where0[0][1].item<int64_t>())
+                throw Error(what + ": zero point 0 at row "
+                            + std::to_string(where0[0][0].item<int64_t>()) + ", group "
+                            + std::to_string(where0[0][1].item<int64_t>())
                             + " cannot be stored in the GPTQ v1 layout (qzeros holds zero - 1)");
         }
         return;
@@ -61,9 +62,9 @@ void checkLayout(const std::string &format, const std::string &name, const hfq::
 }
 
 // AWQ smoothing of layers reading one norm: one shared s, divided out of the norm weight.
-void foldIntoNorm(std::map<std::string, hfq::HfLinear> &layers, std::map<std::string, at::Tensor> &dense,
-                  const std::string &norm, const std::vector<std::string> &names,
-                  std::vector<std::string> &folds)
+void foldIntoNorm(std::map<std::string, hfq::HfLinear> &layers,
+                  std::map<std::string, at::Tensor> &dense, const std::string &norm,
+                  const std::vector<std::string> &names, std::vector<std::string> &folds)
 {
     const at::Tensor *s = nullptr;
     for (const auto &n : names)
@@ -73,19 +74,15 @@ void foldIntoNorm(std::map<std::string, hfq::HfLinear> &layers, std::map<std::st
         return;
     const at::Tensor shared = *s;
     std::string list;
+    for (const auto &n : names)
+        list += (list.empty() ? "" : ", ") + n;
     for (const auto &n : names) {
         const auto &mine = layers.at(n).inputScale;
         if (!mine.defined() || !at::equal(mine, shared))
             throw Error(n + ": its AWQ input scale differs from that of the other layers reading "
-                        + norm + " (" + [&] {
-                              std::string all;
-                              for (const auto &m : names)
-                                  all += (all.empty() ? "" : ", ") + m;
-                              return all;
-                          }()
+                        + norm + " (" + list
                         + "); the AWQ layout folds one scale into the norm, as AutoAWQ searches "
                           "one per group of layers sharing an input");
-        list += (list.empty() ? "" : ", ") + n;
     }
     dense.at(norm) = dense.at(norm) / shared;
     for (const auto &n : names)
@@ -216,7 +213,8 @@ HfExportReport exportHfQuantized(const Transformer &model, const fs::path &dir,
             }
         }
         if (format == "gptq") {
-            add(name + ".qweight", hfq::packGptqRows(l.codes.t().contiguous(), l.bits), io::DType::I32);
+            add(name + ".qweight", hfq::packGptqRows(l.codes.t().contiguous(), l.bits),
+                io::DType::I32);
             // zeros [out, G] pack along out, then stored transposed: [G, out * bits / 32].
             add(name + ".qzeros", hfq::packGptqRows((l.zeros - 1).contiguous(), l.bits).t(),
                 io::DType::I32);

@@ -39,7 +39,10 @@ std::string shapeText(const std::vector<int64_t> &s)
 class Reader
 {
 public:
-    Reader(const io::Checkpoint &ckpt, std::string where) : m_ckpt(ckpt), m_where(std::move(where)) {}
+    Reader(const io::Checkpoint &ckpt, std::string where)
+        : m_ckpt(ckpt), m_where(std::move(where))
+    {
+    }
 
     bool has(const std::string &name) const { return m_ckpt.find(name) != nullptr; }
 

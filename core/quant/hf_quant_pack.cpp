@@ -75,8 +75,10 @@ at::Tensor packAwqCols(const at::Tensor &values)
     for (int64_t i = 0; i < r; ++i)
         for (int64_t c = 0; c < n / 8; ++c) {
             uint32_t word = 0;
-            for (int j = 0; j < 8; ++j)
-                word |= (static_cast<uint32_t>(src[i * n + 8 * c + kAwqOrder[j]]) & 0xFu) << (4 * j);
+            for (int j = 0; j < 8; ++j) {
+                const uint32_t x = static_cast<uint32_t>(src[i * n + 8 * c + kAwqOrder[j]]);
+                word |= (x & 0xFu) << (4 * j);
+            }
             dst[i * (n / 8) + c] = word;
         }
     return packed;

@@ -101,7 +101,8 @@ private Q_SLOTS:
             QCOMPARE(h[name]["dtype"].get<std::string>(), std::string(dtype));
             QCOMPARE(h[name]["shape"].get<std::vector<int64_t>>(), shape);
         };
-        const std::string q = "model.layers.0.self_attn.q_proj.", k = "model.layers.1.self_attn.k_proj.";
+        const std::string q = "model.layers.0.self_attn.q_proj.";
+        const std::string k = "model.layers.1.self_attn.k_proj.";
         check(q + "qweight", "I32", {8, 64});
         check(q + "qzeros", "I32", {2, 8});
         check(q + "scales", "F16", {2, 64});
@@ -116,7 +117,8 @@ private Q_SLOTS:
         const fs::path proj2 = tmp / "load.yaml";
         qbtest::writeFile(proj2,
                           "schema_version: 1\nname: load\nseed: 5\nnodes:\n"
-                          "  - {id: ours, type: model.load, params: {path: " + ours.string() + "}}\n"
+                          "  - {id: ours, type: model.load, params: {path: " + ours.string()
+                              + "}}\n"
                           "  - {id: hf, type: model.load, params: {path: " + hf.string() + "}}\n"
                           "  - {id: err, type: analyze.layer_error, inputs: {reference: ours, "
                           "quantized: hf}, params: {layer_kl: false}}\n");

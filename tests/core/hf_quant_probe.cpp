@@ -130,9 +130,8 @@ void quantize(qb::Transformer &m, const Variant &v)
             qb::GptqConfig cfg;
             cfg.quant = q;
             cfg.actOrder = v.actOrder;
-            out = qb::gptqLinear(qb::gptqQuantize(w, qb::gptqHessian(calibration(w.size(1), ++seed)),
-                                                  cfg),
-                                 q, b);
+            const auto h = qb::gptqHessian(calibration(w.size(1), ++seed));
+            out = qb::gptqLinear(qb::gptqQuantize(w, h, cfg), q, b);
         } else if (v.method == "int") {
             out = qb::IntGroupLinear::quantize(w, b, q);
         } else {
@@ -440,7 +439,8 @@ double hfGptqV2Shift(const std::string &dirText)
         const auto q = std::dynamic_pointer_cast<qb::IntGroupLinear>(a.model->linearPtr(name));
         const auto l = qb::hfq::fromIntGroup(*q, name);
         const auto groupScale = l.scales.index_select(1, l.gIdx.to(at::kLong));
-        const auto shift = b.model->linear(name).denseWeight() - a.model->linear(name).denseWeight();
+        const auto shift
+            = b.model->linear(name).denseWeight() - a.model->linear(name).denseWeight();
         worst = std::max(worst, maxAbs(shift - groupScale));
     }
     return worst;

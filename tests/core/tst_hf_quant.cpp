@@ -155,7 +155,9 @@ private Q_SLOTS:
 
     void exportRefusals()
     {
-        auto err = [](const char *v) { return QString::fromStdString(qbprobe::hfExportError(v, dirFor(v))); };
+        auto err = [](const char *v) {
+            return QString::fromStdString(qbprobe::hfExportError(v, dirFor(v)));
+        };
         QString e = err("nf4");
         QVERIFY2(e.contains("model.layers.1.mlp.up_proj (nf4") && e.contains("group-wise INT-k"),
                  qPrintable(e));
@@ -173,7 +175,8 @@ private Q_SLOTS:
         QVERIFY2(e.contains("4-bit weights only"), qPrintable(e));
         // GPTQ v1 stores zero - 1: a zero point of 0 has no encoding; AWQ stores the zero itself.
         e = err("gptq-zero0");
-        QVERIFY2(e.contains("model.layers.0.self_attn.q_proj") && e.contains("zero point 0 at row 0, group 0"),
+        QVERIFY2(e.contains("model.layers.0.self_attn.q_proj")
+                     && e.contains("zero point 0 at row 0, group 0"),
                  qPrintable(e));
         QCOMPARE(err("awq-zero0"), QString());
     }
