@@ -34,7 +34,7 @@ struct GenerationDefaults
 struct ModelProvenance
 {
     std::filesystem::path dir;
-    std::string format = "dense"; // "dense", "quantized" or "adapter"
+    std::string format = "dense"; // "dense", "quantized", "gptq", "awq" (HF layouts) or "adapter"
     std::string label;            // quantization label, or the folder name for dense models
     std::string precision = "fp32";
 };

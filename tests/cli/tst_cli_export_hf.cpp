@@ -141,6 +141,12 @@ private Q_SLOTS:
                 QVERIFY2(kind == "gptq-int4-g32-asym-act", kind.c_str());
         }
         QCOMPARE(layers, 15); // 14 quantized linears and the dense lm_head
+        // model.load reports the folder's precision (its first quantized layer's kind); the
+        // loaded ops hold as many bytes as the ones they were exported from.
+        const auto &hfMeta = results["nodes"]["hf"]["meta"];
+        QCOMPARE(hfMeta["precision"].get<std::string>(), std::string("gptq-int4-g32-asym-act"));
+        QCOMPARE(hfMeta["weight_bytes"].get<int64_t>(),
+                 results["nodes"]["ours"]["meta"]["weight_bytes"].get<int64_t>());
     }
 };
 
