@@ -69,7 +69,9 @@ private Q_SLOTS:
             "intermediate_size: 128, layers: 2, heads: 4, kv_heads: 2}}\n"
             "  - {id: gptq, type: quantize, inputs: {model: m}, params: {method: gptq, bits: 4, "
             "group_size: 32, act_order: true, calibration: {source: random, samples: 4, "
-            "seq_len: 16}}}\n");
+            "seq_len: 16}}}\n"
+            "  - {id: rtn, type: quantize, inputs: {model: m}, params: {method: int, bits: 4, "
+            "group_size: 32}}\n");
         auto r = cli({"run", str(proj), "--out", str(tmp / "run")}, tmp / "cache");
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         const fs::path ours = tmp / "run" / "nodes" / "gptq";
@@ -147,6 +149,36 @@ private Q_SLOTS:
         QCOMPARE(hfMeta["precision"].get<std::string>(), std::string("gptq-int4-g32-asym-act"));
         QCOMPARE(hfMeta["weight_bytes"].get<int64_t>(),
                  results["nodes"]["ours"]["meta"]["weight_bytes"].get<int64_t>());
+
+        // The round-to-nearest INT4 node in the AWQ layout: packed along out, no g_idx.
+        const fs::path awq = tmp / "awq";
+        r = cli({"export-hf", "awq", "--model", str(tmp / "run" / "nodes" / "rtn"), "--out",
+                 str(awq), "--dense", "f32"},
+                tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const auto awqConfig = nlohmann::json::parse(qbtest::readFile(awq / "config.json"));
+        QCOMPARE(awqConfig["quantization_config"],
+                 nlohmann::json::parse(R"({"quant_method": "awq", "bits": 4, "group_size": 32,
+                                           "zero_point": true, "version": "gemm"})"));
+        const auto ha = safetensorsHeader(awq / "model.safetensors");
+        QCOMPARE(ha[q + "qweight"]["shape"].get<std::vector<int64_t>>(),
+                 (std::vector<int64_t>{64, 8}));
+        QCOMPARE(ha[q + "qzeros"]["shape"].get<std::vector<int64_t>>(),
+                 (std::vector<int64_t>{2, 8}));
+        QCOMPARE(ha[q + "scales"]["dtype"].get<std::string>(), std::string("F16"));
+        QCOMPARE(ha["model.embed_tokens.weight"]["dtype"].get<std::string>(), std::string("F32"));
+        QVERIFY(!ha.contains(q + "g_idx"));
+        const fs::path proj3 = tmp / "load-awq.yaml";
+        qbtest::writeFile(proj3,
+                          "schema_version: 1\nname: load-awq\nseed: 5\nnodes:\n"
+                          "  - {id: awq, type: model.load, params: {path: " + awq.string()
+                              + "}}\n");
+        r = cli({"run", str(proj3), "--out", str(tmp / "run3")}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const auto results3
+            = nlohmann::json::parse(qbtest::readFile(tmp / "run3" / "results.json"));
+        QCOMPARE(results3["nodes"]["awq"]["meta"]["precision"].get<std::string>(),
+                 std::string("awq-int4-g32-asym"));
     }
 };
 

@@ -360,6 +360,12 @@ std::string hfExportError(const std::string &variant, const std::string &dir)
             v.bits = 3;
             quantize(*m, v);
             format = "awq";
+        } else if (variant == "mixed-bits") {
+            m = tinyModel(2);
+            quantize(*m, parse("int4-g32-awq"));
+            const auto &op = m->linear("model.layers.1.mlp.down_proj");
+            m->setLinear("model.layers.1.mlp.down_proj",
+                         qb::IntGroupLinear::quantize(op.denseWeight(), op.bias(), {8, 0, false}));
         } else if (variant == "gptq-zero0" || variant == "awq-zero0") {
             m = tinyModel(2);
             quantize(*m, parse("int4-g32-awq"));

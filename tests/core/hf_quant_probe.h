@@ -44,7 +44,7 @@ HfRoundTrip hfRoundTrip(const std::string &variant, const std::string &dir);
 
 // Export refusals: "nf4" (an NF4 layer), "awq-gqa" (o_proj scale over GQA v_proj),
 // "awq-qkv-differ" (q/k/v with different input scales), "gptq-odd-shape" (in not a multiple of
-// 32), "awq-3bit", "gptq-zero0" / "awq-zero0" (an asymmetric group whose zero point is 0).
+// 32), "awq-3bit", "mixed-bits" (one layer at 8 bits), "gptq-zero0" / "awq-zero0" (an asymmetric group whose zero point is 0).
 // Returns the error message ("" if nothing was thrown).
 std::string hfExportError(const std::string &variant, const std::string &dir);
 

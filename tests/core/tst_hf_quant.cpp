@@ -173,6 +173,11 @@ private Q_SLOTS:
         QVERIFY2(e.contains("mlp.gate_proj") && e.contains("multiples of 32"), qPrintable(e));
         e = err("awq-3bit");
         QVERIFY2(e.contains("4-bit weights only"), qPrintable(e));
+        e = err("mixed-bits");
+        QVERIFY2(e.contains("model.layers.1.mlp.down_proj (int8-pc-asym): 8 bits, group_size -1")
+                     && e.contains("model.layers.0.self_attn.q_proj has 4 bits, group_size 32")
+                     && e.contains("one setting for all layers"),
+                 qPrintable(e));
         // GPTQ v1 stores zero - 1: a zero point of 0 has no encoding; AWQ stores the zero itself.
         e = err("gptq-zero0");
         QVERIFY2(e.contains("model.layers.0.self_attn.q_proj")
