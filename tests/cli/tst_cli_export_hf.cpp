@@ -71,7 +71,12 @@ private Q_SLOTS:
             "group_size: 32, act_order: true, calibration: {source: random, samples: 4, "
             "seq_len: 16}}}\n"
             "  - {id: rtn, type: quantize, inputs: {model: m}, params: {method: int, bits: 4, "
-            "group_size: 32}}\n");
+            "group_size: 32}}\n"
+            "  - {id: awq, type: quantize, inputs: {model: m}, params: {method: awq, bits: 4, "
+            "group_size: 32, shared_scales: true, calibration: {source: random, samples: 4, "
+            "seq_len: 16}}}\n"
+            "  - {id: awq_own, type: quantize, inputs: {model: m}, params: {method: awq, bits: 4, "
+            "group_size: 32, calibration: {source: random, samples: 4, seq_len: 16}}}\n");
         auto r = cli({"run", str(proj), "--out", str(tmp / "run")}, tmp / "cache");
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         const fs::path ours = tmp / "run" / "nodes" / "gptq";
@@ -179,6 +184,48 @@ private Q_SLOTS:
             = nlohmann::json::parse(qbtest::readFile(tmp / "run3" / "results.json"));
         QCOMPARE(results3["nodes"]["awq"]["meta"]["precision"].get<std::string>(),
                  std::string("awq-int4-g32-asym"));
+
+        // AWQ proper: with shared_scales (AutoAWQ's one scale for q/k/v and one for gate/up;
+        // o_proj unscaled under grouped-query attention, as AutoAWQ) every input scale folds:
+        // q/k/v and gate/up into the norms, down_proj into up_proj.
+        const fs::path awqShared = tmp / "awq-shared";
+        r = cli({"export-hf", "awq", "--model", str(tmp / "run" / "nodes" / "awq"), "--out",
+                 str(awqShared)},
+                tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QCOMPARE(nlohmann::json::parse(r.out.toStdString())["folds"].size(), size_t(3 * 2));
+        const fs::path proj4 = tmp / "load-awq-shared.yaml";
+        qbtest::writeFile(proj4,
+                          "schema_version: 1\nname: load-awq-shared\nseed: 5\nnodes:\n"
+                          "  - {id: ours, type: model.load, params: {path: "
+                              + (tmp / "run" / "nodes" / "awq").string() + "}}\n"
+                          "  - {id: hf, type: model.load, params: {path: " + awqShared.string()
+                              + "}}\n"
+                          "  - {id: err, type: analyze.layer_error, inputs: {reference: ours, "
+                          "quantized: hf}, params: {layer_kl: false}}\n");
+        r = cli({"run", str(proj4), "--out", str(tmp / "run4")}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const auto results4
+            = nlohmann::json::parse(qbtest::readFile(tmp / "run4" / "results.json"));
+        int modelRows = 0;
+        for (const auto &row : results4["results"])
+            if (row.value("analysis", "") == "layer_error.model") {
+                ++modelRows;
+                // The folds move scales between layers (the two models' layers differ one by
+                // one) but not the function: only float16 rounding separates the outputs.
+                const double kl = row["kl_mean"].get<double>();
+                QVERIFY2(kl < 1e-6, qPrintable(QString::number(kl)));
+                qInfo("AWQ export vs its checkpoint: mean KL %.3g nats", kl);
+            }
+        QCOMPARE(modelRows, 1);
+        // Without shared scales q/k/v disagree, and the message says why.
+        r = cli({"export-hf", "awq", "--model", str(tmp / "run" / "nodes" / "awq_own"), "--out",
+                 str(tmp / "awq-own")},
+                tmp / "cache");
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("its AWQ input scale differs from that of the other layers "
+                                "reading model.layers.0.input_layernorm.weight"),
+                 qPrintable(r.err));
     }
 };
 
