@@ -1,7 +1,8 @@
 // quantbench-cli export-hf as a user drives it: a run quantizes a random model with GPTQ
-// (act-order, groups of 32), export-hf writes it in the HF GPTQ layout, the safetensors header is
-// read here to check names, dtypes and shapes against the layout, and a second run loads the
-// folder through model.load and measures it against the checkpoint it came from.
+// (act-order, groups of 32), INT4 and AWQ; export-hf writes them in the HF GPTQ / AWQ layouts,
+// the safetensors headers are read here to check names, dtypes and shapes against the layouts,
+// and further runs load the folders through model.load and measure them against the checkpoints
+// they came from.
 #include "support/cli_runner.h"
 
 #include <nlohmann/json.hpp>
@@ -58,7 +59,7 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains("none: model folder does not exist"), qPrintable(r.err));
     }
 
-    void gptqExportLoadsBackThroughModelLoad()
+    void exportsLoadBackThroughModelLoad()
     {
         const fs::path tmp = qbtest::makeTempDir("cli-hf");
         const fs::path proj = tmp / "q.yaml";
