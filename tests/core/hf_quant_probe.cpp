@@ -424,6 +424,35 @@ double hfLegacyConfigLogitDiff(const std::string &variant, const std::string &di
     }
 }
 
+double hfSymmetricFullRange(int bits, bool *symmetric)
+{
+    const int64_t out = 64, in = 96, gs = 32;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+    qb::hfq::HfLinear l;
+    l.bits = bits;
+    l.groupSize = gs;
+    l.codes = at::randint(0, 1 << bits, {out, in}, gen, at::kInt);
+    l.codes.index_put_({0, 0}, 0); // the code the symmetric quantizer here never makes
+    l.zeros = at::full({out, in / gs}, 1 << (bits - 1), at::kInt);
+    l.scales = at::rand({out, in / gs}, gen) * 0.1 + 0.01;
+    l.gIdx = at::arange(in, at::kInt).div(gs, "floor").to(at::kInt);
+    const auto op = qb::hfq::toIntGroup(l, "gptq", "probe");
+    *symmetric = op->intConfig().symmetric;
+    // The HF formula: (q - z) * s per element.
+    auto w = at::empty({out, in}, at::kFloat);
+    for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i)
+            w[o][i] = (l.codes[o][i].item<int>() - (1 << (bits - 1)))
+                * l.scales[o][i / gs].item<float>();
+    double worst = 0;
+    at::NoGradGuard noGrad;
+    for (int64_t rows : {1, 40}) {
+        const auto x = at::randn({rows, in}, gen);
+        worst = std::max(worst, maxAbs(op->forward(x) - x.matmul(w.t())));
+    }
+    return worst;
+}
+
 double hfGptqV2Shift(const std::string &dirText)
 {
     const fs::path dir = dirText;

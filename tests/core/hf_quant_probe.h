@@ -55,6 +55,12 @@ std::string hfExportError(const std::string &variant, const std::string &dir);
 double hfLegacyConfigLogitDiff(const std::string &variant, const std::string &dir,
                                std::string *error);
 
+// An HF layer as AutoGPTQ's sym=True writes it (zero 2^(bits-1), codes over the full range
+// 0 .. 2^bits - 1, so code 0 = -2^(bits-1) steps occurs) turned into an IntGroupLinear: the
+// largest |forward - x W^T| over 1 row (the fused path) and 40 rows (the reference), W from the
+// HF formula here; *symmetric says whether the op took the symmetric storage.
+double hfSymmetricFullRange(int bits, bool *symmetric);
+
 // Exports "gptq4-g32" to dir/hf, copies it with checkpoint_format "gptq_v2" (qzeros then read as
 // the zero itself, not zero - 1) and returns, for every quantized layer, the largest
 // |(W_v2 - W_v1) - scale of the weight's group|: 0 when v1 is read as zero - 1 and v2 as zero.

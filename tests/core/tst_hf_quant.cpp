@@ -197,6 +197,18 @@ private Q_SLOTS:
         }
     }
 
+    void symmetricCheckpointsUseTheWholeCodeRange()
+    {
+        // AutoGPTQ's sym=True rounds to codes 0 .. 2^b - 1 around zero 2^(b-1); code 0 (one step
+        // beyond our own symmetric range) must decode to -2^(b-1) steps on both forward paths.
+        for (int bits : {2, 3, 4, 8}) {
+            bool symmetric = false;
+            const double d = qbprobe::hfSymmetricFullRange(bits, &symmetric);
+            QVERIFY(symmetric);
+            QVERIFY2(d < 1e-4, qPrintable(QString("%1 bits: %2").arg(bits).arg(d)));
+        }
+    }
+
     void gptqV1AndV2ZeroConventions()
     {
         // The same qzeros read as v2 (the zero) instead of v1 (zero - 1): every zero is one
