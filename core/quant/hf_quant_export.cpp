@@ -126,7 +126,7 @@ HfExportReport exportHfQuantized(const Transformer &model, const fs::path &dir,
     at::NoGradGuard noGrad;
 
     std::map<std::string, hfq::HfLinear> layers;
-    std::map<std::string, at::Tensor> dense; // HF name without ".weight" suffix for linears
+    std::map<std::string, at::Tensor> dense; // embeddings, norms, lm_head: by tensor name
     for (const auto &[name, t] : model.tensors())
         dense[name] = t.detach().to(at::kFloat).clone();
     const hfq::HfLinear *first = nullptr;
@@ -192,8 +192,12 @@ HfExportReport exportHfQuantized(const Transformer &model, const fs::path &dir,
     };
     const auto denseType = options.denseF16 ? at::kHalf : at::kFloat;
     const auto denseIo = options.denseF16 ? io::DType::F16 : io::DType::F32;
-    for (const auto &[name, t] : dense)
-        add(name, t.to(denseType), denseIo);
+    for (const auto &[name, t] : dense) {
+        const auto stored = t.to(denseType);
+        if (!at::isfinite(stored).all().item<bool>())
+            throw Error(name + ": a value exceeds the float16 range (65504); use --dense f32");
+        add(name, stored, denseIo);
+    }
     for (const auto &name : model.linearNames()) {
         auto it = layers.find(name);
         if (it == layers.end())
