@@ -1,5 +1,5 @@
 // quantbench-cli export: write a model in another program's file format. The first argument
-// chooses the format (gguf); each format is one function below.
+// chooses the format: gguf here, gptq and awq in cmd_export_hf.cpp.
 #include "bench/model_bench.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -21,7 +21,9 @@ namespace {
 const char *const kHelp =
     "usage: quantbench-cli export <format> [options]\n\n"
     "Writes a model in another program's file format.\n\nformats:\n"
-    "  gguf   a .gguf file for llama.cpp (f32, f16, q8_0, q4_0)\n\n"
+    "  gguf   a .gguf file for llama.cpp (f32, f16, q8_0, q4_0)\n"
+    "  gptq   a Hugging Face GPTQ folder (qweight, qzeros, scales, g_idx) of a quantized model\n"
+    "  awq    a Hugging Face AWQ (GEMM) folder of a quantized model\n\n"
     "Run 'quantbench-cli export <format> --help' for its options.\n";
 
 const char *const kGgufHelp =
@@ -109,7 +111,9 @@ int cmdExport(const std::vector<std::string> &args)
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (args[0] == "gguf")
         return exportGgufCommand(rest);
-    throw UsageError("unknown export format '" + args[0] + "' (gguf)");
+    if (args[0] == "gptq" || args[0] == "awq")
+        return exportHfQuant(args[0], rest);
+    throw UsageError("unknown export format '" + args[0] + "' (gguf, gptq, awq)");
 }
 
 } // namespace qbcli

@@ -19,5 +19,7 @@ int cmdTokenize(const std::vector<std::string> &args);
 int cmdChat(const std::vector<std::string> &args);
 int cmdBench(const std::vector<std::string> &args);
 int cmdExport(const std::vector<std::string> &args);
+// export gptq|awq (format: the first argument; args: the rest), called by cmdExport.
+int exportHfQuant(const std::string &format, const std::vector<std::string> &args);
 
 } // namespace qbcli

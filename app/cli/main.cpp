@@ -33,7 +33,7 @@ const std::map<std::string, Command> &commands()
                       qbcli::cmdTokenize}},
         {"chat", {"render a chat template (tokenizer_config.json) for a conversation",
                   qbcli::cmdChat}},
-        {"export", {"write a model as another program's file (gguf for llama.cpp)",
+        {"export", {"write a model for other tools: gguf (llama.cpp), gptq / awq (HF folders)",
                     qbcli::cmdExport}},
         {"bench", {"speed: kernels (GB/s vs read bandwidth) and a model per precision",
                    qbcli::cmdBench}},

@@ -2,7 +2,9 @@
 
 #include "chat/chat_template.h"
 #include "model/gguf_import.h"
+#include "quant/hf_quant_import.h"
 #include "quant/quant_checkpoint.h"
+#include "quant/quantized_linear.h"
 #include "train/lora.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -62,7 +64,11 @@ std::unique_ptr<Transformer> loadTransformer(const fs::path &dir)
         return loadGgufTransformer(dir);
     if (!fs::is_directory(dir))
         throw Error(dir.string() + ": model folder does not exist");
-    return isQuantizedCheckpoint(dir) ? loadQuantizedModel(dir) : Transformer::load(dir);
+    if (isQuantizedCheckpoint(dir))
+        return loadQuantizedModel(dir);
+    if (!hfQuantMethod(dir).empty())
+        return loadHfQuantized(dir);
+    return Transformer::load(dir);
 }
 
 std::string renderChat(const ModelBundle &bundle, const nlohmann::ordered_json &messages,
@@ -134,6 +140,16 @@ ModelBundle loadModelBundle(const fs::path &dir)
         b.provenance.format = "quantized";
         const json cfg = json::parse(readTextFile(dir / "config.json"));
         b.provenance.label = cfg["quantization_config"].value("label", "quantized");
+        b.provenance.precision = b.provenance.label;
+    } else if (const std::string m = hfQuantMethod(dir); !m.empty()) {
+        // A GPTQ/AWQ folder: the label of its first quantized layer ("gptq-int4-g128-act").
+        b.provenance.format = m;
+        b.provenance.label = m;
+        for (const auto &name : b.model->linearNames())
+            if (auto q = std::dynamic_pointer_cast<QuantizedLinear>(b.model->linearPtr(name))) {
+                b.provenance.label = q->kind();
+                break;
+            }
         b.provenance.precision = b.provenance.label;
     } else {
         b.provenance.label = dir.filename().string();

@@ -34,7 +34,8 @@ struct GenerationDefaults
 struct ModelProvenance
 {
     std::filesystem::path dir;
-    std::string format = "dense"; // "dense", "quantized", "adapter" or "gguf"
+    std::string format = "dense"; // "dense", "quantized", "gptq", "awq" (HF layouts), "gguf" or
+                                  // "adapter"
     std::string label;            // quantization label, or the folder name for dense models
     std::string precision = "fp32";
 };

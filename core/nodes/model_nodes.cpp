@@ -67,6 +67,7 @@ Artifact runLoadModel(NodeContext &ctx)
     const Transformer *model = bundle.model.get();
     ctx.progress(1, 1, "loaded");
     Artifact a;
+    // precision: "fp32" for a dense folder, the quantization label for a quantized one.
     a.meta = {{"label", path.filename().string()}, {"precision", bundle.provenance.precision},
               {"path", fs::absolute(path).string()},
               {"parameters", model->config().parameterCount()},

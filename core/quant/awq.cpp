@@ -144,9 +144,9 @@ at::Tensor awqClip(const at::Tensor &scaledWeight, const at::Tensor &xScaled, co
 
 std::shared_ptr<IntGroupLinear> awqQuantize(const at::Tensor &weight, const at::Tensor &bias,
                                             const at::Tensor &x, const AwqConfig &cfg,
-                                            AwqSearch *search)
+                                            AwqSearch *search, const at::Tensor &searchWeight)
 {
-    AwqSearch found = awqSearchScales(weight, x, cfg);
+    AwqSearch found = awqSearchScales(searchWeight.defined() ? searchWeight : weight, x, cfg);
     const auto &s = found.scales;
     auto ws = weight.detach().to(at::kFloat) * s.unsqueeze(0);
     if (cfg.clipSearch)

@@ -45,8 +45,12 @@ AwqSearch awqSearchScalesRef(const at::Tensor &weight, const at::Tensor &x, cons
 // clipped weight, same shape.
 at::Tensor awqClip(const at::Tensor &scaledWeight, const at::Tensor &xScaled, const AwqConfig &cfg);
 
+// searchWeight: [out', in] float32 the scale search runs on instead of weight, e.g. the rows of
+// every layer reading x stacked (AutoAWQ's one scale for q/k/v and one for gate/up, which the
+// Hugging Face AWQ layout needs to fold s into the norm); undefined = weight.
 std::shared_ptr<IntGroupLinear> awqQuantize(const at::Tensor &weight, const at::Tensor &bias,
                                             const at::Tensor &x, const AwqConfig &cfg,
-                                            AwqSearch *search = nullptr);
+                                            AwqSearch *search = nullptr,
+                                            const at::Tensor &searchWeight = {});
 
 } // namespace qb

@@ -48,7 +48,8 @@ public:
     const kernels::IntGroupConfig &intConfig() const { return m_cfg; }
 
     void setMethod(const std::string &method) { m_method = method; }
-    void setInputScale(at::Tensor s) { m_inputScale = std::move(s); } // [in] float32
+    // [in] float32, or undefined for none.
+    void setInputScale(at::Tensor s) { m_inputScale = std::move(s); }
     void setPermutation(at::Tensor p) { m_perm = std::move(p); }      // [in] int64
     const at::Tensor &inputScale() const { return m_inputScale; }
     const at::Tensor &permutation() const { return m_perm; }

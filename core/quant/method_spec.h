@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace qb {
 
@@ -55,6 +56,14 @@ struct LayerCalibration
     at::Tensor absmax;  // [in] float32, max |x_j| over all inputs (SmoothQuant)
     at::Tensor hessian; // [in, in] float32, 2 X^T X / n over all inputs (GPTQ)
     int64_t tokens = 0;
+    // The weights ([out_i, in] float32) of every layer that reads the same input as this one
+    // (q/k/v_proj, gate/up_proj), in model order, this one included; filled for decoder-layer
+    // units only (AWQ's shared input scales), else empty.
+    std::vector<at::Tensor> inputGroupWeights;
+    // False when a per-channel input scale could not be folded into what produces this input:
+    // o_proj under grouped-query attention, whose inputs repeat v_proj's outputs (AutoAWQ then
+    // leaves o_proj unscaled).
+    bool inputScaleFoldable = true;
 };
 
 // The quantized replacement of `op` (its denseWeight() and bias() are quantized). calib may be

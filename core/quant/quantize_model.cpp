@@ -90,6 +90,36 @@ std::string layerPrefix(const std::string &name)
     return dot == std::string::npos ? name : name.substr(0, dot + 1);
 }
 
+// Layers of one decoder-layer unit that read the same input learn each other's weights
+// (LayerCalibration::inputGroupWeights), in model order.
+void addInputGroups(const Transformer &model, const std::vector<std::string> &members,
+                    std::map<std::string, LayerCalibration> &calib)
+{
+    static const std::vector<std::vector<std::string>> groups
+        = {{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
+           {"mlp.gate_proj", "mlp.up_proj"}};
+    for (const auto &group : groups) {
+        std::vector<std::string> present;
+        for (const auto &name : members)
+            for (const auto &suffix : group)
+                if (name.size() > suffix.size()
+                    && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+                    present.push_back(name);
+        std::vector<at::Tensor> weights;
+        for (const auto &name : present)
+            weights.push_back(model.linear(name).denseWeight().detach().to(at::kFloat));
+        for (const auto &name : present)
+            calib[name].inputGroupWeights = weights;
+    }
+    const std::string o = "self_attn.o_proj", v = "self_attn.v_proj";
+    for (const auto &name : members)
+        if (name.size() > o.size() && name.compare(name.size() - o.size(), o.size(), o) == 0) {
+            const std::string vName = name.substr(0, name.size() - o.size()) + v;
+            calib[name].inputScaleFoldable
+                = model.linear(vName).outFeatures() == model.linear(name).inFeatures();
+        }
+}
+
 std::string unitKey(const std::string &name, const QuantMethod &m)
 {
     if (m.calibration == CalibrationNeed::None || m.unit == CalibrationUnit::Layer)
@@ -315,6 +345,8 @@ QuantizeReport quantizeModel(Transformer &model, const QuantSpec &spec,
                 model.setLinear(members[i], recorders[i]->inner());
                 calib[members[i]] = recorders[i]->result();
             }
+            if (key.rfind("layer:", 0) == 0)
+                addInputGroups(model, members, calib);
         }
         for (const auto &name : members) {
             hooks.report(double(done), double(names.size()), "quantizing " + name);

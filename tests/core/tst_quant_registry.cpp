@@ -70,7 +70,7 @@ private Q_SLOTS:
             {"threshold", K::Float, 6.0},       {"act_order", K::Bool, false},
             {"static_groups", K::Bool, false},  {"damp", K::Float, 0.01},
             {"alpha", K::Float, 0.5},           {"clip_search", K::Bool, true},
-            {"act_bits", K::Int, 0},
+            {"act_bits", K::Int, 0},            {"shared_scales", K::Bool, false},
             {"include", K::StringList, nlohmann::json::array()},
             {"exclude", K::StringList, nlohmann::json::array()},
             {"overrides", K::StringList, nlohmann::json::array()},
@@ -114,7 +114,7 @@ private Q_SLOTS:
             {"double_quant", {"nf4", "fp4"}},      {"threshold", {"llm_int8"}},
             {"act_order", {"gptq"}},               {"static_groups", {"gptq"}},
             {"damp", {"gptq"}},                    {"alpha", {"smoothquant"}},
-            {"clip_search", {"awq"}},
+            {"clip_search", {"awq"}},              {"shared_scales", {"awq"}},
             {"act_bits", {"int8", "nf4", "fp4", "int", "gptq", "awq"}}};
         QCOMPARE(users, want);
         for (const auto &[param, who] : users) {
@@ -151,6 +151,7 @@ private Q_SLOTS:
             {R"({"method": "gptq", "static_groups": true})", "gptq-int4-g128-asym-static"},
             {R"({"method": "awq", "symmetric": true})", "awq-int4-g128"},
             {R"({"method": "awq", "clip_search": false})", "awq-int4-g128-asym-noclip"},
+            {R"({"method": "awq", "shared_scales": true})", "awq-int4-g128-asym-shared"},
             {R"({"method": "fp8"})", "fp8-e4m3"},
             {R"({"method": "smoothquant"})", "smoothquant-w8a8-a0.5"},
             {R"({"method": "smoothquant", "alpha": 0.75})", "smoothquant-w8a8-a0.75"},
@@ -167,7 +168,7 @@ private Q_SLOTS:
         QCOMPARE(j.at("method").get<std::string>(), std::string("nf4"));
         QCOMPARE(j.at("block_size").get<int>(), 128);
         QCOMPARE(j.at("bits").get<int>(), 4);
-        QCOMPARE(j.size(), size_t(13));
+        QCOMPARE(j.size(), size_t(14));
         // A float parameter given as an integer reads as a float.
         QCOMPARE(q(qbprobe::label(R"({"method": "llm_int8", "threshold": 6})")),
                  QString("llm_int8-t6"));
@@ -224,7 +225,8 @@ private Q_SLOTS:
                  QString("L: method=gptq bits=4 group_size=128 symmetric=false act_order=false "
                          "static_groups=false damp=0.01"));
         QCOMPARE(q(qbprobe::overrideString("L", R"({"method": "awq"})")),
-                 QString("L: method=awq bits=4 group_size=128 symmetric=false clip_search=true"));
+                 QString("L: method=awq bits=4 group_size=128 symmetric=false clip_search=true "
+                         "shared_scales=false"));
         QCOMPARE(q(qbprobe::overrideString("L", R"({"method": "int", "act_bits": 4})")),
                  QString("L: method=int bits=4 group_size=128 symmetric=false act_bits=4"));
         QCOMPARE(q(qbprobe::overrideString("L", R"({"method": "smoothquant"})")),
