@@ -325,15 +325,15 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float
     }
 }
 
-// Four activation rows against NR weight rows r .. r + NR - 1 (INT8 rows, or groups of whole
-// chunks): each loaded chunk of codes serves four activation rows and each activation chunk NR
-// weight rows. Every (activation row, weight row) pair sums its chunks in the same order and
-// accumulators as q8_tile, so a row's result does not depend on the rows beside it.
-template <int NR>
+// MR activation rows against NR weight rows r .. r + NR - 1 (INT8 rows, or groups of whole
+// chunks): each loaded chunk of codes serves MR activation rows and each activation chunk NR
+// weight rows, and NR rows stream from memory at once. Every (activation row, weight row) pair
+// sums its chunks in the same order and accumulators as q8_tile, so a row's result does not
+// depend on the rows beside it.
+template <int MR, int NR>
 QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, const float *dexp,
                              std::int64_t r, std::int64_t i0, float *y)
 {
-    constexpr int MR = 4;
     const std::int64_t cols = w.cols, chunks = cols / kChunk;
     const __m512i zero = _mm512_setzero_si512();
     const std::int8_t *q[MR];
@@ -431,14 +431,20 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
     const float *dexp = in.d_lanes.data();
-    const std::int64_t whole = in.m / 4 * 4; // activation rows in tiles of four
-    // Weight rows in pairs through q8_block where the format allows (not groups of 32).
-    const bool blocked = whole > 0 && w.group != 32;
+    // Through q8_block where the format allows (not groups of 32): four activation rows against
+    // two weight rows, or a single activation row against four weight rows (four streams).
+    const bool single = in.m == 1;
+    const std::int64_t whole = single ? 1 : in.m / 4 * 4;
+    const bool blocked = whole > 0 && w.group != 32
+        && !(single && w.format != FusedFormat::Int8Row); // measured: slower for 4-bit GEMV
     std::int64_t r = row_begin;
-    if (blocked)
+    if (blocked && single && w.format == FusedFormat::Int8Row)
+        for (; r + 4 <= row_end; r += 4)
+            q8_block<1, 4>(w, in, dexp, r, 0, y);
+    else if (blocked)
         for (; r + 2 <= row_end; r += 2)
             for (std::int64_t i = 0; i < whole; i += 4)
-                q8_block<2>(w, in, dexp, r, i, y);
+                q8_block<4, 2>(w, in, dexp, r, i, y);
     for (std::int64_t rr = row_begin; rr < row_end; ++rr) {
         std::int64_t i = rr < r ? whole : 0; // rows done by q8_block need only the rest
         for (; i + 4 <= in.m; i += 4)
