@@ -58,7 +58,10 @@ Artifact runLoadModel(NodeContext &ctx)
     if (gguf && !fs::exists(path))
         throw Error(path.string() + ": GGUF file does not exist");
     if (!gguf && !fs::is_directory(path))
-        throw Error(path.string() + ": model folder does not exist");
+        throw Error(path.string() + ": model folder does not exist (expected a Hugging Face "
+                    "model folder: config.json, *.safetensors, tokenizer.json; or a quantized, "
+                    "GPTQ/AWQ or PEFT adapter folder, or a .gguf file; on the command line: "
+                    "--set " + ctx.nodeId() + ".path=DIR)");
     if (!gguf && !fs::exists(path / "config.json"))
         throw Error(path.string() + ": no config.json (expected a Hugging Face model folder)");
     ctx.progress(0, 1, "checking " + path.string());

@@ -117,6 +117,7 @@ private Q_SLOTS:
                      tmp / "cache", qbtest::sourceDir());
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("models/your-model: model folder does not exist"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("--set model.path=DIR"), qPrintable(r.err));
         // Bad assignments name themselves and what is wrong.
         r = cli({"run", project, "--set", "nosuch.path=x"}, tmp / "cache");
         QVERIFY2(r.code != 0 && r.err.contains("--set 'nosuch.path=x': the experiment has no node"),
@@ -189,23 +190,14 @@ private Q_SLOTS:
 
     void chatPromptsGoThroughTheModelsTemplate()
     {
-        const fs::path data = qbtest::sharedDataDir();
-        if (data.empty() || !fs::exists(data / "tokenizers" / "qwen2" / "tokenizer_config.json"))
-            QSKIP("../shared/data/tokenizers/qwen2 is absent");
         const fs::path tmp = qbtest::makeTempDir("cli");
         // A tiny random model with Qwen2's tokenizer files (151,665 ids) beside its weights.
-        const fs::path rnd = tmp / "rnd.yaml";
-        qbtest::writeFile(rnd, "schema_version: 1\nname: rnd\nseed: 3\nnodes:\n"
-                               "  - {id: rnd, type: model.random, params: {vocab_size: 151665, "
-                               "hidden_size: 16, intermediate_size: 32, layers: 1, heads: 2, "
-                               "kv_heads: 1, max_positions: 512}}\n");
-        auto r = cli({"run", QString::fromStdString(rnd.string()), "--out",
-                      QString::fromStdString((tmp / "rnd").string())}, tmp / "cache");
-        QVERIFY2(r.code == 0, qPrintable(r.err));
-        const fs::path model = tmp / "qwen-like";
-        fs::copy(tmp / "rnd" / "nodes" / "rnd", model);
-        for (const char *f : {"tokenizer.json", "tokenizer_config.json"})
-            fs::copy_file(data / "tokenizers" / "qwen2" / f, model / f);
+        const fs::path model = qbtest::qwenLikeModel(
+            tmp, "qwen-like", "hidden_size: 16, intermediate_size: 32, layers: 1, heads: 2, "
+                              "kv_heads: 1, max_positions: 512");
+        if (model.empty())
+            QSKIP("../shared/data/tokenizers/qwen2 is absent");
+        qbtest::CliResult r;
         const fs::path proj = tmp / "chat.yaml";
         qbtest::writeFile(proj, "schema_version: 1\nname: chat\nseed: 1\nnodes:\n"
                                 "  - {id: m, type: model.load, params: {path: " + model.string()
@@ -266,7 +258,7 @@ private Q_SLOTS:
         // The built-in word-level model has no template: a clear error.
         qbtest::writeFile(proj, "schema_version: 1\nname: chat\nseed: 1\nnodes:\n"
                                 "  - {id: m, type: model.load, params: {path: "
-                                    + (tmp / "rnd" / "nodes" / "rnd").string() + "}}\n"
+                                    + (tmp / "qwen-like-run" / "nodes" / "rnd").string() + "}}\n"
                                 "  - {id: gsm, type: dataset.gsm8k, params: {limit: 2}}\n"
                                 "  - {id: ev, type: evaluate, inputs: {models: [m], datasets: "
                                 "[gsm]}, params: {chat: true, decoding: {max_new_tokens: 3}}}\n");

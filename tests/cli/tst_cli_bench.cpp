@@ -137,21 +137,13 @@ private Q_SLOTS:
     void huggingFaceFolderWithItsOwnTokenizer()
     {
         // A model folder as users bring them: HF layout, Qwen2's byte-level BPE tokenizer files.
-        const fs::path data = qbtest::sharedDataDir();
-        if (data.empty() || !fs::exists(data / "tokenizers" / "qwen2" / "tokenizer.json"))
-            QSKIP("../shared/data/tokenizers/qwen2 is absent");
         const fs::path tmp = qbtest::makeTempDir("cli-bench");
-        qbtest::writeFile(tmp / "rnd.yaml",
-                          "schema_version: 1\nname: rnd\nseed: 3\nnodes:\n"
-                          "  - {id: rnd, type: model.random, params: {vocab_size: 151665, "
-                          "hidden_size: 32, intermediate_size: 64, layers: 2, heads: 4, "
-                          "kv_heads: 2, max_positions: 512}}\n");
-        auto r = cli({"run", path(tmp / "rnd.yaml"), "--out", path(tmp / "rnd")}, tmp / "cache");
-        QVERIFY2(r.code == 0, qPrintable(r.err));
-        const fs::path model = tmp / "qwen-like";
-        fs::copy(tmp / "rnd" / "nodes" / "rnd", model);
-        for (const char *f : {"tokenizer.json", "tokenizer_config.json"})
-            fs::copy_file(data / "tokenizers" / "qwen2" / f, model / f);
+        const fs::path model = qbtest::qwenLikeModel(
+            tmp, "qwen-like", "hidden_size: 32, intermediate_size: 64, layers: 2, heads: 4, "
+                              "kv_heads: 2, max_positions: 512");
+        if (model.empty())
+            QSKIP("../shared/data/tokenizers/qwen2 is absent");
+        qbtest::CliResult r;
         const fs::path out = tmp / "hf.json";
         r = cli({"bench", "model", path(model), "--quick", "--batch", "2", "--new-tokens", "4",
                  "--prefill-tokens", "32", "--precisions", "int8", "--json", path(out)},

@@ -59,4 +59,32 @@ inline std::vector<nlohmann::json> jsonLines(const QString &text)
     return rows;
 }
 
+// A tiny random model (model.random with `params`, e.g. "hidden_size: 16, intermediate_size:
+// 32, layers: 1, heads: 2, kv_heads: 1") written by a run into tmp/<name>, with Qwen2's
+// tokenizer files (../shared/data/tokenizers/qwen2, vocabulary 151,665) beside its weights: a
+// model folder as users bring them. Empty path when that tokenizer folder is absent (skip) or
+// the run failed (the error is in `err`).
+inline std::filesystem::path qwenLikeModel(const std::filesystem::path &tmp, const std::string &name,
+                                           const std::string &params, QString *err = nullptr)
+{
+    const std::filesystem::path tok = sharedDataDir() / "tokenizers" / "qwen2";
+    if (sharedDataDir().empty() || !std::filesystem::exists(tok / "tokenizer_config.json"))
+        return {};
+    writeFile(tmp / (name + ".yaml"),
+              "schema_version: 1\nname: " + name + "\nseed: 3\nnodes:\n"
+              "  - {id: rnd, type: model.random, params: {vocab_size: 151665, " + params + "}}\n");
+    const CliResult r = runCli({"run", str(tmp / (name + ".yaml")), "--out", str(tmp / (name + "-run"))},
+                               tmp / "cache");
+    if (r.code != 0) {
+        if (err)
+            *err = r.err;
+        return {};
+    }
+    const std::filesystem::path model = tmp / name;
+    std::filesystem::copy(tmp / (name + "-run") / "nodes" / "rnd", model);
+    for (const char *f : {"tokenizer.json", "tokenizer_config.json"})
+        std::filesystem::copy_file(tok / f, model / f);
+    return model;
+}
+
 } // namespace qbtest
