@@ -431,17 +431,13 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
     const float *dexp = in.d_lanes.data();
-    // Through q8_block where the format allows (not groups of 32): four activation rows against
-    // two weight rows, or a single activation row against four weight rows (four streams).
-    const bool single = in.m == 1;
-    const std::int64_t whole = single ? 1 : in.m / 4 * 4;
-    const bool blocked = whole > 0 && w.group != 32
-        && !(single && w.format != FusedFormat::Int8Row); // measured: slower for 4-bit GEMV
+    // Four activation rows against two weight rows through q8_block where the format allows
+    // (not groups of 32). A single activation row runs one weight row at a time: streaming four
+    // rows at once was faster on one thread but slower on two (bench kernels, 2-core VM).
+    const std::int64_t whole = in.m / 4 * 4;
+    const bool blocked = whole > 0 && w.group != 32;
     std::int64_t r = row_begin;
-    if (blocked && single && w.format == FusedFormat::Int8Row)
-        for (; r + 4 <= row_end; r += 4)
-            q8_block<1, 4>(w, in, dexp, r, 0, y);
-    else if (blocked)
+    if (blocked)
         for (; r + 2 <= row_end; r += 2)
             for (std::int64_t i = 0; i < whole; i += 4)
                 q8_block<4, 2>(w, in, dexp, r, i, y);
