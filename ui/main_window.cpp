@@ -245,6 +245,17 @@ void MainWindow::buildActions()
                         menu.addAction(a);
                 menu.addSeparator();
                 menu.addAction(layout);
+                // A finished model node: its output written for other tools.
+                if (const QString id = selectedNodeId(); !modelOutputOf(id).isEmpty()) {
+                    QMenu *exportMenu = menu.addMenu(tr("Export Model"));
+                    exportMenu->setEnabled(!m_exporting);
+                    exportMenu->addAction(tr("As GGUF for llama.cpp..."), this,
+                                          [this] { exportSelectedModel("gguf"); });
+                    exportMenu->addAction(tr("As a Hugging Face GPTQ Folder..."), this,
+                                          [this] { exportSelectedModel("gptq"); });
+                    exportMenu->addAction(tr("As a Hugging Face AWQ Folder..."), this,
+                                          [this] { exportSelectedModel("awq"); });
+                }
                 menu.exec(m_view->viewport()->mapToGlobal(pos));
             });
 

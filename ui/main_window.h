@@ -1,5 +1,6 @@
 // MainWindow: the workbench — node editor in the centre; palette, inspector, log and charts in
-// docks; File (new/open/save/recent, open run, export report), Edit (undo/redo, copy/paste,
+// docks; File (new/open/save/recent, open run, export report), the editor's right-click "Export
+// model" of a finished model node (GGUF, GPTQ, AWQ; main_window_export.cpp), Edit (undo/redo, copy/paste,
 // delete, group/ungroup/collapse, layout), Run (all, up to the selected node, cancel). It owns
 // the GraphModel, the scene, the run controller and the charts, and is the boundary where core
 // exceptions are caught and shown. Runs go to runs/<name>-<time> under the current folder with
@@ -43,6 +44,16 @@ public:
     bool openRun(const QString &dir);      // re-draws the charts of a finished run
     QStringList exportReport(const QString &dir); // problems; empty on success
 
+    // The model node `nodeId` produced in the last run (its folder under the run folder), or
+    // empty when there is no run or the node's output is not a model.
+    QString modelOutputOf(const QString &nodeId) const;
+    // Writes that model for another tool (format gguf, gptq or awq; ggufType f32/f16/q8_0/q4_0)
+    // to `out` on a worker thread, progress in the status bar; false when refused at once (see
+    // lastError()). The outcome arrives as exportFinished and in the log.
+    bool startModelExport(const QString &nodeId, const QString &format, const QString &ggufType,
+                          const QString &out);
+    bool isExporting() const { return m_exporting; }
+
     bool startRun(const QString &upTo = {}); // false when refused (see lastError())
     void cancelRun();
     bool isRunning() const;
@@ -59,6 +70,7 @@ public:
 
 Q_SIGNALS:
     void runFinished(const QString &status);
+    void exportFinished(bool ok, const QString &message);
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -82,6 +94,9 @@ private:
     // as stale, and restores them when an undo brings the key back.
     void updateStaleNodes();
     QString currentExperimentYaml() const;
+    // The editor's "Export model" menu for the selected node: asks where (and the GGUF type).
+    void exportSelectedModel(const QString &format);
+    QString selectedNodeId() const; // the one selected node, else empty
 
     GraphModel *m_model;
     GraphScene *m_scene;
@@ -104,6 +119,7 @@ private:
     std::map<std::string, std::string> m_runKeysFinished;  // of the nodes that finished
     std::map<std::string, NodeRunState> m_finishedStates;  // their state at the end of the run
     bool m_interactive = true;
+    bool m_exporting = false;
     bool m_closeAfterRun = false;
     int m_pasteCount = 0;
 };

@@ -10,6 +10,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTest>
 
@@ -174,6 +175,42 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!w.isVisible(), 60000);
         QVERIFY(!w.isRunning());
         QCOMPARE(w.lastSummary().status, std::string("cancelled"));
+    }
+
+    void exportModelOfARun()
+    {
+        QVERIFY2(!m_runDir.isEmpty(), "runSmokeProject must run first");
+        qbui::MainWindow w;
+        w.setInteractive(false);
+        QVERIFY(!w.startModelExport("tiny", "gguf", "q8_0", "x.gguf")); // no run yet
+        QVERIFY2(w.lastError().contains("Run the experiment first"), qPrintable(w.lastError()));
+        QVERIFY(w.openFile(m_smoke));
+        QVERIFY(w.openRun(m_runDir));
+        QVERIFY(!w.modelOutputOf("tiny").isEmpty()); // model.random writes a model folder
+        QVERIFY(w.modelOutputOf("gen").isEmpty());   // generate writes completions
+        QVERIFY(!w.startModelExport("gen", "gguf", "q8_0", "x.gguf"));
+        QVERIFY2(w.lastError().contains("produced no model"), qPrintable(w.lastError()));
+
+        // GGUF Q8_0 of the run's model on the worker thread: a file ggml's magic opens.
+        QSignalSpy done(&w, &qbui::MainWindow::exportFinished);
+        const fs::path gguf = m_tmp / "tiny-q8_0.gguf";
+        QVERIFY(w.startModelExport("tiny", "gguf", "q8_0", QString::fromStdString(gguf.string())));
+        QVERIFY(w.isExporting());
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
+        QVERIFY2(done.at(0).at(0).toBool(), qPrintable(done.at(0).at(1).toString()));
+        QVERIFY(done.at(0).at(1).toString().contains("GGUF q8_0"));
+        QVERIFY(!w.isExporting());
+        QCOMPARE(qbtest::readFile(gguf).substr(0, 4), std::string("GGUF"));
+        QVERIFY(w.logText().contains("Exported"));
+
+        // GPTQ needs a quantized model: the refusal comes back as a failed export, named.
+        const fs::path gptq = m_tmp / "tiny-gptq";
+        QVERIFY(w.startModelExport("tiny", "gptq", {}, QString::fromStdString(gptq.string())));
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 2, 60000);
+        QVERIFY(!done.at(1).at(0).toBool());
+        QVERIFY(!done.at(1).at(1).toString().isEmpty());
+        QVERIFY(w.logText().contains("Export failed"));
+        QVERIFY(!fs::exists(gptq));
     }
 
     void runHistoryAndReport()
