@@ -16,7 +16,8 @@ namespace qbui {
 namespace {
 
 const QStringList kColumns = {"model", "precision", "task", "dataset", "n", "accuracy %",
-                              "95% CI", "unparsed %", "weights MiB", "tokens/s", "prefill tok/s",
+                              "95% CI", "unparsed %", "weights MiB", "working MiB", "tokens/s",
+                              "prefill tok/s",
                               "decoding",
                               "flexible %", "drop from greedy"};
 
@@ -109,14 +110,18 @@ void ResultsTable::setRows(const nlohmann::json &rows)
             m_table->setItem(row, 6, cell(ci));
             m_table->setItem(row, 7, cell({}, round1(100 * r.unparsedRate)));
             m_table->setItem(row, 8, cell({}, std::round(r.weightBytes / 1048576.0 * 100) / 100));
-            m_table->setItem(row, 9, cell({}, std::round(r.tokensPerSecond)));
-            m_table->setItem(row, 10, r.prefillTokensPerSecond
+            m_table->setItem(row, 9,
+                             r.workingMemoryBytes
+                                 ? cell({}, std::round(*r.workingMemoryBytes / 1048576.0 * 10) / 10)
+                                 : cell({}));
+            m_table->setItem(row, 10, cell({}, std::round(r.tokensPerSecond)));
+            m_table->setItem(row, 11, r.prefillTokensPerSecond
                                           ? cell({}, std::round(*r.prefillTokensPerSecond))
                                           : cell({}));
-            m_table->setItem(row, 11, cell(decodingText(r)));
-            m_table->setItem(row, 12, cell({}, round1(100 * r.flexibleAccuracy)));
+            m_table->setItem(row, 12, cell(decodingText(r)));
+            m_table->setItem(row, 13, cell({}, round1(100 * r.flexibleAccuracy)));
             const auto drop = r.decoding ? r.decoding->dropFromGreedy(r.accuracy) : std::nullopt;
-            m_table->setItem(row, 13, drop ? cell({}, round1(100 * *drop)) : cell({}));
+            m_table->setItem(row, 14, drop ? cell({}, round1(100 * *drop)) : cell({}));
         }
     m_table->setSortingEnabled(true);
     setFilter(m_filter->text());

@@ -63,6 +63,12 @@ struct EvalRow
     // but not counted); absent in rows of older runs and of the no-cache reference decoding.
     std::optional<double> prefillTokensPerSecond;
     int64_t weightBytes = 0;
+    // Memory the evaluation itself took on top of what the process held when it started (the
+    // model already loaded): the resident-set high-water mark during it minus the RSS at its
+    // start, after freed heap was returned to the system. Activations, KV cache and temporaries;
+    // weight_bytes + this is the model's footprint while evaluating. Absent in older rows, in
+    // rows served from older caches and where /proc cannot reset the mark.
+    std::optional<int64_t> workingMemoryBytes;
     int64_t selfConsistency = 1;
     std::string records;                // per-question records file, relative to the node folder
     // Recovery study: "full", "quantized", or the training that made the model ("qlora",

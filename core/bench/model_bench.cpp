@@ -11,6 +11,7 @@
 #include "quant/quantize_model.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/process_memory.h"
 
 #include <ATen/Parallel.h>
 
@@ -20,10 +21,6 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -85,32 +82,6 @@ std::optional<MethodSpec> precisionSpec(const std::string &item)
         if (text == n.name || text == methodOf(n.settings, n.name).label())
             return methodOf(n.settings, n.name);
     return methodOf(text, where);
-}
-
-int64_t procStatusKb(const char *key)
-{
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    const std::string prefix = std::string(key) + ":";
-    while (std::getline(in, line))
-        if (line.rfind(prefix, 0) == 0)
-            return std::stoll(line.substr(prefix.size()));
-    return 0;
-}
-
-bool resetPeakRss()
-{
-    std::ofstream out("/proc/self/clear_refs");
-    out << "5";
-    out.flush();
-    return static_cast<bool>(out);
-}
-
-void releaseFreedMemory()
-{
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
 }
 
 double seconds(const std::function<void()> &f)
@@ -271,7 +242,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     report.kernelPath = kernels::kernel_path_name(kernels::active_kernel_path());
     if (int8ActivationKernelsEnabled()) // QB_ACT_Q8=1: a different arithmetic, say so
         report.kernelPath += " with int8 activations (QB_ACT_Q8)";
-    report.baselineRssBytes = procStatusKb("VmRSS") * 1024;
+    report.baselineRssBytes = processRssBytes();
     report.repeats = options.repeats;
     report.batch = options.batch;
     report.batch1Prompts = options.batch1Prompts;
@@ -316,7 +287,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     const std::vector<std::vector<int64_t>> onePrompts(prompts.begin(),
                                                        prompts.begin() + options.batch1Prompts);
 
-    report.peakReset = resetPeakRss();
+    report.peakReset = resetProcessPeakRss();
     for (size_t k = 0; k < items.size(); ++k) {
         ModelBenchRow row;
         row.precision = items[k];
@@ -349,7 +320,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
         row.weightBytes = model->weightBytes();
         releaseFreedMemory();
         if (report.peakReset)
-            resetPeakRss();
+            resetProcessPeakRss();
 
         // One warm-up, then `repeats` runs; per run the prefills' seconds (GenerationStats)
         // and the rest of the call, which is decoding. Medians of each.
@@ -383,7 +354,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
             / run(batchPrompts, report.newTokens, options.batch).second;
         say(row.precision + ": decode batch " + std::to_string(options.batch) + " "
             + fixed(row.decodeBatchTokensPerSecond, 0) + " tokens/s");
-        row.peakRssBytes = procStatusKb("VmHWM") * 1024;
+        row.peakRssBytes = processPeakRssBytes();
         report.rows.push_back(row);
         model.reset();
         releaseFreedMemory();

@@ -11,6 +11,7 @@
 #include "nodes/nodes.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/process_memory.h"
 
 #include <optional>
 
@@ -129,11 +130,18 @@ Artifact runEvaluate(NodeContext &ctx)
                 hooks.progress = [&](double done, double, const std::string &) {
                     ctx.progress(doneWork + done, totalWork, where);
                 };
+                // Working memory counts from here: the model is loaded, the evaluation not started.
+                releaseFreedMemory();
+                const bool peakReset = resetProcessPeakRss();
+                const int64_t rssAtStart = processRssBytes();
                 const auto report =
                     eval::evaluate(eval::refOf(*bundle), set, params.options, hooks);
                 doneWork += double(set.questions.size()) * params.options.samples;
                 row = report.summary.row(set);
                 row.weightBytes = bundle->model->weightBytes();
+                if (peakReset)
+                    row.workingMemoryBytes
+                        = std::max<int64_t>(0, processPeakRssBytes() - rssAtStart);
                 records = report.recordsJsonl();
                 const std::string head = row.toJson().dump(-1, ' ', false,
                                                            json::error_handler_t::replace) + "\n";

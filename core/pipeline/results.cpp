@@ -28,6 +28,8 @@ json EvalRow::toJson() const
              {"stage", stage}};
     if (prefillTokensPerSecond)
         row["prefill_tokens_per_second"] = *prefillTokensPerSecond;
+    if (workingMemoryBytes)
+        row["working_memory_bytes"] = *workingMemoryBytes;
     if (!base.empty())
         row["base"] = base;
     if (kvCache != "fp32")
@@ -99,6 +101,8 @@ EvalRow EvalRow::fromJson(const json &row)
     r.kvCache = row.contains("kv_cache") ? str("kv_cache") : std::string("fp32");
     if (row.contains("prefill_tokens_per_second") && row["prefill_tokens_per_second"].is_number())
         r.prefillTokensPerSecond = row["prefill_tokens_per_second"].get<double>();
+    if (row.contains("working_memory_bytes") && row["working_memory_bytes"].is_number())
+        r.workingMemoryBytes = static_cast<int64_t>(row["working_memory_bytes"].get<double>());
     if (row.contains("step_accuracy") && row["step_accuracy"].is_number())
         r.stepAccuracy = row["step_accuracy"].get<double>();
     if (row.contains("mean_think_chars") && row["mean_think_chars"].is_number())

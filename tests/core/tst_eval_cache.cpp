@@ -9,6 +9,8 @@
 
 #include <QtTest>
 
+#include <fstream>
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -38,7 +40,7 @@ struct Run
     int evaluated() const { return meta().value("evaluated", -1); }
     int reused() const { return meta().value("reused", -1); }
     json meta() const { return summary.results["nodes"]["ev"]["meta"]; }
-    // The evaluation rows without the measured speed (a timing, not a result).
+    // The evaluation rows without the measured speed and memory (measurements, not results).
     std::vector<json> rows() const
     {
         std::vector<json> out;
@@ -46,6 +48,7 @@ struct Run
             if (r.value("node", "") == "ev") {
                 r.erase("tokens_per_second");
                 r.erase("prefill_tokens_per_second");
+                r.erase("working_memory_bytes");
                 out.push_back(r);
             }
         return out;
@@ -84,6 +87,18 @@ private Q_SLOTS:
         QVERIFY2(first.summary.status == "ok", first.summary.error.c_str());
         QCOMPARE(first.evaluated(), 2);
         QCOMPARE(first.reused(), 0);
+        // Working memory (activations, KV cache) is measured wherever the process may reset its
+        // high-water mark (/proc/self/clear_refs): positive, and for this tiny model far below
+        // the process's own baseline of ~150 MiB (a reading of the whole RSS would exceed it).
+        int peaks = 0;
+        for (const json &r : first.summary.results["results"])
+            if (r.value("node", "") == "ev" && r.contains("working_memory_bytes")) {
+                const int64_t w = r["working_memory_bytes"].get<int64_t>();
+                QVERIFY2(w > 0 && w < (int64_t(100) << 20), std::to_string(w).c_str());
+                ++peaks;
+            }
+        if (std::ofstream("/proc/self/clear_refs"))
+            QCOMPARE(peaks, 2);
 
         const Run added = run(project("[base, q8, nf4]"), root / "r2", root / "cache");
         QVERIFY2(added.summary.status == "ok", added.summary.error.c_str());

@@ -34,7 +34,7 @@ json accuracyRows()
          {"ci_low", 0.4}, {"ci_high", 0.6}, {"weight_bytes", 4 * 1048576}},
         {{"model", "nf4"}, {"label", "nf4"}, {"task", "gsm8k"}, {"accuracy", 0.25},
          {"ci_low", 0.2}, {"ci_high", 0.35}, {"weight_bytes", 1048576},
-         {"prefill_tokens_per_second", 1234.4}},
+         {"prefill_tokens_per_second", 1234.4}, {"working_memory_bytes", 3 * 1048576 / 2}},
         {{"model", "base"}, {"label", "fp32"}, {"task", "gpqa"}, {"accuracy", 0.3},
          {"ci_low", 0.25}, {"ci_high", 0.36}, {"weight_bytes", 4 * 1048576}},
         {{"model", "nf4"}, {"task", "generate"}, {"tokens_per_second", 9.0}}, // no accuracy
@@ -361,6 +361,9 @@ this line is broken
         const int prefill = int(table.columnNames().indexOf("prefill tok/s"));
         QCOMPARE(table.cellText(0, prefill), QString("1234")); // the nf4 row carries one
         QCOMPARE(table.cellText(1, prefill), QString());       // older rows have none
+        const int peak = int(table.columnNames().indexOf("working MiB"));
+        QCOMPARE(table.cellText(0, peak), QString("1.5"));
+        QCOMPARE(table.cellText(1, peak), QString());
         table.setFilter("FP32"); // case-insensitive, any cell
         QCOMPARE(table.visibleRowCount(), 2);
         const QString md = table.markdown();
