@@ -6,6 +6,7 @@
 #include "eval/question_set.h"
 #include "kernels/fused_linear.h"
 #include "model/generation.h"
+#include "model/gguf_import.h"
 #include "model/model_bundle.h"
 #include "quant/kernel_settings.h"
 #include "quant/quantize_model.h"
@@ -191,12 +192,14 @@ fs::path resolveBenchModel(const std::string &source, const std::string &node,
     }
     const fs::path path = source;
     if (fs::is_directory(path)) {
-        if (!fs::exists(path / "config.json"))
+        if (!fs::exists(path / "config.json") && !fs::exists(path / "adapter_config.json"))
             throw Error(source + ": not a model folder (no config.json)");
         return path;
     }
     if (!fs::exists(path))
         throw Error(source + ": no such model folder or experiment file (or builtin:PRESET)");
+    if (isGgufPath(path))
+        return path;
     const Experiment exp = loadExperiment(path, builtinRegistry());
     std::vector<std::string> models;
     for (const auto &n : exp.nodes)
@@ -250,11 +253,22 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     std::vector<std::vector<int64_t>> prompts, prefill(1);
     std::vector<int64_t> endTokens; // none: every row draws exactly newTokens
     int64_t positions = 0;
+    // A quantized, GPTQ/AWQ, GGUF or adapter source is measured as it was loaded, beside its
+    // own weights dequantized to float32 (the reference of the ratios).
+    bool asLoaded = false;
     {
         const ModelBundle bundle = loadModelBundle(dir);
-        if (bundle.provenance.format != "dense")
-            throw Error(dir.string() + ": a " + bundle.provenance.format
-                        + " folder; bench model quantizes the dense model itself, give its folder");
+        if (bundle.provenance.format != "dense") {
+            if (!options.precisions.empty())
+                throw Error(dir.string() + ": a " + bundle.provenance.format
+                            + " model is measured as loaded; --precisions needs a dense folder");
+            asLoaded = true;
+            const std::string label = bundle.provenance.label.empty()
+                ? bundle.provenance.format
+                : bundle.provenance.label;
+            items = {"fp32", label};
+            specs = {std::nullopt, std::nullopt};
+        }
         positions = bundle.model->config().maxPositions;
         const int n = std::max(options.batch, options.batch1Prompts);
         const auto set = eval::gsmQuestions(
@@ -291,9 +305,23 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     for (size_t k = 0; k < items.size(); ++k) {
         ModelBenchRow row;
         row.precision = items[k];
-        std::unique_ptr<Transformer> model = loadTransformer(dir);
+        std::unique_ptr<Transformer> model = std::move(loadModelBundle(dir).model);
         QuantSpec qspec;
         const std::vector<std::string> chosen = selectLayers(*model, qspec);
+        if (asLoaded && k == 0) {
+            // The loaded weights as float32: every linear replaced by its dense equivalent.
+            at::NoGradGuard noGrad;
+            for (const auto &name : model->linearNames()) {
+                const LinearOp &op = model->linear(name);
+                if (op.kind() != "dense")
+                    model->setLinear(name, std::make_shared<DenseLinear>(
+                                               op.denseWeight().detach().clone(),
+                                               op.bias().defined() ? op.bias().detach().clone()
+                                                                   : at::Tensor()));
+            }
+        }
+        if (asLoaded && k > 0)
+            say(row.precision + ": measured as loaded");
         if (specs[k]) {
             qspec.method = *specs[k];
             say(row.precision + ": quantizing (" + qspec.method.label() + ")");
@@ -306,7 +334,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
             row.linearWeightBytes = q.weightBytes;
             row.bitsPerWeight = q.bitsPerParam();
         } else {
-            row.label = "fp32";
+            row.label = asLoaded && k > 0 ? items[k] : "fp32";
             row.method = nullptr;
             for (const auto &name : chosen) {
                 const LinearOp &op = model->linear(name);

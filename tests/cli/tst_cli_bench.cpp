@@ -163,6 +163,44 @@ private Q_SLOTS:
         QVERIFY(int8->at("prefill_tokens_per_second").get<double>() > 0);
     }
 
+    void quantizedFolderMeasuredAsLoaded()
+    {
+        // A quantize node's checkpoint: measured as it is, beside its weights dequantized.
+        const fs::path tmp = qbtest::makeTempDir("cli-bench");
+        qbtest::writeFile(tmp / "q.yaml",
+                          "schema_version: 1\nname: q\nseed: 5\nnodes:\n"
+                          "  - {id: m, type: model.random, params: {vocab_size: 256, "
+                          "hidden_size: 64, intermediate_size: 128, layers: 2, heads: 4, "
+                          "kv_heads: 2}}\n"
+                          "  - {id: q8, type: quantize, inputs: {model: m}, params: {method: int8}}\n");
+        auto r = cli({"run", path(tmp / "q.yaml"), "--out", path(tmp / "run")}, tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const fs::path model = tmp / "run" / "nodes" / "q8";
+        const fs::path out = tmp / "q8.json";
+        r = cli({"bench", "model", path(model), "--quick", "--batch", "2", "--new-tokens", "4",
+                 "--prefill-tokens", "16", "--json", path(out)},
+                tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QVERIFY(r.err.contains("measured as loaded"));
+        const json report = json::parse(qbtest::readFile(out));
+        QCOMPARE(report["rows"].size(), size_t(2));
+        const json &fp32 = report["rows"][0], &q8 = report["rows"][1];
+        QCOMPARE(fp32["label"].get<std::string>(), std::string("fp32"));
+        // 2 layers of q, o (64x64), k, v (32x64), gate, up (128x64), down (64x128).
+        const int64_t params = 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 64 * 128);
+        const int64_t outChannels = 2 * (64 + 32 + 32 + 64 + 128 + 128 + 64);
+        QCOMPARE(fp32["linear_weight_bytes"].get<int64_t>(), 4 * params);
+        QCOMPARE(q8["linear_parameters"].get<int64_t>(), params);
+        // int8 as stored: a byte a weight, a float32 scale per output channel.
+        QCOMPARE(q8["linear_weight_bytes"].get<int64_t>(), params + 4 * outChannels);
+        QVERIFY(q8["decode_tokens_per_second_batch1"].get<double>() > 0);
+        // Its precisions are what it is: asking for others is refused, naming why.
+        r = cli({"bench", "model", path(model), "--precisions", "nf4-dq"}, tmp / "cache");
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("measured as loaded; --precisions needs a dense folder"),
+                 qPrintable(r.err));
+    }
+
     void badPrecisionAndBadPathFailClearly()
     {
         const fs::path tmp = qbtest::makeTempDir("cli-bench");
