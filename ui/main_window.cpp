@@ -119,6 +119,8 @@ void MainWindow::buildDocks()
                                  Qt::BottomDockWidgetArea));
     first->raise();
     resizeDocks({logDock}, {300}, Qt::Vertical);
+    // The log beside the charts: wide enough that a node's line does not wrap three times.
+    resizeDocks({logDock, first}, {360, 1040}, Qt::Horizontal);
     resizeDocks({palette->parentWidget() ? qobject_cast<QDockWidget *>(palette->parentWidget())
                                          : inspectorDock,
                  inspectorDock},
