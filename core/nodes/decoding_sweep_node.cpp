@@ -58,6 +58,7 @@ Artifact runSweep(NodeContext &ctx)
     eval::PromptOptions cot;
     cot.gsmFormat = data::promptFormatFromName(p.at("gsm_format").get<std::string>());
     cot.numFewshot = p.at("num_fewshot");
+    loadFewshotInput(ctx, cot);
     const int64_t limit = p.at("limit");
     const auto &models = ctx.inputs("models");
     const auto &datasets = ctx.inputs("datasets");
@@ -146,7 +147,8 @@ void registerSweepNodes(NodeRegistry &registry)
                "samples. Rows carry strict and flexible accuracy, the unparsed rate and the drop "
                "from greedy.");
     s.inputs = {{"models", "model", true, false, "Models (precisions) to compare"},
-                {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"}};
+                {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"},
+                fewshotInputSpec()};
     s.params = {
         ParamSpec::realList("temperatures", {0.0, 0.7},
                             "Sampling temperatures; 0 = greedy (one sample, top_p/top_k unused)")
@@ -163,7 +165,10 @@ void registerSweepNodes(NodeRegistry &registry)
         ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot"},
                           "GSM prompt of the cot style (gsm8k: the model writes its worked "
                           "solution; gsm8k_cot: 'Q: ..\\nA:' with exemplars)"),
-        ParamSpec::integer("num_fewshot", 0, "Chain-of-thought exemplars (gsm8k_cot)").range(0, 8),
+        ParamSpec::integer("num_fewshot", 0,
+                           "gsm8k_cot: standard exemplars (up to 8); gsm8k: shots drawn per "
+                           "question from the fewshot input")
+            .range(0, 8),
         ParamSpec::integer("limit", 0, "Questions per dataset (the first ones; 0 = all)")
             .atLeast(0),
         ParamSpec::integer("max_new_tokens", 160, "Longest completion in tokens").range(1, 32768),

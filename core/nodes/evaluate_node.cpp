@@ -68,14 +68,7 @@ std::string sanitize(const std::string &s)
 Artifact runEvaluate(NodeContext &ctx)
 {
     EvaluateParams params = EvaluateParams::fromJson(ctx.params(), ctx.seed());
-    json fewshotKey = nullptr;
-    if (ctx.hasInput("fewshot")) {
-        const Artifact &f = ctx.input("fewshot");
-        if (f.meta.value("task", "") != "gsm8k")
-            throw Error("fewshot: dataset '" + f.nodeId + "' is not GSM8K");
-        params.prompts.fewshotPool = data::loadGsm8k(f.dir / f.meta.at("file").get<std::string>());
-        fewshotKey = f.key;
-    }
+    const json fewshotKey = loadFewshotInput(ctx, params.prompts);
     const auto &models = ctx.inputs("models");
     const auto &datasets = ctx.inputs("datasets");
     fs::create_directories(ctx.outDir() / "records");
@@ -197,8 +190,7 @@ void registerEvaluateNodes(NodeRegistry &registry)
                  "records.");
     e.inputs = {{"models", "model", true, false, "Models to compare"},
                 {"datasets", "dataset", true, false, "GSM8K- and GPQA-format datasets"},
-                {"fewshot", "dataset", false, true,
-                 "gsm8k k-shot: the GSM8K records shots are drawn from (the train split)"}};
+                fewshotInputSpec()};
     e.params = {
         ParamSpec::choice("gsm_format", "gsm8k", {"gsm8k", "gsm8k_cot", "gsm8k_direct"},
                           "gsm8k: 'Question: ..\\nAnswer:'; gsm8k_cot: 'Q: ..\\nA:' with "

@@ -1,5 +1,6 @@
 #include "nodes/node_inputs.h"
 
+#include "data/gsm8k.h"
 #include "nodes/nodes.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -25,6 +26,23 @@ eval::QuestionSet loadDatasetQuestions(const Artifact &dataset, const eval::Prom
     }
     const auto file = dataset.dir / dataset.meta.at("file").get<std::string>();
     return eval::loadQuestions(t, file, options, dataset.meta.value("shuffle_seed", uint64_t(1234)));
+}
+
+nlohmann::json loadFewshotInput(NodeContext &ctx, eval::PromptOptions &options)
+{
+    if (!ctx.hasInput("fewshot"))
+        return nullptr;
+    const Artifact &f = ctx.input("fewshot");
+    if (f.meta.value("task", "") != "gsm8k")
+        throw Error("fewshot: dataset '" + f.nodeId + "' is not GSM8K");
+    options.fewshotPool = data::loadGsm8k(f.dir / f.meta.at("file").get<std::string>());
+    return f.key;
+}
+
+PortSpec fewshotInputSpec()
+{
+    return {"fewshot", "dataset", false, true,
+            "gsm8k k-shot: the GSM8K records shots are drawn from (the train split)"};
 }
 
 eval::PromptOptions trainingPromptOptions(const nlohmann::json &p)

@@ -17,6 +17,14 @@ ModelBundle loadModelBundle(const Artifact &model);
 // The dataset's file (GSM8K jsonl or GPQA csv, per its "task") as prompts in `options`' formats.
 eval::QuestionSet loadDatasetQuestions(const Artifact &dataset, const eval::PromptOptions &options);
 
+// The node's optional "fewshot" input (a GSM8K dataset, lm-eval's train split) as the pool gsm8k
+// k-shot prompts draw from, into options.fewshotPool; returns the input's cache key, or null
+// when nothing is connected.
+nlohmann::json loadFewshotInput(NodeContext &ctx, eval::PromptOptions &options);
+
+// The optional input itself, for node specs.
+PortSpec fewshotInputSpec();
+
 // The prompt formats a training node's parameters choose (gsm_format, gpqa_format), and those
 // two parameters' specs.
 eval::PromptOptions trainingPromptOptions(const nlohmann::json &params);

@@ -267,6 +267,35 @@ private Q_SLOTS:
         QVERIFY2(r.code == 1 && r.err.contains("has no chat template"), qPrintable(r.err));
     }
 
+    void decodingSweepDrawsKShotPromptsFromItsFewshotInput()
+    {
+        // lm-eval's gsm8k task (k shots per question from the train split) inside a decoding
+        // sweep: each prompt holds 2 worked examples from the connected split, then the question.
+        const fs::path tmp = qbtest::makeTempDir("cli");
+        qbtest::writeFile(tmp / "sw.yaml",
+                          "schema_version: 1\nname: sw\nseed: 1\nnodes:\n"
+                          "  - {id: base, type: model.builtin, params: {preset: tiny-reasoner}}\n"
+                          "  - {id: gsm, type: dataset.gsm8k, params: {split: test, limit: 2}}\n"
+                          "  - {id: train, type: dataset.gsm8k, params: {split: train, limit: 50}}\n"
+                          "  - {id: sweep, type: evaluate.sweep, inputs: {models: [base], "
+                          "datasets: [gsm], fewshot: [train]}, params: {temperatures: [0], "
+                          "prompt_styles: [cot], samples: [1], num_fewshot: 2, "
+                          "max_new_tokens: 4}}\n");
+        auto r = cli({"run", qbtest::str(tmp / "sw.yaml"), "--out", qbtest::str(tmp / "run"), "--quiet"},
+                     tmp / "cache");
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const std::string records = qbtest::readFile(
+            tmp / "run" / "nodes" / "sweep" / "records" / "base__gsm__cot_t0_p1_k0_maj1.jsonl");
+        const auto rows = qbtest::jsonLines(QString::fromStdString(records));
+        QCOMPARE(rows.size(), size_t(2));
+        for (const auto &row : rows) {
+            const QString prompt = QString::fromStdString(row["prompt"].get<std::string>());
+            QCOMPARE(prompt.count("Question: "), 3);
+            QCOMPARE(prompt.count("\n#### "), 2); // the shots' answers
+            QVERIFY(prompt.endsWith("\nAnswer:"));
+        }
+    }
+
     void infoReportsOpenBlasAndThreads()
     {
         const fs::path tmp = qbtest::makeTempDir("cli");
