@@ -54,6 +54,11 @@ std::map<std::string, std::string> plannedCacheKeys(const Experiment &experiment
 // A 128-bit hash (32 hex digits) of a JSON document's canonical text: the form of every cache key.
 std::string contentKey(const nlohmann::json &doc);
 
+// The key of computed results (nodes, evaluation units): contentKey of doc with, when the process
+// computes with a non-default arithmetic (quant/kernel_settings.h), that arithmetic added, so
+// results of one arithmetic are never served for the other.
+std::string resultKey(nlohmann::json doc);
+
 // The cache key a node would get, given its inputs' keys (exposed for tests and the GUI).
 std::string nodeCacheKey(const NodeSpec &spec, const nlohmann::json &resolvedParams, uint64_t seed,
                          const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys);

@@ -255,7 +255,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     int64_t positions = 0;
     // A quantized, GPTQ/AWQ, GGUF or adapter source is measured as it was loaded, beside its
     // own weights dequantized to float32 (the reference of the ratios).
-    bool asLoaded = false;
+    bool asLoaded = false, adapter = false;
     {
         const ModelBundle bundle = loadModelBundle(dir);
         if (bundle.provenance.format != "dense") {
@@ -263,6 +263,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
                 throw Error(dir.string() + ": a " + bundle.provenance.format
                             + " model is measured as loaded; --precisions needs a dense folder");
             asLoaded = true;
+            adapter = bundle.provenance.format == "adapter";
             const std::string label = bundle.provenance.label.empty()
                 ? bundle.provenance.format
                 : bundle.provenance.label;
@@ -305,20 +306,17 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     for (size_t k = 0; k < items.size(); ++k) {
         ModelBenchRow row;
         row.precision = items[k];
-        std::unique_ptr<Transformer> model = std::move(loadModelBundle(dir).model);
+        // The weights only (no tokenizer); an adapter folder needs its base, through the bundle.
+        std::unique_ptr<Transformer> model
+            = adapter ? std::move(loadModelBundle(dir).model) : loadTransformer(dir);
         QuantSpec qspec;
         const std::vector<std::string> chosen = selectLayers(*model, qspec);
         if (asLoaded && k == 0) {
             // The loaded weights as float32: every linear replaced by its dense equivalent.
             at::NoGradGuard noGrad;
-            for (const auto &name : model->linearNames()) {
-                const LinearOp &op = model->linear(name);
-                if (op.kind() != "dense")
-                    model->setLinear(name, std::make_shared<DenseLinear>(
-                                               op.denseWeight().detach().clone(),
-                                               op.bias().defined() ? op.bias().detach().clone()
-                                                                   : at::Tensor()));
-            }
+            for (const auto &name : model->linearNames())
+                if (model->linear(name).kind() != "dense")
+                    model->setLinear(name, denseCopyOf(model->linear(name)));
         }
         if (asLoaded && k > 0)
             say(row.precision + ": measured as loaded");

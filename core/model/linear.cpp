@@ -23,6 +23,13 @@ int64_t DenseLinear::weightBytes() const
     return bytes;
 }
 
+std::shared_ptr<DenseLinear> denseCopyOf(const LinearOp &op)
+{
+    const at::Tensor b = op.bias();
+    return std::make_shared<DenseLinear>(op.denseWeight().detach().clone(),
+                                         b.defined() ? b.detach().clone() : at::Tensor());
+}
+
 std::vector<at::Tensor> DenseLinear::trainableParameters()
 {
     std::vector<at::Tensor> out{m_weight};

@@ -60,4 +60,7 @@ private:
     at::Tensor m_bias;
 };
 
+// A DenseLinear holding detached copies of op's dense (dequantized, merged) weight and its bias.
+std::shared_ptr<DenseLinear> denseCopyOf(const LinearOp &op);
+
 } // namespace qb

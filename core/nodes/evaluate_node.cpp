@@ -5,7 +5,6 @@
 // model to the node evaluates that model only.
 #include "api/node_context.h"
 #include "api/results.h"
-#include "data/gsm8k.h"
 #include "eval/evaluator.h"
 #include "nodes/node_inputs.h"
 #include "nodes/nodes.h"

@@ -157,14 +157,18 @@ std::string contentKey(const json &doc)
     return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
 }
 
+std::string resultKey(json doc)
+{
+    if (const std::string tag = resultArithmeticTag(); !tag.empty())
+        doc["arithmetic"] = tag;
+    return contentKey(doc);
+}
+
 std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint64_t seed,
                          const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys)
 {
-    json key{{"type", spec.type}, {"version", spec.version}, {"params", resolvedParams},
-              {"seed", seed}, {"inputs", inputKeys}};
-    if (const std::string tag = resultArithmeticTag(); !tag.empty())
-        key["arithmetic"] = tag;
-    return contentKey(key);
+    return resultKey(json{{"type", spec.type}, {"version", spec.version},
+                          {"params", resolvedParams}, {"seed", seed}, {"inputs", inputKeys}});
 }
 
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,

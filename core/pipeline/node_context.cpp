@@ -1,7 +1,6 @@
 #include "api/node_context.h"
 
 #include "api/executor.h"
-#include "quant/kernel_settings.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -45,11 +44,8 @@ void NodeContext::setUnitCache(std::filesystem::path dir, bool reuse)
 
 std::string NodeContext::unitKey(const nlohmann::json &unit) const
 {
-    nlohmann::json key{{"type", m_spec.type}, {"version", m_spec.version}, {"seed", m_seed},
-                       {"unit", unit}};
-    if (const std::string tag = resultArithmeticTag(); !tag.empty())
-        key["arithmetic"] = tag;
-    return contentKey(key);
+    return resultKey(nlohmann::json{{"type", m_spec.type}, {"version", m_spec.version},
+                                    {"seed", m_seed}, {"unit", unit}});
 }
 
 std::optional<std::string> NodeContext::findUnit(const std::string &key) const

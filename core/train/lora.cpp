@@ -223,11 +223,8 @@ int64_t loraParameterCount(Transformer &model)
 void mergeLoraDense(Transformer &model)
 {
     at::NoGradGuard noGrad;
-    for (const auto &[name, l] : loraLayers(model)) {
-        const at::Tensor b = l->bias();
-        model.setLinear(name, std::make_shared<DenseLinear>(
-                                  l->denseWeight().clone(), b.defined() ? b.detach().clone() : b));
-    }
+    for (const auto &[name, l] : loraLayers(model))
+        model.setLinear(name, denseCopyOf(*l));
 }
 
 std::vector<MergeError> mergeLoraQuantized(Transformer &model)
