@@ -194,14 +194,16 @@ int cmdInfo(const std::vector<std::string> &argv)
 {
     Args args(argv, {"threads"}, {"help"});
     if (args.flag("help")) {
-        std::cout << "usage: quantbench-cli info [--threads N]\n\nPrints the torch thread count "
-                     "and the BLAS library in use.\n";
+        std::cout << "usage: quantbench-cli info [--threads N]\n\nPrints the torch thread count, "
+                     "the threads a parallel loop of the core really gets, and the BLAS library "
+                     "in use; exits 1 unless OpenBLAS serves and every thread takes part.\n";
         return 0;
     }
     const auto rt = qb::initRuntime(static_cast<int>(args.integer("threads", 0)));
-    std::cout << "threads: " << rt.threads << "\nblas: " << rt.blasLibrary
-              << "\nopenblas: " << (rt.openblas ? "yes" : "no") << "\n";
-    return rt.openblas ? 0 : 1;
+    std::cout << "threads: " << rt.threads << "\nparallel loop threads: " << rt.parallelThreads
+              << "\nblas: " << rt.blasLibrary << "\nopenblas: " << (rt.openblas ? "yes" : "no")
+              << "\n";
+    return rt.openblas && rt.parallelThreads == rt.threads ? 0 : 1;
 }
 
 } // namespace qbcli

@@ -11,6 +11,9 @@ struct RuntimeInfo
     int threads = 1;
     std::string blasLibrary; // path of the loaded BLAS shared object, e.g. .../libopenblas.so.0
     bool openblas = false;
+    // Threads one at::parallel_for over `threads` items ran on (threads unless the core was built
+    // without OpenMP, in which case torch's parallel loops in our own code run serially).
+    int parallelThreads = 1;
 };
 
 // Call first in main(), before any thread exists. libgomp (torch's intra-op threads) reads its wait

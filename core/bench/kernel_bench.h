@@ -38,8 +38,14 @@ struct KernelBenchRow
 
 struct KernelBenchReport
 {
-    double readGBs = 0; // streaming read, best of repeats
-    // The highest read rate measured: readGBs or, when faster, the weight rate of a row (every
+    double readGBs = 0; // streaming read over 4 KiB pages, best of repeats
+    // The same over a buffer placed as the quantized weights are (packedWeightStorage: 2 MiB
+    // pages where the system grants them), and the system's transparent-huge-page mode.
+    double readHugeGBs = 0;
+    std::string hugePageMode;
+    bool hugePageWeights = false; // whether the quantized weights were placed that way
+    // The highest read rate measured: readGBs, readHugeGBs or, when faster, the weight rate of a
+    // row (every
     // row's weight set is beyond the caches), with that row's description.
     double bestReadGBs = 0;
     std::string bestReadPath;

@@ -8,7 +8,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace qb {
 
@@ -32,6 +37,15 @@ std::atomic<bool> &q8Flag()
     return flag;
 }
 
+std::atomic<bool> &hugePagesFlag()
+{
+    static std::atomic<bool> flag{[] {
+        const char *env = std::getenv("QB_HUGE_PAGES");
+        return !(env && std::strcmp(env, "0") == 0);
+    }()};
+    return flag;
+}
+
 // Multiply-adds per thread below which splitting the rows costs more than it saves (an OpenMP
 // fork/join is a few microseconds).
 constexpr int64_t kMinWorkPerThread = 1 << 17;
@@ -43,6 +57,50 @@ void setFusedKernelsEnabled(bool enabled) { enabledFlag().store(enabled); }
 bool int8ActivationKernelsEnabled() { return q8Flag().load(std::memory_order_relaxed); }
 void setInt8ActivationKernels(bool enabled) { q8Flag().store(enabled); }
 std::string resultArithmeticTag() { return int8ActivationKernelsEnabled() ? "act-q8" : ""; }
+
+bool hugePageWeightsEnabled() { return hugePagesFlag().load(std::memory_order_relaxed); }
+void setHugePageWeights(bool enabled) { hugePagesFlag().store(enabled); }
+
+std::string transparentHugePageMode()
+{
+    // The line reads e.g. "always [madvise] never": the bracketed word is the mode.
+    std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string line;
+    if (!std::getline(in, line))
+        return "unknown";
+    const auto open = line.find('['), close = line.find(']');
+    return open != std::string::npos && close > open ? line.substr(open + 1, close - open - 1)
+                                                     : "unknown";
+}
+
+at::Tensor packedWeightStorage(const at::Tensor &t)
+{
+    constexpr int64_t kHugePage = int64_t(2) << 20;
+    const at::Tensor c = t.contiguous();
+    const int64_t bytes = c.numel() * static_cast<int64_t>(c.element_size());
+#if defined(__linux__)
+    if (!c.device().is_cpu() || bytes < kHugePage || !hugePageWeightsEnabled())
+        return c;
+    // A fresh mapping (never touched, so its pages are faulted in after the advice), one huge
+    // page longer than needed so that the data can start on a 2 MiB boundary.
+    const size_t length = static_cast<size_t>((bytes + kHugePage - 1) / kHugePage * kHugePage
+                                              + kHugePage);
+    void *base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return c;
+    const auto start = (reinterpret_cast<uintptr_t>(base) + kHugePage - 1)
+        / static_cast<uintptr_t>(kHugePage) * static_cast<uintptr_t>(kHugePage);
+    void *data = reinterpret_cast<void *>(start);
+    // A refusal (THP off, no huge page free) leaves ordinary pages, which are only slower.
+    (void)madvise(data, length - (start - reinterpret_cast<uintptr_t>(base)), MADV_HUGEPAGE);
+    std::memcpy(data, c.data_ptr(), static_cast<size_t>(bytes));
+    return at::from_blob(
+        data, c.sizes(), [base, length](void *) { munmap(base, length); }, c.options());
+#else
+    (void)bytes;
+    return c;
+#endif
+}
 
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t floatMaxRows)
 {

@@ -9,6 +9,8 @@
 
 #include <ATen/ATen.h>
 
+#include <string>
+
 namespace qb {
 
 // Whether QuantizedLinear::forward may take fusedForward(). Starts true unless the environment
@@ -24,5 +26,18 @@ void setFusedKernelsEnabled(bool enabled);
 // floatMaxRows rows get an undefined tensor (the caller's reference is faster there).
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x,
                     int64_t floatMaxRows = INT64_MAX);
+
+// A packed weight's bytes where the kernels stream them fastest: `t` contiguous, and from 2 MiB
+// up (on Linux, unless the environment variable QB_HUGE_PAGES is "0") a copy in 2 MiB-aligned
+// memory advised for transparent huge pages (madvise MADV_HUGEPAGE). In a virtual machine every
+// 4 KiB TLB miss is a two-level page walk: on the 2-core development VM a decode GEMV over
+// 4 KiB pages reads ~25-30 GB/s, over 2 MiB pages ~34-60 (docs/kernels.md). The values and the
+// stored format are unchanged; where the kernel's THP mode is "never" the advice does nothing.
+at::Tensor packedWeightStorage(const at::Tensor &t);
+// Whether packedWeightStorage copies large tensors (QB_HUGE_PAGES, default on); for benchmarks.
+bool hugePageWeightsEnabled();
+void setHugePageWeights(bool enabled);
+// The system's transparent-huge-page mode ("always", "madvise", "never"), or "unknown".
+std::string transparentHugePageMode();
 
 } // namespace qb

@@ -21,7 +21,7 @@ std::shared_ptr<Int8RowLinear> Int8RowLinear::quantize(const at::Tensor &weight,
 }
 
 Int8RowLinear::Int8RowLinear(at::Tensor qweight, at::Tensor scales, at::Tensor bias)
-    : m_q(qweight.contiguous()), m_scales(scales.contiguous())
+    : m_q(packedWeightStorage(qweight)), m_scales(scales.contiguous())
 {
     TORCH_CHECK(m_q.dim() == 2 && m_q.scalar_type() == at::kChar, "Int8RowLinear: int8 [out, in]");
     TORCH_CHECK(m_scales.numel() == m_q.size(0), "Int8RowLinear: scales must be [out]");

@@ -100,8 +100,8 @@ IntGroupLinear::IntGroupLinear(const kernels::IntGroupConfig &cfg, int64_t out, 
     checkConfig(cfg);
     const std::string where = "IntGroupLinear";
     const int64_t groups = kernels::int_group_groups_per_row(cfg, in);
-    m_packed = quant_detail::need(t, "qweight", at::kByte,
-                                  {out, kernels::int_group_row_bytes(cfg.bits, in)}, where);
+    m_packed = packedWeightStorage(quant_detail::need(
+        t, "qweight", at::kByte, {out, kernels::int_group_row_bytes(cfg.bits, in)}, where));
     m_scales = quant_detail::need(t, "scales", at::kFloat, {out, groups}, where);
     if (!cfg.symmetric)
         m_zeros = quant_detail::need(t, "qzeros", at::kByte, {out, groups}, where);

@@ -48,8 +48,8 @@ Nf4Linear::Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int b
     const std::string where = "Nf4Linear";
     const int64_t n = out * in;
     const int64_t blocks = kernels::blockwise4_num_blocks(n, blockSize);
-    m_packed
-        = quant_detail::need(t, "qweight", at::kByte, {kernels::blockwise4_packed_bytes(n)}, where);
+    m_packed = packedWeightStorage(
+        quant_detail::need(t, "qweight", at::kByte, {kernels::blockwise4_packed_bytes(n)}, where));
     if (t.count("absmax")) {
         m_absmax = quant_detail::need(t, "absmax", at::kFloat, {blocks}, where);
     } else {

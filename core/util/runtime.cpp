@@ -4,6 +4,7 @@
 #include <fstream>
 #include <malloc.h>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -68,6 +69,13 @@ RuntimeInfo initRuntime(int threads)
     info.threads = at::get_num_threads();
     info.blasLibrary = loadedBlas();
     info.openblas = info.blasLibrary.find("openblas") != std::string::npos;
+    std::mutex lock;
+    std::set<std::thread::id> seen;
+    at::parallel_for(0, info.threads, 1, [&](int64_t, int64_t) {
+        std::lock_guard<std::mutex> hold(lock);
+        seen.insert(std::this_thread::get_id());
+    });
+    info.parallelThreads = static_cast<int>(seen.size());
     return info;
 }
 

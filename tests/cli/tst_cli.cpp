@@ -302,6 +302,9 @@ private Q_SLOTS:
         auto r = cli({"info", "--threads", "2"}, tmp);
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         QVERIFY(r.out.contains("threads: 2"));
+        // The core's at::parallel_for runs on both threads (it ran on one while the core was
+        // built without -fopenmp).
+        QVERIFY2(r.out.contains("parallel loop threads: 2"), qPrintable(r.out));
         QVERIFY(r.out.contains("openblas: yes"));
     }
 };
