@@ -6,6 +6,7 @@
 #include "kernels/fused_linear_impl.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
@@ -56,6 +57,8 @@ bool q8_supported(const FusedWeight &w)
         return false;
     if (w.format == FusedFormat::Int8Row)
         return true;
+    if (w.format == FusedFormat::Blockwise4)
+        return w.block_size % kChunk == 0 && w.cols % w.block_size == 0;
     if (w.format != FusedFormat::IntGroup || (w.bits != 4 && w.bits != 8))
         return false;
     return w.group == 32 || w.group % kChunk == 0 || w.group >= w.cols;
@@ -70,6 +73,22 @@ bool q8_vnni_supported()
 #endif
 }
 
+std::array<std::int8_t, 16> q8_codebook(const FusedWeight &w)
+{
+    std::array<std::int8_t, 16> out{};
+    for (int c = 0; c < 16; ++c)
+        out[c] = static_cast<std::int8_t>(std::lround(127.0f * w.codebook[c]));
+    return out;
+}
+
+float q8_weight(const FusedWeight &w, std::int64_t r, std::int64_t c)
+{
+    if (w.format != FusedFormat::Blockwise4)
+        throw std::invalid_argument("q8_weight: only the 4-bit codebook formats round weights");
+    const std::int64_t i = r * w.cols + c;
+    return block_absmax(w, i / w.block_size) / 127.0f * q8_codebook(w)[code_at(w, r, c)];
+}
+
 Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
 {
     if (!q8_supported(w))
@@ -77,7 +96,9 @@ Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
     Q8Input in;
     in.m = m;
     in.cols = w.cols;
-    in.nibble_order = w.format == FusedFormat::IntGroup && w.bits == 4;
+    in.nibble_order = (w.format == FusedFormat::IntGroup && w.bits == 4)
+        || w.format == FusedFormat::Blockwise4;
+    const bool lanes = w.format == FusedFormat::Blockwise4;
     const std::int64_t blocks = w.cols / kBlock;
     in.q.resize(static_cast<std::size_t>(m * w.cols));
     in.d.resize(static_cast<std::size_t>(m * blocks));
@@ -128,6 +149,16 @@ Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
         for (std::int64_t g = 0; g < groups; ++g)
             in.group_sum[static_cast<std::size_t>(i * groups + g)] = static_cast<float>(sums[g]);
     }
+    if (lanes) {
+        const auto book = q8_codebook(w);
+        for (int c = 0; c < 16; ++c)
+            in.book_lut[c] = static_cast<std::uint8_t>(book[c] + 128);
+        // -128 · (sum of the four codes of each 32-bit lane): the offset the unsigned weight
+        // bytes (book + 128) add to every lane's dot product.
+        in.neg_lanes.resize(in.q.size() / 4);
+        for (std::size_t l = 0; l < in.neg_lanes.size(); ++l)
+            in.neg_lanes[l] = -128 * (in.q[4 * l] + in.q[4 * l + 1] + in.q[4 * l + 2] + in.q[4 * l + 3]);
+    }
     in.d_lanes.resize(in.d.size() * 8);
     for (std::size_t b = 0; b < in.d.size(); ++b)
         std::fill_n(in.d_lanes.begin() + static_cast<std::ptrdiff_t>(b * 8), 8, in.d[b]);
@@ -149,6 +180,24 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
 {
     const std::int64_t blocks = w.cols / kBlock;
     const std::int64_t groups = w.format == FusedFormat::IntGroup ? w.groups_per_row() : 0;
+    if (w.format == FusedFormat::Blockwise4) {
+        // Σ_b absmax_b / 127 · Σ_{c∈b} book8[code_c] · d q_c.
+        const auto book = q8_codebook(w);
+        for (std::int64_t r = row_begin; r < row_end; ++r)
+            for (std::int64_t i = 0; i < in.m; ++i) {
+                const std::int8_t *qi = in.q.data() + i * w.cols;
+                double acc = 0.0;
+                for (std::int64_t k = 0; k < w.cols; ++k) {
+                    const std::int64_t c0 = k / kChunk * kChunk;
+                    const std::int64_t c = c0 + natural_column(true, k - c0);
+                    const double d = in.d[static_cast<std::size_t>(i * blocks + k / kBlock)];
+                    const double a = block_absmax(w, (r * w.cols + c) / w.block_size) / 127.0;
+                    acc += a * d * double(book[code_at(w, r, c)]) * double(qi[k]);
+                }
+                y[i * w.rows + r] = static_cast<float>(w.bias ? acc + w.bias[r] : acc);
+            }
+        return;
+    }
     for (std::int64_t r = row_begin; r < row_end; ++r)
         for (std::int64_t i = 0; i < in.m; ++i) {
             const std::int8_t *qi = in.q.data() + i * w.cols;
@@ -243,12 +292,71 @@ QB_INLINE_VNNI void uint_step(__m512i cw, const std::int8_t *const *q, const flo
     }
 }
 
+// NF4 / FP4 blocks (block length a multiple of 64 within a row): the codes index a 16-byte table
+// of book8 + 128 (vpshufb), which vpdpbusd multiplies with the signed activations; the lanes'
+// offset 128 Σ q is taken out by starting each dot product from in.neg_lanes.
+template <int MR>
+QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const float *dexp,
+                                 std::int64_t r, std::int64_t i0, float *y)
+{
+    const std::int64_t cols = w.cols, chunks = cols / kChunk, perBlock = w.block_size / kChunk;
+    const std::int64_t stride = cols / 2;
+    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+    const __m512i lut = _mm512_broadcast_i32x4(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
+    // The row's block scales absmax / 127, decoded once (double-quantized absmax included).
+    thread_local std::vector<float> scales;
+    const std::int64_t blocks = cols / w.block_size, firstBlock = r * blocks;
+    scales.resize(static_cast<std::size_t>(blocks));
+    for (std::int64_t b = 0; b < blocks; ++b)
+        scales[static_cast<std::size_t>(b)] = block_absmax(w, firstBlock + b) / 127.0f;
+    const std::int8_t *q[MR];
+    const std::int32_t *neg[MR];
+    const float *dx[MR];
+    __m512 acc[MR], odd[MR];
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * cols;
+        neg[j] = in.neg_lanes.data() + (i0 + j) * cols / 4;
+        dx[j] = dexp + (i0 + j) * chunks * 16;
+        acc[j] = odd[j] = _mm512_setzero_ps();
+    }
+    // Each chunk's products times d · absmax / 127 into two accumulators (even and odd chunks),
+    // so no multiply-add waits on the one before.
+    auto step = [&](std::int64_t k, __m512i codes, __m512 *a) QB_TARGET_VNNI {
+        const __m512i cw = _mm512_shuffle_epi8(lut, codes);
+        const __m512 scale = _mm512_set1_ps(scales[static_cast<std::size_t>(k / perBlock)]);
+        for (int j = 0; j < MR; ++j) {
+            const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg[j] + k * 16), cw,
+                                                    _mm512_loadu_si512(q[j] + k * kChunk));
+            a[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                   _mm512_mul_ps(_mm512_loadu_ps(dx[j] + k * 16), scale), a[j]);
+        }
+    };
+    std::int64_t k = 0;
+    for (; k + 2 <= chunks; k += 2) {
+        if (MR == 1) // as the INT4 rows: one weight row ahead in flight
+            _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 32), _MM_HINT_T0);
+        step(k, nibble_codes(row + k * 32), acc);
+        step(k + 1, nibble_codes(row + (k + 1) * 32), odd);
+    }
+    if (k < chunks)
+        step(k, nibble_codes(row + k * 32), acc);
+    for (int j = 0; j < MR; ++j) {
+        const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j]));
+        y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
+    }
+}
+
 // Activation rows i0 .. i0 + MR - 1 against weight row r. Two accumulators per activation row
 // (even and odd chunks) hide the latency of the float multiply-adds.
 template <int MR>
 QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float *dexp,
                             std::int64_t r, std::int64_t i0, float *y)
 {
+    if (w.format == FusedFormat::Blockwise4) {
+        q8_tile_book<MR>(w, in, dexp, r, i0, y);
+        return;
+    }
     const std::int64_t cols = w.cols, chunks = cols / kChunk;
     const std::int8_t *q[MR];
     const float *dx[MR];
@@ -442,7 +550,7 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
     // (not groups of 32). A single activation row runs one weight row at a time: streaming four
     // rows at once was faster on one thread but slower on two (bench kernels, 2-core VM).
     const std::int64_t whole = in.m / 4 * 4;
-    const bool blocked = whole > 0 && w.group != 32;
+    const bool blocked = whole > 0 && w.format != FusedFormat::Blockwise4 && w.group != 32;
     std::int64_t r = row_begin;
     if (blocked)
         for (; r + 2 <= row_end; r += 2)

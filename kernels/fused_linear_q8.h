@@ -13,6 +13,11 @@
 //            signed bytes, so |q_x| is the unsigned operand and the weight takes q_x's sign.
 //   IntGroup with k = 4 or 8: codes u8 (0..2^k − 1), zero points as fused_linear.h,
 //            y = Σ_g s_g (Σ_{b⊂g} d_b Σ_{i∈b} c_i q_x − z_g Σ_{i∈g} d q_x).
+//   Blockwise4 (NF4, FP4), block length a multiple of 64 that divides the row: the codebook is
+//            rounded to int8 steps, book8 = round(127 · book) (llama.cpp's IQ4_NL does the same
+//            for its non-linear 4-bit table), y = Σ_b absmax_b / 127 · Σ_{k⊂b} d_k Σ book8 q_x.
+//            Unlike the other formats this also moves each weight, by at most absmax / 254
+//            (q8_weight), so the bound adds Σ_i |x̂_i| · |w_i − w'_i|.
 // Group lengths: 32, 64, any multiple of 64, or the whole row; cols a multiple of 64
 // (q8_supported says). 4-bit rows hold column 2j in the high nibble of byte j and 2j + 1 in the
 // low one, so within each 64-column chunk the activations are stored odd columns first, then
@@ -25,13 +30,15 @@
 
 #include "kernels/fused_linear.h"
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
 namespace qb::kernels {
 
-// Whether w can run here: Int8Row, or IntGroup with 4 or 8 bits, cols % 64 == 0 and a group
-// length of 32, 64, a multiple of 64 or the whole row.
+// Whether w can run here: cols % 64 == 0 and Int8Row, IntGroup with 4 or 8 bits and a group
+// length of 32, 64, a multiple of 64 or the whole row, or Blockwise4 with a block length that is
+// a multiple of 64 and divides cols.
 bool q8_supported(const FusedWeight &w);
 // Whether this CPU has AVX-512 F/BW/VL and VNNI.
 bool q8_vnni_supported();
@@ -46,8 +53,16 @@ struct Q8Input
     std::vector<float> d_lanes;     // d with each value repeated 8 times (the int32 lanes of a
                                     // block in a 512-bit dot product)
     std::vector<float> group_sum;   // IntGroup: [m, G] Σ over the group's columns of d q
+    std::vector<std::int32_t> neg_lanes; // Blockwise4: [m, cols / 4] -128 · Σ of each 4 codes
+    std::array<std::uint8_t, 16> book_lut{}; // Blockwise4: q8_codebook(w) + 128
 };
 Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m);
+
+// NF4 / FP4: the 16 codebook values rounded to int8 steps, round(127 · book[c]) (as llama.cpp's
+// IQ4_NL table), and the weight value the int8 path multiplies by at (r, c):
+// absmax / 127 · that step (within absmax / 254 of the stored weight). Other formats: throws.
+std::array<std::int8_t, 16> q8_codebook(const FusedWeight &w);
+float q8_weight(const FusedWeight &w, std::int64_t r, std::int64_t c);
 
 // The value x_i is replaced by in the products (d_b q_i), at natural column c of row i; for
 // tests and error bounds.

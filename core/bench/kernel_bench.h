@@ -32,7 +32,12 @@ struct KernelBenchRow
     int64_t matrices = 0;              // cycled per pass
     double secondsPerCall = 0;         // best pass / matrices
     double weightGBs = 0;              // weightBytes / secondsPerCall, 1e9 bytes
-    double fractionOfRead = 0;         // weightGBs / KernelBenchReport::bestReadGBs
+    // The read rate of the streaming sum run right after this case (over the quantized weights'
+    // placement), and weightGBs as a fraction of it: this VM's memory rate drifts by +-25% within
+    // a minute, so a kernel is compared with the machine as it was while the kernel ran.
+    double readGBs = 0;
+    double fractionOfRead = 0;
+    double fractionOfBest = 0;         // weightGBs / KernelBenchReport::bestReadGBs
     double gflops = 0;                 // 2 rows out in / secondsPerCall
 };
 

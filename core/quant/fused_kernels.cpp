@@ -46,9 +46,11 @@ std::atomic<bool> &hugePagesFlag()
     return flag;
 }
 
-// Multiply-adds per thread below which splitting the rows costs more than it saves (an OpenMP
-// fork/join is a few microseconds).
-constexpr int64_t kMinWorkPerThread = 1 << 17;
+// Multiply-adds per thread below which splitting the rows costs more than it saves. With the
+// passive OpenMP wait policy the programs use (api/runtime.h) waking the second thread costs
+// ~30-40 us on the 2-core VM: at 2^17 a 640x256 GEMV took 50 us split against 17 us on one
+// thread (bench kernels), so a split needs ~2M multiply-adds (~100 us) per thread to pay.
+constexpr int64_t kMinWorkPerThread = 1 << 21;
 
 } // namespace
 

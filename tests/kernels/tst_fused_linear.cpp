@@ -16,6 +16,7 @@
 
 #include <QtTest>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -194,6 +195,23 @@ void checkQ8(const Packed &p)
     const FusedWeight &w = p.w;
     QVERIFY2(q8_supported(w), p.name.c_str());
     const auto dense = decodedByReference(w);
+    // NF4 / FP4 weights move to absmax / 127 steps: by at most absmax / 254, where absmax is the
+    // block's largest |w| (the codebooks end at ±1, which the block's largest element takes).
+    const bool book = w.format == FusedFormat::Blockwise4;
+    std::vector<double> moved(dense.size(), 0.0);
+    if (book)
+        for (std::int64_t b = 0; b < w.rows * w.cols / w.block_size; ++b) {
+            double amax = 0.0;
+            for (std::int64_t e = b * w.block_size; e < (b + 1) * w.block_size; ++e)
+                amax = std::max(amax, double(std::fabs(dense[e])));
+            for (std::int64_t e = b * w.block_size; e < (b + 1) * w.block_size; ++e) {
+                moved[e] = std::fabs(q8_weight(w, e / w.cols, e % w.cols) - dense[e]);
+                if (!(moved[e] <= amax / 254 * (1 + 1e-5)))
+                    QFAIL(qPrintable(QString("%1: weight %2 moved %3 > absmax %4 / 254")
+                                         .arg(QString::fromStdString(p.name)).arg(e)
+                                         .arg(moved[e]).arg(amax)));
+            }
+        }
     for (std::int64_t m : {1, 2, 3, 4, 5, 9}) {
         auto x = normal(m * w.cols, unsigned(m * 11 + w.cols));
         x[0] = 9.0f; // an outlier: its block's scale grows, the others' do not
@@ -222,7 +240,8 @@ void checkQ8(const Packed &p)
                 for (std::int64_t c = 0; c < w.cols; ++c) {
                     const double xq = q8_dequantized(in, i, c), wc = dense[r * w.cols + c];
                     mag += std::fabs(xq * wc);
-                    bound += std::fabs(wc) * std::fabs(x[i * w.cols + c] - xq);
+                    bound += std::fabs(wc) * std::fabs(x[i * w.cols + c] - xq)
+                        + std::fabs(xq) * moved[r * w.cols + c];
                 }
                 const double got = y[i * w.rows + r], want = ref[i * w.rows + r];
                 const double exact = floatRef[i * w.rows + r];
@@ -434,10 +453,42 @@ private Q_SLOTS:
                         if (group == 0 || cols % group == 0)
                             checkQ8(intGroup(rows, cols, bits, group, mode == 0, mode == 2,
                                              ++seed));
-        // unsupported: 3 bits, a column count that is not a multiple of 64, NF4
+        for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
+            for (int block : {64, 128, 256})
+                for (bool dq : {false, true})
+                    for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}})
+                        if (cols % block == 0)
+                            checkQ8(blockwise4(kind, rows, cols, block, dq, ++seed));
+        // unsupported: 3 bits, a column count that is not a multiple of 64, NF4 blocks of 32 or
+        // blocks that span two rows
         QVERIFY(!q8_supported(intGroup(2, 128, 3, 32, false, false, 1).w));
         QVERIFY(!q8_supported(int8Row(2, 100, 1).w));
-        QVERIFY(!q8_supported(blockwise4(Codebook4::Nf4, 2, 128, 64, false, 1).w));
+        QVERIFY(!q8_supported(blockwise4(Codebook4::Nf4, 2, 128, 32, false, 1).w));
+        QVERIFY(!q8_supported(blockwise4(Codebook4::Nf4, 2, 192, 128, false, 1).w));
+    }
+
+    void int8CodebookHandComputed()
+    {
+        // round(127 · NF4 value) of the published table (QLoRA, appendix E): -1, -0.6962,
+        // -0.5251, -0.3949, -0.2844, -0.1848, -0.0911, 0, 0.0796, 0.1609, 0.2461, 0.3379,
+        // 0.4407, 0.5626, 0.7230, 1.
+        const auto p = blockwise4(Codebook4::Nf4, 1, 64, 64, false, 5);
+        const std::array<std::int8_t, 16> want{-127, -88, -67, -50, -36, -23, -12, 0,
+                                               10,   20,  31,  43,  56,  71,  92,  127};
+        QVERIFY(q8_codebook(p.w) == want);
+        // One block, x = 1 everywhere (q = 127, d = 1/127): y = absmax / 127 · Σ book8[code].
+        std::vector<std::uint8_t> packed(32, 0xF8); // codes 15, 8 repeated: book8 127, 10
+        const float absmax = 2.54f;
+        const auto w = fused_weight_blockwise4(Codebook4::Nf4, packed.data(), &absmax, nullptr,
+                                               nullptr, 0.0f, 64, 1, 64, nullptr);
+        const std::vector<float> x(64, 1.0f);
+        const Q8Input in = q8_prepare_input(w, x.data(), 1);
+        float y = 0, yr = 0;
+        fused_linear_q8(w, in, &y, 0, 1);
+        fused_linear_q8_ref(w, in, &yr, 0, 1);
+        const double want1 = 2.54 / 127 * 32 * (127 + 10); // = 87.68
+        QVERIFY2(std::fabs(y - want1) < 1e-4, qPrintable(QString::number(y)));
+        QVERIFY(std::fabs(yr - want1) < 1e-4);
     }
 
     void unknownPathName()
