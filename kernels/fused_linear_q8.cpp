@@ -297,19 +297,13 @@ QB_INLINE_VNNI void uint_step(__m512i cw, const std::int8_t *const *q, const flo
 // offset 128 Σ q is taken out by starting each dot product from in.neg_lanes.
 template <int MR>
 QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const float *dexp,
-                                 std::int64_t r, std::int64_t i0, float *y)
+                                 const float *blockScale, std::int64_t r, std::int64_t i0, float *y)
 {
     const std::int64_t cols = w.cols, chunks = cols / kChunk, perBlock = w.block_size / kChunk;
     const std::int64_t stride = cols / 2;
     const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
     const __m512i lut = _mm512_broadcast_i32x4(
         _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
-    // The row's block scales absmax / 127, decoded once (double-quantized absmax included).
-    thread_local std::vector<float> scales;
-    const std::int64_t blocks = cols / w.block_size, firstBlock = r * blocks;
-    scales.resize(static_cast<std::size_t>(blocks));
-    for (std::int64_t b = 0; b < blocks; ++b)
-        scales[static_cast<std::size_t>(b)] = block_absmax(w, firstBlock + b) / 127.0f;
     const std::int8_t *q[MR];
     const std::int32_t *neg[MR];
     const float *dx[MR];
@@ -324,7 +318,7 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const 
     // so no multiply-add waits on the one before.
     auto step = [&](std::int64_t k, __m512i codes, __m512 *a) QB_TARGET_VNNI {
         const __m512i cw = _mm512_shuffle_epi8(lut, codes);
-        const __m512 scale = _mm512_set1_ps(scales[static_cast<std::size_t>(k / perBlock)]);
+        const __m512 scale = _mm512_set1_ps(blockScale[k / perBlock]);
         for (int j = 0; j < MR; ++j) {
             const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg[j] + k * 16), cw,
                                                     _mm512_loadu_si512(q[j] + k * kChunk));
@@ -347,16 +341,63 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const 
     }
 }
 
+// MR activation rows against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks: each chunk of
+// activations (codes, lane offsets, scales) is loaded once for NR weight rows. Every (activation
+// row, weight row) pair takes exactly q8_tile_book's steps, so results do not depend on the
+// rows computed together. blockScale: NR rows of the weight rows' block scales.
+template <int MR, int NR>
+QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in, const float *dexp,
+                                  const float *blockScale, std::int64_t r, std::int64_t i0,
+                                  float *y)
+{
+    const std::int64_t cols = w.cols, chunks = cols / kChunk, perBlock = w.block_size / kChunk;
+    const std::int64_t stride = cols / 2, blocks = cols / w.block_size;
+    const __m512i lut = _mm512_broadcast_i32x4(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
+    const std::uint8_t *rows[NR];
+    for (int n = 0; n < NR; ++n)
+        rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * stride;
+    __m512 acc[MR][NR], odd[MR][NR];
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
+    auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
+        __m512i cw[NR];
+        __m512 scale[NR];
+        for (int n = 0; n < NR; ++n) {
+            cw[n] = _mm512_shuffle_epi8(lut, nibble_codes(rows[n] + k * 32));
+            scale[n] = _mm512_set1_ps(blockScale[n * blocks + k / perBlock]);
+        }
+        for (int j = 0; j < MR; ++j) {
+            const std::int64_t row = i0 + j;
+            const __m512i neg = _mm512_loadu_si512(in.neg_lanes.data() + row * cols / 4 + k * 16);
+            const __m512i xq = _mm512_loadu_si512(in.q.data() + row * cols + k * kChunk);
+            const __m512 d = _mm512_loadu_ps(dexp + row * chunks * 16 + k * 16);
+            for (int n = 0; n < NR; ++n)
+                a[j][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, cw[n], xq)),
+                                          _mm512_mul_ps(d, scale[n]), a[j][n]);
+        }
+    };
+    std::int64_t k = 0;
+    for (; k + 2 <= chunks; k += 2) {
+        step(k, acc);
+        step(k + 1, odd);
+    }
+    if (k < chunks)
+        step(k, acc);
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n) {
+            const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]));
+            y[(i0 + j) * w.rows + r + n] = w.bias ? v + w.bias[r + n] : v;
+        }
+}
+
 // Activation rows i0 .. i0 + MR - 1 against weight row r. Two accumulators per activation row
 // (even and odd chunks) hide the latency of the float multiply-adds.
 template <int MR>
 QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float *dexp,
                             std::int64_t r, std::int64_t i0, float *y)
 {
-    if (w.format == FusedFormat::Blockwise4) {
-        q8_tile_book<MR>(w, in, dexp, r, i0, y);
-        return;
-    }
     const std::int64_t cols = w.cols, chunks = cols / kChunk;
     const std::int8_t *q[MR];
     const float *dx[MR];
@@ -546,11 +587,52 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
     const float *dexp = in.d_lanes.data();
+    if (w.format == FusedFormat::Blockwise4) {
+        // Each weight row's block scales absmax / 127 decoded once (double-quantized absmax
+        // included), then shared by its tiles of activation rows.
+        const std::int64_t blocks = w.cols / w.block_size;
+        std::vector<float> scales(static_cast<std::size_t>(2 * blocks));
+        auto decode = [&](std::int64_t r, float *out) {
+            for (std::int64_t b = 0; b < blocks; ++b)
+                out[b] = block_absmax(w, r * blocks + b) / 127.0f;
+        };
+        const std::int64_t whole = in.m / 4 * 4;
+        std::int64_t r = row_begin;
+        if (whole > 0) // pairs of weight rows against tiles of four activation rows
+            for (; r + 2 <= row_end; r += 2) {
+                decode(r, scales.data());
+                decode(r + 1, scales.data() + blocks);
+                for (std::int64_t i = 0; i < whole; i += 4)
+                    q8_block_book<4, 2>(w, in, dexp, scales.data(), r, i, y);
+            }
+        for (std::int64_t rr = row_begin; rr < row_end; ++rr) {
+            if (rr < r && whole == in.m)
+                continue;
+            decode(rr, scales.data());
+            std::int64_t i = rr < r ? whole : 0; // rows done in pairs need only the rest
+            for (; i + 4 <= in.m; i += 4)
+                q8_tile_book<4>(w, in, dexp, scales.data(), rr, i, y);
+            switch (in.m - i) {
+            case 3:
+                q8_tile_book<3>(w, in, dexp, scales.data(), rr, i, y);
+                break;
+            case 2:
+                q8_tile_book<2>(w, in, dexp, scales.data(), rr, i, y);
+                break;
+            case 1:
+                q8_tile_book<1>(w, in, dexp, scales.data(), rr, i, y);
+                break;
+            default:
+                break;
+            }
+        }
+        return;
+    }
     // Four activation rows against two weight rows through q8_block where the format allows
     // (not groups of 32). A single activation row runs one weight row at a time: streaming four
     // rows at once was faster on one thread but slower on two (bench kernels, 2-core VM).
     const std::int64_t whole = in.m / 4 * 4;
-    const bool blocked = whole > 0 && w.format != FusedFormat::Blockwise4 && w.group != 32;
+    const bool blocked = whole > 0 && w.group != 32;
     std::int64_t r = row_begin;
     if (blocked)
         for (; r + 2 <= row_end; r += 2)
