@@ -102,4 +102,28 @@ RowsCheck int8ActivationRows()
     return c;
 }
 
+PlacementCheck weightPlacement()
+{
+    auto place = [](const at::Tensor &t) {
+        const at::Tensor p = qb::packedWeightStorage(t);
+        Placement r;
+        r.equal = at::equal(p, t);
+        r.aligned = reinterpret_cast<uintptr_t>(p.data_ptr()) % (uintptr_t(2) << 20) == 0;
+        r.sameStorage = p.data_ptr() == t.data_ptr();
+        return r;
+    };
+    const at::Tensor large = at::randint(0, 256, {4096, 1280}, at::kByte);
+    const at::Tensor small = at::randint(0, 256, {1024, 1024}, at::kByte);
+    PlacementCheck c;
+    const bool was = qb::hugePageWeightsEnabled();
+    qb::setHugePageWeights(true);
+    c.large = place(large);
+    c.small = place(small);
+    qb::setHugePageWeights(false);
+    c.largeOff = place(large);
+    qb::setHugePageWeights(was);
+    c.thpMode = qb::transparentHugePageMode();
+    return c;
+}
+
 } // namespace fusedprobe

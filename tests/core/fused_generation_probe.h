@@ -34,4 +34,20 @@ struct RowsCheck
 };
 RowsCheck int8ActivationRows();
 
+// packedWeightStorage (quant/fused_kernels.h) on a 4096 x 1280 uint8 tensor (5 MiB) and a 1 MiB
+// one, with huge-page placement on and off: whether each result holds the same bytes, whether
+// its data starts on a 2 MiB boundary, and whether it is the input's own storage.
+struct Placement
+{
+    bool equal = false;
+    bool aligned = false;
+    bool sameStorage = false;
+};
+struct PlacementCheck
+{
+    Placement large, small, largeOff;
+    std::string thpMode; // transparentHugePageMode()
+};
+PlacementCheck weightPlacement();
+
 } // namespace fusedprobe

@@ -82,6 +82,21 @@ private Q_SLOTS:
         QVERIFY(same >= 3); // measured 3 or 4 of 4 per format; a near-tie may flip one
     }
 
+    // Large packed weights are copied into 2 MiB-aligned memory (advised for huge pages) with
+    // their bytes unchanged; small ones, or all with QB_HUGE_PAGES off, keep their storage.
+    void packedWeightsPlacedOnHugePages()
+    {
+        const auto c = fusedprobe::weightPlacement();
+        qInfo("transparent huge pages: %s", c.thpMode.c_str());
+        QVERIFY(c.large.equal);
+        QVERIFY(c.large.aligned);
+        QVERIFY(!c.large.sameStorage);
+        QVERIFY(c.small.equal);
+        QVERIFY(c.small.sameStorage);
+        QVERIFY(c.largeOff.equal);
+        QVERIFY(c.largeOff.sameStorage);
+    }
+
     void int8ActivationsAtEveryRowCount()
     {
         const auto c = fusedprobe::int8ActivationRows();
