@@ -12,6 +12,20 @@ DenseLinear::DenseLinear(at::Tensor weight, at::Tensor bias)
 
 at::Tensor DenseLinear::forward(const at::Tensor &x)
 {
+    // One float32 input row outside training: BLAS's matrix-vector product. at::linear hands it
+    // to GEMM with M = 1, which this OpenBLAS runs 1.8-3x slower (bench kernels: 4096x4096
+    // 6.4 ms against 2.1 ms; 640x256 71 us against 39 us).
+    if (x.numel() == x.size(-1) && x.scalar_type() == at::kFloat
+        && m_weight.scalar_type() == at::kFloat && x.device() == m_weight.device()
+        && !x.requires_grad() && !m_weight.requires_grad()
+        && !(m_bias.defined() && m_bias.requires_grad())) {
+        at::Tensor y = at::mv(m_weight, x.reshape({-1}));
+        if (m_bias.defined())
+            y.add_(m_bias);
+        auto shape = x.sizes().vec();
+        shape.back() = m_weight.size(0);
+        return y.reshape(shape);
+    }
     return m_bias.defined() ? at::linear(x, m_weight, m_bias) : at::linear(x, m_weight);
 }
 

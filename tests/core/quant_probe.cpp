@@ -47,6 +47,16 @@ qb::ModelConfig tinyConfig(bool tie)
 
 } // namespace
 
+DenseRun denseForward(const Mat &w, int64_t out, int64_t in, const Mat &bias, const Mat &x,
+                      const std::vector<int64_t> &xShape)
+{
+    at::NoGradGuard noGrad;
+    qb::DenseLinear dense(tensor(w, out, in),
+                          bias.empty() ? at::Tensor() : at::tensor(bias, at::kFloat));
+    const at::Tensor y = dense.forward(at::tensor(x, at::kFloat).reshape(xShape));
+    return {vec(y), y.sizes().vec()};
+}
+
 OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, const Mat &x,
             int64_t tokens, const Mat &calibX, int64_t calibTokens)
 {

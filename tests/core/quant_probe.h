@@ -24,6 +24,16 @@ struct OpRun
 OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, const Mat &x,
             int64_t tokens, const Mat &calibX = {}, int64_t calibTokens = 0);
 
+// DenseLinear(w [out, in], bias [out] or empty).forward(x) for x of the given shape (its last
+// dimension in); the output's values and shape.
+struct DenseRun
+{
+    Mat y;
+    std::vector<int64_t> shape;
+};
+DenseRun denseForward(const Mat &w, int64_t out, int64_t in, const Mat &bias, const Mat &x,
+                      const std::vector<int64_t> &xShape);
+
 // qb::fakeQuantizeActivations(x [rows, cols], bits) and the gradient of sum(g * result) with
 // respect to x.
 Mat actQuant(const Mat &x, int64_t rows, int64_t cols, int bits, const Mat &g, Mat *grad);

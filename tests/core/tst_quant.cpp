@@ -128,6 +128,34 @@ class TestQuant : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // A dense linear's one-row inputs take BLAS's matrix-vector product (faster than GEMM with
+    // one row): the same values as the reference product and the same shapes as at::linear gives,
+    // with and without bias, for [in], [1, in] and [1, 1, in]; several rows keep at::linear.
+    void denseOneRowMatchesReference()
+    {
+        const int64_t out = 24, in = 40;
+        const Mat w = gaussian(out * in, 0.2f, 7), b = gaussian(out, 0.5f, 8);
+        const Mat x3 = gaussian(3 * in, 1.0f, 9);
+        for (const Mat &bias : {Mat{}, b}) {
+            std::vector<double> want3 = matmulT(x3, w, 3, in, out);
+            if (!bias.empty())
+                for (size_t i = 0; i < want3.size(); ++i)
+                    want3[i] += bias[i % out];
+            const auto many = qbprobe::denseForward(w, out, in, bias, x3, {3, in});
+            QCOMPARE(many.shape, (std::vector<int64_t>{3, out}));
+            QVERIFY(relMaxDiff(many.y, want3) < 1e-5);
+            for (const auto &shape : {std::vector<int64_t>{in}, {1, in}, {1, 1, in}}) {
+                const Mat x1(x3.begin() + in, x3.begin() + 2 * in); // the second row
+                const auto one = qbprobe::denseForward(w, out, in, bias, x1, shape);
+                auto wantShape = shape;
+                wantShape.back() = out;
+                QCOMPARE(one.shape, wantShape);
+                const std::vector<double> want(want3.begin() + out, want3.begin() + 2 * out);
+                QVERIFY(relMaxDiff(one.y, want) < 1e-5);
+            }
+        }
+    }
+
     void int8RowForwardMatchesReference()
     {
         const int64_t out = 16, in = 40, t = 5;
