@@ -89,7 +89,108 @@ float q8_weight(const FusedWeight &w, std::int64_t r, std::int64_t c)
     return block_absmax(w, i / w.block_size) / 127.0f * q8_codebook(w)[code_at(w, r, c)];
 }
 
+namespace {
+
+// One 64-column chunk of an activation row: its two blocks of 32 (kernel order) rounded to int8
+// with d = absmax / 127; quarter[b][k]: the sum of the codes of positions 16k .. 16k + 15 of
+// block b.
+using ChunkQuantizer = void (*)(const float *src, bool nibbleOrder, std::int8_t *q, float *d,
+                                int quarter[2][2]);
+
+void quantize_chunk_ref(const float *src, bool nibbleOrder, std::int8_t *q, float *d,
+                        int quarter[2][2])
+{
+    float v[kChunk];
+    if (nibbleOrder)
+        for (std::int64_t p = 0; p < 32; ++p) {
+            v[p] = src[2 * p + 1];
+            v[32 + p] = src[2 * p];
+        }
+    else
+        std::copy(src, src + kChunk, v);
+    for (std::int64_t half = 0; half < 2; ++half) {
+        const float *vb = v + half * kBlock;
+        float amax = 0.0f;
+        for (std::int64_t p = 0; p < kBlock; ++p)
+            amax = std::max(amax, std::fabs(vb[p]));
+        const float dd = amax / 127.0f;
+        const float inv = dd > 0.0f ? 1.0f / dd : 0.0f;
+        d[half] = dd;
+        quarter[half][0] = quarter[half][1] = 0;
+        for (std::int64_t p = 0; p < kBlock; ++p) {
+            const float r = std::clamp(round_even(vb[p] * inv), -127.0f, 127.0f);
+            q[half * kBlock + p] = static_cast<std::int8_t>(r);
+            quarter[half][p / 16] += static_cast<int>(r);
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// The same with AVX-512: the same float operations per value (absmax, d = absmax / 127,
+// 1 / d, v · (1 / d) rounded to nearest even by vcvtps2dq under the default rounding mode), so
+// the codes and scales equal quantize_chunk_ref's bit for bit (tested).
+QB_TARGET_VNNI void quantize_chunk_avx512(const float *src, bool nibbleOrder, std::int8_t *q,
+                                          float *d, int quarter[2][2])
+{
+    const __m512 a0 = _mm512_loadu_ps(src), a1 = _mm512_loadu_ps(src + 16);
+    const __m512 a2 = _mm512_loadu_ps(src + 32), a3 = _mm512_loadu_ps(src + 48);
+    __m512 v[4];
+    if (nibbleOrder) { // positions 0-31: odd columns, 32-63: even columns
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                              29, 31);
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                               28, 30);
+        v[0] = _mm512_permutex2var_ps(a0, odd, a1);
+        v[1] = _mm512_permutex2var_ps(a2, odd, a3);
+        v[2] = _mm512_permutex2var_ps(a0, even, a1);
+        v[3] = _mm512_permutex2var_ps(a2, even, a3);
+    } else {
+        v[0] = a0;
+        v[1] = a1;
+        v[2] = a2;
+        v[3] = a3;
+    }
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int half = 0; half < 2; ++half) {
+        const __m512 x = v[2 * half], y = v[2 * half + 1];
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x), _mm512_abs_ps(y)));
+        const float dd = amax / 127.0f;
+        const __m512 inv = _mm512_set1_ps(dd > 0.0f ? 1.0f / dd : 0.0f);
+        d[half] = dd;
+        const __m512i qx = _mm512_min_epi32(
+            _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x, inv)), lo), hi);
+        const __m512i qy = _mm512_min_epi32(
+            _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(y, inv)), lo), hi);
+        quarter[half][0] = _mm512_reduce_add_epi32(qx);
+        quarter[half][1] = _mm512_reduce_add_epi32(qy);
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(q + half * kBlock), _mm512_cvtepi32_epi8(qx));
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(q + half * kBlock + 16),
+                         _mm512_cvtepi32_epi8(qy));
+    }
+}
+
+ChunkQuantizer chunk_quantizer() { return quantize_chunk_avx512; }
+#else
+ChunkQuantizer chunk_quantizer() { return quantize_chunk_ref; }
+#endif
+
+Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd);
+
+} // namespace
+
 Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
+{
+    return prepare(w, x, m, q8_vnni_supported());
+}
+
+Q8Input q8_prepare_input_ref(const FusedWeight &w, const float *x, std::int64_t m)
+{
+    return prepare(w, x, m, false);
+}
+
+namespace {
+
+Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
 {
     if (!q8_supported(w))
         throw std::invalid_argument("q8_prepare_input: format not supported by the int8 path");
@@ -106,45 +207,30 @@ Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
     in.group_sum.assign(static_cast<std::size_t>(m * groups), 0.0f);
     // Σ d q per group in double: every product d · q is exact there, and so are the sums.
     std::vector<double> sums(static_cast<std::size_t>(groups));
-    float v[kChunk];
+    const ChunkQuantizer quantize = simd ? chunk_quantizer() : quantize_chunk_ref;
+    // The group of each 32-column segment, worked out once instead of per chunk and row.
+    std::vector<std::int32_t> segmentGroup(static_cast<std::size_t>(groups ? w.cols / 32 : 0));
+    for (std::size_t g = 0; g < segmentGroup.size(); ++g)
+        segmentGroup[g] = static_cast<std::int32_t>(static_cast<std::int64_t>(g) * 32 / w.group);
     for (std::int64_t i = 0; i < m; ++i) {
         const float *xi = x + i * w.cols;
         std::int8_t *qi = in.q.data() + i * w.cols;
         float *di = in.d.data() + i * blocks;
         std::fill(sums.begin(), sums.end(), 0.0);
         for (std::int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
-            if (in.nibble_order)
-                for (std::int64_t p = 0; p < 32; ++p) {
-                    v[p] = xi[c0 + 2 * p + 1];
-                    v[32 + p] = xi[c0 + 2 * p];
-                }
-            else
-                std::copy(xi + c0, xi + c0 + kChunk, v);
-            for (std::int64_t half = 0; half < 2; ++half) {
-                const float *vb = v + half * kBlock;
-                float amax = 0.0f;
-                for (std::int64_t p = 0; p < kBlock; ++p)
-                    amax = std::max(amax, std::fabs(vb[p]));
-                const float d = amax / 127.0f;
-                const float inv = d > 0.0f ? 1.0f / d : 0.0f;
-                di[c0 / kBlock + half] = d;
-                int quarter[2] = {0, 0};
-                for (std::int64_t p = 0; p < kBlock; ++p) {
-                    const float r = std::clamp(round_even(vb[p] * inv), -127.0f, 127.0f);
-                    qi[c0 + half * kBlock + p] = static_cast<std::int8_t>(r);
-                    quarter[p / 16] += static_cast<int>(r);
-                }
-                if (!groups)
-                    continue;
-                // Each 16 positions of a block come from one 32-column half of the chunk, which
-                // lies in one group: nibble order holds columns < 32 in positions 0-15 of each
-                // block, natural order in the whole first block.
+            int quarter[2][2];
+            quantize(xi + c0, in.nibble_order, qi + c0, di + c0 / kBlock, quarter);
+            if (!groups)
+                continue;
+            // Each 16 positions of a block come from one 32-column half of the chunk, which lies
+            // in one group: nibble order holds columns < 32 in positions 0-15 of each block,
+            // natural order in the whole first block.
+            for (std::int64_t half = 0; half < 2; ++half)
                 for (int k = 0; k < 2; ++k) {
                     const std::int64_t lowerHalf = in.nibble_order ? k : half;
-                    sums[static_cast<std::size_t>((c0 + lowerHalf * 32) / w.group)]
-                        += double(d) * quarter[k];
+                    sums[static_cast<std::size_t>(segmentGroup[c0 / 32 + lowerHalf])]
+                        += double(di[c0 / kBlock + half]) * quarter[half][k];
                 }
-            }
         }
         for (std::int64_t g = 0; g < groups; ++g)
             in.group_sum[static_cast<std::size_t>(i * groups + g)] = static_cast<float>(sums[g]);
@@ -164,6 +250,8 @@ Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
         std::fill_n(in.d_lanes.begin() + static_cast<std::ptrdiff_t>(b * 8), 8, in.d[b]);
     return in;
 }
+
+} // namespace
 
 float q8_dequantized(const Q8Input &in, std::int64_t i, std::int64_t c)
 {

@@ -56,7 +56,9 @@ struct Q8Input
     std::vector<std::int32_t> neg_lanes; // Blockwise4: [m, cols / 4] -128 · Σ of each 4 codes
     std::array<std::uint8_t, 16> book_lut{}; // Blockwise4: q8_codebook(w) + 128
 };
+// AVX-512 where the CPU has it; the _ref twin is plain C++. Both give identical bytes (tested).
 Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m);
+Q8Input q8_prepare_input_ref(const FusedWeight &w, const float *x, std::int64_t m);
 
 // NF4 / FP4: the 16 codebook values rounded to int8 steps, round(127 · book[c]) (as llama.cpp's
 // IQ4_NL table), and the weight value the int8 path multiplies by at (r, c):

@@ -467,6 +467,33 @@ private Q_SLOTS:
         QVERIFY(!q8_supported(blockwise4(Codebook4::Nf4, 2, 192, 128, false, 1).w));
     }
 
+    // The AVX-512 activation rounding gives the plain C++ one's bytes: codes, scales, group sums
+    // and lane offsets, in natural and nibble order, with a zero block, an outlier and values on
+    // rounding ties (x = (k + 0.5) · d).
+    void int8ActivationPrepareMatchesReference()
+    {
+        const auto i8 = int8Row(3, 192, 61);
+        const auto i4 = intGroup(3, 192, 4, 64, false, false, 62);
+        const auto g32 = intGroup(3, 192, 8, 32, false, false, 63);
+        const auto nf4 = blockwise4(Codebook4::Nf4, 3, 192, 64, true, 64);
+        for (const Packed *p : {&i8, &i4, &g32, &nf4})
+            for (std::int64_t m : {1, 3, 7}) {
+                auto x = normal(m * 192, unsigned(m + 70));
+                std::fill_n(x.begin() + 64, 64, 0.0f); // a whole zero chunk
+                x[5] = 50.0f;
+                for (int k = 0; k < 32; ++k) // block of columns 128..191 (natural order): ties
+                    x[128 + k] = (k - 16 + 0.5f) * (127.0f / 127.0f);
+                x[160] = 127.0f;
+                const Q8Input fast = q8_prepare_input(p->w, x.data(), m);
+                const Q8Input ref = q8_prepare_input_ref(p->w, x.data(), m);
+                QVERIFY2(fast.q == ref.q, p->name.c_str());
+                QVERIFY2(fast.d == ref.d, p->name.c_str());
+                QVERIFY2(fast.d_lanes == ref.d_lanes, p->name.c_str());
+                QVERIFY2(fast.group_sum == ref.group_sum, p->name.c_str());
+                QVERIFY2(fast.neg_lanes == ref.neg_lanes, p->name.c_str());
+            }
+    }
+
     void int8CodebookHandComputed()
     {
         // round(127 · NF4 value) of the published table (QLoRA, appendix E): -1, -0.6962,
