@@ -316,6 +316,21 @@ QB_TARGET_VNNI float zero_correction(const FusedWeight &w, std::int64_t r, const
 {
     const std::int64_t groups = w.groups_per_row();
     const float *s = w.scales + r * groups;
+    if (groups < 16) {
+        // Narrow rows (a few groups): the tail loop below alone, without the vector sum of
+        // nothing; the same products added in the same order, so the same result.
+        float total = 0.0f;
+        if (w.zeros_f)
+            for (std::int64_t g = 0; g < groups; ++g)
+                total += s[g] * w.zeros_f[r * groups + g] * gsum[g];
+        else if (w.zeros_u8)
+            for (std::int64_t g = 0; g < groups; ++g)
+                total += s[g] * static_cast<float>(w.zeros_u8[r * groups + g]) * gsum[g];
+        else
+            for (std::int64_t g = 0; g < groups; ++g)
+                total += s[g] * static_cast<float>(1 << (w.bits - 1)) * gsum[g];
+        return total;
+    }
     __m512 acc = _mm512_setzero_ps();
     std::int64_t g = 0;
     if (!w.zeros_f && w.zeros_u8) {
