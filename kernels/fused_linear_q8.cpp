@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -174,22 +175,6 @@ ChunkQuantizer chunk_quantizer() { return quantize_chunk_avx512; }
 ChunkQuantizer chunk_quantizer() { return quantize_chunk_ref; }
 #endif
 
-Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd);
-
-} // namespace
-
-Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
-{
-    return prepare(w, x, m, q8_vnni_supported());
-}
-
-Q8Input q8_prepare_input_ref(const FusedWeight &w, const float *x, std::int64_t m)
-{
-    return prepare(w, x, m, false);
-}
-
-namespace {
-
 Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
 {
     if (!q8_supported(w))
@@ -252,6 +237,16 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
 }
 
 } // namespace
+
+Q8Input q8_prepare_input(const FusedWeight &w, const float *x, std::int64_t m)
+{
+    return prepare(w, x, m, q8_vnni_supported());
+}
+
+Q8Input q8_prepare_input_ref(const FusedWeight &w, const float *x, std::int64_t m)
+{
+    return prepare(w, x, m, false);
+}
 
 float q8_dequantized(const Q8Input &in, std::int64_t i, std::int64_t c)
 {
@@ -686,6 +681,27 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, const floa
         }
 }
 
+// Activation rows i .. m - 1 against one weight row: tiles of four, then one of the rest;
+// tile(std::integral_constant<int, MR>{}, i0) runs the MR rows from i0.
+template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile &&tile)
+{
+    for (; i + 4 <= m; i += 4)
+        tile(std::integral_constant<int, 4>{}, i);
+    switch (m - i) {
+    case 3:
+        tile(std::integral_constant<int, 3>{}, i);
+        break;
+    case 2:
+        tile(std::integral_constant<int, 2>{}, i);
+        break;
+    case 1:
+        tile(std::integral_constant<int, 1>{}, i);
+        break;
+    default:
+        break;
+    }
+}
+
 void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
@@ -712,22 +728,10 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
             if (rr < r && whole == in.m)
                 continue;
             decode(rr, scales.data());
-            std::int64_t i = rr < r ? whole : 0; // rows done in pairs need only the rest
-            for (; i + 4 <= in.m; i += 4)
-                q8_tile_book<4>(w, in, dexp, scales.data(), rr, i, y);
-            switch (in.m - i) {
-            case 3:
-                q8_tile_book<3>(w, in, dexp, scales.data(), rr, i, y);
-                break;
-            case 2:
-                q8_tile_book<2>(w, in, dexp, scales.data(), rr, i, y);
-                break;
-            case 1:
-                q8_tile_book<1>(w, in, dexp, scales.data(), rr, i, y);
-                break;
-            default:
-                break;
-            }
+            // rows done in pairs need only the rest
+            activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {
+                q8_tile_book<decltype(mr)::value>(w, in, dexp, scales.data(), rr, i, y);
+            });
         }
         return;
     }
@@ -741,24 +745,11 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         for (; r + 2 <= row_end; r += 2)
             for (std::int64_t i = 0; i < whole; i += 4)
                 q8_block<4, 2>(w, in, dexp, r, i, y);
-    for (std::int64_t rr = row_begin; rr < row_end; ++rr) {
-        std::int64_t i = rr < r ? whole : 0; // rows done by q8_block need only the rest
-        for (; i + 4 <= in.m; i += 4)
-            q8_tile<4>(w, in, dexp, rr, i, y);
-        switch (in.m - i) {
-        case 3:
-            q8_tile<3>(w, in, dexp, rr, i, y);
-            break;
-        case 2:
-            q8_tile<2>(w, in, dexp, rr, i, y);
-            break;
-        case 1:
-            q8_tile<1>(w, in, dexp, rr, i, y);
-            break;
-        default:
-            break;
-        }
-    }
+    for (std::int64_t rr = row_begin; rr < row_end; ++rr)
+        // rows done by q8_block need only the rest
+        activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {
+            q8_tile<decltype(mr)::value>(w, in, dexp, rr, i, y);
+        });
 }
 
 } // namespace

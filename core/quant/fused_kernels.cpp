@@ -19,30 +19,31 @@ namespace qb {
 
 namespace {
 
+// A switch read once from the environment: on by default unless the variable is "0", or off
+// by default unless it is "1".
+bool envSwitch(const char *name, bool byDefault)
+{
+    const char *env = std::getenv(name);
+    if (!env)
+        return byDefault;
+    return byDefault ? std::strcmp(env, "0") != 0 : std::strcmp(env, "1") == 0;
+}
+
 std::atomic<bool> &enabledFlag()
 {
-    static std::atomic<bool> flag{[] {
-        const char *env = std::getenv("QB_FUSED");
-        return !(env && std::strcmp(env, "0") == 0);
-    }()};
+    static std::atomic<bool> flag{envSwitch("QB_FUSED", true)};
     return flag;
 }
 
 std::atomic<bool> &q8Flag()
 {
-    static std::atomic<bool> flag{[] {
-        const char *env = std::getenv("QB_ACT_Q8");
-        return env && std::strcmp(env, "1") == 0;
-    }()};
+    static std::atomic<bool> flag{envSwitch("QB_ACT_Q8", false)};
     return flag;
 }
 
 std::atomic<bool> &hugePagesFlag()
 {
-    static std::atomic<bool> flag{[] {
-        const char *env = std::getenv("QB_HUGE_PAGES");
-        return !(env && std::strcmp(env, "0") == 0);
-    }()};
+    static std::atomic<bool> flag{envSwitch("QB_HUGE_PAGES", true)};
     return flag;
 }
 
