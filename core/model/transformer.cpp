@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include "model/fused_attention.h"
+
 #include "util/error.h"
 
 #include <cmath>
@@ -171,6 +173,9 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
     k = k * cos + rotateHalf(k) * sin;
     if (cache)
         std::tie(k, v) = cache->write(layer, k, v);
+    if (fusedAttentionApplies(q, k, v))
+        return linear(layerName(layer, "self_attn.o_proj"))
+            .forward(fusedAttention(q, k, v, mask, 1.0 / std::sqrt(double(hd))));
     const int64_t s = k.size(2);
     const int64_t groups = c.numHeads / c.numKvHeads;
     // Grouped-query attention without materialising repeated K/V: fold the group into the query rows.

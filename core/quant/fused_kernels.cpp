@@ -55,6 +55,11 @@ constexpr int64_t kMinWorkPerThread = 1 << 21;
 
 } // namespace
 
+int64_t splitGrain(int64_t multiplyAddsPerItem)
+{
+    return std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(1, multiplyAddsPerItem));
+}
+
 bool fusedKernelsEnabled() { return enabledFlag().load(std::memory_order_relaxed); }
 void setFusedKernelsEnabled(bool enabled) { enabledFlag().store(enabled); }
 bool int8ActivationKernelsEnabled() { return q8Flag().load(std::memory_order_relaxed); }
@@ -105,18 +110,22 @@ at::Tensor packedWeightStorage(const at::Tensor &t)
 #endif
 }
 
+kernels::KernelPath activeKernelPath()
+{
+    try {
+        return kernels::active_kernel_path();
+    } catch (const std::invalid_argument &e) {
+        throw Error(e.what());
+    }
+}
+
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t floatMaxRows)
 {
     TORCH_CHECK(x.size(-1) == w.cols, "fused linear: input has ", x.size(-1),
                 " features, expected ", w.cols);
     if (!x.device().is_cpu())
         return {};
-    kernels::KernelPath path;
-    try {
-        path = kernels::active_kernel_path();
-    } catch (const std::invalid_argument &e) {
-        throw Error(e.what());
-    }
+    const kernels::KernelPath path = activeKernelPath();
     const bool q8 = int8ActivationKernelsEnabled() && kernels::q8_supported(w);
     if (!q8 && x.numel() / std::max<int64_t>(1, w.cols) > floatMaxRows)
         return {};
@@ -124,7 +133,7 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t 
     const int64_t m = x2.size(0);
     at::Tensor y = at::empty({m, w.rows}, at::kFloat);
     float *out = y.data_ptr<float>();
-    const int64_t grain = std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(1, m * w.cols));
+    const int64_t grain = splitGrain(m * w.cols);
     auto shape = x.sizes().vec();
     shape.back() = w.rows;
     if (q8) {

@@ -18,6 +18,13 @@ namespace qb {
 bool fusedKernelsEnabled();
 void setFusedKernelsEnabled(bool enabled);
 
+// kernels::active_kernel_path() (QB_KERNEL_PATH), its error as an Error.
+kernels::KernelPath activeKernelPath();
+
+// The grain of an at::parallel_for over items of this many multiply-adds each: a thread gets at
+// least ~2M multiply-adds, below which waking the second thread costs more than it saves.
+int64_t splitGrain(int64_t multiplyAddsPerItem);
+
 // y = x Wᵀ + b through the fused kernel. x: [..., w.cols] (any float dtype, converted to float32)
 // -> [..., w.rows] float32, or an undefined tensor for an input not on the CPU (the caller then
 // takes its reference). The kernel path is kernels::active_kernel_path() (QB_KERNEL_PATH).

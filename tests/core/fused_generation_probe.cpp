@@ -5,6 +5,7 @@
 #include "data/gsm_generator.h"
 #include "kernels/fused_linear.h"
 #include "model/generation.h"
+#include "model/kv_cache.h"
 #include "model/model_bundle.h"
 #include "quant/fused_kernels.h"
 #include "quant/method_spec.h"
@@ -12,6 +13,7 @@
 #include "quant/quantized_linear.h"
 #include "support/test_support.h"
 
+#include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
 namespace fusedprobe {
@@ -35,9 +37,11 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
                    bool int8Activations)
 {
     auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
-    qb::QuantSpec spec;
-    spec.method = qb::MethodSpec::fromJson(nlohmann::json::parse(methodJson), "probe");
-    qb::quantizeModel(*bundle.model, spec, {});
+    if (!methodJson.empty()) {
+        qb::QuantSpec spec;
+        spec.method = qb::MethodSpec::fromJson(nlohmann::json::parse(methodJson), "probe");
+        qb::quantizeModel(*bundle.model, spec, {});
+    }
 
     qb::data::GsmGeneratorOptions g;
     const auto problems = qb::data::generateGsmProblems(g, qb::data::Split::Test, prompts);
@@ -76,7 +80,27 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
         c.maxLogitDiff = std::max(c.maxLogitDiff, (lf - lr).abs().max().item<double>());
         c.maxLogitAbs = std::max(c.maxLogitAbs, lr.abs().max().item<double>());
     }
+    // One decoding step after a cached prefill (the step's attention is the fused kernel's).
+    {
+        c10::InferenceMode inference;
+        for (const auto &p : ids) {
+            at::Tensor logits[2];
+            for (int fused = 0; fused < 2; ++fused) {
+                qb::setFusedKernelsEnabled(fused == 1);
+                qb::setInt8ActivationKernels(fused == 1 && int8Activations);
+                qb::KVCache cache;
+                qb::ForwardOptions o;
+                o.cache = &cache;
+                const auto prompt = at::tensor(p, at::kLong).unsqueeze(0);
+                const auto next = bundle.model->forward(prompt, o).select(1, -1).argmax(-1);
+                logits[fused] = bundle.model->forward(next.view({1, 1}), o);
+            }
+            c.maxDecodeLogitDiff
+                = std::max(c.maxDecodeLogitDiff, (logits[1] - logits[0]).abs().max().item<double>());
+        }
+    }
     qb::setFusedKernelsEnabled(true);
+    qb::setInt8ActivationKernels(false);
     return c;
 }
 

@@ -15,10 +15,14 @@ struct Comparison
     std::vector<std::vector<int64_t>> reference; // the same with them off
     double maxLogitDiff = 0; // max |fused - reference| over [prompts, 12 tokens, vocab] logits
     double maxLogitAbs = 0;  // max |reference logit|, for scale
+    // max |fused - reference| of the logits of one cached decoding step after each prompt
+    // (fused attention, kernels/attention.h, against torch's matmuls)
+    double maxDecodeLogitDiff = 0;
     int64_t fusedCalls = 0;  // linear forwards that took the fused kernel (must be > 0)
 };
 
-// methodJson: quantize node parameters, e.g. {"method": "int", "bits": 4, "group_size": 128}.
+// methodJson: quantize node parameters, e.g. {"method": "int", "bits": 4, "group_size": 128};
+// empty: the float32 model as shipped (only the attention of decoding steps is fused).
 // batch: prompts generated together (decode steps then have `batch` rows per linear).
 // int8Activations: the fused side rounds activations to int8 (kernels/fused_linear_q8.h).
 Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,

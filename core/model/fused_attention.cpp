@@ -1,0 +1,68 @@
+#include "model/fused_attention.h"
+
+#include "kernels/attention.h"
+#include "quant/fused_kernels.h"
+
+#include <ATen/Parallel.h>
+
+namespace qb {
+
+bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v)
+{
+    if (!fusedKernelsEnabled() || q.size(2) > kFusedAttentionMaxQueries)
+        return false;
+    for (const at::Tensor *t : {&q, &k, &v})
+        if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || t->requires_grad())
+            return false;
+    return true;
+}
+
+at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                          const at::Tensor &mask, double scale)
+{
+    TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "fusedAttention: 4-d q, k, v");
+    const int64_t b = q.size(0), heads = q.size(1), t = q.size(2), hd = q.size(3);
+    const int64_t kvHeads = k.size(1), s = k.size(2);
+    TORCH_CHECK(k.size(0) == b && v.sizes() == k.sizes() && k.size(3) == hd && kvHeads > 0
+                    && heads % kvHeads == 0,
+                "fusedAttention: q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
+    // The kernel reads head_dim contiguously.
+    const at::Tensor qc = q.stride(3) == 1 ? q : q.contiguous();
+    const at::Tensor kc = k.stride(3) == 1 ? k : k.contiguous();
+    const at::Tensor vc = v.stride(3) == 1 ? v : v.contiguous();
+    at::Tensor out = at::empty({b, t, heads, hd}, at::kFloat);
+
+    kernels::AttentionArgs a;
+    a.batch = b;
+    a.kv_heads = kvHeads;
+    a.groups = heads / kvHeads;
+    a.queries = t;
+    a.keys = s;
+    a.head_dim = hd;
+    a.scale = static_cast<float>(scale);
+    a.q = qc.data_ptr<float>();
+    a.q_batch = qc.stride(0), a.q_head = qc.stride(1), a.q_query = qc.stride(2);
+    a.k = kc.data_ptr<float>();
+    a.k_batch = kc.stride(0), a.k_head = kc.stride(1), a.k_key = kc.stride(2);
+    a.v = vc.data_ptr<float>();
+    a.v_batch = vc.stride(0), a.v_head = vc.stride(1), a.v_key = vc.stride(2);
+    at::Tensor m;
+    if (mask.defined()) {
+        TORCH_CHECK(mask.dim() == 4 && mask.size(1) == 1, "fusedAttention: mask ", mask.sizes());
+        m = mask.to(at::kFloat).expand({b, 1, t, s});
+        if (m.stride(3) != 1)
+            m = m.contiguous();
+        a.mask = m.data_ptr<float>();
+        a.mask_batch = m.stride(0), a.mask_query = m.stride(2);
+    }
+    a.out = out.data_ptr<float>();
+    a.out_batch = out.stride(0), a.out_head = out.stride(2), a.out_query = out.stride(1);
+
+    const kernels::KernelPath path = activeKernelPath();
+    at::parallel_for(0, kernels::attention_units(a),
+                     splitGrain(kernels::attention_unit_flops(a) / 2),
+                     [&](int64_t begin, int64_t end) { kernels::attention_forward(a, begin, end, path); });
+    return out.view({b, t, heads * hd});
+}
+
+} // namespace qb

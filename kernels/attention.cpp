@@ -1,0 +1,324 @@
+#include "kernels/attention.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace qb::kernels {
+
+int64_t attention_units(const AttentionArgs &a) { return a.batch * a.kv_heads; }
+
+int64_t attention_unit_flops(const AttentionArgs &a)
+{
+    return 4 * a.groups * a.queries * a.keys * a.head_dim;
+}
+
+void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
+{
+    std::vector<double> scores(static_cast<size_t>(a.keys));
+    std::vector<double> acc(static_cast<size_t>(a.head_dim));
+    for (int64_t u = unit_begin; u < unit_end; ++u) {
+        const int64_t b = u / a.kv_heads, kvh = u % a.kv_heads;
+        const float *k = a.k + b * a.k_batch + kvh * a.k_head;
+        const float *v = a.v + b * a.v_batch + kvh * a.v_head;
+        for (int64_t g = 0; g < a.groups; ++g) {
+            const int64_t head = kvh * a.groups + g;
+            for (int64_t i = 0; i < a.queries; ++i) {
+                const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
+                const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
+                double top = -std::numeric_limits<double>::infinity();
+                for (int64_t j = 0; j < a.keys; ++j) {
+                    double dot = 0;
+                    for (int64_t d = 0; d < a.head_dim; ++d)
+                        dot += double(q[d]) * double(k[j * a.k_key + d]);
+                    scores[j] = dot * a.scale + (mask ? double(mask[j]) : 0.0);
+                    top = std::max(top, scores[j]);
+                }
+                double sum = 0;
+                for (int64_t j = 0; j < a.keys; ++j)
+                    sum += scores[j] = std::exp(scores[j] - top);
+                std::fill(acc.begin(), acc.end(), 0.0);
+                for (int64_t j = 0; j < a.keys; ++j)
+                    for (int64_t d = 0; d < a.head_dim; ++d)
+                        acc[d] += scores[j] * double(v[j * a.v_key + d]);
+                float *out = a.out + b * a.out_batch + head * a.out_head + i * a.out_query;
+                for (int64_t d = 0; d < a.head_dim; ++d)
+                    out[d] = static_cast<float>(acc[d] / sum);
+            }
+        }
+    }
+}
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// Eight independent partial sums (one AVX2 register), added in a fixed tree.
+inline float dot8(const float *x, const float *y, int64_t n)
+{
+    float acc[kLanes] = {};
+    int64_t d = 0;
+    for (; d + kLanes <= n; d += kLanes)
+        for (int l = 0; l < kLanes; ++l)
+            acc[l] += x[d + l] * y[d + l];
+    for (int l = 0; d < n; ++d, ++l)
+        acc[l] += x[d] * y[d];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// e^x for x <= 0 (scores minus their maximum), branch-free so eight lanes vectorise: x = n ln 2 + r
+// with |r| <= ln 2 / 2 and Cephes' degree-6 polynomial for e^r (relative error ~1e-7, within
+// two float ulps of std::exp); below -87 (masked keys) it returns ~1e-38 instead of a subnormal.
+inline float exp_nonpositive(float x)
+{
+    x = std::max(x, -87.0f);
+    const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+    const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+// s[j] = exp(s[j] - top) for every j; returns their sum (eight partial sums, fixed tree).
+float exp_shifted(float *s, int64_t n, float top)
+{
+    float acc[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes)
+        for (int l = 0; l < kLanes; ++l)
+            acc[l] += s[j + l] = exp_nonpositive(s[j + l] - top);
+    for (int l = 0; j < n; ++j, ++l)
+        acc[l] += s[j] = exp_nonpositive(s[j] - top);
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// out[0, n) = Σ_j p[j] · v[j · stride + 0, n) / sum, in blocks of 32 values held in registers
+// over the whole sum (accumulating in `out` itself would chain every key through memory).
+void weighted_values(const float *p, const float *v, int64_t keys, int64_t stride, int64_t n,
+                     float sum, float *out)
+{
+    constexpr int kBlock = 4 * kLanes;
+    const float inv = 1.0f / sum;
+    int64_t d = 0;
+    for (; d + kBlock <= n; d += kBlock) {
+        float acc[kBlock] = {};
+        for (int64_t j = 0; j < keys; ++j)
+            for (int l = 0; l < kBlock; ++l)
+                acc[l] += p[j] * v[j * stride + d + l];
+        for (int l = 0; l < kBlock; ++l)
+            out[d + l] = acc[l] * inv;
+    }
+    for (; d + kLanes <= n; d += kLanes) {
+        float acc[kLanes] = {};
+        for (int64_t j = 0; j < keys; ++j)
+            for (int l = 0; l < kLanes; ++l)
+                acc[l] += p[j] * v[j * stride + d + l];
+        for (int l = 0; l < kLanes; ++l)
+            out[d + l] = acc[l] * inv;
+    }
+    for (; d < n; ++d) {
+        float acc = 0;
+        for (int64_t j = 0; j < keys; ++j)
+            acc += p[j] * v[j * stride + d];
+        out[d] = acc * inv;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define QB_ATTENTION_AVX2 1
+#define QB_TARGET_AVX2 __attribute__((target("avx2,fma")))
+
+// Eight dot products q · k_j (j < 8) of head_dim = 8 · chunks values: eight accumulators, then
+// one transposing reduction to a vector of the eight sums.
+QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const float *k, int64_t stride,
+                                        int64_t chunks)
+{
+    __m256 acc[8];
+    for (int j = 0; j < 8; ++j)
+        acc[j] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < chunks; ++c) {
+        const __m256 qc = _mm256_loadu_ps(q + 8 * c);
+        for (int j = 0; j < 8; ++j)
+            acc[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k + j * stride + 8 * c), acc[j]);
+    }
+    const __m256 s01 = _mm256_hadd_ps(acc[0], acc[1]), s23 = _mm256_hadd_ps(acc[2], acc[3]);
+    const __m256 s45 = _mm256_hadd_ps(acc[4], acc[5]), s67 = _mm256_hadd_ps(acc[6], acc[7]);
+    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    // s0123 = [0 1 2 3 | 0 1 2 3] halves of keys 0-3, s4567 the same for keys 4-7.
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+QB_TARGET_AVX2 inline float dot_avx2(const float *q, const float *k, int64_t chunks)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t c = 0; c < chunks; ++c)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), _mm256_loadu_ps(k + 8 * c), acc);
+    const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    const __m128 s = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// exp_nonpositive on eight lanes (the same operations, fused multiply-adds in the polynomial).
+QB_TARGET_AVX2 inline __m256 exp_nonpositive_avx2(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_floor_ps(
+        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    const __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f),
+                                     _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x));
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+QB_TARGET_AVX2 float hsum_avx2(__m256 v)
+{
+    const __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 s = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// One unit: head_dim = 8 · chunks.
+QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, int64_t b, int64_t kvh,
+                                        float *s)
+{
+    const int64_t chunks = a.head_dim / 8, rows = a.groups * a.queries;
+    const float *k = a.k + b * a.k_batch + kvh * a.k_head;
+    const float *v = a.v + b * a.v_batch + kvh * a.v_head;
+    const __m256 scale = _mm256_set1_ps(a.scale);
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
+        const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
+        const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
+        __m256 top8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+        int64_t j = 0;
+        for (; j + 8 <= a.keys; j += 8) {
+            __m256 d = _mm256_mul_ps(dots8_avx2(q, k + j * a.k_key, a.k_key, chunks), scale);
+            if (mask)
+                d = _mm256_add_ps(d, _mm256_loadu_ps(mask + j));
+            _mm256_storeu_ps(s + j, d);
+            top8 = _mm256_max_ps(top8, d);
+        }
+        float top = -std::numeric_limits<float>::infinity();
+        for (; j < a.keys; ++j) {
+            s[j] = dot_avx2(q, k + j * a.k_key, chunks) * a.scale + (mask ? mask[j] : 0.0f);
+            top = std::max(top, s[j]);
+        }
+        {
+            const __m128 h = _mm_max_ps(_mm256_castps256_ps128(top8), _mm256_extractf128_ps(top8, 1));
+            const __m128 m = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            top = std::max(top, _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m))));
+        }
+        const __m256 top_v = _mm256_set1_ps(top);
+        __m256 sum8 = _mm256_setzero_ps();
+        for (j = 0; j + 8 <= a.keys; j += 8) {
+            const __m256 e = exp_nonpositive_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), top_v));
+            _mm256_storeu_ps(s + j, e);
+            sum8 = _mm256_add_ps(sum8, e);
+        }
+        float sum = hsum_avx2(sum8);
+        for (; j < a.keys; ++j)
+            sum += s[j] = exp_nonpositive(s[j] - top);
+        const __m256 inv = _mm256_set1_ps(1.0f / sum);
+        float *out = a.out + b * a.out_batch + head * a.out_head + i * a.out_query;
+        int64_t c = 0;
+        for (; c + 4 <= chunks; c += 4) {
+            __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+            const float *vj = v + 8 * c;
+            for (int64_t jj = 0; jj < a.keys; ++jj, vj += a.v_key) {
+                const __m256 p = _mm256_broadcast_ss(s + jj);
+                o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj), o0);
+                o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 8), o1);
+                o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 16), o2);
+                o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 24), o3);
+            }
+            _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o0, inv));
+            _mm256_storeu_ps(out + 8 * c + 8, _mm256_mul_ps(o1, inv));
+            _mm256_storeu_ps(out + 8 * c + 16, _mm256_mul_ps(o2, inv));
+            _mm256_storeu_ps(out + 8 * c + 24, _mm256_mul_ps(o3, inv));
+        }
+        for (; c < chunks; ++c) {
+            __m256 o = _mm256_setzero_ps();
+            const float *vj = v + 8 * c;
+            for (int64_t jj = 0; jj < a.keys; ++jj, vj += a.v_key)
+                o = _mm256_fmadd_ps(_mm256_broadcast_ss(s + jj), _mm256_loadu_ps(vj), o);
+            _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o, inv));
+        }
+    }
+}
+#endif
+
+} // namespace
+
+bool attention_simd_supported(const AttentionArgs &a, KernelPath path)
+{
+#ifdef QB_ATTENTION_AVX2
+    return (path == KernelPath::Avx2 || path == KernelPath::Avx512) && a.head_dim % 8 == 0
+        && kernel_path_supported(KernelPath::Avx2);
+#else
+    (void)a;
+    (void)path;
+    return false;
+#endif
+}
+
+void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end,
+                       KernelPath path)
+{
+    if (path == KernelPath::Scalar) {
+        attention_ref(a, unit_begin, unit_end);
+        return;
+    }
+    std::vector<float> scores(static_cast<size_t>(a.keys));
+#ifdef QB_ATTENTION_AVX2
+    if (attention_simd_supported(a, path)) {
+        for (int64_t u = unit_begin; u < unit_end; ++u)
+            attention_unit_avx2(a, u / a.kv_heads, u % a.kv_heads, scores.data());
+        return;
+    }
+#endif
+    const int64_t rows = a.groups * a.queries;
+    for (int64_t u = unit_begin; u < unit_end; ++u) {
+        const int64_t b = u / a.kv_heads, kvh = u % a.kv_heads;
+        const float *k = a.k + b * a.k_batch + kvh * a.k_head;
+        const float *v = a.v + b * a.v_batch + kvh * a.v_head;
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
+            const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
+            const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
+            float *s = scores.data();
+            float top = -std::numeric_limits<float>::infinity();
+            for (int64_t j = 0; j < a.keys; ++j) {
+                s[j] = dot8(q, k + j * a.k_key, a.head_dim) * a.scale + (mask ? mask[j] : 0.0f);
+                top = std::max(top, s[j]);
+            }
+            const float sum = exp_shifted(s, a.keys, top);
+            weighted_values(s, v, a.keys, a.v_key, a.head_dim, sum,
+                            a.out + b * a.out_batch + head * a.out_head + i * a.out_query);
+        }
+    }
+}
+
+} // namespace qb::kernels

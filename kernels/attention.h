@@ -1,0 +1,61 @@
+// Attention of a few new query positions against cached keys and values, for inference:
+//   out[b, h, i] = Σ_j softmax_j(scale · q[b, h, i] · k[b, kvh, j] + mask[b, i, j]) · v[b, kvh, j]
+// with grouped-query heads: query head h reads kv head h / groups. One call covers a range of
+// units, a unit being one (batch row, kv head) pair: its groups · queries query vectors share one
+// pass over that head's keys and values. Nothing is materialised beyond one unit's scores.
+//
+// Why: torch's batched matmul on the [batch, kv_heads, ...] views of a KV cache runs one small
+// GEMM call per (row, head) pair, with a tensor view each; at batch 64 a decode step of the
+// built-in reasoner spent more time there than in all its linears (docs/speed.md).
+//
+// attention_ref is the reference (double accumulation, std::exp in double); attention_forward is
+// the fast one (float32, eight independent partial sums a dot product summed in a fixed order, so
+// any compiler's vectorisation gives the same bits). Both treat the mask as additive; a row whose
+// every key is masked with the most negative float gets the mean of its values, as torch's
+// softmax of equal scores does. The caller splits the units over its threads; concurrent calls
+// on disjoint unit ranges are safe.
+//
+// Check: tst_kernels_attention (against attention_ref on odd shapes, masks, strides, groups).
+// Benchmark: bench_generate (batch 64 decode of the built-in reasoner).
+#pragma once
+
+#include "kernels/fused_linear.h"
+
+#include <cstdint>
+
+namespace qb::kernels {
+
+// Element strides of the views; the last (head_dim) dimension is contiguous in every one.
+struct AttentionArgs
+{
+    int64_t batch = 0, kv_heads = 0, groups = 1; // query heads = kv_heads · groups
+    int64_t queries = 1;                          // new positions per row
+    int64_t keys = 0;                             // cached positions (the new ones included)
+    int64_t head_dim = 0;
+    float scale = 1.0f; // usually 1 / sqrt(head_dim)
+
+    const float *q = nullptr; // [batch, kv_heads · groups, queries, head_dim]
+    int64_t q_batch = 0, q_head = 0, q_query = 0;
+    const float *k = nullptr; // [batch, kv_heads, keys, head_dim]
+    int64_t k_batch = 0, k_head = 0, k_key = 0;
+    const float *v = nullptr; // [batch, kv_heads, keys, head_dim]
+    int64_t v_batch = 0, v_head = 0, v_key = 0;
+    const float *mask = nullptr; // additive [batch, queries, keys], or null (0 stride: broadcast)
+    int64_t mask_batch = 0, mask_query = 0;
+    float *out = nullptr; // [batch, kv_heads · groups, queries, head_dim]
+    int64_t out_batch = 0, out_head = 0, out_query = 0;
+};
+
+int64_t attention_units(const AttentionArgs &a);
+// Floating-point operations of one unit (for splitting work over threads).
+int64_t attention_unit_flops(const AttentionArgs &a);
+
+// Units [unit_begin, unit_end): unit u is batch row u / kv_heads, kv head u % kv_heads.
+void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end);
+// path: Scalar runs attention_ref; Portable plain C++; Avx2 and Avx512 the AVX2 + FMA code when
+// head_dim is a multiple of 8 (attention_simd_supported), else the portable code.
+void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end,
+                       KernelPath path);
+bool attention_simd_supported(const AttentionArgs &a, KernelPath path);
+
+} // namespace qb::kernels

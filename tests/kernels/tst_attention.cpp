@@ -1,0 +1,229 @@
+// Cached attention (kernels/attention.h): a hand-computed case, masking (one key, every key),
+// and every path the CPU has (portable, avx2, avx512; a path it lacks is skipped with a message)
+// against the double-precision reference on odd shapes: head_dim multiples of 8 and not, key
+// counts around the 8-key blocks, grouped-query heads, several query positions, strided views
+// (a cache with room beyond its keys), per-query and broadcast masks, split unit ranges.
+#include "kernels/attention.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+using namespace qb::kernels;
+
+namespace {
+
+// float32 sums of <= 128 terms and the polynomial exp (relative error ~1e-7) against double:
+// relative to the largest |value| of the head.
+constexpr double kRelTolerance = 1e-5;
+
+std::vector<float> normal(int64_t n, unsigned seed, float sd = 1.0f)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, sd);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto &x : v)
+        x = dist(rng);
+    return v;
+}
+
+// A problem with its storage: q [b, heads, t, d] contiguous; k, v [b, kvh, capacity, d] (the
+// first `keys` positions used); mask [b, t, keys] or one row broadcast over t; out as q.
+struct Problem
+{
+    std::vector<float> q, k, v, mask, out;
+    AttentionArgs a;
+};
+
+Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t keys, int64_t d,
+                    int64_t capacity, bool masked, bool broadcastMask, unsigned seed)
+{
+    Problem p;
+    const int64_t heads = kvh * groups;
+    p.q = normal(b * heads * t * d, seed);
+    p.k = normal(b * kvh * capacity * d, seed + 1);
+    p.v = normal(b * kvh * capacity * d, seed + 2);
+    p.out.assign(static_cast<size_t>(b * heads * t * d), std::nanf(""));
+    AttentionArgs &a = p.a;
+    a.batch = b, a.kv_heads = kvh, a.groups = groups, a.queries = t, a.keys = keys,
+    a.head_dim = d;
+    a.scale = static_cast<float>(1.0 / std::sqrt(double(d)));
+    a.q_batch = heads * t * d, a.q_head = t * d, a.q_query = d;
+    a.k_batch = a.v_batch = kvh * capacity * d;
+    a.k_head = a.v_head = capacity * d;
+    a.k_key = a.v_key = d;
+    a.out_batch = heads * t * d, a.out_head = t * d, a.out_query = d;
+    if (masked) {
+        std::mt19937 rng(seed + 3);
+        const int64_t rows = broadcastMask ? 1 : t;
+        p.mask.resize(static_cast<size_t>(b * rows * keys));
+        for (auto &m : p.mask)
+            m = rng() % 4 == 0 ? std::numeric_limits<float>::lowest() : 0.0f;
+        a.mask_batch = rows * keys;
+        a.mask_query = broadcastMask ? 0 : keys;
+    }
+    return p;
+}
+
+void bind(Problem &p)
+{
+    p.a.q = p.q.data();
+    p.a.k = p.k.data();
+    p.a.v = p.v.data();
+    p.a.mask = p.mask.empty() ? nullptr : p.mask.data();
+    p.a.out = p.out.data();
+}
+
+std::vector<KernelPath> pathsToTest()
+{
+    std::vector<KernelPath> paths;
+    for (KernelPath path : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512}) {
+        if (kernel_path_supported(path))
+            paths.push_back(path);
+        else
+            qInfo("path %s: not supported by this CPU, skipped", kernel_path_name(path));
+    }
+    return paths;
+}
+
+} // namespace
+
+class TestAttention : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    // One head, two keys: scores q·k = (1, 0) with scale 1, so the weights are e/(e+1) and
+    // 1/(e+1), and out = (2e/(e+1), 4/(e+1)) from v0 = (2, 0), v1 = (0, 4). head_dim 8 (the SIMD
+    // paths' unit) with zeros beyond the first two values.
+    void handComputed()
+    {
+        std::vector<float> q(8, 0.0f), k(16, 0.0f), v(16, 0.0f), out(8);
+        q[0] = 1.0f;
+        k[0] = 1.0f;      // key 0 = (1, 0, ...)
+        k[8 + 1] = 1.0f;  // key 1 = (0, 1, ...)
+        v[0] = 2.0f;      // value 0 = (2, 0, ...)
+        v[8 + 1] = 4.0f;  // value 1 = (0, 4, ...)
+        AttentionArgs a;
+        a.batch = a.kv_heads = a.groups = a.queries = 1;
+        a.keys = 2;
+        a.head_dim = 8;
+        a.scale = 1.0f;
+        a.q = q.data(), a.k = k.data(), a.v = v.data(), a.out = out.data();
+        a.k_key = a.v_key = 8;
+        const double e = std::exp(1.0);
+        for (KernelPath path : {KernelPath::Scalar, KernelPath::Portable, KernelPath::Avx2}) {
+            if (!kernel_path_supported(path))
+                continue;
+            std::fill(out.begin(), out.end(), -1.0f);
+            attention_forward(a, 0, 1, path);
+            QVERIFY2(std::abs(out[0] - 2 * e / (e + 1)) < 1e-6, kernel_path_name(path));
+            QVERIFY2(std::abs(out[1] - 4 / (e + 1)) < 1e-6, kernel_path_name(path));
+            for (int d = 2; d < 8; ++d)
+                QCOMPARE(out[d], 0.0f);
+        }
+        // Masking key 1 leaves value 0 alone; masking both gives the mean of the values, as
+        // torch's softmax of equal scores does.
+        std::vector<float> mask{0.0f, std::numeric_limits<float>::lowest()};
+        a.mask = mask.data();
+        for (KernelPath path : {KernelPath::Scalar, KernelPath::Portable, KernelPath::Avx2}) {
+            if (!kernel_path_supported(path))
+                continue;
+            attention_forward(a, 0, 1, path);
+            QVERIFY2(std::abs(out[0] - 2.0f) < 1e-6 && std::abs(out[1]) < 1e-6,
+                     kernel_path_name(path));
+        }
+        mask[0] = std::numeric_limits<float>::lowest();
+        for (KernelPath path : {KernelPath::Scalar, KernelPath::Portable, KernelPath::Avx2}) {
+            if (!kernel_path_supported(path))
+                continue;
+            attention_forward(a, 0, 1, path);
+            QVERIFY2(std::abs(out[0] - 1.0f) < 1e-6 && std::abs(out[1] - 2.0f) < 1e-6,
+                     kernel_path_name(path));
+        }
+    }
+
+    void pathsMatchReference_data()
+    {
+        QTest::addColumn<int>("kvh");
+        QTest::addColumn<int>("groups");
+        QTest::addColumn<int>("queries");
+        QTest::addColumn<int>("keys");
+        QTest::addColumn<int>("headDim");
+        QTest::addColumn<int>("mask"); // 0 none, 1 per query, 2 broadcast over queries
+        QTest::newRow("builtin decode") << 4 << 2 << 1 << 110 << 32 << 2;
+        QTest::newRow("one key") << 2 << 1 << 1 << 1 << 32 << 0;
+        QTest::newRow("7 keys") << 2 << 2 << 1 << 7 << 64 << 1;
+        QTest::newRow("8 keys") << 1 << 4 << 1 << 8 << 16 << 2;
+        QTest::newRow("9 keys, 3 queries") << 2 << 2 << 3 << 9 << 32 << 1;
+        QTest::newRow("4 groups, 2 queries") << 2 << 4 << 2 << 20 << 32 << 1;
+        QTest::newRow("head_dim 40") << 3 << 1 << 2 << 33 << 40 << 1;
+        QTest::newRow("head_dim 128") << 2 << 4 << 1 << 70 << 128 << 0;
+        QTest::newRow("head_dim 12 (portable)") << 2 << 2 << 2 << 17 << 12 << 1;
+        QTest::newRow("head_dim 5") << 1 << 1 << 1 << 9 << 5 << 2;
+    }
+
+    void pathsMatchReference()
+    {
+        QFETCH(int, kvh);
+        QFETCH(int, groups);
+        QFETCH(int, queries);
+        QFETCH(int, keys);
+        QFETCH(int, headDim);
+        QFETCH(int, mask);
+        const int64_t batch = 3, capacity = keys + 5;
+        Problem ref = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask > 0,
+                                  mask == 2, 7);
+        bind(ref);
+        attention_ref(ref.a, 0, attention_units(ref.a));
+        double top = 0;
+        for (float x : ref.v)
+            top = std::max(top, double(std::abs(x)));
+        for (KernelPath path : pathsToTest()) {
+            Problem p = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity,
+                                    mask > 0, mask == 2, 7);
+            bind(p);
+            // Two calls over split unit ranges, as the caller's threads make them.
+            const int64_t units = attention_units(p.a), split = units / 3;
+            attention_forward(p.a, 0, split, path);
+            attention_forward(p.a, split, units, path);
+            double worst = 0;
+            for (size_t i = 0; i < p.out.size(); ++i) {
+                QVERIFY2(std::isfinite(p.out[i]), kernel_path_name(path));
+                worst = std::max(worst, std::abs(double(p.out[i]) - double(ref.out[i])));
+            }
+            QVERIFY2(worst <= kRelTolerance * top,
+                     qPrintable(QString("%1: max diff %2 of values up to %3")
+                                    .arg(kernel_path_name(path)).arg(worst).arg(top)));
+            // One call gives the same bits as the split ones.
+            std::vector<float> split2 = p.out;
+            attention_forward(p.a, 0, units, path);
+            QVERIFY(p.out == split2);
+        }
+    }
+
+    // A mask must change the result (the test above would pass with a path that ignored it if
+    // the masked keys happened not to matter).
+    void maskIsApplied()
+    {
+        for (KernelPath path : pathsToTest()) {
+            Problem masked = makeProblem(2, 2, 2, 1, 24, 32, 24, true, true, 11);
+            Problem plain = makeProblem(2, 2, 2, 1, 24, 32, 24, false, false, 11);
+            bind(masked);
+            bind(plain);
+            attention_forward(masked.a, 0, attention_units(masked.a), path);
+            attention_forward(plain.a, 0, attention_units(plain.a), path);
+            double diff = 0;
+            for (size_t i = 0; i < plain.out.size(); ++i)
+                diff = std::max(diff, std::abs(double(plain.out[i]) - double(masked.out[i])));
+            QVERIFY2(diff > 0.05, kernel_path_name(path));
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestAttention)
+#include "tst_attention.moc"
