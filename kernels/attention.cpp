@@ -12,11 +12,37 @@
 
 namespace qb::kernels {
 
-int64_t attention_units(const AttentionArgs &a) { return a.batch * a.kv_heads; }
+namespace {
+
+// A unit's query rows: row r of a (batch row, kv head) pair is query position r % queries of
+// query head kv_head · groups + r / queries.
+constexpr int64_t kUnitRows = 16;
+
+int64_t row_blocks(const AttentionArgs &a)
+{
+    return (a.groups * a.queries + kUnitRows - 1) / kUnitRows;
+}
+
+struct Unit
+{
+    int64_t b, kvh, row_begin, row_end;
+};
+
+Unit unit_of(const AttentionArgs &a, int64_t u)
+{
+    const int64_t blocks = row_blocks(a), block = u % blocks;
+    const int64_t pair = u / blocks;
+    return {pair / a.kv_heads, pair % a.kv_heads, block * kUnitRows,
+            std::min(a.groups * a.queries, (block + 1) * kUnitRows)};
+}
+
+} // namespace
+
+int64_t attention_units(const AttentionArgs &a) { return a.batch * a.kv_heads * row_blocks(a); }
 
 int64_t attention_unit_flops(const AttentionArgs &a)
 {
-    return 4 * a.groups * a.queries * a.keys * a.head_dim;
+    return 4 * std::min(kUnitRows, a.groups * a.queries) * a.keys * a.head_dim;
 }
 
 void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
@@ -24,33 +50,31 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
     std::vector<double> scores(static_cast<size_t>(a.keys));
     std::vector<double> acc(static_cast<size_t>(a.head_dim));
     for (int64_t u = unit_begin; u < unit_end; ++u) {
-        const int64_t b = u / a.kv_heads, kvh = u % a.kv_heads;
-        const float *k = a.k + b * a.k_batch + kvh * a.k_head;
-        const float *v = a.v + b * a.v_batch + kvh * a.v_head;
-        for (int64_t g = 0; g < a.groups; ++g) {
-            const int64_t head = kvh * a.groups + g;
-            for (int64_t i = 0; i < a.queries; ++i) {
-                const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
-                const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
-                double top = -std::numeric_limits<double>::infinity();
-                for (int64_t j = 0; j < a.keys; ++j) {
-                    double dot = 0;
-                    for (int64_t d = 0; d < a.head_dim; ++d)
-                        dot += double(q[d]) * double(k[j * a.k_key + d]);
-                    scores[j] = dot * a.scale + (mask ? double(mask[j]) : 0.0);
-                    top = std::max(top, scores[j]);
-                }
-                double sum = 0;
-                for (int64_t j = 0; j < a.keys; ++j)
-                    sum += scores[j] = std::exp(scores[j] - top);
-                std::fill(acc.begin(), acc.end(), 0.0);
-                for (int64_t j = 0; j < a.keys; ++j)
-                    for (int64_t d = 0; d < a.head_dim; ++d)
-                        acc[d] += scores[j] * double(v[j * a.v_key + d]);
-                float *out = a.out + b * a.out_batch + head * a.out_head + i * a.out_query;
+        const Unit n = unit_of(a, u);
+        const float *k = a.k + n.b * a.k_batch + n.kvh * a.k_head;
+        const float *v = a.v + n.b * a.v_batch + n.kvh * a.v_head;
+        for (int64_t r = n.row_begin; r < n.row_end; ++r) {
+            const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
+            const float *q = a.q + n.b * a.q_batch + head * a.q_head + i * a.q_query;
+            const float *mask = a.mask ? a.mask + n.b * a.mask_batch + i * a.mask_query : nullptr;
+            double top = -std::numeric_limits<double>::infinity();
+            for (int64_t j = 0; j < a.keys; ++j) {
+                double dot = 0;
                 for (int64_t d = 0; d < a.head_dim; ++d)
-                    out[d] = static_cast<float>(acc[d] / sum);
+                    dot += double(q[d]) * double(k[j * a.k_key + d]);
+                scores[j] = dot * a.scale + (mask ? double(mask[j]) : 0.0);
+                top = std::max(top, scores[j]);
             }
+            double sum = 0;
+            for (int64_t j = 0; j < a.keys; ++j)
+                sum += scores[j] = std::exp(scores[j] - top);
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (int64_t j = 0; j < a.keys; ++j)
+                for (int64_t d = 0; d < a.head_dim; ++d)
+                    acc[d] += scores[j] * double(v[j * a.v_key + d]);
+            float *out = a.out + n.b * a.out_batch + head * a.out_head + i * a.out_query;
+            for (int64_t d = 0; d < a.head_dim; ++d)
+                out[d] = static_cast<float>(acc[d] / sum);
         }
     }
 }
@@ -201,14 +225,13 @@ QB_TARGET_AVX2 float hsum_avx2(__m256 v)
 }
 
 // One unit: head_dim = 8 · chunks.
-QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, int64_t b, int64_t kvh,
-                                        float *s)
+QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, float *s)
 {
-    const int64_t chunks = a.head_dim / 8, rows = a.groups * a.queries;
+    const int64_t chunks = a.head_dim / 8, b = n.b, kvh = n.kvh;
     const float *k = a.k + b * a.k_batch + kvh * a.k_head;
     const float *v = a.v + b * a.v_batch + kvh * a.v_head;
     const __m256 scale = _mm256_set1_ps(a.scale);
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = n.row_begin; r < n.row_end; ++r) {
         const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
         const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
         const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
@@ -295,16 +318,16 @@ void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_
 #ifdef QB_ATTENTION_AVX2
     if (attention_simd_supported(a, path)) {
         for (int64_t u = unit_begin; u < unit_end; ++u)
-            attention_unit_avx2(a, u / a.kv_heads, u % a.kv_heads, scores.data());
+            attention_unit_avx2(a, unit_of(a, u), scores.data());
         return;
     }
 #endif
-    const int64_t rows = a.groups * a.queries;
     for (int64_t u = unit_begin; u < unit_end; ++u) {
-        const int64_t b = u / a.kv_heads, kvh = u % a.kv_heads;
+        const Unit n = unit_of(a, u);
+        const int64_t b = n.b, kvh = n.kvh;
         const float *k = a.k + b * a.k_batch + kvh * a.k_head;
         const float *v = a.v + b * a.v_batch + kvh * a.v_head;
-        for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t r = n.row_begin; r < n.row_end; ++r) {
             const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
             const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
             const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;

@@ -1,12 +1,14 @@
 // Attention of a few new query positions against cached keys and values, for inference:
 //   out[b, h, i] = Σ_j softmax_j(scale · q[b, h, i] · k[b, kvh, j] + mask[b, i, j]) · v[b, kvh, j]
 // with grouped-query heads: query head h reads kv head h / groups. One call covers a range of
-// units, a unit being one (batch row, kv head) pair: its groups · queries query vectors share one
-// pass over that head's keys and values. Nothing is materialised beyond one unit's scores.
+// units, a unit being one (batch row, kv head) pair and a block of up to 16 of its groups ·
+// queries query vectors, which read that head's keys and values while they sit in the L1/L2
+// cache. Nothing is materialised beyond one query's scores (no [queries, keys] matrix).
 //
 // Why: torch's batched matmul on the [batch, kv_heads, ...] views of a KV cache runs one small
-// GEMM call per (row, head) pair, with a tensor view each; at batch 64 a decode step of the
-// built-in reasoner spent more time there than in all its linears (docs/speed.md).
+// GEMM call per (row, head) pair, with a tensor view each, and materialises the scores; at batch
+// 64 a decode step of the built-in reasoner spent more time there than in all its linears, and
+// the prefill of 64 prompts of 60 tokens 1.5x longer than here (docs/speed.md).
 //
 // attention_ref is the reference (double accumulation, std::exp in double); attention_forward is
 // the fast one (float32, eight independent partial sums a dot product summed in a fixed order, so
@@ -50,7 +52,7 @@ int64_t attention_units(const AttentionArgs &a);
 // Floating-point operations of one unit (for splitting work over threads).
 int64_t attention_unit_flops(const AttentionArgs &a);
 
-// Units [unit_begin, unit_end): unit u is batch row u / kv_heads, kv head u % kv_heads.
+// Units [unit_begin, unit_end), in the order batch row, kv head, block of query rows.
 void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end);
 // path: Scalar runs attention_ref; Portable plain C++; Avx2 and Avx512 the AVX2 + FMA code when
 // head_dim is a multiple of 8 (attention_simd_supported), else the portable code.

@@ -9,7 +9,7 @@ namespace qb {
 
 bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v)
 {
-    if (!fusedKernelsEnabled() || q.size(2) > kFusedAttentionMaxQueries)
+    if (!fusedKernelsEnabled())
         return false;
     for (const at::Tensor *t : {&q, &k, &v})
         if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || t->requires_grad())

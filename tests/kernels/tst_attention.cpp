@@ -2,7 +2,8 @@
 // and every path the CPU has (portable, avx2, avx512; a path it lacks is skipped with a message)
 // against the double-precision reference on odd shapes: head_dim multiples of 8 and not, key
 // counts around the 8-key blocks, grouped-query heads, several query positions, strided views
-// (a cache with room beyond its keys), per-query and broadcast masks, split unit ranges.
+// (a cache with room beyond its keys), per-query and broadcast masks, query rows over several
+// units, split unit ranges.
 #include "kernels/attention.h"
 
 #include <QtTest>
@@ -161,6 +162,8 @@ private Q_SLOTS:
         QTest::newRow("8 keys") << 1 << 4 << 1 << 8 << 16 << 2;
         QTest::newRow("9 keys, 3 queries") << 2 << 2 << 3 << 9 << 32 << 1;
         QTest::newRow("4 groups, 2 queries") << 2 << 4 << 2 << 20 << 32 << 1;
+        QTest::newRow("20 query rows (2 blocks)") << 2 << 4 << 5 << 23 << 32 << 1;
+        QTest::newRow("prefill 60") << 2 << 2 << 60 << 60 << 32 << 1;
         QTest::newRow("head_dim 40") << 3 << 1 << 2 << 33 << 40 << 1;
         QTest::newRow("head_dim 128") << 2 << 4 << 1 << 70 << 128 << 0;
         QTest::newRow("head_dim 12 (portable)") << 2 << 2 << 2 << 17 << 12 << 1;
