@@ -83,6 +83,29 @@ namespace {
 
 constexpr int kLanes = 8;
 
+// The keys of one query that can carry weight: masked keys (the most negative float, or -inf)
+// before the first and after the last unmasked one are skipped (a causal mask's future, a row's
+// left padding). Exact whenever one key is unmasked: a skipped key's weight is e^(lowest - top),
+// 0 in double and below 2e-38 in the float paths. With every key masked all stay, so the result
+// is the mean of the values, as torch's softmax of equal scores gives.
+struct KeyRange
+{
+    int64_t begin, end;
+};
+
+KeyRange live_keys(const float *mask, int64_t keys)
+{
+    if (!mask)
+        return {0, keys};
+    const float dead = std::numeric_limits<float>::lowest();
+    int64_t begin = 0, end = keys;
+    while (begin < end && mask[begin] <= dead)
+        ++begin;
+    while (end > begin && mask[end - 1] <= dead)
+        --end;
+    return begin == end ? KeyRange{0, keys} : KeyRange{begin, end};
+}
+
 // Eight independent partial sums (one AVX2 register), added in a fixed tree.
 inline float dot8(const float *x, const float *y, int64_t n)
 {
@@ -228,16 +251,20 @@ QB_TARGET_AVX2 float hsum_avx2(__m256 v)
 QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, float *s)
 {
     const int64_t chunks = a.head_dim / 8, b = n.b, kvh = n.kvh;
-    const float *k = a.k + b * a.k_batch + kvh * a.k_head;
-    const float *v = a.v + b * a.v_batch + kvh * a.v_head;
     const __m256 scale = _mm256_set1_ps(a.scale);
     for (int64_t r = n.row_begin; r < n.row_end; ++r) {
         const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
         const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
         const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
+        const KeyRange live = live_keys(mask, a.keys);
+        const int64_t keys = live.end - live.begin;
+        const float *k = a.k + b * a.k_batch + kvh * a.k_head + live.begin * a.k_key;
+        const float *v = a.v + b * a.v_batch + kvh * a.v_head + live.begin * a.v_key;
+        if (mask)
+            mask += live.begin;
         __m256 top8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
         int64_t j = 0;
-        for (; j + 8 <= a.keys; j += 8) {
+        for (; j + 8 <= keys; j += 8) {
             __m256 d = _mm256_mul_ps(dots8_avx2(q, k + j * a.k_key, a.k_key, chunks), scale);
             if (mask)
                 d = _mm256_add_ps(d, _mm256_loadu_ps(mask + j));
@@ -245,7 +272,7 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
             top8 = _mm256_max_ps(top8, d);
         }
         float top = -std::numeric_limits<float>::infinity();
-        for (; j < a.keys; ++j) {
+        for (; j < keys; ++j) {
             s[j] = dot_avx2(q, k + j * a.k_key, chunks) * a.scale + (mask ? mask[j] : 0.0f);
             top = std::max(top, s[j]);
         }
@@ -256,13 +283,13 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         }
         const __m256 top_v = _mm256_set1_ps(top);
         __m256 sum8 = _mm256_setzero_ps();
-        for (j = 0; j + 8 <= a.keys; j += 8) {
+        for (j = 0; j + 8 <= keys; j += 8) {
             const __m256 e = exp_nonpositive_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), top_v));
             _mm256_storeu_ps(s + j, e);
             sum8 = _mm256_add_ps(sum8, e);
         }
         float sum = hsum_avx2(sum8);
-        for (; j < a.keys; ++j)
+        for (; j < keys; ++j)
             sum += s[j] = exp_nonpositive(s[j] - top);
         const __m256 inv = _mm256_set1_ps(1.0f / sum);
         float *out = a.out + b * a.out_batch + head * a.out_head + i * a.out_query;
@@ -270,7 +297,7 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         for (; c + 4 <= chunks; c += 4) {
             __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
             const float *vj = v + 8 * c;
-            for (int64_t jj = 0; jj < a.keys; ++jj, vj += a.v_key) {
+            for (int64_t jj = 0; jj < keys; ++jj, vj += a.v_key) {
                 const __m256 p = _mm256_broadcast_ss(s + jj);
                 o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj), o0);
                 o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 8), o1);
@@ -285,7 +312,7 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         for (; c < chunks; ++c) {
             __m256 o = _mm256_setzero_ps();
             const float *vj = v + 8 * c;
-            for (int64_t jj = 0; jj < a.keys; ++jj, vj += a.v_key)
+            for (int64_t jj = 0; jj < keys; ++jj, vj += a.v_key)
                 o = _mm256_fmadd_ps(_mm256_broadcast_ss(s + jj), _mm256_loadu_ps(vj), o);
             _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o, inv));
         }
@@ -325,20 +352,24 @@ void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_
     for (int64_t u = unit_begin; u < unit_end; ++u) {
         const Unit n = unit_of(a, u);
         const int64_t b = n.b, kvh = n.kvh;
-        const float *k = a.k + b * a.k_batch + kvh * a.k_head;
-        const float *v = a.v + b * a.v_batch + kvh * a.v_head;
         for (int64_t r = n.row_begin; r < n.row_end; ++r) {
             const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
             const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
             const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
+            const KeyRange live = live_keys(mask, a.keys);
+            const int64_t keys = live.end - live.begin;
+            const float *k = a.k + b * a.k_batch + kvh * a.k_head + live.begin * a.k_key;
+            const float *v = a.v + b * a.v_batch + kvh * a.v_head + live.begin * a.v_key;
+            if (mask)
+                mask += live.begin;
             float *s = scores.data();
             float top = -std::numeric_limits<float>::infinity();
-            for (int64_t j = 0; j < a.keys; ++j) {
+            for (int64_t j = 0; j < keys; ++j) {
                 s[j] = dot8(q, k + j * a.k_key, a.head_dim) * a.scale + (mask ? mask[j] : 0.0f);
                 top = std::max(top, s[j]);
             }
-            const float sum = exp_shifted(s, a.keys, top);
-            weighted_values(s, v, a.keys, a.v_key, a.head_dim, sum,
+            const float sum = exp_shifted(s, keys, top);
+            weighted_values(s, v, keys, a.v_key, a.head_dim, sum,
                             a.out + b * a.out_batch + head * a.out_head + i * a.out_query);
         }
     }

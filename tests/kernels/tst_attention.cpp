@@ -2,8 +2,9 @@
 // and every path the CPU has (portable, avx2, avx512; a path it lacks is skipped with a message)
 // against the double-precision reference on odd shapes: head_dim multiples of 8 and not, key
 // counts around the 8-key blocks, grouped-query heads, several query positions, strided views
-// (a cache with room beyond its keys), per-query and broadcast masks, query rows over several
-// units, split unit ranges.
+// (a cache with room beyond its keys), per-query and broadcast masks, causal masks with left
+// padding (whose masked ends the fast paths skip), query rows over several units, split unit
+// ranges.
 #include "kernels/attention.h"
 
 #include <QtTest>
@@ -40,8 +41,10 @@ struct Problem
     AttentionArgs a;
 };
 
+enum MaskKind { NoMask, Random, RandomBroadcast, CausalPadded };
+
 Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t keys, int64_t d,
-                    int64_t capacity, bool masked, bool broadcastMask, unsigned seed)
+                    int64_t capacity, int maskKind, unsigned seed)
 {
     Problem p;
     const int64_t heads = kvh * groups;
@@ -58,14 +61,26 @@ Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t k
     a.k_head = a.v_head = capacity * d;
     a.k_key = a.v_key = d;
     a.out_batch = heads * t * d, a.out_head = t * d, a.out_query = d;
-    if (masked) {
+    const float dead = std::numeric_limits<float>::lowest();
+    if (maskKind == Random || maskKind == RandomBroadcast) {
         std::mt19937 rng(seed + 3);
-        const int64_t rows = broadcastMask ? 1 : t;
+        const int64_t rows = maskKind == RandomBroadcast ? 1 : t;
         p.mask.resize(static_cast<size_t>(b * rows * keys));
         for (auto &m : p.mask)
-            m = rng() % 4 == 0 ? std::numeric_limits<float>::lowest() : 0.0f;
+            m = rng() % 4 == 0 ? dead : 0.0f;
         a.mask_batch = rows * keys;
-        a.mask_query = broadcastMask ? 0 : keys;
+        a.mask_query = maskKind == RandomBroadcast ? 0 : keys;
+    } else if (maskKind == CausalPadded) {
+        // As Transformer::hidden builds it: the last t keys are the new positions, query i sees
+        // keys up to keys - t + i; batch row r starts with 3r columns of left padding.
+        p.mask.assign(static_cast<size_t>(b * t * keys), 0.0f);
+        for (int64_t r = 0; r < b; ++r)
+            for (int64_t i = 0; i < t; ++i)
+                for (int64_t j = 0; j < keys; ++j)
+                    if (j < 3 * r || j > keys - t + i)
+                        p.mask[static_cast<size_t>((r * t + i) * keys + j)] = dead;
+        a.mask_batch = t * keys;
+        a.mask_query = keys;
     }
     return p;
 }
@@ -155,7 +170,7 @@ private Q_SLOTS:
         QTest::addColumn<int>("queries");
         QTest::addColumn<int>("keys");
         QTest::addColumn<int>("headDim");
-        QTest::addColumn<int>("mask"); // 0 none, 1 per query, 2 broadcast over queries
+        QTest::addColumn<int>("mask"); // MaskKind
         QTest::newRow("builtin decode") << 4 << 2 << 1 << 110 << 32 << 2;
         QTest::newRow("one key") << 2 << 1 << 1 << 1 << 32 << 0;
         QTest::newRow("7 keys") << 2 << 2 << 1 << 7 << 64 << 1;
@@ -164,6 +179,10 @@ private Q_SLOTS:
         QTest::newRow("4 groups, 2 queries") << 2 << 4 << 2 << 20 << 32 << 1;
         QTest::newRow("20 query rows (2 blocks)") << 2 << 4 << 5 << 23 << 32 << 1;
         QTest::newRow("prefill 60") << 2 << 2 << 60 << 60 << 32 << 1;
+        QTest::newRow("causal prefill, left padding") << 2 << 2 << 37 << 37 << 32 << 3;
+        QTest::newRow("causal, cached keys, left padding") << 2 << 2 << 3 << 41 << 64 << 3;
+        QTest::newRow("decode, left padding") << 4 << 2 << 1 << 29 << 32 << 3;
+        QTest::newRow("causal, portable head_dim") << 2 << 2 << 9 << 20 << 12 << 3;
         QTest::newRow("head_dim 40") << 3 << 1 << 2 << 33 << 40 << 1;
         QTest::newRow("head_dim 128") << 2 << 4 << 1 << 70 << 128 << 0;
         QTest::newRow("head_dim 12 (portable)") << 2 << 2 << 2 << 17 << 12 << 1;
@@ -179,16 +198,14 @@ private Q_SLOTS:
         QFETCH(int, headDim);
         QFETCH(int, mask);
         const int64_t batch = 3, capacity = keys + 5;
-        Problem ref = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask > 0,
-                                  mask == 2, 7);
+        Problem ref = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7);
         bind(ref);
         attention_ref(ref.a, 0, attention_units(ref.a));
         double top = 0;
         for (float x : ref.v)
             top = std::max(top, double(std::abs(x)));
         for (KernelPath path : pathsToTest()) {
-            Problem p = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity,
-                                    mask > 0, mask == 2, 7);
+            Problem p = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7);
             bind(p);
             // Two calls over split unit ranges, as the caller's threads make them.
             const int64_t units = attention_units(p.a), split = units / 3;
@@ -214,8 +231,8 @@ private Q_SLOTS:
     void maskIsApplied()
     {
         for (KernelPath path : pathsToTest()) {
-            Problem masked = makeProblem(2, 2, 2, 1, 24, 32, 24, true, true, 11);
-            Problem plain = makeProblem(2, 2, 2, 1, 24, 32, 24, false, false, 11);
+            Problem masked = makeProblem(2, 2, 2, 1, 24, 32, 24, RandomBroadcast, 11);
+            Problem plain = makeProblem(2, 2, 2, 1, 24, 32, 24, NoMask, 11);
             bind(masked);
             bind(plain);
             attention_forward(masked.a, 0, attention_units(masked.a), path);
