@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace qb::kernels {
@@ -36,6 +37,26 @@ Unit unit_of(const AttentionArgs &a, int64_t u)
             std::min(a.groups * a.queries, (block + 1) * kUnitRows)};
 }
 
+// One unit's keys and values as stored: float32, or int8 codes with a scale per key.
+template <typename T>
+struct UnitKV
+{
+    const T *k, *v;
+    const float *k_scale, *v_scale; // null for float32
+};
+
+template <typename T>
+UnitKV<T> unit_kv(const AttentionArgs &a, int64_t b, int64_t kvh)
+{
+    if constexpr (std::is_same_v<T, float>)
+        return {a.k + b * a.k_batch + kvh * a.k_head, a.v + b * a.v_batch + kvh * a.v_head,
+                nullptr, nullptr};
+    else
+        return {a.k8 + b * a.k_batch + kvh * a.k_head, a.v8 + b * a.v_batch + kvh * a.v_head,
+                a.k_scale + b * a.k_scale_batch + kvh * a.k_scale_head,
+                a.v_scale + b * a.v_scale_batch + kvh * a.v_scale_head};
+}
+
 } // namespace
 
 int64_t attention_units(const AttentionArgs &a) { return a.batch * a.kv_heads * row_blocks(a); }
@@ -51,8 +72,16 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
     std::vector<double> acc(static_cast<size_t>(a.head_dim));
     for (int64_t u = unit_begin; u < unit_end; ++u) {
         const Unit n = unit_of(a, u);
-        const float *k = a.k + n.b * a.k_batch + n.kvh * a.k_head;
-        const float *v = a.v + n.b * a.v_batch + n.kvh * a.v_head;
+        const UnitKV<float> f = a.k ? unit_kv<float>(a, n.b, n.kvh) : UnitKV<float>{};
+        const UnitKV<int8_t> c = a.k8 ? unit_kv<int8_t>(a, n.b, n.kvh) : UnitKV<int8_t>{};
+        auto key = [&](int64_t j, int64_t d) {
+            return f.k ? double(f.k[j * a.k_key + d])
+                       : double(c.k[j * a.k_key + d]) * double(c.k_scale[j]);
+        };
+        auto value = [&](int64_t j, int64_t d) {
+            return f.v ? double(f.v[j * a.v_key + d])
+                       : double(c.v[j * a.v_key + d]) * double(c.v_scale[j]);
+        };
         for (int64_t r = n.row_begin; r < n.row_end; ++r) {
             const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
             const float *q = a.q + n.b * a.q_batch + head * a.q_head + i * a.q_query;
@@ -61,7 +90,7 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
             for (int64_t j = 0; j < a.keys; ++j) {
                 double dot = 0;
                 for (int64_t d = 0; d < a.head_dim; ++d)
-                    dot += double(q[d]) * double(k[j * a.k_key + d]);
+                    dot += double(q[d]) * key(j, d);
                 scores[j] = dot * a.scale + (mask ? double(mask[j]) : 0.0);
                 top = std::max(top, scores[j]);
             }
@@ -71,7 +100,7 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
             std::fill(acc.begin(), acc.end(), 0.0);
             for (int64_t j = 0; j < a.keys; ++j)
                 for (int64_t d = 0; d < a.head_dim; ++d)
-                    acc[d] += scores[j] * double(v[j * a.v_key + d]);
+                    acc[d] += scores[j] * value(j, d);
             float *out = a.out + n.b * a.out_batch + head * a.out_head + i * a.out_query;
             for (int64_t d = 0; d < a.head_dim; ++d)
                 out[d] = static_cast<float>(acc[d] / sum);
@@ -107,15 +136,16 @@ KeyRange live_keys(const float *mask, int64_t keys)
 }
 
 // Eight independent partial sums (one AVX2 register), added in a fixed tree.
-inline float dot8(const float *x, const float *y, int64_t n)
+template <typename T>
+inline float dot8(const float *x, const T *y, int64_t n)
 {
     float acc[kLanes] = {};
     int64_t d = 0;
     for (; d + kLanes <= n; d += kLanes)
         for (int l = 0; l < kLanes; ++l)
-            acc[l] += x[d + l] * y[d + l];
+            acc[l] += x[d + l] * static_cast<float>(y[d + l]);
     for (int l = 0; d < n; ++d, ++l)
-        acc[l] += x[d] * y[d];
+        acc[l] += x[d] * static_cast<float>(y[d]);
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
@@ -155,7 +185,8 @@ float exp_shifted(float *s, int64_t n, float top)
 
 // out[0, n) = Σ_j p[j] · v[j · stride + 0, n) / sum, in blocks of 32 values held in registers
 // over the whole sum (accumulating in `out` itself would chain every key through memory).
-void weighted_values(const float *p, const float *v, int64_t keys, int64_t stride, int64_t n,
+template <typename T>
+void weighted_values(const float *p, const T *v, int64_t keys, int64_t stride, int64_t n,
                      float sum, float *out)
 {
     constexpr int kBlock = 4 * kLanes;
@@ -165,7 +196,7 @@ void weighted_values(const float *p, const float *v, int64_t keys, int64_t strid
         float acc[kBlock] = {};
         for (int64_t j = 0; j < keys; ++j)
             for (int l = 0; l < kBlock; ++l)
-                acc[l] += p[j] * v[j * stride + d + l];
+                acc[l] += p[j] * static_cast<float>(v[j * stride + d + l]);
         for (int l = 0; l < kBlock; ++l)
             out[d + l] = acc[l] * inv;
     }
@@ -173,14 +204,14 @@ void weighted_values(const float *p, const float *v, int64_t keys, int64_t strid
         float acc[kLanes] = {};
         for (int64_t j = 0; j < keys; ++j)
             for (int l = 0; l < kLanes; ++l)
-                acc[l] += p[j] * v[j * stride + d + l];
+                acc[l] += p[j] * static_cast<float>(v[j * stride + d + l]);
         for (int l = 0; l < kLanes; ++l)
             out[d + l] = acc[l] * inv;
     }
     for (; d < n; ++d) {
         float acc = 0;
         for (int64_t j = 0; j < keys; ++j)
-            acc += p[j] * v[j * stride + d];
+            acc += p[j] * static_cast<float>(v[j * stride + d]);
         out[d] = acc * inv;
     }
 }
@@ -191,7 +222,16 @@ void weighted_values(const float *p, const float *v, int64_t keys, int64_t strid
 
 // Eight dot products q · k_j (j < 8) of head_dim = 8 · chunks values: eight accumulators, then
 // one transposing reduction to a vector of the eight sums.
-QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const float *k, int64_t stride,
+// Eight stored values as floats (int8 codes: sign-extended and converted).
+QB_TARGET_AVX2 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+QB_TARGET_AVX2 inline __m256 load8(const int8_t *p)
+{
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
+}
+
+template <typename T>
+QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const T *k, int64_t stride,
                                         int64_t chunks)
 {
     __m256 acc[8];
@@ -200,7 +240,7 @@ QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const float *k, int64_t 
     for (int64_t c = 0; c < chunks; ++c) {
         const __m256 qc = _mm256_loadu_ps(q + 8 * c);
         for (int j = 0; j < 8; ++j)
-            acc[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(k + j * stride + 8 * c), acc[j]);
+            acc[j] = _mm256_fmadd_ps(qc, load8(k + j * stride + 8 * c), acc[j]);
     }
     const __m256 s01 = _mm256_hadd_ps(acc[0], acc[1]), s23 = _mm256_hadd_ps(acc[2], acc[3]);
     const __m256 s45 = _mm256_hadd_ps(acc[4], acc[5]), s67 = _mm256_hadd_ps(acc[6], acc[7]);
@@ -210,11 +250,12 @@ QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const float *k, int64_t 
                          _mm256_permute2f128_ps(s0123, s4567, 0x31));
 }
 
-QB_TARGET_AVX2 inline float dot_avx2(const float *q, const float *k, int64_t chunks)
+template <typename T>
+QB_TARGET_AVX2 inline float dot_avx2(const float *q, const T *k, int64_t chunks)
 {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t c = 0; c < chunks; ++c)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), _mm256_loadu_ps(k + 8 * c), acc);
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), load8(k + 8 * c), acc);
     const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     const __m128 s = _mm_add_ps(h, _mm_movehl_ps(h, h));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
@@ -248,6 +289,7 @@ QB_TARGET_AVX2 float hsum_avx2(__m256 v)
 }
 
 // One unit: head_dim = 8 · chunks.
+template <typename T>
 QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, float *s)
 {
     const int64_t chunks = a.head_dim / 8, b = n.b, kvh = n.kvh;
@@ -258,14 +300,19 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
         const KeyRange live = live_keys(mask, a.keys);
         const int64_t keys = live.end - live.begin;
-        const float *k = a.k + b * a.k_batch + kvh * a.k_head + live.begin * a.k_key;
-        const float *v = a.v + b * a.v_batch + kvh * a.v_head + live.begin * a.v_key;
+        const UnitKV<T> kv = unit_kv<T>(a, b, kvh);
+        const T *k = kv.k + live.begin * a.k_key;
+        const T *v = kv.v + live.begin * a.v_key;
+        const float *k_scale = kv.k_scale ? kv.k_scale + live.begin : nullptr;
+        const float *v_scale = kv.v_scale ? kv.v_scale + live.begin : nullptr;
         if (mask)
             mask += live.begin;
         __m256 top8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
         int64_t j = 0;
         for (; j + 8 <= keys; j += 8) {
             __m256 d = _mm256_mul_ps(dots8_avx2(q, k + j * a.k_key, a.k_key, chunks), scale);
+            if (k_scale)
+                d = _mm256_mul_ps(d, _mm256_loadu_ps(k_scale + j));
             if (mask)
                 d = _mm256_add_ps(d, _mm256_loadu_ps(mask + j));
             _mm256_storeu_ps(s + j, d);
@@ -273,7 +320,8 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         }
         float top = -std::numeric_limits<float>::infinity();
         for (; j < keys; ++j) {
-            s[j] = dot_avx2(q, k + j * a.k_key, chunks) * a.scale + (mask ? mask[j] : 0.0f);
+            s[j] = dot_avx2(q, k + j * a.k_key, chunks) * a.scale * (k_scale ? k_scale[j] : 1.0f)
+                + (mask ? mask[j] : 0.0f);
             top = std::max(top, s[j]);
         }
         {
@@ -292,17 +340,24 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         for (; j < keys; ++j)
             sum += s[j] = exp_nonpositive(s[j] - top);
         const __m256 inv = _mm256_set1_ps(1.0f / sum);
+        if (v_scale) { // each weight takes its value's scale: Σ p_j s_j v8_j
+            for (j = 0; j + 8 <= keys; j += 8)
+                _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j),
+                                                      _mm256_loadu_ps(v_scale + j)));
+            for (; j < keys; ++j)
+                s[j] *= v_scale[j];
+        }
         float *out = a.out + b * a.out_batch + head * a.out_head + i * a.out_query;
         int64_t c = 0;
         for (; c + 4 <= chunks; c += 4) {
             __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-            const float *vj = v + 8 * c;
+            const T *vj = v + 8 * c;
             for (int64_t jj = 0; jj < keys; ++jj, vj += a.v_key) {
                 const __m256 p = _mm256_broadcast_ss(s + jj);
-                o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj), o0);
-                o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 8), o1);
-                o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 16), o2);
-                o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vj + 24), o3);
+                o0 = _mm256_fmadd_ps(p, load8(vj), o0);
+                o1 = _mm256_fmadd_ps(p, load8(vj + 8), o1);
+                o2 = _mm256_fmadd_ps(p, load8(vj + 16), o2);
+                o3 = _mm256_fmadd_ps(p, load8(vj + 24), o3);
             }
             _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o0, inv));
             _mm256_storeu_ps(out + 8 * c + 8, _mm256_mul_ps(o1, inv));
@@ -311,9 +366,9 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         }
         for (; c < chunks; ++c) {
             __m256 o = _mm256_setzero_ps();
-            const float *vj = v + 8 * c;
+            const T *vj = v + 8 * c;
             for (int64_t jj = 0; jj < keys; ++jj, vj += a.v_key)
-                o = _mm256_fmadd_ps(_mm256_broadcast_ss(s + jj), _mm256_loadu_ps(vj), o);
+                o = _mm256_fmadd_ps(_mm256_broadcast_ss(s + jj), load8(vj), o);
             _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o, inv));
         }
     }
@@ -334,45 +389,70 @@ bool attention_simd_supported(const AttentionArgs &a, KernelPath path)
 #endif
 }
 
-void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end,
-                       KernelPath path)
+namespace {
+
+template <typename T>
+void attention_portable(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end, float *s)
 {
-    if (path == KernelPath::Scalar) {
-        attention_ref(a, unit_begin, unit_end);
-        return;
+    for (int64_t u = unit_begin; u < unit_end; ++u) {
+        const Unit n = unit_of(a, u);
+        const UnitKV<T> kv = unit_kv<T>(a, n.b, n.kvh);
+        for (int64_t r = n.row_begin; r < n.row_end; ++r) {
+            const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
+            const float *q = a.q + n.b * a.q_batch + head * a.q_head + i * a.q_query;
+            const float *mask = a.mask ? a.mask + n.b * a.mask_batch + i * a.mask_query : nullptr;
+            const KeyRange live = live_keys(mask, a.keys);
+            const int64_t keys = live.end - live.begin;
+            const T *k = kv.k + live.begin * a.k_key;
+            const T *v = kv.v + live.begin * a.v_key;
+            const float *k_scale = kv.k_scale ? kv.k_scale + live.begin : nullptr;
+            const float *v_scale = kv.v_scale ? kv.v_scale + live.begin : nullptr;
+            if (mask)
+                mask += live.begin;
+            float top = -std::numeric_limits<float>::infinity();
+            for (int64_t j = 0; j < keys; ++j) {
+                s[j] = dot8(q, k + j * a.k_key, a.head_dim) * a.scale
+                        * (k_scale ? k_scale[j] : 1.0f)
+                    + (mask ? mask[j] : 0.0f);
+                top = std::max(top, s[j]);
+            }
+            const float sum = exp_shifted(s, keys, top);
+            if (v_scale)
+                for (int64_t j = 0; j < keys; ++j)
+                    s[j] *= v_scale[j];
+            weighted_values(s, v, keys, a.v_key, a.head_dim, sum,
+                            a.out + n.b * a.out_batch + head * a.out_head + i * a.out_query);
+        }
     }
+}
+
+template <typename T>
+void attention_fast(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end, KernelPath path)
+{
     std::vector<float> scores(static_cast<size_t>(a.keys));
 #ifdef QB_ATTENTION_AVX2
     if (attention_simd_supported(a, path)) {
         for (int64_t u = unit_begin; u < unit_end; ++u)
-            attention_unit_avx2(a, unit_of(a, u), scores.data());
+            attention_unit_avx2<T>(a, unit_of(a, u), scores.data());
         return;
     }
+#else
+    (void)path;
 #endif
-    for (int64_t u = unit_begin; u < unit_end; ++u) {
-        const Unit n = unit_of(a, u);
-        const int64_t b = n.b, kvh = n.kvh;
-        for (int64_t r = n.row_begin; r < n.row_end; ++r) {
-            const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
-            const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
-            const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
-            const KeyRange live = live_keys(mask, a.keys);
-            const int64_t keys = live.end - live.begin;
-            const float *k = a.k + b * a.k_batch + kvh * a.k_head + live.begin * a.k_key;
-            const float *v = a.v + b * a.v_batch + kvh * a.v_head + live.begin * a.v_key;
-            if (mask)
-                mask += live.begin;
-            float *s = scores.data();
-            float top = -std::numeric_limits<float>::infinity();
-            for (int64_t j = 0; j < keys; ++j) {
-                s[j] = dot8(q, k + j * a.k_key, a.head_dim) * a.scale + (mask ? mask[j] : 0.0f);
-                top = std::max(top, s[j]);
-            }
-            const float sum = exp_shifted(s, keys, top);
-            weighted_values(s, v, keys, a.v_key, a.head_dim, sum,
-                            a.out + b * a.out_batch + head * a.out_head + i * a.out_query);
-        }
-    }
+    attention_portable<T>(a, unit_begin, unit_end, scores.data());
+}
+
+} // namespace
+
+void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end,
+                       KernelPath path)
+{
+    if (path == KernelPath::Scalar)
+        attention_ref(a, unit_begin, unit_end);
+    else if (a.k8)
+        attention_fast<int8_t>(a, unit_begin, unit_end, path);
+    else
+        attention_fast<float>(a, unit_begin, unit_end, path);
 }
 
 } // namespace qb::kernels

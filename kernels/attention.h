@@ -17,7 +17,8 @@
 // softmax of equal scores does. The caller splits the units over its threads; concurrent calls
 // on disjoint unit ranges are safe.
 //
-// Check: tst_kernels_attention (against attention_ref on odd shapes, masks, strides, groups).
+// Check: tst_kernels_attention (against attention_ref on odd shapes, masks, strides, groups,
+// float32 and INT8 caches).
 // Benchmark: bench_generate (batch 64 decode of the built-in reasoner).
 #pragma once
 
@@ -42,6 +43,12 @@ struct AttentionArgs
     int64_t k_batch = 0, k_head = 0, k_key = 0;
     const float *v = nullptr; // [batch, kv_heads, keys, head_dim]
     int64_t v_batch = 0, v_head = 0, v_key = 0;
+    // An INT8 cache instead of k and v (which are then null): key = k8 · k_scale, one scale per
+    // (row, kv head, key), k8/v8 with the strides above, scales [batch, kv_heads, keys] with
+    // the key stride 1. Read as stored: nothing is decoded to a float32 copy.
+    const int8_t *k8 = nullptr, *v8 = nullptr;
+    const float *k_scale = nullptr, *v_scale = nullptr;
+    int64_t k_scale_batch = 0, k_scale_head = 0, v_scale_batch = 0, v_scale_head = 0;
     const float *mask = nullptr; // additive [batch, queries, keys], or null (0 stride: broadcast)
     int64_t mask_batch = 0, mask_query = 0;
     float *out = nullptr; // [batch, kv_heads · groups, queries, head_dim]

@@ -17,22 +17,22 @@ bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::T
     return true;
 }
 
-at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
-                          const at::Tensor &mask, double scale)
+bool fusedAttentionReads(KvCacheFormat format)
 {
-    TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "fusedAttention: 4-d q, k, v");
-    const int64_t b = q.size(0), heads = q.size(1), t = q.size(2), hd = q.size(3);
-    const int64_t kvHeads = k.size(1), s = k.size(2);
-    TORCH_CHECK(k.size(0) == b && v.sizes() == k.sizes() && k.size(3) == hd && kvHeads > 0
-                    && heads % kvHeads == 0,
-                "fusedAttention: q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
-    // The kernel reads head_dim contiguously.
-    const at::Tensor qc = q.stride(3) == 1 ? q : q.contiguous();
-    const at::Tensor kc = k.stride(3) == 1 ? k : k.contiguous();
-    const at::Tensor vc = v.stride(3) == 1 ? v : v.contiguous();
-    at::Tensor out = at::empty({b, t, heads, hd}, at::kFloat);
+    return format == KvCacheFormat::Fp32 || format == KvCacheFormat::Int8;
+}
 
-    kernels::AttentionArgs a;
+namespace {
+
+// Runs the kernel with q, mask and output set here; `a` comes with its keys and values set.
+at::Tensor run(kernels::AttentionArgs a, const at::Tensor &q, int64_t kvHeads, int64_t s,
+               const at::Tensor &mask, double scale)
+{
+    const int64_t b = q.size(0), heads = q.size(1), t = q.size(2), hd = q.size(3);
+    TORCH_CHECK(kvHeads > 0 && heads % kvHeads == 0, "fusedAttention: ", heads,
+                " query heads over ", kvHeads, " kv heads");
+    const at::Tensor qc = q.stride(3) == 1 ? q : q.contiguous();
+    at::Tensor out = at::empty({b, t, heads, hd}, at::kFloat);
     a.batch = b;
     a.kv_heads = kvHeads;
     a.groups = heads / kvHeads;
@@ -42,10 +42,6 @@ at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Te
     a.scale = static_cast<float>(scale);
     a.q = qc.data_ptr<float>();
     a.q_batch = qc.stride(0), a.q_head = qc.stride(1), a.q_query = qc.stride(2);
-    a.k = kc.data_ptr<float>();
-    a.k_batch = kc.stride(0), a.k_head = kc.stride(1), a.k_key = kc.stride(2);
-    a.v = vc.data_ptr<float>();
-    a.v_batch = vc.stride(0), a.v_head = vc.stride(1), a.v_key = vc.stride(2);
     at::Tensor m;
     if (mask.defined()) {
         TORCH_CHECK(mask.dim() == 4 && mask.size(1) == 1, "fusedAttention: mask ", mask.sizes());
@@ -57,12 +53,58 @@ at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Te
     }
     a.out = out.data_ptr<float>();
     a.out_batch = out.stride(0), a.out_head = out.stride(2), a.out_query = out.stride(1);
-
     const kernels::KernelPath path = activeKernelPath();
     at::parallel_for(0, kernels::attention_units(a),
                      splitGrain(kernels::attention_unit_flops(a) / 2),
                      [&](int64_t begin, int64_t end) { kernels::attention_forward(a, begin, end, path); });
     return out.view({b, t, heads * hd});
+}
+
+void checkShapes(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v)
+{
+    TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.sizes() == k.sizes() && k.size(0) == q.size(0)
+                    && k.size(3) == q.size(3),
+                "fusedAttention: q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
+}
+
+} // namespace
+
+at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
+                          const at::Tensor &mask, double scale)
+{
+    checkShapes(q, k, v);
+    // The kernel reads head_dim contiguously.
+    const at::Tensor kc = k.stride(3) == 1 ? k : k.contiguous();
+    const at::Tensor vc = v.stride(3) == 1 ? v : v.contiguous();
+    kernels::AttentionArgs a;
+    a.k = kc.data_ptr<float>();
+    a.k_batch = kc.stride(0), a.k_head = kc.stride(1), a.k_key = kc.stride(2);
+    a.v = vc.data_ptr<float>();
+    a.v_batch = vc.stride(0), a.v_head = vc.stride(1), a.v_key = vc.stride(2);
+    return run(a, q, k.size(1), k.size(2), mask, scale);
+}
+
+at::Tensor fusedAttention(const at::Tensor &q, const KVCache::Stored &kv, const at::Tensor &mask,
+                          double scale)
+{
+    if (!kv.keyScales.defined())
+        return fusedAttention(q, kv.keys, kv.values, mask, scale);
+    checkShapes(q, kv.keys, kv.values);
+    TORCH_CHECK(kv.keys.scalar_type() == at::kChar && kv.values.scalar_type() == at::kChar
+                    && kv.keys.stride(3) == 1 && kv.values.stride(3) == 1
+                    && kv.keyScales.stride(2) == 1 && kv.valueScales.stride(2) == 1,
+                "fusedAttention: a stored cache must be int8 codes with contiguous heads");
+    kernels::AttentionArgs a;
+    a.k8 = kv.keys.data_ptr<int8_t>();
+    a.k_batch = kv.keys.stride(0), a.k_head = kv.keys.stride(1), a.k_key = kv.keys.stride(2);
+    a.v8 = kv.values.data_ptr<int8_t>();
+    a.v_batch = kv.values.stride(0), a.v_head = kv.values.stride(1),
+    a.v_key = kv.values.stride(2);
+    a.k_scale = kv.keyScales.data_ptr<float>();
+    a.k_scale_batch = kv.keyScales.stride(0), a.k_scale_head = kv.keyScales.stride(1);
+    a.v_scale = kv.valueScales.data_ptr<float>();
+    a.v_scale_batch = kv.valueScales.stride(0), a.v_scale_head = kv.valueScales.stride(1);
+    return run(a, q, kv.keys.size(1), kv.keys.size(2), mask, scale);
 }
 
 } // namespace qb

@@ -6,18 +6,27 @@
 // quant/fused_kernels.h), so turning them off gives the reference path for tests.
 // Thread safety: pure functions of their arguments.
 #pragma once
+#include "model/kv_cache.h"
+
 #include <ATen/ATen.h>
 
 namespace qb {
 
-// Whether fusedAttention applies: no gradient needed (training keeps torch's differentiable
-// path), float32 on the CPU, and the fused kernels on.
+// Whether fusedAttention applies to the new positions' q, k, v: no gradient needed (training
+// keeps torch's differentiable path), float32 on the CPU, and the fused kernels on.
 bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v);
+// Whether fusedAttention reads a cache of this format as stored (float32 and INT8; FP8 and INT4
+// caches are decoded by KVCache::write first).
+bool fusedAttentionReads(KvCacheFormat format);
 
 // q: [b, heads, t, head_dim], k, v: [b, kv_heads, s, head_dim] float32 on the CPU (heads a
 // multiple of kv_heads; any strides); mask: additive float32 broadcastable to [b, 1, t, s], or
 // undefined. Returns softmax(q kᵀ · scale + mask) v as [b, t, heads · head_dim] float32.
 at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
                           const at::Tensor &mask, double scale);
+// The same over a cache's stored columns (KVCache::writeStored) of a format it reads: the INT8
+// codes and their scales straight, with no float32 copy of the cache.
+at::Tensor fusedAttention(const at::Tensor &q, const KVCache::Stored &kv, const at::Tensor &mask,
+                          double scale);
 
 } // namespace qb

@@ -145,6 +145,13 @@ void KVCache::grow(int64_t capacity)
 std::pair<at::Tensor, at::Tensor> KVCache::write(int64_t layer, const at::Tensor &k,
                                                  const at::Tensor &v)
 {
+    writeStored(layer, k, v);
+    const Layer &l = m_layers[layer];
+    return {decoded(l.keys, m_length + k.size(2)), decoded(l.values, m_length + k.size(2))};
+}
+
+KVCache::Stored KVCache::writeStored(int64_t layer, const at::Tensor &k, const at::Tensor &v)
+{
     TORCH_CHECK(allocated() && layer >= 0 && layer < static_cast<int64_t>(m_layers.size()),
                 "KVCache::write: no such layer");
     TORCH_CHECK(k.dim() == 4 && k.size(0) == batch() && k.size(1) == m_kvHeads
@@ -156,7 +163,13 @@ std::pair<at::Tensor, at::Tensor> KVCache::write(int64_t layer, const at::Tensor
     Layer &l = m_layers[layer];
     put(l.keys, k);
     put(l.values, v);
-    return {decoded(l.keys, m_length + t), decoded(l.values, m_length + t)};
+    const int64_t columns = m_length + t;
+    Stored out{l.keys.data.narrow(2, 0, columns), l.values.data.narrow(2, 0, columns), {}, {}};
+    if (l.keys.scales.defined()) {
+        out.keyScales = l.keys.scales.narrow(2, 0, columns);
+        out.valueScales = l.values.scales.narrow(2, 0, columns);
+    }
+    return out;
 }
 
 void KVCache::advance(int64_t t)

@@ -43,6 +43,15 @@ public:
     // of columns 0 .. length() + t - 1: [batch, kv_heads, length() + t, head_dim] float32 (decoded
     // when quantized). Columns beyond a row's own positions hold stale values: mask them.
     std::pair<at::Tensor, at::Tensor> write(int64_t layer, const at::Tensor &k, const at::Tensor &v);
+    // The same write, returning columns 0 .. length() + t - 1 as stored, not decoded: keys and
+    // values [batch, kv_heads, columns, stored columns] (float32, int8, uint8 e4m3 or packed
+    // int4) and, for the quantized formats, their scales [batch, kv_heads, columns] float32
+    // (undefined for Fp32). For attention kernels that read the codes (model/fused_attention.h).
+    struct Stored
+    {
+        at::Tensor keys, values, keyScales, valueScales;
+    };
+    Stored writeStored(int64_t layer, const at::Tensor &k, const at::Tensor &v);
     // Call once every layer has written t positions.
     void advance(int64_t t);
 

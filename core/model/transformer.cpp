@@ -171,11 +171,19 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
     // cos, sin: [b, 1, t, hd]
     q = q * cos + rotateHalf(q) * sin;
     k = k * cos + rotateHalf(k) * sin;
+    if (fusedAttentionApplies(q, k, v)) {
+        const double scale = 1.0 / std::sqrt(double(hd));
+        at::Tensor out;
+        if (cache && fusedAttentionReads(cache->format()))
+            out = fusedAttention(q, cache->writeStored(layer, k, v), mask, scale);
+        else if (cache)
+            std::tie(k, v) = cache->write(layer, k, v);
+        if (!out.defined())
+            out = fusedAttention(q, k, v, mask, scale);
+        return linear(layerName(layer, "self_attn.o_proj")).forward(out);
+    }
     if (cache)
         std::tie(k, v) = cache->write(layer, k, v);
-    if (fusedAttentionApplies(q, k, v))
-        return linear(layerName(layer, "self_attn.o_proj"))
-            .forward(fusedAttention(q, k, v, mask, 1.0 / std::sqrt(double(hd))));
     const int64_t s = k.size(2);
     const int64_t groups = c.numHeads / c.numKvHeads;
     // Grouped-query attention without materialising repeated K/V: fold the group into the query rows.

@@ -104,6 +104,46 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
     return c;
 }
 
+CacheComparison compareInt8Cache(int prompts, int batch, int maxNewTokens)
+{
+    auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
+    const auto problems
+        = qb::data::generateGsmProblems({}, qb::data::Split::Test, prompts);
+    std::vector<std::vector<int64_t>> ids;
+    for (const auto &p : problems)
+        ids.push_back(bundle.codec->encode(p.record.question));
+    qb::DecodingConfig d;
+    d.strategy = "greedy";
+    d.maxNewTokens = maxNewTokens;
+    d.kvCache = qb::KvCacheFormat::Int8;
+    CacheComparison c;
+    for (bool fused : {true, false}) {
+        qb::setFusedKernelsEnabled(fused);
+        auto &out = fused ? c.fused : c.reference;
+        out = qb::generate(*bundle.model, ids, d, bundle.endTokens(), batch);
+    }
+    c10::InferenceMode inference;
+    for (const auto &p : ids) {
+        at::Tensor logits[2];
+        for (int fused = 0; fused < 2; ++fused) {
+            qb::setFusedKernelsEnabled(fused == 1);
+            qb::KVCache cache;
+            cache.allocate(bundle.model->config(), 1, int64_t(p.size()) + 1,
+                           qb::KvCacheFormat::Int8);
+            qb::ForwardOptions o;
+            o.cache = &cache;
+            const auto prompt = at::tensor(p, at::kLong).unsqueeze(0);
+            const auto next = bundle.model->forward(prompt, o).select(1, -1).argmax(-1);
+            logits[fused] = bundle.model->forward(next.view({1, 1}), o);
+        }
+        c.maxDecodeLogitDiff
+            = std::max(c.maxDecodeLogitDiff, (logits[1] - logits[0]).abs().max().item<double>());
+        c.maxLogitAbs = std::max(c.maxLogitAbs, logits[0].abs().max().item<double>());
+    }
+    qb::setFusedKernelsEnabled(true);
+    return c;
+}
+
 RowsCheck int8ActivationRows()
 {
     auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");

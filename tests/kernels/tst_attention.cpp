@@ -4,7 +4,8 @@
 // counts around the 8-key blocks, grouped-query heads, several query positions, strided views
 // (a cache with room beyond its keys), per-query and broadcast masks, causal masks with left
 // padding (whose masked ends the fast paths skip), query rows over several units, split unit
-// ranges.
+// ranges; a float32 cache and an INT8 one (codes and a scale per position, read as stored)
+// against the reference over the decoded values.
 #include "kernels/attention.h"
 
 #include <QtTest>
@@ -34,12 +35,33 @@ std::vector<float> normal(int64_t n, unsigned seed, float sd = 1.0f)
 }
 
 // A problem with its storage: q [b, heads, t, d] contiguous; k, v [b, kvh, capacity, d] (the
-// first `keys` positions used); mask [b, t, keys] or one row broadcast over t; out as q.
+// first `keys` positions used); mask [b, t, keys] or one row broadcast over t; out as q. The
+// keys and values are int8 codes times a scale per (row, head, position), held both ways: as
+// codes and scales (k8, v8, ks, vs) and decoded to float32 (k, v).
 struct Problem
 {
-    std::vector<float> q, k, v, mask, out;
+    std::vector<float> q, k, v, mask, out, ks, vs;
+    std::vector<int8_t> k8, v8;
     AttentionArgs a;
 };
+
+void quantizedValues(int64_t positions, int64_t d, unsigned seed, std::vector<int8_t> &codes,
+                     std::vector<float> &scales, std::vector<float> &decoded)
+{
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> code(-127, 127);
+    std::uniform_real_distribution<float> scale(0.005f, 0.03f);
+    codes.resize(static_cast<size_t>(positions * d));
+    scales.resize(static_cast<size_t>(positions));
+    decoded.resize(codes.size());
+    for (int64_t p = 0; p < positions; ++p) {
+        scales[p] = scale(rng);
+        for (int64_t i = 0; i < d; ++i) {
+            codes[p * d + i] = static_cast<int8_t>(code(rng));
+            decoded[p * d + i] = codes[p * d + i] * scales[p];
+        }
+    }
+}
 
 enum MaskKind { NoMask, Random, RandomBroadcast, CausalPadded };
 
@@ -49,8 +71,8 @@ Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t k
     Problem p;
     const int64_t heads = kvh * groups;
     p.q = normal(b * heads * t * d, seed);
-    p.k = normal(b * kvh * capacity * d, seed + 1);
-    p.v = normal(b * kvh * capacity * d, seed + 2);
+    quantizedValues(b * kvh * capacity, d, seed + 1, p.k8, p.ks, p.k);
+    quantizedValues(b * kvh * capacity, d, seed + 2, p.v8, p.vs, p.v);
     p.out.assign(static_cast<size_t>(b * heads * t * d), std::nanf(""));
     AttentionArgs &a = p.a;
     a.batch = b, a.kv_heads = kvh, a.groups = groups, a.queries = t, a.keys = keys,
@@ -60,6 +82,8 @@ Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t k
     a.k_batch = a.v_batch = kvh * capacity * d;
     a.k_head = a.v_head = capacity * d;
     a.k_key = a.v_key = d;
+    a.k_scale_batch = a.v_scale_batch = kvh * capacity;
+    a.k_scale_head = a.v_scale_head = capacity;
     a.out_batch = heads * t * d, a.out_head = t * d, a.out_query = d;
     const float dead = std::numeric_limits<float>::lowest();
     if (maskKind == Random || maskKind == RandomBroadcast) {
@@ -85,11 +109,16 @@ Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t k
     return p;
 }
 
-void bind(Problem &p)
+// Points the arguments at the float32 keys and values, or at the int8 codes and scales.
+void bind(Problem &p, bool int8 = false)
 {
     p.a.q = p.q.data();
-    p.a.k = p.k.data();
-    p.a.v = p.v.data();
+    p.a.k = int8 ? nullptr : p.k.data();
+    p.a.v = int8 ? nullptr : p.v.data();
+    p.a.k8 = int8 ? p.k8.data() : nullptr;
+    p.a.v8 = int8 ? p.v8.data() : nullptr;
+    p.a.k_scale = int8 ? p.ks.data() : nullptr;
+    p.a.v_scale = int8 ? p.vs.data() : nullptr;
     p.a.mask = p.mask.empty() ? nullptr : p.mask.data();
     p.a.out = p.out.data();
 }
@@ -204,26 +233,36 @@ private Q_SLOTS:
         double top = 0;
         for (float x : ref.v)
             top = std::max(top, double(std::abs(x)));
-        for (KernelPath path : pathsToTest()) {
-            Problem p = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7);
-            bind(p);
-            // Two calls over split unit ranges, as the caller's threads make them.
-            const int64_t units = attention_units(p.a), split = units / 3;
-            attention_forward(p.a, 0, split, path);
-            attention_forward(p.a, split, units, path);
-            double worst = 0;
-            for (size_t i = 0; i < p.out.size(); ++i) {
-                QVERIFY2(std::isfinite(p.out[i]), kernel_path_name(path));
-                worst = std::max(worst, std::abs(double(p.out[i]) - double(ref.out[i])));
+        // Every path over the float32 cache and over the int8 one (the reference also reads
+        // the codes: Scalar), against the reference over the decoded float32 values.
+        std::vector<KernelPath> paths = pathsToTest();
+        paths.insert(paths.begin(), KernelPath::Scalar);
+        for (bool int8 : {false, true})
+            for (KernelPath path : paths) {
+                if (path == KernelPath::Scalar && !int8)
+                    continue;
+                const QString what
+                    = QString("%1, %2 cache").arg(kernel_path_name(path)).arg(int8 ? "int8" : "float32");
+                Problem p
+                    = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7);
+                bind(p, int8);
+                // Two calls over split unit ranges, as the caller's threads make them.
+                const int64_t units = attention_units(p.a), split = units / 3;
+                attention_forward(p.a, 0, split, path);
+                attention_forward(p.a, split, units, path);
+                double worst = 0;
+                for (size_t i = 0; i < p.out.size(); ++i) {
+                    QVERIFY2(std::isfinite(p.out[i]), qPrintable(what));
+                    worst = std::max(worst, std::abs(double(p.out[i]) - double(ref.out[i])));
+                }
+                QVERIFY2(worst <= kRelTolerance * top,
+                         qPrintable(QString("%1: max diff %2 of values up to %3")
+                                        .arg(what).arg(worst).arg(top)));
+                // One call gives the same bits as the split ones.
+                std::vector<float> split2 = p.out;
+                attention_forward(p.a, 0, units, path);
+                QVERIFY2(p.out == split2, qPrintable(what));
             }
-            QVERIFY2(worst <= kRelTolerance * top,
-                     qPrintable(QString("%1: max diff %2 of values up to %3")
-                                    .arg(kernel_path_name(path)).arg(worst).arg(top)));
-            // One call gives the same bits as the split ones.
-            std::vector<float> split2 = p.out;
-            attention_forward(p.a, 0, units, path);
-            QVERIFY(p.out == split2);
-        }
     }
 
     // A mask must change the result (the test above would pass with a path that ignored it if
