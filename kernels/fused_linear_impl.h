@@ -144,6 +144,9 @@ void fused_linear_portable(const FusedWeight &w, const FusedInput &in, float *y,
 #if defined(__x86_64__) || defined(__i386__)
 void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
                        std::int64_t row_begin, std::int64_t row_end);
+// out[i] = block_absmax(w, first + i) for i < n, bit for bit, on a CPU with AVX-512 F: a
+// double-quantized absmax sixteen blocks at a time (see fused_linear_x86.cpp).
+void block_absmax_avx512(const FusedWeight &w, std::int64_t first, std::int64_t n, float *out);
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end);
 #endif

@@ -702,6 +702,16 @@ template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile
     }
 }
 
+// out[i] = block_absmax(w, first + i) / 127 for i < n (block_absmax_avx512, then the same
+// division as one by one).
+QB_TARGET_VNNI void block_scales(const FusedWeight &w, std::int64_t first, std::int64_t n,
+                                 float *out)
+{
+    block_absmax_avx512(w, first, n, out);
+    for (std::int64_t i = 0; i < n; ++i)
+        out[i] /= 127.0f;
+}
+
 void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
@@ -711,10 +721,7 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         // included), then shared by its tiles of activation rows.
         const std::int64_t blocks = w.cols / w.block_size;
         std::vector<float> scales(static_cast<std::size_t>(2 * blocks));
-        auto decode = [&](std::int64_t r, float *out) {
-            for (std::int64_t b = 0; b < blocks; ++b)
-                out[b] = block_absmax(w, r * blocks + b) / 127.0f;
-        };
+        auto decode = [&](std::int64_t r, float *out) { block_scales(w, r * blocks, blocks, out); };
         const std::int64_t whole = in.m / 4 * 4;
         std::int64_t r = row_begin;
         if (whole > 0) // pairs of weight rows against tiles of four activation rows

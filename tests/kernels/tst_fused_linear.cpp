@@ -368,7 +368,10 @@ private Q_SLOTS:
         unsigned seed = 100;
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {32, 64, 128, 256})
-                for (auto [rows, cols] : {std::pair{5, 128}, {7, 257}, {6, 96}, {3, 1000}})
+                // 13 x 1344: 21-42 blocks a row, whose double-quantized absmax the AVX-512 path
+                // decodes sixteen at a time, some runs across a 256-block scale group.
+                for (auto [rows, cols] :
+                     {std::pair{5, 128}, {7, 257}, {6, 96}, {3, 1000}, {13, 1344}})
                     for (bool dq : {false, true})
                         checkPaths(blockwise4(kind, rows, cols, block, dq, ++seed), paths);
     }
@@ -456,7 +459,9 @@ private Q_SLOTS:
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {64, 128, 256})
                 for (bool dq : {false, true})
-                    for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}})
+                    // 13 x 1344 (21 blocks of 64 a row): the block scales are decoded sixteen
+                    // at a time, some runs across a boundary of the 256-block scale groups.
+                    for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}, {13, 1344}})
                         if (cols % block == 0)
                             checkQ8(blockwise4(kind, rows, cols, block, dq, ++seed));
         // unsupported: 3 bits, a column count that is not a multiple of 64, NF4 blocks of 32 or
