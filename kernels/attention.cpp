@@ -189,25 +189,22 @@ template <typename T>
 void weighted_values(const float *p, const T *v, int64_t keys, int64_t stride, int64_t n,
                      float sum, float *out)
 {
-    constexpr int kBlock = 4 * kLanes;
     const float inv = 1.0f / sum;
     int64_t d = 0;
-    for (; d + kBlock <= n; d += kBlock) {
-        float acc[kBlock] = {};
-        for (int64_t j = 0; j < keys; ++j)
-            for (int l = 0; l < kBlock; ++l)
-                acc[l] += p[j] * static_cast<float>(v[j * stride + d + l]);
-        for (int l = 0; l < kBlock; ++l)
-            out[d + l] = acc[l] * inv;
-    }
-    for (; d + kLanes <= n; d += kLanes) {
-        float acc[kLanes] = {};
-        for (int64_t j = 0; j < keys; ++j)
-            for (int l = 0; l < kLanes; ++l)
-                acc[l] += p[j] * static_cast<float>(v[j * stride + d + l]);
-        for (int l = 0; l < kLanes; ++l)
-            out[d + l] = acc[l] * inv;
-    }
+    // Blocks of W values (32, then 8) with their sums in an array the compiler keeps in registers.
+    auto blocks = [&](auto width) {
+        constexpr int W = decltype(width)::value;
+        for (; d + W <= n; d += W) {
+            float acc[W] = {};
+            for (int64_t j = 0; j < keys; ++j)
+                for (int l = 0; l < W; ++l)
+                    acc[l] += p[j] * static_cast<float>(v[j * stride + d + l]);
+            for (int l = 0; l < W; ++l)
+                out[d + l] = acc[l] * inv;
+        }
+    };
+    blocks(std::integral_constant<int, 4 * kLanes>{});
+    blocks(std::integral_constant<int, kLanes>{});
     for (; d < n; ++d) {
         float acc = 0;
         for (int64_t j = 0; j < keys; ++j)

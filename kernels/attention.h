@@ -1,4 +1,4 @@
-// Attention of a few new query positions against cached keys and values, for inference:
+// Attention of new query positions against cached keys and values, for inference:
 //   out[b, h, i] = Σ_j softmax_j(scale · q[b, h, i] · k[b, kvh, j] + mask[b, i, j]) · v[b, kvh, j]
 // with grouped-query heads: query head h reads kv head h / groups. One call covers a range of
 // units, a unit being one (batch row, kv head) pair and a block of up to 16 of its groups ·
@@ -8,14 +8,14 @@
 // Why: torch's batched matmul on the [batch, kv_heads, ...] views of a KV cache runs one small
 // GEMM call per (row, head) pair, with a tensor view each, and materialises the scores; at batch
 // 64 a decode step of the built-in reasoner spent more time there than in all its linears, and
-// the prefill of 64 prompts of 60 tokens 1.5x longer than here (docs/speed.md).
+// the prefill of 64 prompts of 60 tokens 2x longer than here (docs/generation.md).
 //
-// attention_ref is the reference (double accumulation, std::exp in double); attention_forward is
-// the fast one (float32, eight independent partial sums a dot product summed in a fixed order, so
-// any compiler's vectorisation gives the same bits). Both treat the mask as additive; a row whose
-// every key is masked with the most negative float gets the mean of its values, as torch's
-// softmax of equal scores does. The caller splits the units over its threads; concurrent calls
-// on disjoint unit ranges are safe.
+// attention_ref is the reference (double accumulation, std::exp in double, every key);
+// attention_forward the fast paths (float32 with sums in a fixed order, so a unit's result does
+// not depend on how the units are split; a polynomial e^x; masked keys at either end of a query's
+// range skipped). Both treat the mask as additive; a query whose every key is masked with the
+// most negative float gets the mean of its values, as torch's softmax of equal scores does. The
+// caller splits the units over its threads; concurrent calls on disjoint unit ranges are safe.
 //
 // Check: tst_kernels_attention (against attention_ref on odd shapes, masks, strides, groups,
 // float32 and INT8 caches).

@@ -31,6 +31,21 @@ int64_t countFusedCalls(qb::Transformer &model, int64_t rows)
     return n;
 }
 
+// Logits [1, 1, vocab] of one greedy decoding step after the prompt's cached prefill (the step's
+// attention reads the cache: the fused kernel's when the fused kernels are on).
+at::Tensor decodeStepLogits(qb::Transformer &model, const std::vector<int64_t> &prompt,
+                            qb::KvCacheFormat format)
+{
+    c10::InferenceMode inference;
+    qb::KVCache cache;
+    cache.allocate(model.config(), 1, int64_t(prompt.size()) + 1, format);
+    qb::ForwardOptions o;
+    o.cache = &cache;
+    const auto next
+        = model.forward(at::tensor(prompt, at::kLong).unsqueeze(0), o).select(1, -1).argmax(-1);
+    return model.forward(next.view({1, 1}), o);
+}
+
 } // namespace
 
 Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,
@@ -81,23 +96,15 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
         c.maxLogitAbs = std::max(c.maxLogitAbs, lr.abs().max().item<double>());
     }
     // One decoding step after a cached prefill (the step's attention is the fused kernel's).
-    {
-        c10::InferenceMode inference;
-        for (const auto &p : ids) {
-            at::Tensor logits[2];
-            for (int fused = 0; fused < 2; ++fused) {
-                qb::setFusedKernelsEnabled(fused == 1);
-                qb::setInt8ActivationKernels(fused == 1 && int8Activations);
-                qb::KVCache cache;
-                qb::ForwardOptions o;
-                o.cache = &cache;
-                const auto prompt = at::tensor(p, at::kLong).unsqueeze(0);
-                const auto next = bundle.model->forward(prompt, o).select(1, -1).argmax(-1);
-                logits[fused] = bundle.model->forward(next.view({1, 1}), o);
-            }
-            c.maxDecodeLogitDiff
-                = std::max(c.maxDecodeLogitDiff, (logits[1] - logits[0]).abs().max().item<double>());
+    for (const auto &p : ids) {
+        at::Tensor logits[2];
+        for (int fused = 0; fused < 2; ++fused) {
+            qb::setFusedKernelsEnabled(fused == 1);
+            qb::setInt8ActivationKernels(fused == 1 && int8Activations);
+            logits[fused] = decodeStepLogits(*bundle.model, p, qb::KvCacheFormat::Fp32);
         }
+        c.maxDecodeLogitDiff
+            = std::max(c.maxDecodeLogitDiff, (logits[1] - logits[0]).abs().max().item<double>());
     }
     qb::setFusedKernelsEnabled(true);
     qb::setInt8ActivationKernels(false);
@@ -122,19 +129,11 @@ CacheComparison compareInt8Cache(int prompts, int batch, int maxNewTokens)
         auto &out = fused ? c.fused : c.reference;
         out = qb::generate(*bundle.model, ids, d, bundle.endTokens(), batch);
     }
-    c10::InferenceMode inference;
     for (const auto &p : ids) {
         at::Tensor logits[2];
         for (int fused = 0; fused < 2; ++fused) {
             qb::setFusedKernelsEnabled(fused == 1);
-            qb::KVCache cache;
-            cache.allocate(bundle.model->config(), 1, int64_t(p.size()) + 1,
-                           qb::KvCacheFormat::Int8);
-            qb::ForwardOptions o;
-            o.cache = &cache;
-            const auto prompt = at::tensor(p, at::kLong).unsqueeze(0);
-            const auto next = bundle.model->forward(prompt, o).select(1, -1).argmax(-1);
-            logits[fused] = bundle.model->forward(next.view({1, 1}), o);
+            logits[fused] = decodeStepLogits(*bundle.model, p, qb::KvCacheFormat::Int8);
         }
         c.maxDecodeLogitDiff
             = std::max(c.maxDecodeLogitDiff, (logits[1] - logits[0]).abs().max().item<double>());
