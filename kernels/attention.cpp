@@ -135,6 +135,35 @@ KeyRange live_keys(const float *mask, int64_t keys)
     return begin == end ? KeyRange{0, keys} : KeyRange{begin, end};
 }
 
+// What the fast paths read for query row r of unit n: its vector, and the keys, values, scales
+// and mask from its first live key on.
+template <typename T>
+struct QueryView
+{
+    const float *q, *mask; // mask null when none
+    int64_t keys;          // live keys
+    const T *k, *v;
+    const float *k_scale, *v_scale; // null for float32
+    float *out;
+};
+
+template <typename T>
+QueryView<T> query_view(const AttentionArgs &a, const Unit &n, int64_t r)
+{
+    const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
+    const float *mask = a.mask ? a.mask + n.b * a.mask_batch + i * a.mask_query : nullptr;
+    const KeyRange live = live_keys(mask, a.keys);
+    const UnitKV<T> kv = unit_kv<T>(a, n.b, n.kvh);
+    return {a.q + n.b * a.q_batch + head * a.q_head + i * a.q_query,
+            mask ? mask + live.begin : nullptr,
+            live.end - live.begin,
+            kv.k + live.begin * a.k_key,
+            kv.v + live.begin * a.v_key,
+            kv.k_scale ? kv.k_scale + live.begin : nullptr,
+            kv.v_scale ? kv.v_scale + live.begin : nullptr,
+            a.out + n.b * a.out_batch + head * a.out_head + i * a.out_query};
+}
+
 // Eight independent partial sums (one AVX2 register), added in a fixed tree.
 template <typename T>
 inline float dot8(const float *x, const T *y, int64_t n)
@@ -289,21 +318,14 @@ QB_TARGET_AVX2 float hsum_avx2(__m256 v)
 template <typename T>
 QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, float *s)
 {
-    const int64_t chunks = a.head_dim / 8, b = n.b, kvh = n.kvh;
+    const int64_t chunks = a.head_dim / 8;
     const __m256 scale = _mm256_set1_ps(a.scale);
     for (int64_t r = n.row_begin; r < n.row_end; ++r) {
-        const int64_t head = kvh * a.groups + r / a.queries, i = r % a.queries;
-        const float *q = a.q + b * a.q_batch + head * a.q_head + i * a.q_query;
-        const float *mask = a.mask ? a.mask + b * a.mask_batch + i * a.mask_query : nullptr;
-        const KeyRange live = live_keys(mask, a.keys);
-        const int64_t keys = live.end - live.begin;
-        const UnitKV<T> kv = unit_kv<T>(a, b, kvh);
-        const T *k = kv.k + live.begin * a.k_key;
-        const T *v = kv.v + live.begin * a.v_key;
-        const float *k_scale = kv.k_scale ? kv.k_scale + live.begin : nullptr;
-        const float *v_scale = kv.v_scale ? kv.v_scale + live.begin : nullptr;
-        if (mask)
-            mask += live.begin;
+        const QueryView<T> view = query_view<T>(a, n, r);
+        const float *q = view.q, *mask = view.mask, *k_scale = view.k_scale,
+                    *v_scale = view.v_scale;
+        const T *k = view.k, *v = view.v;
+        const int64_t keys = view.keys;
         __m256 top8 = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
         int64_t j = 0;
         for (; j + 8 <= keys; j += 8) {
@@ -344,7 +366,7 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
             for (; j < keys; ++j)
                 s[j] *= v_scale[j];
         }
-        float *out = a.out + b * a.out_batch + head * a.out_head + i * a.out_query;
+        float *out = view.out;
         int64_t c = 0;
         for (; c + 4 <= chunks; c += 4) {
             __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
@@ -393,32 +415,20 @@ void attention_portable(const AttentionArgs &a, int64_t unit_begin, int64_t unit
 {
     for (int64_t u = unit_begin; u < unit_end; ++u) {
         const Unit n = unit_of(a, u);
-        const UnitKV<T> kv = unit_kv<T>(a, n.b, n.kvh);
         for (int64_t r = n.row_begin; r < n.row_end; ++r) {
-            const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
-            const float *q = a.q + n.b * a.q_batch + head * a.q_head + i * a.q_query;
-            const float *mask = a.mask ? a.mask + n.b * a.mask_batch + i * a.mask_query : nullptr;
-            const KeyRange live = live_keys(mask, a.keys);
-            const int64_t keys = live.end - live.begin;
-            const T *k = kv.k + live.begin * a.k_key;
-            const T *v = kv.v + live.begin * a.v_key;
-            const float *k_scale = kv.k_scale ? kv.k_scale + live.begin : nullptr;
-            const float *v_scale = kv.v_scale ? kv.v_scale + live.begin : nullptr;
-            if (mask)
-                mask += live.begin;
+            const QueryView<T> view = query_view<T>(a, n, r);
             float top = -std::numeric_limits<float>::infinity();
-            for (int64_t j = 0; j < keys; ++j) {
-                s[j] = dot8(q, k + j * a.k_key, a.head_dim) * a.scale
-                        * (k_scale ? k_scale[j] : 1.0f)
-                    + (mask ? mask[j] : 0.0f);
+            for (int64_t j = 0; j < view.keys; ++j) {
+                s[j] = dot8(view.q, view.k + j * a.k_key, a.head_dim) * a.scale
+                        * (view.k_scale ? view.k_scale[j] : 1.0f)
+                    + (view.mask ? view.mask[j] : 0.0f);
                 top = std::max(top, s[j]);
             }
-            const float sum = exp_shifted(s, keys, top);
-            if (v_scale)
-                for (int64_t j = 0; j < keys; ++j)
-                    s[j] *= v_scale[j];
-            weighted_values(s, v, keys, a.v_key, a.head_dim, sum,
-                            a.out + n.b * a.out_batch + head * a.out_head + i * a.out_query);
+            const float sum = exp_shifted(s, view.keys, top);
+            if (view.v_scale)
+                for (int64_t j = 0; j < view.keys; ++j)
+                    s[j] *= view.v_scale[j];
+            weighted_values(s, view.v, view.keys, a.v_key, a.head_dim, sum, view.out);
         }
     }
 }

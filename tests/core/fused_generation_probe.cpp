@@ -31,6 +31,15 @@ int64_t countFusedCalls(qb::Transformer &model, int64_t rows)
     return n;
 }
 
+// The first n generated GSM-style test questions, encoded.
+std::vector<std::vector<int64_t>> promptIds(const qb::ModelBundle &bundle, int n)
+{
+    std::vector<std::vector<int64_t>> ids;
+    for (const auto &p : qb::data::generateGsmProblems({}, qb::data::Split::Test, n))
+        ids.push_back(bundle.codec->encode(p.record.question));
+    return ids;
+}
+
 // Logits [1, 1, vocab] of one greedy decoding step after the prompt's cached prefill (the step's
 // attention reads the cache: the fused kernel's when the fused kernels are on).
 at::Tensor decodeStepLogits(qb::Transformer &model, const std::vector<int64_t> &prompt,
@@ -58,12 +67,7 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
         qb::quantizeModel(*bundle.model, spec, {});
     }
 
-    qb::data::GsmGeneratorOptions g;
-    const auto problems = qb::data::generateGsmProblems(g, qb::data::Split::Test, prompts);
-    std::vector<std::vector<int64_t>> ids;
-    for (const auto &p : problems)
-        ids.push_back(bundle.codec->encode(p.record.question));
-
+    const auto ids = promptIds(bundle, prompts);
     qb::DecodingConfig d;
     d.strategy = "greedy";
     d.maxNewTokens = maxNewTokens;
@@ -114,11 +118,7 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
 CacheComparison compareInt8Cache(int prompts, int batch, int maxNewTokens)
 {
     auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
-    const auto problems
-        = qb::data::generateGsmProblems({}, qb::data::Split::Test, prompts);
-    std::vector<std::vector<int64_t>> ids;
-    for (const auto &p : problems)
-        ids.push_back(bundle.codec->encode(p.record.question));
+    const auto ids = promptIds(bundle, prompts);
     qb::DecodingConfig d;
     d.strategy = "greedy";
     d.maxNewTokens = maxNewTokens;
