@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include "model/fused_attention.h"
+#include "model/fused_layer_ops.h"
 
 #include "util/error.h"
 
@@ -149,6 +150,8 @@ int64_t Transformer::weightBytes() const
 at::Tensor Transformer::rmsNorm(const at::Tensor &x, const std::string &weightName) const
 {
     const auto &w = m_tensors.at(weightName);
+    if (fusedLayerOpsApply(x) && !w.requires_grad())
+        return fusedRmsNorm(x, w, m_config.rmsNormEps);
     auto variance = x.pow(2).mean(-1, /*keepdim=*/true);
     return x * at::rsqrt(variance + m_config.rmsNormEps) * w;
 }
@@ -158,19 +161,25 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
 {
     const auto &c = m_config;
     const int64_t b = x.size(0), t = x.size(1), hd = c.headDim;
-    auto q = linear(layerName(layer, "self_attn.q_proj")).forward(x)
-                 .view({b, t, c.numHeads, hd}).transpose(1, 2);
-    auto k = linear(layerName(layer, "self_attn.k_proj")).forward(x)
-                 .view({b, t, c.numKvHeads, hd}).transpose(1, 2);
+    const auto qLinear = linear(layerName(layer, "self_attn.q_proj")).forward(x);
+    const auto kLinear = linear(layerName(layer, "self_attn.k_proj")).forward(x);
     auto v = linear(layerName(layer, "self_attn.v_proj")).forward(x)
                  .view({b, t, c.numKvHeads, hd}).transpose(1, 2);
-    if (c.qkNorm) { // Qwen3: RMSNorm over each head's vector, before rotary
-        q = rmsNorm(q, layerName(layer, "self_attn.q_norm.weight"));
-        k = rmsNorm(k, layerName(layer, "self_attn.k_norm.weight"));
-    }
+    at::Tensor q, k;
     // cos, sin: [b, 1, t, hd]
-    q = q * cos + rotateHalf(q) * sin;
-    k = k * cos + rotateHalf(k) * sin;
+    if (!c.qkNorm && fusedLayerOpsApply(qLinear) && fusedLayerOpsApply(kLinear)) {
+        q = fusedRotary(qLinear, cos, sin, c.numHeads, hd);
+        k = fusedRotary(kLinear, cos, sin, c.numKvHeads, hd);
+    } else {
+        q = qLinear.view({b, t, c.numHeads, hd}).transpose(1, 2);
+        k = kLinear.view({b, t, c.numKvHeads, hd}).transpose(1, 2);
+        if (c.qkNorm) { // Qwen3: RMSNorm over each head's vector, before rotary
+            q = rmsNorm(q, layerName(layer, "self_attn.q_norm.weight"));
+            k = rmsNorm(k, layerName(layer, "self_attn.k_norm.weight"));
+        }
+        q = q * cos + rotateHalf(q) * sin;
+        k = k * cos + rotateHalf(k) * sin;
+    }
     if (fusedAttentionApplies(q, k, v)) {
         const double scale = 1.0 / std::sqrt(double(hd));
         at::Tensor out;
@@ -202,7 +211,9 @@ at::Tensor Transformer::mlp(int64_t layer, const at::Tensor &x)
 {
     auto gate = linear(layerName(layer, "mlp.gate_proj")).forward(x);
     auto up = linear(layerName(layer, "mlp.up_proj")).forward(x);
-    return linear(layerName(layer, "mlp.down_proj")).forward(at::silu(gate) * up);
+    const bool fused = fusedLayerOpsApply(gate) && fusedLayerOpsApply(up);
+    return linear(layerName(layer, "mlp.down_proj"))
+        .forward(fused ? fusedSiluMul(gate, up) : at::silu(gate) * up);
 }
 
 at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &options)
