@@ -5,7 +5,8 @@
 // --model defaults to resources/tiny-reasoner; --quant quantizes every linear first with the
 // method's default settings (e.g. int8, nf4, int); --dump writes the generated ids of every
 // question (one line each) so two builds can be compared token for token.
-// Prints one line per batch size (tokens, seconds, tokens/s) and writes --json FILE.
+// Prints one line per batch size (tokens, seconds, tokens/s, correct answers, seconds spent in
+// the prefills) and writes --json FILE.
 #include "api/runtime.h"
 #include "data/gsm_generator.h"
 #include "eval/evaluator.h"
@@ -60,21 +61,25 @@ int main(int argc, char **argv)
     nlohmann::json out = nlohmann::json::array();
     std::stringstream batches(a["batches"]);
     std::string item;
-    std::printf("%6s %8s %8s %10s %8s\n", "batch", "tokens", "seconds", "tokens/s", "correct");
+    std::printf("%6s %8s %8s %10s %8s %10s\n", "batch", "tokens", "seconds", "tokens/s", "correct",
+                "prefill s");
     std::vector<eval::Completion> last;
     while (std::getline(batches, item, ',')) {
         const int batch = std::stoi(item);
         double seconds = 0;
-        last = eval::complete(eval::refOf(bundle), prompts, d, stops, batch, {}, &seconds);
+        GenerationStats stats;
+        last = eval::complete(eval::refOf(bundle), prompts, d, stops, batch, {}, &seconds, &stats);
         int64_t tokens = 0, correct = 0;
         for (size_t i = 0; i < last.size(); ++i) {
             tokens += static_cast<int64_t>(last[i].ids.size());
             correct += eval::scoreCompletion(set, i, last[i].text).strictCorrect;
         }
-        std::printf("%6d %8lld %8.3f %10.0f %8lld\n", batch, (long long)tokens, seconds,
-                    tokens / seconds, (long long)correct);
+        std::printf("%6d %8lld %8.3f %10.0f %8lld %10.3f\n", batch, (long long)tokens, seconds,
+                    tokens / seconds, (long long)correct, stats.prefillSeconds);
         out.push_back({{"batch", batch}, {"tokens", tokens}, {"seconds", seconds},
                        {"tokens_per_second", tokens / seconds}, {"correct", correct},
+                       {"prefill_seconds", stats.prefillSeconds},
+                       {"prefill_tokens", stats.prefillTokens},
                        {"n", last.size()}, {"quant", a["quant"]}, {"kv_cache", a["kv-cache"]},
                        {"refill", d.refill}, {"threads", rt.threads}});
     }
