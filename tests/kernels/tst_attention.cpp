@@ -8,6 +8,8 @@
 // against the reference over the decoded values.
 #include "kernels/attention.h"
 
+#include "support/test_support.h"
+
 #include <QtTest>
 
 #include <cmath>
@@ -23,16 +25,6 @@ namespace {
 // float32 sums of <= 128 terms and the polynomial exp (relative error ~1e-7) against double:
 // relative to the largest |value| of the head.
 constexpr double kRelTolerance = 1e-5;
-
-std::vector<float> normal(int64_t n, unsigned seed, float sd = 1.0f)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, sd);
-    std::vector<float> v(static_cast<size_t>(n));
-    for (auto &x : v)
-        x = dist(rng);
-    return v;
-}
 
 // A problem with its storage: q [b, heads, t, d] contiguous; k, v [b, kvh, capacity, d] (the
 // first `keys` positions used); mask [b, t, keys] or one row broadcast over t; out as q. The
@@ -70,7 +62,7 @@ Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t k
 {
     Problem p;
     const int64_t heads = kvh * groups;
-    p.q = normal(b * heads * t * d, seed);
+    p.q = qbtest::normalValues(b * heads * t * d, seed);
     quantizedValues(b * kvh * capacity, d, seed + 1, p.k8, p.ks, p.k);
     quantizedValues(b * kvh * capacity, d, seed + 2, p.v8, p.vs, p.v);
     p.out.assign(static_cast<size_t>(b * heads * t * d), std::nanf(""));

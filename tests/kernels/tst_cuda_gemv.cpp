@@ -10,26 +10,17 @@
 #include "kernels/int_group.h"
 #include "kernels/nf4.h"
 
+#include "support/test_support.h"
+
 #include <QtTest>
 
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
 using namespace qb::kernels;
 
 namespace {
-
-std::vector<float> normal(std::int64_t n, unsigned seed, float sd = 1.0f)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, sd);
-    std::vector<float> v(static_cast<std::size_t>(n));
-    for (auto &x : v)
-        x = dist(rng);
-    return v;
-}
 
 // GPU against the reference for m rows: float32 sums in another order than the reference's
 // double ones, so within 2e-5 of sum |x w| (one wrong weight moves y by far more).
@@ -43,7 +34,7 @@ void check(const FusedWeight &w, const std::string &name)
     std::vector<float> wt(static_cast<std::size_t>(w.cols * w.rows)); // W^T, decoded
     fused_linear_ref(noBias, eye.data(), w.cols, wt.data(), 0, w.rows);
     for (std::int64_t m : {1, 3, 17}) {
-        const auto x = normal(m * w.cols, unsigned(m + w.cols));
+        const auto x = qbtest::normalValues(m * w.cols, unsigned(m + w.cols));
         std::vector<float> ref(static_cast<std::size_t>(m * w.rows)), gpu(ref.size());
         fused_linear_ref(w, x.data(), m, ref.data(), 0, w.rows);
         const CudaStatus s = cuda_fused_linear_host(w, x.data(), m, gpu.data());
@@ -81,10 +72,10 @@ private Q_SLOTS:
     void int8Rows()
     {
         const std::int64_t rows = 37, cols = 1000;
-        const auto w = normal(rows * cols, 1, 0.05f);
+        const auto w = qbtest::normalValues(rows * cols, 1, 0.0f, 0.05f);
         std::vector<std::int8_t> q(w.size());
         std::vector<float> scales(rows);
-        const auto bias = normal(rows, 2);
+        const auto bias = qbtest::normalValues(rows, 2);
         quantize_int8_rowwise_ref(w.data(), rows, cols, q.data(), scales.data());
         check(fused_weight_int8_row(q.data(), scales.data(), rows, cols, bias.data()), "int8");
     }
@@ -92,7 +83,7 @@ private Q_SLOTS:
     void intGroups()
     {
         const std::int64_t rows = 19, cols = 300;
-        const auto w = normal(rows * cols, 3, 0.05f);
+        const auto w = qbtest::normalValues(rows * cols, 3, 0.0f, 0.05f);
         for (int bits : {2, 3, 4, 8})
             for (int group : {32, 128, 0})
                 for (int mode = 0; mode < 3; ++mode) { // sym, asym, asym + zeros_f
@@ -117,7 +108,7 @@ private Q_SLOTS:
     void blockwise4()
     {
         const std::int64_t rows = 11, cols = 257, n = rows * cols;
-        const auto w = normal(n, 4, 0.05f);
+        const auto w = qbtest::normalValues(n, 4, 0.0f, 0.05f);
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (bool dq : {false, true}) {
                 std::vector<std::uint8_t> packed(blockwise4_packed_bytes(n));

@@ -14,6 +14,8 @@
 #include "kernels/nf4.h"
 #include "kernels/read_bandwidth.h"
 
+#include "support/test_support.h"
+
 #include <QtTest>
 
 #include <array>
@@ -33,16 +35,6 @@ namespace {
 constexpr double kRelTolerance = 2e-5;
 constexpr double kAbsTolerance = 1e-6;
 
-std::vector<float> normal(std::int64_t n, unsigned seed, float mean = 0.0f, float sd = 1.0f)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(mean, sd);
-    std::vector<float> v(static_cast<std::size_t>(n));
-    for (auto &x : v)
-        x = dist(rng);
-    return v;
-}
-
 // A quantized weight with its storage kept alive.
 struct Packed
 {
@@ -57,11 +49,11 @@ Packed int8Row(std::int64_t rows, std::int64_t cols, unsigned seed)
 {
     Packed p;
     p.name = "int8 " + std::to_string(rows) + "x" + std::to_string(cols);
-    const auto w = normal(rows * cols, seed, 0.0f, 0.05f);
+    const auto w = qbtest::normalValues(rows * cols, seed, 0.0f, 0.05f);
     p.q8.resize(w.size());
     p.scales.resize(rows);
     quantize_int8_rowwise_ref(w.data(), rows, cols, p.q8.data(), p.scales.data());
-    p.bias = normal(rows, seed + 1);
+    p.bias = qbtest::normalValues(rows, seed + 1);
     p.w = fused_weight_int8_row(p.q8.data(), p.scales.data(), rows, cols, p.bias.data());
     return p;
 }
@@ -75,7 +67,7 @@ Packed intGroup(std::int64_t rows, std::int64_t cols, int bits, int group, bool 
         + (symmetric ? " sym " : " asym ") + (realZeros ? "zeros_f " : "") + std::to_string(rows)
         + "x" + std::to_string(cols);
     const IntGroupConfig cfg{bits, group, symmetric};
-    const auto w = normal(rows * cols, seed, 0.01f, 0.05f);
+    const auto w = qbtest::normalValues(rows * cols, seed, 0.01f, 0.05f);
     const std::int64_t groups = int_group_groups_per_row(cfg, cols);
     p.packed.resize(static_cast<std::size_t>(rows * int_group_row_bytes(bits, cols)));
     p.scales.resize(static_cast<std::size_t>(rows * groups));
@@ -91,7 +83,7 @@ Packed intGroup(std::int64_t rows, std::int64_t cols, int bits, int group, bool 
             z = u(rng);
     }
     if (seed % 2)
-        p.bias = normal(rows, seed + 3);
+        p.bias = qbtest::normalValues(rows, seed + 3);
     p.w = fused_weight_int_group(p.packed.data(), p.scales.data(),
                                  symmetric ? nullptr : p.zerosU8.data(),
                                  realZeros ? p.zerosF.data() : nullptr, bits, group, rows, cols,
@@ -106,7 +98,7 @@ Packed blockwise4(Codebook4 kind, std::int64_t rows, std::int64_t cols, int bloc
     p.name = std::string(kind == Codebook4::Nf4 ? "nf4" : "fp4") + " b" + std::to_string(block)
         + (doubleQuant ? " dq " : " ") + std::to_string(rows) + "x" + std::to_string(cols);
     const std::int64_t n = rows * cols;
-    const auto w = normal(n, seed, 0.0f, 0.05f);
+    const auto w = qbtest::normalValues(n, seed, 0.0f, 0.05f);
     p.packed.resize(static_cast<std::size_t>(blockwise4_packed_bytes(n)));
     p.absmax.resize(static_cast<std::size_t>(blockwise4_num_blocks(n, block)));
     quantize_blockwise4_ref(kind, w.data(), n, block, p.packed.data(), p.absmax.data());
@@ -159,7 +151,7 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
     const FusedWeight &w = p.w;
     const auto dense = decodedByReference(w);
     for (std::int64_t m : {1, 2, 3, 4, 5, 9, 33}) {
-        const auto x = normal(m * w.cols, unsigned(m * 7 + w.cols));
+        const auto x = qbtest::normalValues(m * w.cols, unsigned(m * 7 + w.cols));
         std::vector<float> ref(static_cast<std::size_t>(m * w.rows));
         fused_linear_ref(w, x.data(), m, ref.data(), 0, w.rows);
         for (KernelPath path : paths) {
@@ -213,7 +205,7 @@ void checkQ8(const Packed &p)
             }
         }
     for (std::int64_t m : {1, 2, 3, 4, 5, 9}) {
-        auto x = normal(m * w.cols, unsigned(m * 11 + w.cols));
+        auto x = qbtest::normalValues(m * w.cols, unsigned(m * 11 + w.cols));
         x[0] = 9.0f; // an outlier: its block's scale grows, the others' do not
         const Q8Input in = q8_prepare_input(w, x.data(), m);
         std::vector<float> ref(static_cast<std::size_t>(m * w.rows)), floatRef(ref.size());
@@ -378,7 +370,7 @@ private Q_SLOTS:
 
     void streamSumMatchesDouble()
     {
-        const auto v = normal(100003, 5);
+        const auto v = qbtest::normalValues(100003, 5);
         double want = 0.0;
         for (float x : v)
             want += x;
@@ -427,7 +419,7 @@ private Q_SLOTS:
     {
         // Per block of 32: d = absmax / 127, |x - d q| <= d / 2, the largest |q| is 127.
         const auto p = intGroup(2, 192, 4, 64, false, false, 41);
-        auto x = normal(3 * 192, 42);
+        auto x = qbtest::normalValues(3 * 192, 42);
         x[5] = -40.0f;
         for (const Packed *pp : {&p}) {
             const Q8Input in = q8_prepare_input(pp->w, x.data(), 3);
@@ -483,7 +475,7 @@ private Q_SLOTS:
         const auto nf4 = blockwise4(Codebook4::Nf4, 3, 192, 64, true, 64);
         for (const Packed *p : {&i8, &i4, &g32, &nf4})
             for (std::int64_t m : {1, 3, 7}) {
-                auto x = normal(m * 192, unsigned(m + 70));
+                auto x = qbtest::normalValues(m * 192, unsigned(m + 70));
                 std::fill_n(x.begin() + 64, 64, 0.0f); // a whole zero chunk
                 x[5] = 50.0f;
                 for (int k = 0; k < 32; ++k) // block of columns 128..191 (natural order): ties

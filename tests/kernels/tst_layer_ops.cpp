@@ -6,26 +6,17 @@
 #include "kernels/rotary.h"
 #include "kernels/silu_mul.h"
 
+#include "support/test_support.h"
+
 #include <QtTest>
 
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 using namespace qb::kernels;
 
 namespace {
-
-std::vector<float> normal(int64_t n, unsigned seed, float sd = 1.0f)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, sd);
-    std::vector<float> v(static_cast<size_t>(n));
-    for (auto &x : v)
-        x = dist(rng);
-    return v;
-}
 
 // Largest |a - b| / (|b| + floor) over the elements.
 double worstRelative(const std::vector<float> &a, const std::vector<float> &b, double floor)
@@ -65,8 +56,8 @@ private Q_SLOTS:
     {
         for (int64_t cols : {1, 7, 8, 9, 256, 333}) {
             const int64_t rows = 5;
-            const auto x = normal(rows * cols, unsigned(cols), 3.0f);
-            const auto w = normal(cols, unsigned(cols) + 1);
+            const auto x = qbtest::normalValues(rows * cols, unsigned(cols), 0.0f, 3.0f);
+            const auto w = qbtest::normalValues(cols, unsigned(cols) + 1);
             std::vector<float> y(x.size()), ref(x.size());
             rms_norm_ref(x.data(), w.data(), 1e-5f, ref.data(), rows, cols);
             rms_norm(x.data(), w.data(), 1e-5f, y.data(), rows, cols);
@@ -94,9 +85,9 @@ private Q_SLOTS:
     void rotaryMatchesReference()
     {
         for (auto [positions, heads, d] : {std::tuple{3, 8, 32}, {5, 1, 2}, {2, 3, 6}, {4, 2, 64}}) {
-            const auto x = normal(positions * heads * d, unsigned(d));
-            const auto c = normal(positions * d, unsigned(d) + 1);
-            const auto s = normal(positions * d, unsigned(d) + 2);
+            const auto x = qbtest::normalValues(positions * heads * d, unsigned(d));
+            const auto c = qbtest::normalValues(positions * d, unsigned(d) + 1);
+            const auto s = qbtest::normalValues(positions * d, unsigned(d) + 2);
             std::vector<float> y(x.size()), ref(x.size());
             rotary_ref(x.data(), c.data(), s.data(), ref.data(), positions, heads, d);
             rotary(x.data(), c.data(), s.data(), y.data(), positions, heads, d);
@@ -133,12 +124,12 @@ private Q_SLOTS:
     void siluMulMatchesReference()
     {
         for (int64_t n : {1, 7, 8, 9, 1000, 40960}) {
-            auto g = normal(n, unsigned(n), 4.0f);
+            auto g = qbtest::normalValues(n, unsigned(n), 0.0f, 4.0f);
             if (n >= 8) { // the tails of the polynomial's range and beyond
                 g[0] = -100.0f, g[1] = -87.5f, g[2] = -30.0f, g[3] = 30.0f, g[4] = 100.0f;
                 g[5] = 1e-8f, g[6] = -1e-8f;
             }
-            const auto u = normal(n, unsigned(n) + 1);
+            const auto u = qbtest::normalValues(n, unsigned(n) + 1);
             std::vector<float> y(n), ref(n);
             silu_mul_ref(g.data(), u.data(), ref.data(), n);
             silu_mul(g.data(), u.data(), y.data(), n);

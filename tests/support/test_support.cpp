@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
@@ -58,6 +59,16 @@ fs::path binDir()
     if (const char *env = std::getenv("QB_BIN_DIR"); env && *env)
         return env;
     return fs::current_path();
+}
+
+std::vector<float> normalValues(std::int64_t n, unsigned seed, float mean, float sd)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(mean, sd);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (auto &x : v)
+        x = dist(rng);
+    return v;
 }
 
 } // namespace qbtest
