@@ -183,12 +183,13 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
     if (fusedAttentionApplies(q, k, v)) {
         const double scale = 1.0 / std::sqrt(double(hd));
         at::Tensor out;
-        if (cache && fusedAttentionReads(cache->format()))
+        if (cache && fusedAttentionReads(cache->format())) {
             out = fusedAttention(q, cache->writeStored(layer, k, v), mask, scale);
-        else if (cache)
-            std::tie(k, v) = cache->write(layer, k, v);
-        if (!out.defined())
+        } else {
+            if (cache)
+                std::tie(k, v) = cache->write(layer, k, v);
             out = fusedAttention(q, k, v, mask, scale);
+        }
         return linear(layerName(layer, "self_attn.o_proj")).forward(out);
     }
     if (cache)
