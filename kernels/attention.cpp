@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -38,7 +39,22 @@ Unit unit_of(const AttentionArgs &a, int64_t u)
             std::min(a.groups * a.queries, (block + 1) * kUnitRows)};
 }
 
-// One unit's keys and values as stored: float32, or int8 codes with a scale per key.
+// Packed INT4 cache codes: one byte holds elements 2i (low nibble) and 2i + 1, each stored as
+// code + 8 (KVCache's int4 layout). Pointers to it count bytes; element d of a row is in byte d / 2.
+struct Int4Pair
+{
+    std::uint8_t byte;
+};
+
+// Element d of a stored row as a float (before the row's scale).
+inline float element(const float *row, int64_t d) { return row[d]; }
+inline float element(const int8_t *row, int64_t d) { return row[d]; }
+inline float element(const Int4Pair *row, int64_t d)
+{
+    return static_cast<float>(((row[d / 2].byte >> (4 * (d & 1))) & 15) - 8);
+}
+
+// One unit's keys and values as stored: float32, or codes with a scale per key.
 template <typename T>
 struct UnitKV
 {
@@ -49,13 +65,18 @@ struct UnitKV
 template <typename T>
 UnitKV<T> unit_kv(const AttentionArgs &a, int64_t b, int64_t kvh)
 {
-    if constexpr (std::is_same_v<T, float>)
-        return {a.k + b * a.k_batch + kvh * a.k_head, a.v + b * a.v_batch + kvh * a.v_head,
-                nullptr, nullptr};
-    else
-        return {a.k8 + b * a.k_batch + kvh * a.k_head, a.v8 + b * a.v_batch + kvh * a.v_head,
-                a.k_scale + b * a.k_scale_batch + kvh * a.k_scale_head,
-                a.v_scale + b * a.v_scale_batch + kvh * a.v_scale_head};
+    const int64_t k0 = b * a.k_batch + kvh * a.k_head, v0 = b * a.v_batch + kvh * a.v_head;
+    if constexpr (std::is_same_v<T, float>) {
+        return {a.k + k0, a.v + v0, nullptr, nullptr};
+    } else {
+        const float *ks = a.k_scale + b * a.k_scale_batch + kvh * a.k_scale_head;
+        const float *vs = a.v_scale + b * a.v_scale_batch + kvh * a.v_scale_head;
+        if constexpr (std::is_same_v<T, int8_t>)
+            return {a.k8 + k0, a.v8 + v0, ks, vs};
+        else
+            return {reinterpret_cast<const Int4Pair *>(a.k4) + k0,
+                    reinterpret_cast<const Int4Pair *>(a.v4) + v0, ks, vs};
+    }
 }
 
 } // namespace
@@ -75,13 +96,18 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
         const Unit n = unit_of(a, u);
         const UnitKV<float> f = a.k ? unit_kv<float>(a, n.b, n.kvh) : UnitKV<float>{};
         const UnitKV<int8_t> c = a.k8 ? unit_kv<int8_t>(a, n.b, n.kvh) : UnitKV<int8_t>{};
+        const UnitKV<Int4Pair> h = a.k4 ? unit_kv<Int4Pair>(a, n.b, n.kvh) : UnitKV<Int4Pair>{};
         auto key = [&](int64_t j, int64_t d) {
-            return f.k ? double(f.k[j * a.k_key + d])
-                       : double(c.k[j * a.k_key + d]) * double(c.k_scale[j]);
+            if (f.k)
+                return double(f.k[j * a.k_key + d]);
+            const double code = c.k ? element(c.k + j * a.k_key, d) : element(h.k + j * a.k_key, d);
+            return code * double(c.k ? c.k_scale[j] : h.k_scale[j]);
         };
         auto value = [&](int64_t j, int64_t d) {
-            return f.v ? double(f.v[j * a.v_key + d])
-                       : double(c.v[j * a.v_key + d]) * double(c.v_scale[j]);
+            if (f.v)
+                return double(f.v[j * a.v_key + d]);
+            const double code = c.v ? element(c.v + j * a.v_key, d) : element(h.v + j * a.v_key, d);
+            return code * double(c.v ? c.v_scale[j] : h.v_scale[j]);
         };
         for (int64_t r = n.row_begin; r < n.row_end; ++r) {
             const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
@@ -173,9 +199,9 @@ inline float dot8(const float *x, const T *y, int64_t n)
     int64_t d = 0;
     for (; d + kLanes <= n; d += kLanes)
         for (int l = 0; l < kLanes; ++l)
-            acc[l] += x[d + l] * static_cast<float>(y[d + l]);
+            acc[l] += x[d + l] * element(y, d + l);
     for (int l = 0; d < n; ++d, ++l)
-        acc[l] += x[d] * static_cast<float>(y[d]);
+        acc[l] += x[d] * element(y, d);
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
@@ -207,7 +233,7 @@ void weighted_values(const float *p, const T *v, int64_t keys, int64_t stride, i
             float acc[W] = {};
             for (int64_t j = 0; j < keys; ++j)
                 for (int l = 0; l < W; ++l)
-                    acc[l] += p[j] * static_cast<float>(v[j * stride + d + l]);
+                    acc[l] += p[j] * element(v + j * stride, d + l);
             for (int l = 0; l < W; ++l)
                 out[d + l] = acc[l] * inv;
         }
@@ -217,7 +243,7 @@ void weighted_values(const float *p, const T *v, int64_t keys, int64_t stride, i
     for (; d < n; ++d) {
         float acc = 0;
         for (int64_t j = 0; j < keys; ++j)
-            acc += p[j] * static_cast<float>(v[j * stride + d]);
+            acc += p[j] * element(v + j * stride, d);
         out[d] = acc * inv;
     }
 }
@@ -226,16 +252,28 @@ void weighted_values(const float *p, const T *v, int64_t keys, int64_t stride, i
 #define QB_ATTENTION_AVX2 1
 #define QB_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
-// Eight dot products q · k_j (j < 8) of head_dim = 8 · chunks values: eight accumulators, then
-// one transposing reduction to a vector of the eight sums.
-// Eight stored values as floats (int8 codes: sign-extended and converted).
-QB_TARGET_AVX2 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
-QB_TARGET_AVX2 inline __m256 load8(const int8_t *p)
+// Elements d .. d + 7 of a stored row as floats (before the row's scale); d is a multiple of 8.
+QB_TARGET_AVX2 inline __m256 load8(const float *row, int64_t d) { return _mm256_loadu_ps(row + d); }
+QB_TARGET_AVX2 inline __m256 load8(const int8_t *row, int64_t d)
 {
     return _mm256_cvtepi32_ps(
-        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + d))));
+}
+// Four bytes, eight nibbles: lane l takes bits 4l .. 4l + 3 of the little-endian word (element
+// d + l), minus the offset 8.
+QB_TARGET_AVX2 inline __m256 load8(const Int4Pair *row, int64_t d)
+{
+    std::uint32_t word;
+    std::memcpy(&word, row + d / 2, sizeof word);
+    const __m256i nibbles = _mm256_and_si256(
+        _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(word)),
+                          _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+        _mm256_set1_epi32(15));
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(nibbles, _mm256_set1_epi32(8)));
 }
 
+// Eight dot products q · k_j (j < 8) of head_dim = 8 · chunks values: eight accumulators, then
+// one transposing reduction to a vector of the eight sums.
 template <typename T>
 QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const T *k, int64_t stride,
                                         int64_t chunks)
@@ -246,7 +284,7 @@ QB_TARGET_AVX2 inline __m256 dots8_avx2(const float *q, const T *k, int64_t stri
     for (int64_t c = 0; c < chunks; ++c) {
         const __m256 qc = _mm256_loadu_ps(q + 8 * c);
         for (int j = 0; j < 8; ++j)
-            acc[j] = _mm256_fmadd_ps(qc, load8(k + j * stride + 8 * c), acc[j]);
+            acc[j] = _mm256_fmadd_ps(qc, load8(k + j * stride, 8 * c), acc[j]);
     }
     const __m256 s01 = _mm256_hadd_ps(acc[0], acc[1]), s23 = _mm256_hadd_ps(acc[2], acc[3]);
     const __m256 s45 = _mm256_hadd_ps(acc[4], acc[5]), s67 = _mm256_hadd_ps(acc[6], acc[7]);
@@ -261,7 +299,7 @@ QB_TARGET_AVX2 inline float dot_avx2(const float *q, const T *k, int64_t chunks)
 {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t c = 0; c < chunks; ++c)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), load8(k + 8 * c), acc);
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), load8(k, 8 * c), acc);
     const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     const __m128 s = _mm_add_ps(h, _mm_movehl_ps(h, h));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
@@ -330,13 +368,13 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         int64_t c = 0;
         for (; c + 4 <= chunks; c += 4) {
             __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-            const T *vj = v + 8 * c;
+            const T *vj = v;
             for (int64_t jj = 0; jj < keys; ++jj, vj += a.v_key) {
                 const __m256 p = _mm256_broadcast_ss(s + jj);
-                o0 = _mm256_fmadd_ps(p, load8(vj), o0);
-                o1 = _mm256_fmadd_ps(p, load8(vj + 8), o1);
-                o2 = _mm256_fmadd_ps(p, load8(vj + 16), o2);
-                o3 = _mm256_fmadd_ps(p, load8(vj + 24), o3);
+                o0 = _mm256_fmadd_ps(p, load8(vj, 8 * c), o0);
+                o1 = _mm256_fmadd_ps(p, load8(vj, 8 * c + 8), o1);
+                o2 = _mm256_fmadd_ps(p, load8(vj, 8 * c + 16), o2);
+                o3 = _mm256_fmadd_ps(p, load8(vj, 8 * c + 24), o3);
             }
             _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o0, inv));
             _mm256_storeu_ps(out + 8 * c + 8, _mm256_mul_ps(o1, inv));
@@ -345,9 +383,9 @@ QB_TARGET_AVX2 void attention_unit_avx2(const AttentionArgs &a, const Unit &n, f
         }
         for (; c < chunks; ++c) {
             __m256 o = _mm256_setzero_ps();
-            const T *vj = v + 8 * c;
+            const T *vj = v;
             for (int64_t jj = 0; jj < keys; ++jj, vj += a.v_key)
-                o = _mm256_fmadd_ps(_mm256_broadcast_ss(s + jj), load8(vj), o);
+                o = _mm256_fmadd_ps(_mm256_broadcast_ss(s + jj), load8(vj, 8 * c), o);
             _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o, inv));
         }
     }
@@ -418,6 +456,8 @@ void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_
         attention_ref(a, unit_begin, unit_end);
     else if (a.k8)
         attention_fast<int8_t>(a, unit_begin, unit_end, path);
+    else if (a.k4)
+        attention_fast<Int4Pair>(a, unit_begin, unit_end, path);
     else
         attention_fast<float>(a, unit_begin, unit_end, path);
 }

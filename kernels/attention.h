@@ -18,7 +18,7 @@
 // caller splits the units over its threads; concurrent calls on disjoint unit ranges are safe.
 //
 // Check: tst_kernels_attention (against attention_ref on odd shapes, masks, strides, groups,
-// float32 and INT8 caches).
+// float32, INT8 and INT4 caches).
 // Benchmark: bench_generate (batch 64 decode of the built-in reasoner).
 #pragma once
 
@@ -43,10 +43,13 @@ struct AttentionArgs
     int64_t k_batch = 0, k_head = 0, k_key = 0;
     const float *v = nullptr; // [batch, kv_heads, keys, head_dim]
     int64_t v_batch = 0, v_head = 0, v_key = 0;
-    // An INT8 cache instead of k and v (which are then null): key = k8 · k_scale, one scale per
-    // (row, kv head, key), k8/v8 with the strides above, scales [batch, kv_heads, keys] with
-    // the key stride 1. Read as stored: nothing is decoded to a float32 copy.
+    // A quantized cache instead of k and v (which are then null), read as stored (nothing is
+    // decoded to a float32 copy), one scale per (row, kv head, key): INT8, key = k8 · k_scale,
+    // or packed INT4, key = (nibble - 8) · k_scale with element 2i in the low nibble of byte i
+    // (KVCache's layouts). k8/v8 take the strides above in elements, k4/v4 in bytes; scales
+    // [batch, kv_heads, keys] with the key stride 1.
     const int8_t *k8 = nullptr, *v8 = nullptr;
+    const uint8_t *k4 = nullptr, *v4 = nullptr;
     const float *k_scale = nullptr, *v_scale = nullptr;
     int64_t k_scale_batch = 0, k_scale_head = 0, v_scale_batch = 0, v_scale_head = 0;
     const float *mask = nullptr; // additive [batch, queries, keys], or null (0 stride: broadcast)

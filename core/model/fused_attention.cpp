@@ -19,7 +19,8 @@ bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::T
 
 bool fusedAttentionReads(KvCacheFormat format)
 {
-    return format == KvCacheFormat::Fp32 || format == KvCacheFormat::Int8;
+    return format == KvCacheFormat::Fp32 || format == KvCacheFormat::Int8
+        || format == KvCacheFormat::Int4;
 }
 
 namespace {
@@ -87,17 +88,30 @@ at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Te
 at::Tensor fusedAttention(const at::Tensor &q, const KVCache::Stored &kv, const at::Tensor &mask,
                           double scale)
 {
-    if (!kv.keyScales.defined())
+    if (kv.format == KvCacheFormat::Fp32)
         return fusedAttention(q, kv.keys, kv.values, mask, scale);
-    checkShapes(q, kv.keys, kv.values);
-    TORCH_CHECK(kv.keys.scalar_type() == at::kChar && kv.values.scalar_type() == at::kChar
+    TORCH_CHECK(fusedAttentionReads(kv.format), "fusedAttention: the ",
+                kvCacheFormatName(kv.format), " cache is read decoded (KVCache::write)");
+    const bool int4 = kv.format == KvCacheFormat::Int4;
+    // INT4 stores two elements a byte: head_dim / 2 bytes a position.
+    const int64_t headDim = kv.keys.size(3) * (int4 ? 2 : 1);
+    TORCH_CHECK(q.dim() == 4 && kv.keys.dim() == 4 && kv.values.sizes() == kv.keys.sizes()
+                    && kv.keys.size(0) == q.size(0) && headDim == q.size(3)
+                    && kv.keys.scalar_type() == (int4 ? at::kByte : at::kChar)
+                    && kv.values.scalar_type() == kv.keys.scalar_type()
                     && kv.keys.stride(3) == 1 && kv.values.stride(3) == 1
                     && kv.keyScales.stride(2) == 1 && kv.valueScales.stride(2) == 1,
-                "fusedAttention: a stored cache must be int8 codes with contiguous heads");
+                "fusedAttention: q ", q.sizes(), " over a ", kvCacheFormatName(kv.format),
+                " cache of ", kv.keys.sizes());
     kernels::AttentionArgs a;
-    a.k8 = kv.keys.data_ptr<int8_t>();
+    if (int4) {
+        a.k4 = kv.keys.data_ptr<uint8_t>();
+        a.v4 = kv.values.data_ptr<uint8_t>();
+    } else {
+        a.k8 = kv.keys.data_ptr<int8_t>();
+        a.v8 = kv.values.data_ptr<int8_t>();
+    }
     a.k_batch = kv.keys.stride(0), a.k_head = kv.keys.stride(1), a.k_key = kv.keys.stride(2);
-    a.v8 = kv.values.data_ptr<int8_t>();
     a.v_batch = kv.values.stride(0), a.v_head = kv.values.stride(1),
     a.v_key = kv.values.stride(2);
     a.k_scale = kv.keyScales.data_ptr<float>();

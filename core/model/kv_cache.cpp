@@ -164,7 +164,8 @@ KVCache::Stored KVCache::writeStored(int64_t layer, const at::Tensor &k, const a
     put(l.keys, k);
     put(l.values, v);
     const int64_t columns = m_length + t;
-    Stored out{l.keys.data.narrow(2, 0, columns), l.values.data.narrow(2, 0, columns), {}, {}};
+    Stored out{m_format, l.keys.data.narrow(2, 0, columns), l.values.data.narrow(2, 0, columns),
+               {}, {}};
     if (l.keys.scales.defined()) {
         out.keyScales = l.keys.scales.narrow(2, 0, columns);
         out.valueScales = l.values.scales.narrow(2, 0, columns);

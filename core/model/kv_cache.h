@@ -49,6 +49,7 @@ public:
     // (undefined for Fp32). For attention kernels that read the codes (model/fused_attention.h).
     struct Stored
     {
+        KvCacheFormat format = KvCacheFormat::Fp32;
         at::Tensor keys, values, keyScales, valueScales;
     };
     Stored writeStored(int64_t layer, const at::Tensor &k, const at::Tensor &v);

@@ -115,14 +115,15 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
     return c;
 }
 
-CacheComparison compareInt8Cache(int prompts, int batch, int maxNewTokens)
+CacheComparison compareQuantizedCache(const std::string &format, int prompts, int batch,
+                                      int maxNewTokens)
 {
     auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
     const auto ids = promptIds(bundle, prompts);
     qb::DecodingConfig d;
     d.strategy = "greedy";
     d.maxNewTokens = maxNewTokens;
-    d.kvCache = qb::KvCacheFormat::Int8;
+    d.kvCache = qb::kvCacheFormatFromName(format);
     CacheComparison c;
     for (bool fused : {true, false}) {
         qb::setFusedKernelsEnabled(fused);
@@ -133,7 +134,7 @@ CacheComparison compareInt8Cache(int prompts, int batch, int maxNewTokens)
         at::Tensor logits[2];
         for (int fused = 0; fused < 2; ++fused) {
             qb::setFusedKernelsEnabled(fused == 1);
-            logits[fused] = decodeStepLogits(*bundle.model, p, qb::KvCacheFormat::Int8);
+            logits[fused] = decodeStepLogits(*bundle.model, p, d.kvCache);
         }
         c.maxDecodeLogitDiff
             = std::max(c.maxDecodeLogitDiff, (logits[1] - logits[0]).abs().max().item<double>());

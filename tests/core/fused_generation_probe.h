@@ -28,16 +28,17 @@ struct Comparison
 Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,
                    bool int8Activations = false);
 
-// The float32 built-in model with an INT8 KV cache, greedy: the fused attention reads the codes
-// and scales as stored (KVCache::writeStored), the reference (fused kernels off) decodes the
-// cache to float32 and runs torch's attention. Generations both ways, and the largest logit
-// difference of one cached decoding step after each prompt.
+// The float32 built-in model with a quantized KV cache ("int8" or "int4"), greedy: the fused
+// attention reads the codes and scales as stored (KVCache::writeStored), the reference (fused
+// kernels off) decodes the cache to float32 and runs torch's attention. Generations both ways,
+// and the largest logit difference of one cached decoding step after each prompt.
 struct CacheComparison
 {
     std::vector<std::vector<int64_t>> fused, reference;
     double maxDecodeLogitDiff = 0, maxLogitAbs = 0;
 };
-CacheComparison compareInt8Cache(int prompts, int batch, int maxNewTokens);
+CacheComparison compareQuantizedCache(const std::string &format, int prompts, int batch,
+                                      int maxNewTokens);
 
 // One INT4 g128 linear of the built-in model with int8 activations on: the largest difference
 // between its output for 40 rows at once and row by row (must be 0: each row is rounded and

@@ -4,7 +4,7 @@
 // counts around the 8-key blocks, grouped-query heads, several query positions, strided views
 // (a cache with room beyond its keys), per-query and broadcast masks, causal masks with left
 // padding (whose masked ends the fast paths skip), query rows over several units, split unit
-// ranges; a float32 cache and an INT8 one (codes and a scale per position, read as stored)
+// ranges; float32, INT8 and packed INT4 caches (codes and a scale per position, read as stored)
 // against the reference over the decoded values.
 #include "kernels/attention.h"
 
@@ -28,20 +28,32 @@ constexpr double kRelTolerance = 1e-5;
 
 // A problem with its storage: q [b, heads, t, d] contiguous; k, v [b, kvh, capacity, d] (the
 // first `keys` positions used); mask [b, t, keys] or one row broadcast over t; out as q. The
-// keys and values are int8 codes times a scale per (row, head, position), held both ways: as
-// codes and scales (k8, v8, ks, vs) and decoded to float32 (k, v).
+// keys and values are integer codes times a scale per (row, head, position), held three ways:
+// int8 codes (k8, v8), packed INT4 as KVCache stores it (k4, v4: code + 8, element 2i in the low
+// nibble; only when the codes are within -7..7) with the scales (ks, vs), and decoded to float32
+// (k, v).
 struct Problem
 {
     std::vector<float> q, k, v, mask, out, ks, vs;
     std::vector<int8_t> k8, v8;
+    std::vector<uint8_t> k4, v4;
     AttentionArgs a;
 };
 
-void quantizedValues(int64_t positions, int64_t d, unsigned seed, std::vector<int8_t> &codes,
-                     std::vector<float> &scales, std::vector<float> &decoded)
+enum class Cache { Float32, Int8, Int4 };
+
+const char *cacheName(Cache c)
+{
+    return c == Cache::Float32 ? "float32" : c == Cache::Int8 ? "int8" : "int4";
+}
+
+// Codes in -limit..limit (127 or 7) and a scale per position.
+void quantizedValues(int64_t positions, int64_t d, unsigned seed, int limit,
+                     std::vector<int8_t> &codes, std::vector<float> &scales,
+                     std::vector<float> &decoded)
 {
     std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> code(-127, 127);
+    std::uniform_int_distribution<int> code(-limit, limit);
     std::uniform_real_distribution<float> scale(0.005f, 0.03f);
     codes.resize(static_cast<size_t>(positions * d));
     scales.resize(static_cast<size_t>(positions));
@@ -57,14 +69,27 @@ void quantizedValues(int64_t positions, int64_t d, unsigned seed, std::vector<in
 
 enum MaskKind { NoMask, Random, RandomBroadcast, CausalPadded };
 
+std::vector<uint8_t> packInt4(const std::vector<int8_t> &codes)
+{
+    std::vector<uint8_t> packed(codes.size() / 2);
+    for (size_t i = 0; i < packed.size(); ++i)
+        packed[i] = static_cast<uint8_t>((codes[2 * i] + 8) | ((codes[2 * i + 1] + 8) << 4));
+    return packed;
+}
+
+// int4: codes within -7..7, also packed (head_dim even).
 Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t keys, int64_t d,
-                    int64_t capacity, int maskKind, unsigned seed)
+                    int64_t capacity, int maskKind, unsigned seed, bool int4 = false)
 {
     Problem p;
     const int64_t heads = kvh * groups;
     p.q = qbtest::normalValues(b * heads * t * d, seed);
-    quantizedValues(b * kvh * capacity, d, seed + 1, p.k8, p.ks, p.k);
-    quantizedValues(b * kvh * capacity, d, seed + 2, p.v8, p.vs, p.v);
+    quantizedValues(b * kvh * capacity, d, seed + 1, int4 ? 7 : 127, p.k8, p.ks, p.k);
+    quantizedValues(b * kvh * capacity, d, seed + 2, int4 ? 7 : 127, p.v8, p.vs, p.v);
+    if (int4) {
+        p.k4 = packInt4(p.k8);
+        p.v4 = packInt4(p.v8);
+    }
     p.out.assign(static_cast<size_t>(b * heads * t * d), std::nanf(""));
     AttentionArgs &a = p.a;
     a.batch = b, a.kv_heads = kvh, a.groups = groups, a.queries = t, a.keys = keys,
@@ -101,18 +126,26 @@ Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t k
     return p;
 }
 
-// Points the arguments at the float32 keys and values, or at the int8 codes and scales.
-void bind(Problem &p, bool int8 = false)
+// Points the arguments at the float32 keys and values, or at the codes and scales; INT4
+// strides count bytes.
+void bind(Problem &p, Cache cache = Cache::Float32)
 {
     p.a.q = p.q.data();
-    p.a.k = int8 ? nullptr : p.k.data();
-    p.a.v = int8 ? nullptr : p.v.data();
-    p.a.k8 = int8 ? p.k8.data() : nullptr;
-    p.a.v8 = int8 ? p.v8.data() : nullptr;
-    p.a.k_scale = int8 ? p.ks.data() : nullptr;
-    p.a.v_scale = int8 ? p.vs.data() : nullptr;
+    p.a.k = cache == Cache::Float32 ? p.k.data() : nullptr;
+    p.a.v = cache == Cache::Float32 ? p.v.data() : nullptr;
+    p.a.k8 = cache == Cache::Int8 ? p.k8.data() : nullptr;
+    p.a.v8 = cache == Cache::Int8 ? p.v8.data() : nullptr;
+    p.a.k4 = cache == Cache::Int4 ? p.k4.data() : nullptr;
+    p.a.v4 = cache == Cache::Int4 ? p.v4.data() : nullptr;
+    p.a.k_scale = cache == Cache::Float32 ? nullptr : p.ks.data();
+    p.a.v_scale = cache == Cache::Float32 ? nullptr : p.vs.data();
     p.a.mask = p.mask.empty() ? nullptr : p.mask.data();
     p.a.out = p.out.data();
+    const int64_t perElement = cache == Cache::Int4 ? 2 : 1;
+    const int64_t d = p.a.head_dim, capacity = p.a.k_scale_head;
+    p.a.k_batch = p.a.v_batch = p.a.kv_heads * capacity * d / perElement;
+    p.a.k_head = p.a.v_head = capacity * d / perElement;
+    p.a.k_key = p.a.v_key = d / perElement;
 }
 
 std::vector<KernelPath> pathsToTest()
@@ -219,42 +252,52 @@ private Q_SLOTS:
         QFETCH(int, headDim);
         QFETCH(int, mask);
         const int64_t batch = 3, capacity = keys + 5;
-        Problem ref = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7);
-        bind(ref);
-        attention_ref(ref.a, 0, attention_units(ref.a));
-        double top = 0;
-        for (float x : ref.v)
-            top = std::max(top, double(std::abs(x)));
-        // Every path over the float32 cache and over the int8 one (the reference also reads
-        // the codes: Scalar), against the reference over the decoded float32 values.
         std::vector<KernelPath> paths = pathsToTest();
         paths.insert(paths.begin(), KernelPath::Scalar);
-        for (bool int8 : {false, true})
-            for (KernelPath path : paths) {
-                if (path == KernelPath::Scalar && !int8)
-                    continue;
-                const QString what
-                    = QString("%1, %2 cache").arg(kernel_path_name(path)).arg(int8 ? "int8" : "float32");
-                Problem p
-                    = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7);
-                bind(p, int8);
-                // Two calls over split unit ranges, as the caller's threads make them.
-                const int64_t units = attention_units(p.a), split = units / 3;
-                attention_forward(p.a, 0, split, path);
-                attention_forward(p.a, split, units, path);
-                double worst = 0;
-                for (size_t i = 0; i < p.out.size(); ++i) {
-                    QVERIFY2(std::isfinite(p.out[i]), qPrintable(what));
-                    worst = std::max(worst, std::abs(double(p.out[i]) - double(ref.out[i])));
+        // Codes of 8 bits, read as float32 and as INT8; codes of 4 bits (even head_dim), read as
+        // INT8 and as packed INT4. Every path (the reference also reads the codes: Scalar)
+        // against the reference over the decoded float32 values.
+        for (bool small : {false, true}) {
+            if (small && headDim % 2)
+                continue;
+            Problem ref
+                = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7, small);
+            bind(ref);
+            attention_ref(ref.a, 0, attention_units(ref.a));
+            double top = 0;
+            for (float x : ref.v)
+                top = std::max(top, double(std::abs(x)));
+            const std::vector<Cache> caches = small ? std::vector{Cache::Int8, Cache::Int4}
+                                                    : std::vector{Cache::Float32, Cache::Int8};
+            for (Cache cache : caches)
+                for (KernelPath path : paths) {
+                    if (path == KernelPath::Scalar && cache == Cache::Float32)
+                        continue;
+                    const QString what = QString("%1, %2 cache, %3-bit codes")
+                                             .arg(kernel_path_name(path))
+                                             .arg(cacheName(cache))
+                                             .arg(small ? 4 : 8);
+                    Problem p = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity,
+                                            mask, 7, small);
+                    bind(p, cache);
+                    // Two calls over split unit ranges, as the caller's threads make them.
+                    const int64_t units = attention_units(p.a), split = units / 3;
+                    attention_forward(p.a, 0, split, path);
+                    attention_forward(p.a, split, units, path);
+                    double worst = 0;
+                    for (size_t i = 0; i < p.out.size(); ++i) {
+                        QVERIFY2(std::isfinite(p.out[i]), qPrintable(what));
+                        worst = std::max(worst, std::abs(double(p.out[i]) - double(ref.out[i])));
+                    }
+                    QVERIFY2(worst <= kRelTolerance * top,
+                             qPrintable(QString("%1: max diff %2 of values up to %3")
+                                            .arg(what).arg(worst).arg(top)));
+                    // One call gives the same bits as the split ones.
+                    std::vector<float> split2 = p.out;
+                    attention_forward(p.a, 0, units, path);
+                    QVERIFY2(p.out == split2, qPrintable(what));
                 }
-                QVERIFY2(worst <= kRelTolerance * top,
-                         qPrintable(QString("%1: max diff %2 of values up to %3")
-                                        .arg(what).arg(worst).arg(top)));
-                // One call gives the same bits as the split ones.
-                std::vector<float> split2 = p.out;
-                attention_forward(p.a, 0, units, path);
-                QVERIFY2(p.out == split2, qPrintable(what));
-            }
+        }
     }
 
     // A mask must change the result (the test above would pass with a path that ignored it if
