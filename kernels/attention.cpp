@@ -1,6 +1,7 @@
 #include "kernels/attention.h"
 
 #include "kernels/exp_approx.h"
+#include "kernels/fp8_e4m3.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -46,12 +47,32 @@ struct Int4Pair
     std::uint8_t byte;
 };
 
+// FP8 e4m3 cache codes (kernels/fp8_e4m3.h); the cache never stores the NaN codes.
+struct E4m3
+{
+    std::uint8_t byte;
+};
+
 // Element d of a stored row as a float (before the row's scale).
 inline float element(const float *row, int64_t d) { return row[d]; }
 inline float element(const int8_t *row, int64_t d) { return row[d]; }
 inline float element(const Int4Pair *row, int64_t d)
 {
     return static_cast<float>(((row[d / 2].byte >> (4 * (d & 1))) & 15) - 8);
+}
+// Exponent and mantissa moved into float32's fields and rebiased (7 -> 127); exponent 0 is
+// subnormal, mantissa · 2^-9.
+inline float element(const E4m3 *row, int64_t d)
+{
+    const std::uint32_t b = row[d].byte, em = b & 0x7F;
+    float magnitude;
+    if (em < 8) {
+        magnitude = static_cast<float>(em) * (1.0f / 512.0f);
+    } else {
+        const std::uint32_t bits = (em << 20) + (120u << 23);
+        std::memcpy(&magnitude, &bits, sizeof magnitude);
+    }
+    return (b & 0x80) ? -magnitude : magnitude;
 }
 
 // One unit's keys and values as stored: float32, or codes with a scale per key.
@@ -73,9 +94,12 @@ UnitKV<T> unit_kv(const AttentionArgs &a, int64_t b, int64_t kvh)
         const float *vs = a.v_scale + b * a.v_scale_batch + kvh * a.v_scale_head;
         if constexpr (std::is_same_v<T, int8_t>)
             return {a.k8 + k0, a.v8 + v0, ks, vs};
-        else
+        else if constexpr (std::is_same_v<T, Int4Pair>)
             return {reinterpret_cast<const Int4Pair *>(a.k4) + k0,
                     reinterpret_cast<const Int4Pair *>(a.v4) + v0, ks, vs};
+        else
+            return {reinterpret_cast<const E4m3 *>(a.k_e4m3) + k0,
+                    reinterpret_cast<const E4m3 *>(a.v_e4m3) + v0, ks, vs};
     }
 }
 
@@ -97,17 +121,25 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
         const UnitKV<float> f = a.k ? unit_kv<float>(a, n.b, n.kvh) : UnitKV<float>{};
         const UnitKV<int8_t> c = a.k8 ? unit_kv<int8_t>(a, n.b, n.kvh) : UnitKV<int8_t>{};
         const UnitKV<Int4Pair> h = a.k4 ? unit_kv<Int4Pair>(a, n.b, n.kvh) : UnitKV<Int4Pair>{};
+        const UnitKV<E4m3> e = a.k_e4m3 ? unit_kv<E4m3>(a, n.b, n.kvh) : UnitKV<E4m3>{};
+        // FP8 codes through fp8_e4m3.h's own decoder, not element()'s.
         auto key = [&](int64_t j, int64_t d) {
             if (f.k)
                 return double(f.k[j * a.k_key + d]);
-            const double code = c.k ? element(c.k + j * a.k_key, d) : element(h.k + j * a.k_key, d);
-            return code * double(c.k ? c.k_scale[j] : h.k_scale[j]);
+            if (c.k)
+                return double(c.k[j * a.k_key + d]) * double(c.k_scale[j]);
+            if (h.k)
+                return double(element(h.k + j * a.k_key, d)) * double(h.k_scale[j]);
+            return double(fp8_e4m3_decode_ref(e.k[j * a.k_key + d].byte)) * double(e.k_scale[j]);
         };
         auto value = [&](int64_t j, int64_t d) {
             if (f.v)
                 return double(f.v[j * a.v_key + d]);
-            const double code = c.v ? element(c.v + j * a.v_key, d) : element(h.v + j * a.v_key, d);
-            return code * double(c.v ? c.v_scale[j] : h.v_scale[j]);
+            if (c.v)
+                return double(c.v[j * a.v_key + d]) * double(c.v_scale[j]);
+            if (h.v)
+                return double(element(h.v + j * a.v_key, d)) * double(h.v_scale[j]);
+            return double(fp8_e4m3_decode_ref(e.v[j * a.v_key + d].byte)) * double(e.v_scale[j]);
         };
         for (int64_t r = n.row_begin; r < n.row_end; ++r) {
             const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
@@ -270,6 +302,20 @@ QB_TARGET_AVX2 inline __m256 load8(const Int4Pair *row, int64_t d)
                           _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
         _mm256_set1_epi32(15));
     return _mm256_cvtepi32_ps(_mm256_sub_epi32(nibbles, _mm256_set1_epi32(8)));
+}
+
+// element(E4m3) on eight lanes.
+QB_TARGET_AVX2 inline __m256 load8(const E4m3 *row, int64_t d)
+{
+    const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(row + d)));
+    const __m256i em = _mm256_and_si256(b, _mm256_set1_epi32(0x7F));
+    const __m256 normal = _mm256_castsi256_ps(
+        _mm256_add_epi32(_mm256_slli_epi32(em, 20), _mm256_set1_epi32(120 << 23)));
+    const __m256 subnormal = _mm256_mul_ps(_mm256_cvtepi32_ps(em), _mm256_set1_ps(1.0f / 512.0f));
+    const __m256 tiny = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(8), em));
+    const __m256 sign = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x80)), 24));
+    return _mm256_or_ps(_mm256_blendv_ps(normal, subnormal, tiny), sign);
 }
 
 // Eight dot products q · k_j (j < 8) of head_dim = 8 · chunks values: eight accumulators, then
@@ -458,6 +504,8 @@ void attention_forward(const AttentionArgs &a, int64_t unit_begin, int64_t unit_
         attention_fast<int8_t>(a, unit_begin, unit_end, path);
     else if (a.k4)
         attention_fast<Int4Pair>(a, unit_begin, unit_end, path);
+    else if (a.k_e4m3)
+        attention_fast<E4m3>(a, unit_begin, unit_end, path);
     else
         attention_fast<float>(a, unit_begin, unit_end, path);
 }

@@ -18,7 +18,7 @@
 // caller splits the units over its threads; concurrent calls on disjoint unit ranges are safe.
 //
 // Check: tst_kernels_attention (against attention_ref on odd shapes, masks, strides, groups,
-// float32, INT8 and INT4 caches).
+// float32, INT8, INT4 and FP8 caches).
 // Benchmark: bench_generate (batch 64 decode of the built-in reasoner).
 #pragma once
 
@@ -44,12 +44,13 @@ struct AttentionArgs
     const float *v = nullptr; // [batch, kv_heads, keys, head_dim]
     int64_t v_batch = 0, v_head = 0, v_key = 0;
     // A quantized cache instead of k and v (which are then null), read as stored (nothing is
-    // decoded to a float32 copy), one scale per (row, kv head, key): INT8, key = k8 · k_scale,
-    // or packed INT4, key = (nibble - 8) · k_scale with element 2i in the low nibble of byte i
-    // (KVCache's layouts). k8/v8 take the strides above in elements, k4/v4 in bytes; scales
-    // [batch, kv_heads, keys] with the key stride 1.
+    // decoded to a float32 copy), one scale per (row, kv head, key): INT8, key = k8 · k_scale;
+    // packed INT4, key = (nibble - 8) · k_scale with element 2i in the low nibble of byte i; or
+    // FP8 e4m3 codes (fp8_e4m3.h), key = decode(code) · k_scale (KVCache's layouts). The strides
+    // above count elements, bytes for INT4; scales [batch, kv_heads, keys], key stride 1.
     const int8_t *k8 = nullptr, *v8 = nullptr;
     const uint8_t *k4 = nullptr, *v4 = nullptr;
+    const uint8_t *k_e4m3 = nullptr, *v_e4m3 = nullptr;
     const float *k_scale = nullptr, *v_scale = nullptr;
     int64_t k_scale_batch = 0, k_scale_head = 0, v_scale_batch = 0, v_scale_head = 0;
     const float *mask = nullptr; // additive [batch, queries, keys], or null (0 stride: broadcast)

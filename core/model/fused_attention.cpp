@@ -20,7 +20,7 @@ bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::T
 bool fusedAttentionReads(KvCacheFormat format)
 {
     return format == KvCacheFormat::Fp32 || format == KvCacheFormat::Int8
-        || format == KvCacheFormat::Int4;
+        || format == KvCacheFormat::Int4 || format == KvCacheFormat::Fp8;
 }
 
 namespace {
@@ -92,12 +92,12 @@ at::Tensor fusedAttention(const at::Tensor &q, const KVCache::Stored &kv, const 
         return fusedAttention(q, kv.keys, kv.values, mask, scale);
     TORCH_CHECK(fusedAttentionReads(kv.format), "fusedAttention: the ",
                 kvCacheFormatName(kv.format), " cache is read decoded (KVCache::write)");
-    const bool int4 = kv.format == KvCacheFormat::Int4;
+    const bool int4 = kv.format == KvCacheFormat::Int4, fp8 = kv.format == KvCacheFormat::Fp8;
     // INT4 stores two elements a byte: head_dim / 2 bytes a position.
     const int64_t headDim = kv.keys.size(3) * (int4 ? 2 : 1);
     TORCH_CHECK(q.dim() == 4 && kv.keys.dim() == 4 && kv.values.sizes() == kv.keys.sizes()
                     && kv.keys.size(0) == q.size(0) && headDim == q.size(3)
-                    && kv.keys.scalar_type() == (int4 ? at::kByte : at::kChar)
+                    && kv.keys.scalar_type() == (int4 || fp8 ? at::kByte : at::kChar)
                     && kv.values.scalar_type() == kv.keys.scalar_type()
                     && kv.keys.stride(3) == 1 && kv.values.stride(3) == 1
                     && kv.keyScales.stride(2) == 1 && kv.valueScales.stride(2) == 1,
@@ -107,6 +107,9 @@ at::Tensor fusedAttention(const at::Tensor &q, const KVCache::Stored &kv, const 
     if (int4) {
         a.k4 = kv.keys.data_ptr<uint8_t>();
         a.v4 = kv.values.data_ptr<uint8_t>();
+    } else if (fp8) {
+        a.k_e4m3 = kv.keys.data_ptr<uint8_t>();
+        a.v_e4m3 = kv.values.data_ptr<uint8_t>();
     } else {
         a.k8 = kv.keys.data_ptr<int8_t>();
         a.v8 = kv.values.data_ptr<int8_t>();

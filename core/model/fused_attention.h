@@ -15,8 +15,8 @@ namespace qb {
 // Whether fusedAttention applies to the new positions' q, k, v: no gradient needed (training
 // keeps torch's differentiable path), float32 on the CPU, and the fused kernels on.
 bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v);
-// Whether fusedAttention reads a cache of this format as stored (float32, INT8 and INT4; an FP8
-// cache is decoded by KVCache::write first).
+// Whether fusedAttention reads a cache of this format as stored (float32, INT8, INT4, FP8: all
+// KVCache has; others would be decoded by KVCache::write first).
 bool fusedAttentionReads(KvCacheFormat format);
 
 // q: [b, heads, t, head_dim], k, v: [b, kv_heads, s, head_dim] float32 on the CPU (heads a
@@ -24,8 +24,8 @@ bool fusedAttentionReads(KvCacheFormat format);
 // undefined. Returns softmax(q kᵀ · scale + mask) v as [b, t, heads · head_dim] float32.
 at::Tensor fusedAttention(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v,
                           const at::Tensor &mask, double scale);
-// The same over a cache's stored columns (KVCache::writeStored) of a format it reads: INT8 or
-// packed INT4 codes and their scales straight, with no float32 copy of the cache.
+// The same over a cache's stored columns (KVCache::writeStored) of a format it reads: INT8,
+// packed INT4 or FP8 e4m3 codes and their scales straight, with no float32 copy of the cache.
 at::Tensor fusedAttention(const at::Tensor &q, const KVCache::Stored &kv, const at::Tensor &mask,
                           double scale);
 

@@ -28,7 +28,7 @@ struct Comparison
 Comparison compare(const std::string &methodJson, int prompts, int batch, int maxNewTokens,
                    bool int8Activations = false);
 
-// The float32 built-in model with a quantized KV cache ("int8" or "int4"), greedy: the fused
+// The float32 built-in model with a quantized KV cache ("int8", "int4" or "fp8"), greedy: the fused
 // attention reads the codes and scales as stored (KVCache::writeStored), the reference (fused
 // kernels off) decodes the cache to float32 and runs torch's attention. Generations both ways,
 // and the largest logit difference of one cached decoding step after each prompt.

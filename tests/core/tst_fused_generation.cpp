@@ -63,10 +63,11 @@ private Q_SLOTS:
         }
     }
 
-    // The fused attention reads an INT8 or INT4 cache's codes directly; the reference decodes
-    // them to float32 first. The same arithmetic up to float rounding, but a new position's keys
+    // The fused attention reads an INT8, INT4 or FP8 cache's codes directly; the reference
+    // decodes them to float32 first. The same arithmetic up to float rounding, but a new position's keys
     // and values are rounded to codes after the layers below, where the two paths differ by
-    // ~1e-5: an element on a rounding boundary then moves by a whole step (absmax / 127 or / 7),
+    // ~1e-5: an element on a rounding boundary then moves by a whole step (absmax / 127, / 7, or
+    // an FP8 step),
     // so logits differ by more than kLogitTolerance (measured 2.3e-3 for INT8 of logits up to 22;
     // the same with the codes decoded first, so it is not the code reading).
     void quantizedCacheReadAsStored_data()
@@ -74,6 +75,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("format");
         QTest::newRow("int8") << "int8";
         QTest::newRow("int4") << "int4";
+        QTest::newRow("fp8") << "fp8";
     }
 
     void quantizedCacheReadAsStored()

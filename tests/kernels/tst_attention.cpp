@@ -4,9 +4,10 @@
 // counts around the 8-key blocks, grouped-query heads, several query positions, strided views
 // (a cache with room beyond its keys), per-query and broadcast masks, causal masks with left
 // padding (whose masked ends the fast paths skip), query rows over several units, split unit
-// ranges; float32, INT8 and packed INT4 caches (codes and a scale per position, read as stored)
-// against the reference over the decoded values.
+// ranges; float32, INT8, packed INT4 and FP8 caches (codes and a scale per position, read as
+// stored) against the reference over the decoded values.
 #include "kernels/attention.h"
+#include "kernels/fp8_e4m3.h"
 
 #include "support/test_support.h"
 
@@ -28,23 +29,46 @@ constexpr double kRelTolerance = 1e-5;
 
 // A problem with its storage: q [b, heads, t, d] contiguous; k, v [b, kvh, capacity, d] (the
 // first `keys` positions used); mask [b, t, keys] or one row broadcast over t; out as q. The
-// keys and values are integer codes times a scale per (row, head, position), held three ways:
-// int8 codes (k8, v8), packed INT4 as KVCache stores it (k4, v4: code + 8, element 2i in the low
-// nibble; only when the codes are within -7..7) with the scales (ks, vs), and decoded to float32
-// (k, v).
+// keys and values are codes times a scale per (row, head, position), held as codes with the
+// scales (ks, vs) and decoded to float32 (k, v): int8 codes (k8, v8), also packed as KVCache
+// stores INT4 (k4, v4: code + 8, element 2i in the low nibble) when they are within -7..7, or
+// FP8 e4m3 codes (f8, g8: every code but the two NaNs, decoded by fp8_e4m3_decode_ref).
 struct Problem
 {
     std::vector<float> q, k, v, mask, out, ks, vs;
     std::vector<int8_t> k8, v8;
-    std::vector<uint8_t> k4, v4;
+    std::vector<uint8_t> k4, v4, f8, g8;
     AttentionArgs a;
 };
 
-enum class Cache { Float32, Int8, Int4 };
+enum class Cache { Float32, Int8, Int4, Fp8 };
+enum class Codes { Int8, Int4, Fp8 };
 
 const char *cacheName(Cache c)
 {
-    return c == Cache::Float32 ? "float32" : c == Cache::Int8 ? "int8" : "int4";
+    const char *names[] = {"float32", "int8", "int4", "fp8"};
+    return names[static_cast<int>(c)];
+}
+
+// FP8 codes and a scale per position.
+void fp8Values(int64_t positions, int64_t d, unsigned seed, std::vector<uint8_t> &codes,
+               std::vector<float> &scales, std::vector<float> &decoded)
+{
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> scale(0.002f, 0.01f);
+    codes.resize(static_cast<size_t>(positions * d));
+    scales.resize(static_cast<size_t>(positions));
+    decoded.resize(codes.size());
+    for (int64_t p = 0; p < positions; ++p) {
+        scales[p] = scale(rng);
+        for (int64_t i = 0; i < d; ++i) {
+            uint8_t c = static_cast<uint8_t>(rng());
+            if ((c & 0x7F) == 0x7F)
+                c ^= 1; // not NaN
+            codes[p * d + i] = c;
+            decoded[p * d + i] = fp8_e4m3_decode_ref(c) * scales[p];
+        }
+    }
 }
 
 // Codes in -limit..limit (127 or 7) and a scale per position.
@@ -77,16 +101,22 @@ std::vector<uint8_t> packInt4(const std::vector<int8_t> &codes)
     return packed;
 }
 
-// int4: codes within -7..7, also packed (head_dim even).
+// Codes::Int4: int8 codes within -7..7, also packed (head_dim even).
 Problem makeProblem(int64_t b, int64_t kvh, int64_t groups, int64_t t, int64_t keys, int64_t d,
-                    int64_t capacity, int maskKind, unsigned seed, bool int4 = false)
+                    int64_t capacity, int maskKind, unsigned seed, Codes codes = Codes::Int8)
 {
     Problem p;
     const int64_t heads = kvh * groups;
     p.q = qbtest::normalValues(b * heads * t * d, seed);
-    quantizedValues(b * kvh * capacity, d, seed + 1, int4 ? 7 : 127, p.k8, p.ks, p.k);
-    quantizedValues(b * kvh * capacity, d, seed + 2, int4 ? 7 : 127, p.v8, p.vs, p.v);
-    if (int4) {
+    if (codes == Codes::Fp8) {
+        fp8Values(b * kvh * capacity, d, seed + 1, p.f8, p.ks, p.k);
+        fp8Values(b * kvh * capacity, d, seed + 2, p.g8, p.vs, p.v);
+    } else {
+        const int limit = codes == Codes::Int4 ? 7 : 127;
+        quantizedValues(b * kvh * capacity, d, seed + 1, limit, p.k8, p.ks, p.k);
+        quantizedValues(b * kvh * capacity, d, seed + 2, limit, p.v8, p.vs, p.v);
+    }
+    if (codes == Codes::Int4) {
         p.k4 = packInt4(p.k8);
         p.v4 = packInt4(p.v8);
     }
@@ -137,6 +167,8 @@ void bind(Problem &p, Cache cache = Cache::Float32)
     p.a.v8 = cache == Cache::Int8 ? p.v8.data() : nullptr;
     p.a.k4 = cache == Cache::Int4 ? p.k4.data() : nullptr;
     p.a.v4 = cache == Cache::Int4 ? p.v4.data() : nullptr;
+    p.a.k_e4m3 = cache == Cache::Fp8 ? p.f8.data() : nullptr;
+    p.a.v_e4m3 = cache == Cache::Fp8 ? p.g8.data() : nullptr;
     p.a.k_scale = cache == Cache::Float32 ? nullptr : p.ks.data();
     p.a.v_scale = cache == Cache::Float32 ? nullptr : p.vs.data();
     p.a.mask = p.mask.empty() ? nullptr : p.mask.data();
@@ -254,31 +286,31 @@ private Q_SLOTS:
         const int64_t batch = 3, capacity = keys + 5;
         std::vector<KernelPath> paths = pathsToTest();
         paths.insert(paths.begin(), KernelPath::Scalar);
-        // Codes of 8 bits, read as float32 and as INT8; codes of 4 bits (even head_dim), read as
-        // INT8 and as packed INT4. Every path (the reference also reads the codes: Scalar)
-        // against the reference over the decoded float32 values.
-        for (bool small : {false, true}) {
-            if (small && headDim % 2)
+        // INT8 codes, read as float32 and as INT8; codes of 4 bits (even head_dim), read as INT8
+        // and as packed INT4; FP8 codes, read as FP8. Every path (the reference also reads the
+        // codes: Scalar) against the reference over the decoded float32 values.
+        for (Codes codes : {Codes::Int8, Codes::Int4, Codes::Fp8}) {
+            if (codes == Codes::Int4 && headDim % 2)
                 continue;
-            Problem ref
-                = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask, 7, small);
+            Problem ref = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity, mask,
+                                      7, codes);
             bind(ref);
             attention_ref(ref.a, 0, attention_units(ref.a));
             double top = 0;
             for (float x : ref.v)
                 top = std::max(top, double(std::abs(x)));
-            const std::vector<Cache> caches = small ? std::vector{Cache::Int8, Cache::Int4}
-                                                    : std::vector{Cache::Float32, Cache::Int8};
+            const std::vector<Cache> caches = codes == Codes::Int8
+                ? std::vector{Cache::Float32, Cache::Int8}
+                : codes == Codes::Int4 ? std::vector{Cache::Int8, Cache::Int4}
+                                       : std::vector{Cache::Fp8};
             for (Cache cache : caches)
                 for (KernelPath path : paths) {
                     if (path == KernelPath::Scalar && cache == Cache::Float32)
                         continue;
-                    const QString what = QString("%1, %2 cache, %3-bit codes")
-                                             .arg(kernel_path_name(path))
-                                             .arg(cacheName(cache))
-                                             .arg(small ? 4 : 8);
+                    const QString what
+                        = QString("%1, %2 cache").arg(kernel_path_name(path)).arg(cacheName(cache));
                     Problem p = makeProblem(batch, kvh, groups, queries, keys, headDim, capacity,
-                                            mask, 7, small);
+                                            mask, 7, codes);
                     bind(p, cache);
                     // Two calls over split unit ranges, as the caller's threads make them.
                     const int64_t units = attention_units(p.a), split = units / 3;
