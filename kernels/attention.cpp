@@ -103,6 +103,21 @@ UnitKV<T> unit_kv(const AttentionArgs &a, int64_t b, int64_t kvh)
     }
 }
 
+// Element d of key or value j of a unit in double, times its scale; FP8 codes through
+// fp8_e4m3.h's own decoder rather than element()'s.
+inline double ref_element(const float *row, int64_t d) { return row[d]; }
+inline double ref_element(const int8_t *row, int64_t d) { return row[d]; }
+inline double ref_element(const Int4Pair *row, int64_t d) { return element(row, d); }
+inline double ref_element(const E4m3 *row, int64_t d) { return fp8_e4m3_decode_ref(row[d].byte); }
+
+template <typename T>
+double ref_read(const AttentionArgs &a, const UnitKV<T> &u, bool value, int64_t j, int64_t d)
+{
+    const T *row = value ? u.v + j * a.v_key : u.k + j * a.k_key;
+    const float *scale = value ? u.v_scale : u.k_scale;
+    return ref_element(row, d) * (scale ? double(scale[j]) : 1.0);
+}
+
 } // namespace
 
 int64_t attention_units(const AttentionArgs &a) { return a.batch * a.kv_heads * row_blocks(a); }
@@ -122,25 +137,14 @@ void attention_ref(const AttentionArgs &a, int64_t unit_begin, int64_t unit_end)
         const UnitKV<int8_t> c = a.k8 ? unit_kv<int8_t>(a, n.b, n.kvh) : UnitKV<int8_t>{};
         const UnitKV<Int4Pair> h = a.k4 ? unit_kv<Int4Pair>(a, n.b, n.kvh) : UnitKV<Int4Pair>{};
         const UnitKV<E4m3> e = a.k_e4m3 ? unit_kv<E4m3>(a, n.b, n.kvh) : UnitKV<E4m3>{};
-        // FP8 codes through fp8_e4m3.h's own decoder, not element()'s.
-        auto key = [&](int64_t j, int64_t d) {
-            if (f.k)
-                return double(f.k[j * a.k_key + d]);
-            if (c.k)
-                return double(c.k[j * a.k_key + d]) * double(c.k_scale[j]);
-            if (h.k)
-                return double(element(h.k + j * a.k_key, d)) * double(h.k_scale[j]);
-            return double(fp8_e4m3_decode_ref(e.k[j * a.k_key + d].byte)) * double(e.k_scale[j]);
+        auto read = [&](bool value, int64_t j, int64_t d) {
+            return f.k ? ref_read(a, f, value, j, d)
+                 : c.k ? ref_read(a, c, value, j, d)
+                 : h.k ? ref_read(a, h, value, j, d)
+                       : ref_read(a, e, value, j, d);
         };
-        auto value = [&](int64_t j, int64_t d) {
-            if (f.v)
-                return double(f.v[j * a.v_key + d]);
-            if (c.v)
-                return double(c.v[j * a.v_key + d]) * double(c.v_scale[j]);
-            if (h.v)
-                return double(element(h.v + j * a.v_key, d)) * double(h.v_scale[j]);
-            return double(fp8_e4m3_decode_ref(e.v[j * a.v_key + d].byte)) * double(e.v_scale[j]);
-        };
+        auto key = [&](int64_t j, int64_t d) { return read(false, j, d); };
+        auto value = [&](int64_t j, int64_t d) { return read(true, j, d); };
         for (int64_t r = n.row_begin; r < n.row_end; ++r) {
             const int64_t head = n.kvh * a.groups + r / a.queries, i = r % a.queries;
             const float *q = a.q + n.b * a.q_batch + head * a.q_head + i * a.q_query;

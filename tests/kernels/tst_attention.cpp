@@ -50,45 +50,50 @@ const char *cacheName(Cache c)
     return names[static_cast<int>(c)];
 }
 
-// FP8 codes and a scale per position.
-void fp8Values(int64_t positions, int64_t d, unsigned seed, std::vector<uint8_t> &codes,
-               std::vector<float> &scales, std::vector<float> &decoded)
+// Codes from draw(rng) and a scale per position drawn from [lo, hi); decoded = decode(code) ·
+// scale.
+template <typename Code, typename Draw, typename Decode>
+void codedValues(int64_t positions, int64_t d, unsigned seed, float lo, float hi, Draw draw,
+                 Decode decode, std::vector<Code> &codes, std::vector<float> &scales,
+                 std::vector<float> &decoded)
 {
     std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> scale(0.002f, 0.01f);
+    std::uniform_real_distribution<float> scale(lo, hi);
     codes.resize(static_cast<size_t>(positions * d));
     scales.resize(static_cast<size_t>(positions));
     decoded.resize(codes.size());
     for (int64_t p = 0; p < positions; ++p) {
         scales[p] = scale(rng);
         for (int64_t i = 0; i < d; ++i) {
-            uint8_t c = static_cast<uint8_t>(rng());
-            if ((c & 0x7F) == 0x7F)
-                c ^= 1; // not NaN
-            codes[p * d + i] = c;
-            decoded[p * d + i] = fp8_e4m3_decode_ref(c) * scales[p];
+            codes[p * d + i] = draw(rng);
+            decoded[p * d + i] = decode(codes[p * d + i]) * scales[p];
         }
     }
 }
 
-// Codes in -limit..limit (127 or 7) and a scale per position.
+// FP8 codes: every byte but the two NaNs, decoded by fp8_e4m3_decode_ref.
+void fp8Values(int64_t positions, int64_t d, unsigned seed, std::vector<uint8_t> &codes,
+               std::vector<float> &scales, std::vector<float> &decoded)
+{
+    codedValues(
+        positions, d, seed, 0.002f, 0.01f,
+        [](std::mt19937 &rng) {
+            const auto c = static_cast<uint8_t>(rng());
+            return (c & 0x7F) == 0x7F ? static_cast<uint8_t>(c ^ 1) : c;
+        },
+        [](uint8_t c) { return fp8_e4m3_decode_ref(c); }, codes, scales, decoded);
+}
+
+// Integer codes in -limit..limit (127 or 7).
 void quantizedValues(int64_t positions, int64_t d, unsigned seed, int limit,
                      std::vector<int8_t> &codes, std::vector<float> &scales,
                      std::vector<float> &decoded)
 {
-    std::mt19937 rng(seed);
     std::uniform_int_distribution<int> code(-limit, limit);
-    std::uniform_real_distribution<float> scale(0.005f, 0.03f);
-    codes.resize(static_cast<size_t>(positions * d));
-    scales.resize(static_cast<size_t>(positions));
-    decoded.resize(codes.size());
-    for (int64_t p = 0; p < positions; ++p) {
-        scales[p] = scale(rng);
-        for (int64_t i = 0; i < d; ++i) {
-            codes[p * d + i] = static_cast<int8_t>(code(rng));
-            decoded[p * d + i] = codes[p * d + i] * scales[p];
-        }
-    }
+    codedValues(
+        positions, d, seed, 0.005f, 0.03f,
+        [&](std::mt19937 &rng) { return static_cast<int8_t>(code(rng)); },
+        [](int8_t c) { return static_cast<float>(c); }, codes, scales, decoded);
 }
 
 enum MaskKind { NoMask, Random, RandomBroadcast, CausalPadded };
