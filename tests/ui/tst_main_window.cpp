@@ -28,6 +28,18 @@ using nlohmann::json;
     } while (false)
 using qbui::NodeStatus;
 
+namespace {
+
+// The smoke project's generate node made to run for seconds: 256 prompts of 400 new tokens.
+void setLongGeneration(qbui::MainWindow &w)
+{
+    w.model()->setParam("gen", {"decoding", "max_new_tokens"}, 400);
+    w.model()->setParam("gen", {"prompts"},
+                        json(std::vector<std::string>(256, "Question: 2 + 3 =")));
+}
+
+} // namespace
+
 class TestMainWindow : public QObject
 {
     Q_OBJECT
@@ -150,8 +162,10 @@ private Q_SLOTS:
         qbui::MainWindow w;
         w.setInteractive(false);
         QVERIFY(w.openFile(m_smoke));
-        // Long enough to be caught running; a new seed keeps it out of the cache.
-        w.model()->setParam("gen", {"decoding", "max_new_tokens"}, 400);
+        // Long enough to be caught running (256 prompts of 400 tokens: ~2 s; two prompts took
+        // 48 ms once generation got faster, and the run ended before the cancel); a new seed
+        // keeps it out of the cache.
+        setLongGeneration(w);
         w.model()->setExperimentInfo("cancel", 99);
         QVERIFY(w.startRun());
         QTRY_VERIFY_WITH_TIMEOUT(w.nodeState("gen").status == NodeStatus::Running, 60000);
@@ -166,7 +180,7 @@ private Q_SLOTS:
         qbui::MainWindow w;
         w.setInteractive(false);
         QVERIFY(w.openFile(m_smoke));
-        w.model()->setParam("gen", {"decoding", "max_new_tokens"}, 400);
+        setLongGeneration(w);
         w.model()->setExperimentInfo("closing", 77);
         w.show();
         QVERIFY(w.startRun());
