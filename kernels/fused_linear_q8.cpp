@@ -263,24 +263,18 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
 {
     const std::int64_t blocks = w.cols / kBlock;
     const std::int64_t groups = w.format == FusedFormat::IntGroup ? w.groups_per_row() : 0;
-    if (w.format == FusedFormat::Blockwise4) {
-        // Σ_b absmax_b / 127 · Σ_{c∈b} book8[code_c] · d q_c.
-        const auto book = q8_codebook(w);
-        for (std::int64_t r = row_begin; r < row_end; ++r)
-            for (std::int64_t i = 0; i < in.m; ++i) {
-                const std::int8_t *qi = in.q.data() + i * w.cols;
-                double acc = 0.0;
-                for (std::int64_t k = 0; k < w.cols; ++k) {
-                    const std::int64_t c0 = k / kChunk * kChunk;
-                    const std::int64_t c = c0 + natural_column(true, k - c0);
-                    const double d = in.d[static_cast<std::size_t>(i * blocks + k / kBlock)];
-                    const double a = block_absmax(w, (r * w.cols + c) / w.block_size) / 127.0;
-                    acc += a * d * double(book[code_at(w, r, c)]) * double(qi[k]);
-                }
-                y[i * w.rows + r] = static_cast<float>(w.bias ? acc + w.bias[r] : acc);
-            }
-        return;
-    }
+    const bool book4 = w.format == FusedFormat::Blockwise4;
+    const auto book = book4 ? q8_codebook(w) : std::array<std::int8_t, 16>{};
+    // Weight (r, c) as scale · code: NF4/FP4 absmax / 127 · book8[code]; INT groups their scale
+    // · code (zero points taken out after the sum); INT8 rows 1 · code (row scale after the sum).
+    auto scale = [&](std::int64_t r, std::int64_t c) {
+        if (book4)
+            return block_absmax(w, (r * w.cols + c) / w.block_size) / 127.0;
+        return groups ? double(w.scales[r * groups + c / w.group]) : 1.0;
+    };
+    auto code = [&](std::int64_t r, std::int64_t c) {
+        return book4 ? double(book[code_at(w, r, c)]) : double(code_at(w, r, c));
+    };
     for (std::int64_t r = row_begin; r < row_end; ++r)
         for (std::int64_t i = 0; i < in.m; ++i) {
             const std::int8_t *qi = in.q.data() + i * w.cols;
@@ -289,14 +283,13 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
                 const std::int64_t c0 = k / kChunk * kChunk;
                 const std::int64_t c = c0 + natural_column(in.nibble_order, k - c0);
                 const double d = in.d[static_cast<std::size_t>(i * blocks + k / kBlock)];
-                const double s = groups ? w.scales[r * groups + c / w.group] : 1.0;
-                acc += s * d * double(code_at(w, r, c)) * double(qi[k]);
+                acc += scale(r, c) * d * code(r, c) * double(qi[k]);
             }
             if (groups)
                 for (std::int64_t g = 0; g < groups; ++g)
                     acc -= double(w.scales[r * groups + g]) * group_zero(w, r * groups + g)
                          * in.group_sum[static_cast<std::size_t>(i * groups + g)];
-            else
+            else if (!book4)
                 acc *= w.scales[r];
             y[i * w.rows + r] = static_cast<float>(w.bias ? acc + w.bias[r] : acc);
         }
@@ -360,6 +353,22 @@ QB_INLINE_VNNI __m512i nibble_codes(const std::uint8_t *p)
         _mm512_set1_epi8(0x0F));
 }
 
+// Chunks [k, end) through step(chunk, accumulators), alternating between two sets of
+// accumulators so that no multiply-add waits on the one before; an odd last chunk goes to the
+// first set. Returns end.
+template <class Step, class Acc>
+QB_INLINE_VNNI std::int64_t alternate_chunks(std::int64_t k, std::int64_t end, Step &&step,
+                                             Acc &even, Acc &odd)
+{
+    for (; k + 2 <= end; k += 2) {
+        step(k, even);
+        step(k + 1, odd);
+    }
+    if (k < end)
+        step(k, even);
+    return end;
+}
+
 // Chunk k of the activation rows against signed INT8 codes cw: a[j] += d · Σ c q per lane.
 template <int MR>
 QB_INLINE_VNNI void int8_step(__m512i cw, const std::int8_t *const *q, const float *const *dx,
@@ -414,8 +423,12 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const 
     }
     // Each chunk's products times d · absmax / 127 into two accumulators (even and odd chunks),
     // so no multiply-add waits on the one before.
-    auto step = [&](std::int64_t k, __m512i codes, __m512 *a) QB_TARGET_VNNI {
-        const __m512i cw = _mm512_shuffle_epi8(lut, codes);
+    auto step = [&](std::int64_t k, __m512 *a) QB_TARGET_VNNI {
+        // As the INT4 rows: one weight row ahead in flight (past the last row the fetch is
+        // wasted, never a fault).
+        if (MR == 1 && k % 2 == 0)
+            _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 32), _MM_HINT_T0);
+        const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes(row + k * 32));
         const __m512 scale = _mm512_set1_ps(blockScale[k / perBlock]);
         for (int j = 0; j < MR; ++j) {
             const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg[j] + k * 16), cw,
@@ -424,15 +437,7 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const 
                                    _mm512_mul_ps(_mm512_loadu_ps(dx[j] + k * 16), scale), a[j]);
         }
     };
-    std::int64_t k = 0;
-    for (; k + 2 <= chunks; k += 2) {
-        if (MR == 1) // as the INT4 rows: one weight row ahead in flight
-            _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 32), _MM_HINT_T0);
-        step(k, nibble_codes(row + k * 32), acc);
-        step(k + 1, nibble_codes(row + (k + 1) * 32), odd);
-    }
-    if (k < chunks)
-        step(k, nibble_codes(row + k * 32), acc);
+    alternate_chunks(0, chunks, step, acc, odd);
     for (int j = 0; j < MR; ++j) {
         const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j]));
         y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
@@ -476,13 +481,7 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in, const
                                           _mm512_mul_ps(d, scale[n]), a[j][n]);
         }
     };
-    std::int64_t k = 0;
-    for (; k + 2 <= chunks; k += 2) {
-        step(k, acc);
-        step(k + 1, odd);
-    }
-    if (k < chunks)
-        step(k, acc);
+    alternate_chunks(0, chunks, step, acc, odd);
     for (int j = 0; j < MR; ++j)
         for (int n = 0; n < NR; ++n) {
             const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]));
@@ -508,13 +507,12 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float
     const __m512 one = _mm512_set1_ps(1.0f);
     if (w.format == FusedFormat::Int8Row) {
         const auto *row = static_cast<const std::int8_t *>(w.codes) + r * cols;
-        std::int64_t k = 0;
-        for (; k + 2 <= chunks; k += 2) {
-            int8_step<MR>(_mm512_loadu_si512(row + k * kChunk), q, dx, k, acc);
-            int8_step<MR>(_mm512_loadu_si512(row + (k + 1) * kChunk), q, dx, k + 1, odd);
-        }
-        if (k < chunks)
-            int8_step<MR>(_mm512_loadu_si512(row + k * kChunk), q, dx, k, acc);
+        alternate_chunks(
+            0, chunks,
+            [&](std::int64_t k, __m512 *a) QB_TARGET_VNNI {
+                int8_step<MR>(_mm512_loadu_si512(row + k * kChunk), q, dx, k, a);
+            },
+            acc, odd);
         for (int j = 0; j < MR; ++j) {
             const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j])) * w.scales[r];
             y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
@@ -543,13 +541,12 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float
             return _mm512_mask_blend_ps(second, _mm512_set1_ps(s[2 * k]),
                                         _mm512_set1_ps(s[2 * k + 1]));
         };
-        std::int64_t k = 0;
-        for (; k + 2 <= chunks; k += 2) {
-            uint_step<MR, true>(codes(k), q, dx, k, sv(k), acc);
-            uint_step<MR, true>(codes(k + 1), q, dx, k + 1, sv(k + 1), odd);
-        }
-        if (k < chunks)
-            uint_step<MR, true>(codes(k), q, dx, k, sv(k), acc);
+        alternate_chunks(
+            0, chunks,
+            [&](std::int64_t k, __m512 *a) QB_TARGET_VNNI {
+                uint_step<MR, true>(codes(k), q, dx, k, sv(k), a);
+            },
+            acc, odd);
     } else {
         // Whole chunks per group: the group's d · Σ c q in two accumulators, scaled once.
         const std::int64_t perGroup = w.group >= cols ? chunks : w.group / kChunk;
@@ -557,15 +554,12 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, const float
             __m512 ga[MR], gb[MR];
             for (int j = 0; j < MR; ++j)
                 ga[j] = gb[j] = _mm512_setzero_ps();
-            const std::int64_t end = k + perGroup;
-            for (; k + 2 <= end; k += 2) {
-                uint_step<MR, false>(codes(k), q, dx, k, one, ga);
-                uint_step<MR, false>(codes(k + 1), q, dx, k + 1, one, gb);
-            }
-            if (k < end) {
-                uint_step<MR, false>(codes(k), q, dx, k, one, ga);
-                ++k;
-            }
+            k = alternate_chunks(
+                k, k + perGroup,
+                [&](std::int64_t c, __m512 *a) QB_TARGET_VNNI {
+                    uint_step<MR, false>(codes(c), q, dx, c, one, a);
+                },
+                ga, gb);
             const __m512 scale = _mm512_set1_ps(s[g]);
             for (int j = 0; j < MR; ++j)
                 acc[j] = _mm512_fmadd_ps(_mm512_add_ps(ga[j], gb[j]), scale, acc[j]);
@@ -621,13 +615,7 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, const floa
                         _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg[n], u, cw[n])), d, a[j][n]);
             }
         };
-        std::int64_t k = 0;
-        for (; k + 2 <= chunks; k += 2) {
-            step(k, acc);
-            step(k + 1, odd);
-        }
-        if (k < chunks)
-            step(k, acc);
+        alternate_chunks(0, chunks, step, acc, odd);
         for (int j = 0; j < MR; ++j)
             for (int n = 0; n < NR; ++n) {
                 const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]))
@@ -659,13 +647,7 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, const floa
         for (int j = 0; j < MR; ++j)
             for (int n = 0; n < NR; ++n)
                 ga[j][n] = gb[j][n] = _mm512_setzero_ps();
-        const std::int64_t end = k + perGroup;
-        for (; k + 2 <= end; k += 2) {
-            step(k, ga);
-            step(k + 1, gb);
-        }
-        if (k < end)
-            step(k++, ga);
+        k = alternate_chunks(k, k + perGroup, step, ga, gb);
         for (int n = 0; n < NR; ++n) {
             const __m512 scale = _mm512_set1_ps(w.scales[(r + n) * groups + g]);
             for (int j = 0; j < MR; ++j)
