@@ -27,7 +27,7 @@
 // activations are reordered to match, once per call (FusedInput).
 //
 // Threads: none here. The caller splits the output rows [row_begin, row_end) over its own
-// threads (core uses torch's intra-op pool); concurrent calls on disjoint row ranges of one y
+// threads (core uses util/parallel.h); concurrent calls on disjoint row ranges of one y
 // are safe.
 //
 // Check: tst_kernels_fused_linear (every format, group/block size, odd shape and path against

@@ -2,6 +2,7 @@
 
 #include "kernels/attention.h"
 #include "quant/fused_kernels.h"
+#include "util/parallel.h"
 
 #include <ATen/Parallel.h>
 
@@ -55,7 +56,7 @@ at::Tensor run(kernels::AttentionArgs a, const at::Tensor &q, int64_t kvHeads, i
     a.out = out.data_ptr<float>();
     a.out_batch = out.stride(0), a.out_head = out.stride(2), a.out_query = out.stride(1);
     const kernels::KernelPath path = activeKernelPath();
-    at::parallel_for(0, kernels::attention_units(a),
+    parallelFor(0, kernels::attention_units(a),
                      splitGrain(kernels::attention_unit_flops(a) / 2),
                      [&](int64_t begin, int64_t end) { kernels::attention_forward(a, begin, end, path); });
     return out.view({b, t, heads * hd});

@@ -1,6 +1,6 @@
 // The bridge from Transformer::attention to kernels/attention.h: attention of new positions
 // (prefill or decoding) against the KV cache in one pass per (row, kv head, block of queries),
-// split over torch's intra-op threads, instead of torch's batched matmuls (one small GEMM and a
+// split over util/parallel.h's threads, instead of torch's batched matmuls (one small GEMM and a
 // view per row and head, and the [queries, keys] scores materialised).
 // Taken only where no gradient is needed and the fused kernels are on (QB_FUSED,
 // quant/fused_kernels.h), so turning them off gives the reference path for tests.

@@ -4,6 +4,7 @@
 #include "kernels/rotary.h"
 #include "kernels/silu_mul.h"
 #include "quant/fused_kernels.h"
+#include "util/parallel.h"
 
 #include <ATen/Parallel.h>
 
@@ -32,7 +33,7 @@ at::Tensor fusedRmsNorm(const at::Tensor &x, const at::Tensor &weight, double ep
     const int64_t rows = cols ? xc.numel() / cols : 0;
     const float *xp = xc.data_ptr<float>(), *wp = w.data_ptr<float>();
     float *yp = y.data_ptr<float>();
-    at::parallel_for(0, rows, splitGrain(kNormWork * cols), [&](int64_t begin, int64_t end) {
+    parallelFor(0, rows, splitGrain(kNormWork * cols), [&](int64_t begin, int64_t end) {
         kernels::rms_norm(xp + begin * cols, wp, static_cast<float>(eps), yp + begin * cols,
                           end - begin, cols);
     });
@@ -52,7 +53,7 @@ at::Tensor fusedRotary(const at::Tensor &x, const at::Tensor &cos, const at::Ten
     const float *xp = xc.data_ptr<float>(), *cp = c.data_ptr<float>(), *sp = s.data_ptr<float>();
     float *yp = y.data_ptr<float>();
     const int64_t row = heads * headDim;
-    at::parallel_for(0, b * t, splitGrain(kRotaryWork * row), [&](int64_t begin, int64_t end) {
+    parallelFor(0, b * t, splitGrain(kRotaryWork * row), [&](int64_t begin, int64_t end) {
         kernels::rotary(xp + begin * row, cp + begin * headDim, sp + begin * headDim,
                         yp + begin * row, end - begin, heads, headDim);
     });
@@ -69,7 +70,7 @@ at::Tensor fusedSiluMul(const at::Tensor &gate, const at::Tensor &up)
     const int64_t rows = cols ? g.numel() / cols : 0;
     const float *gp = g.data_ptr<float>(), *up_ = u.data_ptr<float>();
     float *yp = y.data_ptr<float>();
-    at::parallel_for(0, rows, splitGrain(kSiluWork * cols), [&](int64_t begin, int64_t end) {
+    parallelFor(0, rows, splitGrain(kSiluWork * cols), [&](int64_t begin, int64_t end) {
         kernels::silu_mul(gp + begin * cols, up_ + begin * cols, yp + begin * cols,
                           (end - begin) * cols);
     });

@@ -2,7 +2,7 @@
 // silu_mul.h: one pass each instead of torch's chains of elementwise ops (dispatch, temporaries,
 // and at batch 64 a wake-up of the passive OpenMP worker per op). Taken where no gradient is
 // needed (training keeps torch's differentiable ops) and the fused kernels are on (QB_FUSED,
-// quant/fused_kernels.h). Rows are split over torch's threads only when a call is large (prefill).
+// quant/fused_kernels.h). Rows are split over util/parallel.h's threads only when a call is large.
 // Thread safety: pure functions of their arguments.
 #pragma once
 #include <ATen/ATen.h>

@@ -39,6 +39,10 @@ public:
 };
 
 // Plain float32 weight [out, in] and optional bias [out]: y = x W^T + b.
+// Outside training (no gradient anywhere) a float32 input on the CPU takes kernels/gemm_f32.h
+// over a copy of the weight packed for it, made on first such use and again whenever the weight
+// changes (its tensor or version counter); weights over kMaxPackedBytes, and every input while the
+// fused kernels are off (QB_FUSED=0), take at::linear. The copy doubles the weight's memory.
 class DenseLinear : public LinearOp
 {
 public:
@@ -55,9 +59,18 @@ public:
 
     at::Tensor &weight() { return m_weight; }
 
+    static constexpr int64_t kMaxPackedBytes = int64_t(32) << 20;
+
 private:
+    // The packed copy for inference, current (packed again if the weight changed), or undefined
+    // when this weight does not take the packed path.
+    const at::Tensor &packedWeight();
+
     at::Tensor m_weight;
     at::Tensor m_bias;
+    at::Tensor m_packed;
+    const void *m_packedFrom = nullptr;
+    uint32_t m_packedVersion = 0;
 };
 
 // A DenseLinear holding detached copies of op's dense (dequantized, merged) weight and its bias.

@@ -1,4 +1,5 @@
 #include "quant/fused_kernels.h"
+#include "util/parallel.h"
 
 #include "kernels/fused_linear_q8.h"
 #include "util/error.h"
@@ -47,11 +48,12 @@ std::atomic<bool> &hugePagesFlag()
     return flag;
 }
 
-// Multiply-adds per thread below which splitting the rows costs more than it saves. With the
-// passive OpenMP wait policy the programs use (api/runtime.h) waking the second thread costs
-// ~30-40 us on the 2-core VM: at 2^17 a 640x256 GEMV took 50 us split against 17 us on one
-// thread (bench kernels), so a split needs ~2M multiply-adds (~100 us) per thread to pay.
-constexpr int64_t kMinWorkPerThread = 1 << 21;
+// Multiply-adds per thread below which splitting the rows costs more than it saves. Through
+// torch's pool (OpenMP, passive) waking the second thread cost ~30-40 us on the 2-core VM and
+// this was 2^21 (a 640x256 GEMV took 50 us split against 17 us on one thread). util/parallel.h's
+// workers are still spinning when kernels follow each other, as in a decoding step: there 2^18
+// (a few microseconds of work) gave bench_generate at batch 64 ~20% more tokens/s than 2^21.
+constexpr int64_t kMinWorkPerThread = 1 << 18;
 
 } // namespace
 
@@ -138,14 +140,14 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t 
     shape.back() = w.rows;
     if (q8) {
         const kernels::Q8Input q8 = kernels::q8_prepare_input(w, x2.data_ptr<float>(), m);
-        at::parallel_for(0, w.rows, grain, [&](int64_t begin, int64_t end) {
+        parallelFor(0, w.rows, grain, [&](int64_t begin, int64_t end) {
             kernels::fused_linear_q8(w, q8, out, begin, end);
         });
         return y.reshape(shape);
     }
     const kernels::FusedInput in
         = kernels::fused_prepare_input(x2.data_ptr<float>(), m, w.cols, path);
-    at::parallel_for(0, w.rows, grain, [&](int64_t begin, int64_t end) {
+    parallelFor(0, w.rows, grain, [&](int64_t begin, int64_t end) {
         kernels::fused_linear(w, in, out, begin, end);
     });
     return y.reshape(shape);

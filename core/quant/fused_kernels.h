@@ -1,6 +1,6 @@
 // The bridge from the quantized LinearOps to kernels/fused_linear.h: runs a packed weight on a
 // float32 input through the kernel path this process uses, with the output rows split over
-// torch's intra-op thread pool (at::parallel_for; kernels/ itself never starts threads), and the
+// util/parallel.h's pool (kernels/ itself never starts threads), and the
 // switch that turns the fused path off so forward() takes dequantize + matmul (the reference).
 // Thread safety: runFused as the ops (one caller per op at a time); the switch is atomic.
 #pragma once
@@ -21,8 +21,9 @@ void setFusedKernelsEnabled(bool enabled);
 // kernels::active_kernel_path() (QB_KERNEL_PATH), its error as an Error.
 kernels::KernelPath activeKernelPath();
 
-// The grain of an at::parallel_for over items of this many multiply-adds each: a thread gets at
-// least ~2M multiply-adds, below which waking the second thread costs more than it saves.
+// The grain of a parallelFor (util/parallel.h) over items of this many multiply-adds each: a
+// thread gets at least ~256K multiply-adds, below which handing work to another thread costs
+// more than it saves.
 int64_t splitGrain(int64_t multiplyAddsPerItem);
 
 // y = x Wᵀ + b through the fused kernel. x: [..., w.cols] (any float dtype, converted to float32)

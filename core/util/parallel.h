@@ -1,0 +1,31 @@
+// The thread pool our own kernels run on (GEMM, attention, the fused layer ops and quantized
+// linears): parallelFor splits a range over the calling thread and at::get_num_threads() - 1
+// workers that, after a piece of work, spin for a short while (kSpinMicroseconds) before they
+// sleep.
+//
+// Why not torch's pool (at::parallel_for, OpenMP): the programs run OpenMP passive (see
+// api/runtime.h: spinning OpenMP threads fight OpenBLAS's own threads in training), so every
+// at::parallel_for wakes a sleeping thread through the kernel, 30-40 us on the 2-core VM, and a
+// batch-64 decoding step of the built-in reasoner makes ~40 such calls (seven products, the
+// attention and the norms of each of four layers). With every OpenMP thread spinning instead
+// (OMP_WAIT_POLICY=ACTIVE) the same generation ran 1.2-1.3x faster (docs/generation.md), but
+// training then slows down, and an idle program burns a core. This pool spins only right after its
+// own work, so back-to-back kernels of one step find the worker awake and an idle program sleeps.
+//
+// Calls from two threads at once, or from inside a parallelFor, run on the calling thread alone.
+// An exception thrown by fn is rethrown to the caller after every piece has finished.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace qb {
+
+constexpr int kSpinMicroseconds = 100;
+
+// fn(b, e) over contiguous pieces of [begin, end) of at least `grain` items each (one piece when
+// the range is shorter than 2 · grain), at most one per thread.
+void parallelFor(int64_t begin, int64_t end, int64_t grain,
+                 const std::function<void(int64_t, int64_t)> &fn);
+
+} // namespace qb

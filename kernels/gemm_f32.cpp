@@ -1,0 +1,233 @@
+#include "kernels/gemm_f32.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QB_GEMM_X86 1
+#define QB_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define QB_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,fma")))
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace qb::kernels {
+
+std::int64_t gemm_f32_panels(std::int64_t rows) { return (rows + kGemmPanel - 1) / kGemmPanel; }
+
+std::int64_t gemm_f32_packed_floats(std::int64_t rows, std::int64_t cols)
+{
+    return gemm_f32_panels(rows) * cols * kGemmPanel;
+}
+
+void gemm_f32_pack(const float *w, std::int64_t rows, std::int64_t cols, float *packed)
+{
+    std::memset(packed, 0, sizeof(float) * gemm_f32_packed_floats(rows, cols));
+    for (std::int64_t r = 0; r < rows; ++r) {
+        float *panel = packed + (r / kGemmPanel) * cols * kGemmPanel + r % kGemmPanel;
+        for (std::int64_t c = 0; c < cols; ++c)
+            panel[c * kGemmPanel] = w[r * cols + c];
+    }
+}
+
+std::int64_t gemm_f32_items(const GemmF32Args &a)
+{
+    return (a.m + kGemmRowBlock - 1) / kGemmRowBlock * gemm_f32_panels(a.n);
+}
+
+std::int64_t gemm_f32_item_work(const GemmF32Args &a)
+{
+    return std::min(a.m, kGemmRowBlock) * kGemmPanel * a.k;
+}
+
+void gemm_f32_ref(const float *x, std::int64_t m, std::int64_t ldx, const float *w,
+                  std::int64_t n, std::int64_t k, const float *bias, float *y, std::int64_t ldy)
+{
+    for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+            float acc = 0.0f;
+            for (std::int64_t kk = 0; kk < k; ++kk)
+                acc = std::fma(x[i * ldx + kk], w[j * k + kk], acc);
+            y[i * ldy + j] = bias ? acc + bias[j] : acc;
+        }
+}
+
+namespace {
+
+// Rows [r0, r1) of one panel; `cols` of its 32 columns are real (the rest padding). Each path
+// writes the tile into `out` with row stride ldo: y itself for a full panel, a 32-wide scratch
+// tile for the last, partial one.
+struct PanelJob
+{
+    const float *x;
+    std::int64_t ldx, k;
+    const float *panel; // [k][32]
+    const float *bias;  // the panel's first column's bias, or nullptr
+    int cols;
+};
+
+// Plain C++ and the scalar path: the reference's arithmetic on the packed panel.
+void panel_portable(const PanelJob &j, std::int64_t rows, float *out, std::int64_t ldo)
+{
+    for (std::int64_t i = 0; i < rows; ++i) {
+        float acc[kGemmPanel] = {};
+        const float *xi = j.x + i * j.ldx;
+        for (std::int64_t kk = 0; kk < j.k; ++kk)
+            for (int l = 0; l < kGemmPanel; ++l)
+                acc[l] = std::fma(xi[kk], j.panel[kk * kGemmPanel + l], acc[l]);
+        for (int l = 0; l < j.cols; ++l)
+            out[i * ldo + l] = j.bias ? acc[l] + j.bias[l] : acc[l];
+    }
+}
+
+#ifdef QB_GEMM_X86
+
+// MR rows × 16 columns (half `h` of the panel), MR ≤ 6: 2 · MR accumulators.
+template <int MR>
+QB_TARGET_AVX2 void tile_avx2(const PanelJob &j, int h, float *out, std::int64_t ldo)
+{
+    __m256 c0[MR], c1[MR];
+    for (int i = 0; i < MR; ++i)
+        c0[i] = c1[i] = _mm256_setzero_ps();
+    const float *p = j.panel + 16 * h;
+    for (std::int64_t kk = 0; kk < j.k; ++kk, p += kGemmPanel) {
+        const __m256 w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8);
+        for (int i = 0; i < MR; ++i) {
+            const __m256 a = _mm256_broadcast_ss(j.x + i * j.ldx + kk);
+            c0[i] = _mm256_fmadd_ps(a, w0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(a, w1, c1[i]);
+        }
+    }
+    if (j.bias) {
+        const __m256 b0 = _mm256_loadu_ps(j.bias + 16 * h), b1 = _mm256_loadu_ps(j.bias + 16 * h + 8);
+        for (int i = 0; i < MR; ++i) {
+            c0[i] = _mm256_add_ps(c0[i], b0);
+            c1[i] = _mm256_add_ps(c1[i], b1);
+        }
+    }
+    for (int i = 0; i < MR; ++i) {
+        _mm256_storeu_ps(out + i * ldo + 16 * h, c0[i]);
+        _mm256_storeu_ps(out + i * ldo + 16 * h + 8, c1[i]);
+    }
+}
+
+QB_TARGET_AVX2 void panel_avx2(PanelJob j, std::int64_t rows, float *out, std::int64_t ldo)
+{
+    constexpr int kRows = 6;
+    for (std::int64_t i = 0; i < rows; i += kRows, j.x += kRows * j.ldx, out += kRows * ldo)
+        for (int h = 0; h < 2; ++h)
+            switch (std::min<std::int64_t>(kRows, rows - i)) {
+            case 6: tile_avx2<6>(j, h, out, ldo); break;
+            case 5: tile_avx2<5>(j, h, out, ldo); break;
+            case 4: tile_avx2<4>(j, h, out, ldo); break;
+            case 3: tile_avx2<3>(j, h, out, ldo); break;
+            case 2: tile_avx2<2>(j, h, out, ldo); break;
+            default: tile_avx2<1>(j, h, out, ldo); break;
+            }
+}
+
+// MR rows × the panel's 32 columns, MR ≤ 12: 2 · MR accumulators, and per k two loads of the
+// panel and MR broadcasts of x.
+template <int MR>
+QB_TARGET_AVX512 void tile_avx512(const PanelJob &j, float *out, std::int64_t ldo)
+{
+    __m512 c0[MR], c1[MR];
+    for (int i = 0; i < MR; ++i)
+        c0[i] = c1[i] = _mm512_setzero_ps();
+    const float *p = j.panel;
+    for (std::int64_t kk = 0; kk < j.k; ++kk, p += kGemmPanel) {
+        const __m512 w0 = _mm512_loadu_ps(p), w1 = _mm512_loadu_ps(p + 16);
+        for (int i = 0; i < MR; ++i) {
+            const __m512 a = _mm512_set1_ps(j.x[i * j.ldx + kk]);
+            c0[i] = _mm512_fmadd_ps(a, w0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, w1, c1[i]);
+        }
+    }
+    if (j.bias) {
+        const __m512 b0 = _mm512_loadu_ps(j.bias), b1 = _mm512_loadu_ps(j.bias + 16);
+        for (int i = 0; i < MR; ++i) {
+            c0[i] = _mm512_add_ps(c0[i], b0);
+            c1[i] = _mm512_add_ps(c1[i], b1);
+        }
+    }
+    for (int i = 0; i < MR; ++i) {
+        _mm512_storeu_ps(out + i * ldo, c0[i]);
+        _mm512_storeu_ps(out + i * ldo + 16, c1[i]);
+    }
+}
+
+QB_TARGET_AVX512 void panel_avx512(PanelJob j, std::int64_t rows, float *out, std::int64_t ldo)
+{
+    constexpr int kRows = 12;
+    for (std::int64_t i = 0; i < rows; i += kRows, j.x += kRows * j.ldx, out += kRows * ldo)
+        switch (std::min<std::int64_t>(kRows, rows - i)) {
+        case 12: tile_avx512<12>(j, out, ldo); break;
+        case 11: tile_avx512<11>(j, out, ldo); break;
+        case 10: tile_avx512<10>(j, out, ldo); break;
+        case 9: tile_avx512<9>(j, out, ldo); break;
+        case 8: tile_avx512<8>(j, out, ldo); break;
+        case 7: tile_avx512<7>(j, out, ldo); break;
+        case 6: tile_avx512<6>(j, out, ldo); break;
+        case 5: tile_avx512<5>(j, out, ldo); break;
+        case 4: tile_avx512<4>(j, out, ldo); break;
+        case 3: tile_avx512<3>(j, out, ldo); break;
+        case 2: tile_avx512<2>(j, out, ldo); break;
+        default: tile_avx512<1>(j, out, ldo); break;
+        }
+}
+
+#endif
+
+// Rows [r0, r1) of panel p through `path`. The SIMD paths always write 32 columns (and read 32
+// biases), so a partial panel goes through a scratch tile whose real columns are copied out.
+void run_panel(const GemmF32Args &a, std::int64_t r0, std::int64_t r1, std::int64_t p,
+               KernelPath path)
+{
+    const int cols = static_cast<int>(std::min(kGemmPanel, a.n - p * kGemmPanel));
+    float bias_tile[kGemmPanel] = {};
+    const float *bias = nullptr;
+    if (a.bias) {
+        std::copy(a.bias + p * kGemmPanel, a.bias + p * kGemmPanel + cols, bias_tile);
+        bias = cols == kGemmPanel ? a.bias + p * kGemmPanel : bias_tile;
+    }
+    const PanelJob job{a.x + r0 * a.ldx, a.ldx, a.k, a.packed + p * a.k * kGemmPanel, bias, cols};
+    float *y = a.y + r0 * a.ldy + p * kGemmPanel;
+#ifdef QB_GEMM_X86
+    const bool simd = path == KernelPath::Avx2 || path == KernelPath::Avx512;
+    if (simd && cols < kGemmPanel) {
+        float scratch[12 * kGemmPanel];
+        for (std::int64_t r = r0; r < r1; r += 12) {
+            const std::int64_t rows = std::min<std::int64_t>(12, r1 - r);
+            PanelJob part = job;
+            part.x = a.x + r * a.ldx;
+            if (path == KernelPath::Avx512)
+                panel_avx512(part, rows, scratch, kGemmPanel);
+            else
+                panel_avx2(part, rows, scratch, kGemmPanel);
+            for (std::int64_t i = 0; i < rows; ++i)
+                std::copy(scratch + i * kGemmPanel, scratch + i * kGemmPanel + cols,
+                          a.y + (r + i) * a.ldy + p * kGemmPanel);
+        }
+        return;
+    }
+    if (path == KernelPath::Avx512)
+        return panel_avx512(job, r1 - r0, y, a.ldy);
+    if (path == KernelPath::Avx2)
+        return panel_avx2(job, r1 - r0, y, a.ldy);
+#endif
+    panel_portable(job, r1 - r0, y, a.ldy);
+}
+
+} // namespace
+
+void gemm_f32(const GemmF32Args &a, std::int64_t item_begin, std::int64_t item_end,
+              KernelPath path)
+{
+    const std::int64_t panels = gemm_f32_panels(a.n);
+    for (std::int64_t item = item_begin; item < item_end; ++item) {
+        const std::int64_t r0 = item / panels * kGemmRowBlock;
+        run_panel(a, r0, std::min(a.m, r0 + kGemmRowBlock), item % panels, path);
+    }
+}
+
+} // namespace qb::kernels
