@@ -97,6 +97,7 @@ void generateWithoutCache(Transformer &model, const std::vector<std::vector<int6
         ForwardOptions opt;
         opt.attentionMask = mask;
         opt.positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1);
+        opt.lastPositionOnly = true;
         auto logits = model.head(model.hidden(ids, opt).select(1, -1));
         auto next = selectNextTokens(logits.to(at::kFloat), config, gen);
         auto acc = next.accessor<int64_t, 1>();
@@ -251,6 +252,7 @@ std::vector<std::vector<int64_t>> generate(Transformer &model,
             opt.cache = &fresh;
             opt.attentionMask = p.mask;
             opt.positions = p.positions;
+            opt.lastPositionOnly = true;
             const at::Tensor logits = model.head(model.hidden(p.ids, opt).select(1, -1));
             const at::Tensor next = selectNextTokens(logits.to(at::kFloat), config, gen);
             if (hooks.stats) {

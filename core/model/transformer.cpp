@@ -157,38 +157,46 @@ at::Tensor Transformer::rmsNorm(const at::Tensor &x, const std::string &weightNa
 }
 
 at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::Tensor &cos,
-                                  const at::Tensor &sin, const at::Tensor &mask, KVCache *cache)
+                                  const at::Tensor &sin, const at::Tensor &mask, KVCache *cache,
+                                  bool lastQueryOnly)
 {
     const auto &c = m_config;
     const int64_t b = x.size(0), t = x.size(1), hd = c.headDim;
-    const auto qLinear = linear(layerName(layer, "self_attn.q_proj")).forward(x);
+    // The query rows: every position, or the last one (its rotary angles and mask row with it).
+    const int64_t tq = lastQueryOnly ? 1 : t;
+    auto queryRows = [&](const at::Tensor &a, int64_t dim) {
+        return lastQueryOnly ? a.narrow(dim, t - 1, 1) : a;
+    };
+    const at::Tensor qCos = queryRows(cos, 2), qSin = queryRows(sin, 2);
+    const at::Tensor qMask = mask.defined() ? queryRows(mask, 2) : mask;
+    const auto qLinear = linear(layerName(layer, "self_attn.q_proj")).forward(queryRows(x, 1));
     const auto kLinear = linear(layerName(layer, "self_attn.k_proj")).forward(x);
     auto v = linear(layerName(layer, "self_attn.v_proj")).forward(x)
                  .view({b, t, c.numKvHeads, hd}).transpose(1, 2);
     at::Tensor q, k;
     // cos, sin: [b, 1, t, hd]
     if (!c.qkNorm && fusedLayerOpsApply(qLinear) && fusedLayerOpsApply(kLinear)) {
-        q = fusedRotary(qLinear, cos, sin, c.numHeads, hd);
+        q = fusedRotary(qLinear, qCos, qSin, c.numHeads, hd);
         k = fusedRotary(kLinear, cos, sin, c.numKvHeads, hd);
     } else {
-        q = qLinear.view({b, t, c.numHeads, hd}).transpose(1, 2);
+        q = qLinear.view({b, tq, c.numHeads, hd}).transpose(1, 2);
         k = kLinear.view({b, t, c.numKvHeads, hd}).transpose(1, 2);
         if (c.qkNorm) { // Qwen3: RMSNorm over each head's vector, before rotary
             q = rmsNorm(q, layerName(layer, "self_attn.q_norm.weight"));
             k = rmsNorm(k, layerName(layer, "self_attn.k_norm.weight"));
         }
-        q = q * cos + rotateHalf(q) * sin;
+        q = q * qCos + rotateHalf(q) * qSin;
         k = k * cos + rotateHalf(k) * sin;
     }
     if (fusedAttentionApplies(q, k, v)) {
         const double scale = 1.0 / std::sqrt(double(hd));
         at::Tensor out;
         if (cache && fusedAttentionReads(cache->format())) {
-            out = fusedAttention(q, cache->writeStored(layer, k, v), mask, scale);
+            out = fusedAttention(q, cache->writeStored(layer, k, v), qMask, scale);
         } else {
             if (cache)
                 std::tie(k, v) = cache->write(layer, k, v);
-            out = fusedAttention(q, k, v, mask, scale);
+            out = fusedAttention(q, k, v, qMask, scale);
         }
         return linear(layerName(layer, "self_attn.o_proj")).forward(out);
     }
@@ -197,14 +205,14 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
     const int64_t s = k.size(2);
     const int64_t groups = c.numHeads / c.numKvHeads;
     // Grouped-query attention without materialising repeated K/V: fold the group into the query rows.
-    auto qg = q.reshape({b, c.numKvHeads, groups * t, hd});
-    auto scores = at::matmul(qg, k.transpose(-1, -2)).div_(std::sqrt(double(hd))); // [b, kvh, g*t, s]
-    scores = scores.view({b, c.numKvHeads, groups, t, s});
-    if (mask.defined())
-        scores.add_(mask.unsqueeze(1));
-    auto probs = at::softmax(scores, -1).view({b, c.numKvHeads, groups * t, s});
-    auto out = at::matmul(probs, v).view({b, c.numHeads, t, hd}).transpose(1, 2)
-                   .reshape({b, t, c.numHeads * hd});
+    auto qg = q.reshape({b, c.numKvHeads, groups * tq, hd});
+    auto scores = at::matmul(qg, k.transpose(-1, -2)).div_(std::sqrt(double(hd))); // [b, kvh, g*tq, s]
+    scores = scores.view({b, c.numKvHeads, groups, tq, s});
+    if (qMask.defined())
+        scores.add_(qMask.unsqueeze(1));
+    auto probs = at::softmax(scores, -1).view({b, c.numKvHeads, groups * tq, s});
+    auto out = at::matmul(probs, v).view({b, c.numHeads, tq, hd}).transpose(1, 2)
+                   .reshape({b, tq, c.numHeads * hd});
     return linear(layerName(layer, "self_attn.o_proj")).forward(out);
 }
 
@@ -290,14 +298,19 @@ at::Tensor Transformer::hidden(const at::Tensor &ids, const ForwardOptions &opti
 
     auto x = at::embedding(m_tensors.at("model.embed_tokens.weight"), ids);
     for (int64_t l = 0; l < c.numLayers; ++l) {
-        x = x + attention(l, rmsNorm(x, layerName(l, "input_layernorm.weight")), cos, sin,
-                          c.slidingLayer(l) ? windowMask : mask, cache);
+        const bool lastOnly = options.lastPositionOnly && l + 1 == c.numLayers && t > 1;
+        const at::Tensor attended
+            = attention(l, rmsNorm(x, layerName(l, "input_layernorm.weight")), cos, sin,
+                        c.slidingLayer(l) ? windowMask : mask, cache, lastOnly);
+        x = (lastOnly ? x.narrow(1, t - 1, 1) : x) + attended;
         x = x + mlp(l, rmsNorm(x, layerName(l, "post_attention_layernorm.weight")));
         if (options.hiddenStates)
             options.hiddenStates->push_back(x);
     }
     if (cache)
         cache->advance(t);
+    if (options.lastPositionOnly && x.size(1) > 1) // a model without layers
+        x = x.narrow(1, t - 1, 1);
     return x;
 }
 

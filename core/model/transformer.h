@@ -27,6 +27,12 @@ struct ForwardOptions
     at::Tensor attentionMask;       // [batch, past + seq] int64/bool, 1 = real token; undefined = all
     at::Tensor positions;           // [batch, seq] int64; undefined = past .. past + seq - 1
     std::vector<at::Tensor> *hiddenStates = nullptr; // receives the residual stream after each block
+    // hidden() returns only the last position, [batch, 1, hidden]: the last layer computes its
+    // keys and values for every position (into the cache) but its queries, attention output and
+    // MLP for the last position alone. Prefill needs no more (its next token reads the last
+    // position), and skips ~a fifth of its products on the built-in reasoner. The last entry of
+    // hiddenStates is then [batch, 1, hidden] too.
+    bool lastPositionOnly = false;
 };
 
 class Transformer
@@ -70,8 +76,11 @@ public:
     int64_t weightBytes() const;
 
 private:
+    // Keys and values of every position of x; queries (and the output) of every position, or of
+    // the last one alone with lastQueryOnly.
     at::Tensor attention(int64_t layer, const at::Tensor &x, const at::Tensor &cos,
-                         const at::Tensor &sin, const at::Tensor &mask, KVCache *cache);
+                         const at::Tensor &sin, const at::Tensor &mask, KVCache *cache,
+                         bool lastQueryOnly = false);
     at::Tensor mlp(int64_t layer, const at::Tensor &x);
     at::Tensor rmsNorm(const at::Tensor &x, const std::string &weightName) const;
     void createTensors();

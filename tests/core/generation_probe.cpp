@@ -6,6 +6,7 @@
 #include "model/generation.h"
 #include "model/kv_cache.h"
 #include "model/model_bundle.h"
+#include "quant/fused_kernels.h"
 #include "quant/quantize_model.h"
 #include "support/test_support.h"
 
@@ -50,6 +51,46 @@ Tokens generateShippedWith(const Run &run, qb::GenerationStats *stats, int64_t *
 } // namespace
 
 Tokens generateShipped(const Run &run) { return generateShippedWith(run, nullptr, nullptr); }
+
+LastPositionDiff lastPositionOnlyDiff(bool fused)
+{
+    const bool wasFused = qb::fusedKernelsEnabled();
+    qb::setFusedKernelsEnabled(fused);
+    auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
+    const auto &config = bundle.model->config();
+    // Four prompts of 9, 5, 12 and 1 tokens, left-padded to 12.
+    const std::vector<int64_t> lengths{9, 5, 12, 1};
+    const int64_t b = 4, t = 12;
+    at::Tensor ids = at::zeros({b, t}, at::kLong), mask = at::zeros({b, t}, at::kLong);
+    at::Tensor positions = at::ones({b, t}, at::kLong);
+    for (int64_t r = 0; r < b; ++r)
+        for (int64_t i = 0; i < lengths[r]; ++i) {
+            const int64_t col = t - lengths[r] + i;
+            ids[r][col] = 5 + (r * 37 + i * 11) % (config.vocabSize - 5);
+            mask[r][col] = 1;
+            positions[r][col] = i;
+        }
+    LastPositionDiff d;
+    at::Tensor hidden[2];
+    qb::KVCache caches[2];
+    for (int last = 0; last < 2; ++last) {
+        qb::ForwardOptions opt;
+        opt.cache = &caches[last];
+        opt.attentionMask = mask;
+        opt.positions = positions;
+        opt.lastPositionOnly = last == 1;
+        at::NoGradGuard noGrad;
+        hidden[last] = bundle.model->hidden(ids, opt);
+    }
+    d.returnedPositions = hidden[1].size(1);
+    d.hidden = (hidden[1].select(1, -1) - hidden[0].select(1, -1)).abs().max().item<double>();
+    for (int64_t l = 0; l < config.numLayers; ++l) {
+        d.cache = std::max({d.cache, (caches[0].keys(l) - caches[1].keys(l)).abs().max().item<double>(),
+                            (caches[0].values(l) - caches[1].values(l)).abs().max().item<double>()});
+    }
+    qb::setFusedKernelsEnabled(wasFused);
+    return d;
+}
 
 PrefillCount prefillCount(const Run &run)
 {

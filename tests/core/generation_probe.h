@@ -46,6 +46,16 @@ std::vector<float> kvRoundTrip(const std::vector<float> &values, int64_t headDim
 // |stored - written| over everything, divided by the bound the format states per element.
 double kvCacheWriteErrorOverBound(const std::string &format);
 
+// ForwardOptions::lastPositionOnly on the shipped model: a left-padded batch of four prompts
+// prefilled into a cache with it, against the full prefill's last position. Returns the largest
+// |difference| of the hidden states and of the cache contents, with the fused kernels on or off.
+struct LastPositionDiff
+{
+    double hidden = 0, cache = 0;
+    int64_t returnedPositions = 0; // positions in the returned hidden state
+};
+LastPositionDiff lastPositionOnlyDiff(bool fused);
+
 // Bytes per position (one row, all layers) of the shipped model's KV cache in a format.
 int64_t kvBytesPerPosition(const std::string &format);
 

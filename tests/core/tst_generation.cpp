@@ -86,6 +86,22 @@ private Q_SLOTS:
         QCOMPARE(none.prefillSeconds, 0.0);
     }
 
+    // The prefill's shortcut: the last position alone out of the last layer, the same values
+    // there and in the cache. Exact with the fused kernels (a row's result does not depend on
+    // the rows computed beside it: kernels/gemm_f32.h, attention.h); torch's BLAS may round a
+    // one-row product differently from the same row in a larger one.
+    void lastPositionOnlyKeepsTheLastPosition()
+    {
+        const auto fused = genprobe::lastPositionOnlyDiff(true);
+        QCOMPARE(fused.returnedPositions, int64_t(1));
+        QCOMPARE(fused.hidden, 0.0);
+        QCOMPARE(fused.cache, 0.0);
+        const auto reference = genprobe::lastPositionOnlyDiff(false);
+        QCOMPARE(reference.returnedPositions, int64_t(1));
+        QVERIFY2(reference.hidden < 1e-4, std::to_string(reference.hidden).c_str());
+        QCOMPARE(reference.cache, 0.0);
+    }
+
     void samplingRepeatsUnderSeed()
     {
         genprobe::Run r = run(16, 6);
