@@ -1,5 +1,6 @@
 #include "model/generation.h"
 
+#include "kernels/argmax.h"
 #include "util/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -14,8 +15,16 @@ namespace qb {
 at::Tensor selectNextTokens(const at::Tensor &logits, const DecodingConfig &config,
                             at::Generator &generator)
 {
-    if (config.strategy == "greedy" || config.temperature <= 0.0)
-        return logits.argmax(-1);
+    if (config.strategy == "greedy" || config.temperature <= 0.0) {
+        if (logits.dim() != 2 || !logits.device().is_cpu() || logits.scalar_type() != at::kFloat
+            || logits.size(1) == 0)
+            return logits.argmax(-1);
+        const at::Tensor l = logits.contiguous();
+        at::Tensor next = at::empty({l.size(0)}, at::kLong);
+        kernels::argmax_rows(l.data_ptr<float>(), l.size(0), l.size(1), l.size(1),
+                             next.data_ptr<int64_t>());
+        return next;
+    }
     if (config.strategy != "sample")
         throw Error("decoding strategy '" + config.strategy + "' is not one of greedy, sample");
     auto scaled = logits / config.temperature;
