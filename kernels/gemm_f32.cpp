@@ -20,14 +20,28 @@ std::int64_t gemm_f32_packed_floats(std::int64_t rows, std::int64_t cols)
     return gemm_f32_panels(rows) * cols * kGemmPanel;
 }
 
+void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, float *packed,
+                          std::int64_t panel_begin, std::int64_t panel_end)
+{
+    for (std::int64_t p = panel_begin; p < panel_end; ++p) {
+        float *panel = packed + p * cols * kGemmPanel;
+        const std::int64_t r0 = p * kGemmPanel, r1 = std::min(rows, r0 + kGemmPanel);
+        if (r1 - r0 < kGemmPanel)
+            std::memset(panel, 0, sizeof(float) * cols * kGemmPanel);
+        // Blocks of 16 columns: each row's 16 values are one read, each k's 32 lanes one
+        // contiguous write.
+        for (std::int64_t c0 = 0; c0 < cols; c0 += 16) {
+            const std::int64_t c1 = std::min(cols, c0 + 16);
+            for (std::int64_t r = r0; r < r1; ++r)
+                for (std::int64_t c = c0; c < c1; ++c)
+                    panel[c * kGemmPanel + (r - r0)] = w[r * cols + c];
+        }
+    }
+}
+
 void gemm_f32_pack(const float *w, std::int64_t rows, std::int64_t cols, float *packed)
 {
-    std::memset(packed, 0, sizeof(float) * gemm_f32_packed_floats(rows, cols));
-    for (std::int64_t r = 0; r < rows; ++r) {
-        float *panel = packed + (r / kGemmPanel) * cols * kGemmPanel + r % kGemmPanel;
-        for (std::int64_t c = 0; c < cols; ++c)
-            panel[c * kGemmPanel] = w[r * cols + c];
-    }
+    gemm_f32_pack_panels(w, rows, cols, packed, 0, gemm_f32_panels(rows));
 }
 
 std::int64_t gemm_f32_items(const GemmF32Args &a)

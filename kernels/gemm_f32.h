@@ -34,8 +34,11 @@ constexpr std::int64_t kGemmPanel = 32;
 
 std::int64_t gemm_f32_panels(std::int64_t rows);
 std::int64_t gemm_f32_packed_floats(std::int64_t rows, std::int64_t cols);
-// w: [rows, cols] row-major -> packed (gemm_f32_packed_floats(rows, cols) floats).
+// w: [rows, cols] row-major -> packed (gemm_f32_packed_floats(rows, cols) floats): every panel,
+// or panels [panel_begin, panel_end) (disjoint ranges may be packed by different threads).
 void gemm_f32_pack(const float *w, std::int64_t rows, std::int64_t cols, float *packed);
+void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, float *packed,
+                          std::int64_t panel_begin, std::int64_t panel_end);
 
 struct GemmF32Args
 {

@@ -16,11 +16,56 @@ DenseLinear::DenseLinear(at::Tensor weight, at::Tensor bias)
                 "DenseLinear: bias must be [out]");
 }
 
+bool gemmF32Applies(const at::Tensor &x, const at::Tensor &w, const at::Tensor &bias)
+{
+    const bool graph = at::GradMode::is_enabled()
+        && (x.requires_grad() || w.requires_grad() || (bias.defined() && bias.requires_grad()));
+    return !graph && fusedKernelsEnabled() && x.scalar_type() == at::kFloat
+        && w.scalar_type() == at::kFloat && x.device().is_cpu() && w.device().is_cpu()
+        && w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1) && x.numel() > 0
+        && (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.device().is_cpu()));
+}
+
+at::Tensor packForGemm(const at::Tensor &w)
+{
+    const at::Tensor wc = w.contiguous();
+    const int64_t rows = wc.size(0), cols = wc.size(1);
+    at::Tensor packed = at::empty({kernels::gemm_f32_packed_floats(rows, cols)}, at::kFloat);
+    const float *src = wc.data_ptr<float>();
+    float *dst = packed.data_ptr<float>();
+    // Packing moves each weight once: split it as a product of one multiply-add a weight.
+    parallelFor(0, kernels::gemm_f32_panels(rows), splitGrain(kernels::kGemmPanel * cols),
+                [&](int64_t begin, int64_t end) {
+                    kernels::gemm_f32_pack_panels(src, rows, cols, dst, begin, end);
+                });
+    return packed;
+}
+
+at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
+                         const at::Tensor &bias)
+{
+    const at::Tensor xc = x.contiguous();
+    const at::Tensor bc = bias.defined() ? bias.contiguous() : bias;
+    auto shape = x.sizes().vec();
+    shape.back() = out;
+    at::Tensor y = at::empty(shape, x.options());
+    kernels::GemmF32Args a;
+    a.x = xc.data_ptr<float>();
+    a.m = x.numel() / in, a.ldx = in;
+    a.packed = packed.data_ptr<float>();
+    a.n = out, a.k = in;
+    a.bias = bc.defined() ? bc.data_ptr<float>() : nullptr;
+    a.y = y.data_ptr<float>(), a.ldy = out;
+    const kernels::KernelPath path = activeKernelPath();
+    parallelFor(0, kernels::gemm_f32_items(a), splitGrain(kernels::gemm_f32_item_work(a)),
+                [&](int64_t begin, int64_t end) { kernels::gemm_f32(a, begin, end, path); });
+    return y;
+}
+
 const at::Tensor &DenseLinear::packedWeight()
 {
     const auto bytes = m_weight.numel() * static_cast<int64_t>(m_weight.element_size());
-    if (!fusedKernelsEnabled() || !m_weight.device().is_cpu() || bytes > kMaxPackedBytes
-        || !m_weight.is_contiguous() || (m_bias.defined() && !m_bias.is_contiguous())) {
+    if (bytes > kMaxPackedBytes) {
         m_packed = at::Tensor();
         return m_packed;
     }
@@ -28,9 +73,7 @@ const at::Tensor &DenseLinear::packedWeight()
     // new tensor is seen, not an in-place change (made under InferenceMode too).
     const uint32_t version = m_weight.is_inference() ? 0 : m_weight._version();
     if (!m_packed.defined() || m_packedFrom != m_weight.data_ptr() || m_packedVersion != version) {
-        const int64_t rows = m_weight.size(0), cols = m_weight.size(1);
-        m_packed = at::empty({kernels::gemm_f32_packed_floats(rows, cols)}, at::kFloat);
-        kernels::gemm_f32_pack(m_weight.data_ptr<float>(), rows, cols, m_packed.data_ptr<float>());
+        m_packed = packForGemm(m_weight);
         m_packedFrom = m_weight.data_ptr();
         m_packedVersion = version;
     }
@@ -39,35 +82,18 @@ const at::Tensor &DenseLinear::packedWeight()
 
 at::Tensor DenseLinear::forward(const at::Tensor &x)
 {
-    // Inference: no autograd graph would be recorded (gradients off, or nothing requiring one).
-    const bool graph = at::GradMode::is_enabled()
-        && (x.requires_grad() || m_weight.requires_grad()
-            || (m_bias.defined() && m_bias.requires_grad()));
-    const bool inference = !graph && x.scalar_type() == at::kFloat
-        && m_weight.scalar_type() == at::kFloat && x.device() == m_weight.device();
-    if (inference && x.device().is_cpu() && x.numel() > 0) {
-        if (const at::Tensor &packed = packedWeight(); packed.defined()) {
-            const at::Tensor xc = x.contiguous();
-            auto shape = x.sizes().vec();
-            shape.back() = m_weight.size(0);
-            at::Tensor y = at::empty(shape, x.options());
-            kernels::GemmF32Args a;
-            a.x = xc.data_ptr<float>();
-            a.m = x.numel() / x.size(-1), a.ldx = x.size(-1);
-            a.packed = packed.data_ptr<float>();
-            a.n = m_weight.size(0), a.k = m_weight.size(1);
-            a.bias = m_bias.defined() ? m_bias.data_ptr<float>() : nullptr;
-            a.y = y.data_ptr<float>(), a.ldy = a.n;
-            const kernels::KernelPath path = activeKernelPath();
-            parallelFor(0, kernels::gemm_f32_items(a), splitGrain(kernels::gemm_f32_item_work(a)),
-                        [&](int64_t begin, int64_t end) { kernels::gemm_f32(a, begin, end, path); });
-            return y;
-        }
+    if (gemmF32Applies(x, m_weight, m_bias)) {
+        if (const at::Tensor &packed = packedWeight(); packed.defined())
+            return gemmF32Linear(x, packed, m_weight.size(0), m_weight.size(1), m_bias);
     }
+    const bool inference = !at::GradMode::is_enabled()
+        || !(x.requires_grad() || m_weight.requires_grad()
+             || (m_bias.defined() && m_bias.requires_grad()));
     // One float32 input row outside training: BLAS's matrix-vector product. at::linear hands it
     // to GEMM with M = 1, which this OpenBLAS runs 1.8-3x slower (bench kernels: 4096x4096
     // 6.4 ms against 2.1 ms; 640x256 71 us against 39 us).
-    if (x.numel() == x.size(-1) && inference) {
+    if (x.numel() == x.size(-1) && inference && x.scalar_type() == at::kFloat
+        && m_weight.scalar_type() == at::kFloat && x.device() == m_weight.device()) {
         at::Tensor y = at::mv(m_weight, x.reshape({-1}));
         if (m_bias.defined())
             y.add_(m_bias);

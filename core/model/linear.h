@@ -73,6 +73,16 @@ private:
     uint32_t m_packedVersion = 0;
 };
 
+// Inference products through kernels/gemm_f32.h, for DenseLinear and the quantized linears'
+// dequantize + matmul (QuantizedLinear::linearWith). gemmF32Applies: no autograd graph would be
+// recorded (gradients off, or nothing requires one), x and w float32 on the CPU, and the fused
+// kernels on (QB_FUSED). packForGemm: w [out, in] in gemm_f32's panels (split over the pool).
+// gemmF32Linear: y = x Wᵀ + b from such a packed copy of W [out, in].
+bool gemmF32Applies(const at::Tensor &x, const at::Tensor &w, const at::Tensor &bias);
+at::Tensor packForGemm(const at::Tensor &w);
+at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
+                         const at::Tensor &bias);
+
 // A DenseLinear holding detached copies of op's dense (dequantized, merged) weight and its bias.
 std::shared_ptr<DenseLinear> denseCopyOf(const LinearOp &op);
 
