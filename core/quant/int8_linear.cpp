@@ -3,6 +3,7 @@
 #include "kernels/int8_gemm.h"
 #include "kernels/int8_rowwise.h"
 #include "quant/fused_kernels.h"
+#include "util/parallel.h"
 
 namespace qb {
 
@@ -31,8 +32,15 @@ Int8RowLinear::Int8RowLinear(at::Tensor qweight, at::Tensor scales, at::Tensor b
 at::Tensor Int8RowLinear::dequantizedWeight() const
 {
     auto out = at::empty(m_q.sizes(), at::kFloat);
-    kernels::dequantize_int8_rowwise(m_q.data_ptr<int8_t>(), m_scales.data_ptr<float>(),
-                                     m_q.size(0), m_q.size(1), out.data_ptr<float>());
+    const int64_t cols = m_q.size(1);
+    const int8_t *q = m_q.data_ptr<int8_t>();
+    const float *scales = m_scales.data_ptr<float>();
+    float *dst = out.data_ptr<float>();
+    // Rows are independent: split them (batch-64 generation dequantizes every call).
+    parallelFor(0, m_q.size(0), splitGrain(cols), [&](int64_t r0, int64_t r1) {
+        kernels::dequantize_int8_rowwise(q + r0 * cols, scales + r0, r1 - r0, cols,
+                                         dst + r0 * cols);
+    });
     return out;
 }
 

@@ -1,6 +1,7 @@
 #include "quant/int_group_linear.h"
 
 #include "quant/fused_kernels.h"
+#include "util/parallel.h"
 #include "util/error.h"
 
 #include <algorithm>
@@ -144,9 +145,17 @@ at::Tensor IntGroupLinear::storedWeight() const
             * m_scales.index_select(1, group);
     }
     auto out = at::empty({m_out, m_in}, at::kFloat);
-    kernels::dequantize_int_group(m_packed.data_ptr<uint8_t>(), m_scales.data_ptr<float>(),
-                                  m_cfg.symmetric ? nullptr : m_zeros.data_ptr<uint8_t>(), m_out,
-                                  m_in, m_cfg, out.data_ptr<float>());
+    const int64_t rowBytes = m_packed.size(1), groups = m_scales.size(1);
+    const uint8_t *packed = m_packed.data_ptr<uint8_t>();
+    const float *scales = m_scales.data_ptr<float>();
+    const uint8_t *zeros = m_cfg.symmetric ? nullptr : m_zeros.data_ptr<uint8_t>();
+    float *dst = out.data_ptr<float>();
+    // Rows are independent (each starts on a byte): split them.
+    parallelFor(0, m_out, splitGrain(m_in), [&](int64_t r0, int64_t r1) {
+        kernels::dequantize_int_group(packed + r0 * rowBytes, scales + r0 * groups,
+                                      zeros ? zeros + r0 * groups : nullptr, r1 - r0, m_in,
+                                      m_cfg, dst + r0 * m_in);
+    });
     return out;
 }
 

@@ -2,6 +2,9 @@
 
 #include "kernels/double_quant.h"
 #include "quant/fused_kernels.h"
+#include "util/parallel.h"
+
+#include <algorithm>
 #include "util/error.h"
 
 namespace qb {
@@ -88,8 +91,16 @@ at::Tensor Nf4Linear::dequantizedWeight() const
 {
     auto a = absmax().contiguous();
     auto out = at::empty({m_out, m_in}, at::kFloat);
-    kernels::dequantize_blockwise4(m_codebook, m_packed.data_ptr<uint8_t>(), a.data_ptr<float>(),
-                                   m_out * m_in, m_blockSize, out.data_ptr<float>());
+    const int64_t n = m_out * m_in, blocks = (n + m_blockSize - 1) / m_blockSize;
+    const uint8_t *packed = m_packed.data_ptr<uint8_t>();
+    const float *scales = a.data_ptr<float>();
+    float *dst = out.data_ptr<float>();
+    // Blocks are independent and start on a byte (even block sizes): split them.
+    parallelFor(0, blocks, splitGrain(m_blockSize), [&](int64_t b0, int64_t b1) {
+        const int64_t e0 = b0 * m_blockSize, e1 = std::min(n, b1 * m_blockSize);
+        kernels::dequantize_blockwise4(m_codebook, packed + e0 / 2, scales + b0, e1 - e0,
+                                       m_blockSize, dst + e0);
+    });
     return out;
 }
 
