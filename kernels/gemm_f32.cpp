@@ -192,10 +192,11 @@ QB_TARGET_AVX512 void panel_avx512(PanelJob j, std::int64_t rows, float *out, st
 
 #endif
 
-// Rows [r0, r1) of panel p through `path`. The SIMD paths always write 32 columns (and read 32
-// biases), so a partial panel goes through a scratch tile whose real columns are copied out.
-void run_panel(const GemmF32Args &a, std::int64_t r0, std::int64_t r1, std::int64_t p,
-               KernelPath path)
+// Rows [r0, r1) of panel p (its data at `panel`) through `path`. The SIMD paths always write
+// 32 columns (and read 32 biases), so a partial panel goes through a scratch tile whose real
+// columns are copied out.
+void run_panel(const GemmF32Args &a, const float *panel, std::int64_t r0, std::int64_t r1,
+               std::int64_t p, KernelPath path)
 {
     const int cols = static_cast<int>(std::min(kGemmPanel, a.n - p * kGemmPanel));
     float bias_tile[kGemmPanel] = {};
@@ -204,7 +205,7 @@ void run_panel(const GemmF32Args &a, std::int64_t r0, std::int64_t r1, std::int6
         std::copy(a.bias + p * kGemmPanel, a.bias + p * kGemmPanel + cols, bias_tile);
         bias = cols == kGemmPanel ? a.bias + p * kGemmPanel : bias_tile;
     }
-    const PanelJob job{a.x + r0 * a.ldx, a.ldx, a.k, a.packed + p * a.k * kGemmPanel, bias, cols};
+    const PanelJob job{a.x + r0 * a.ldx, a.ldx, a.k, panel, bias, cols};
     float *y = a.y + r0 * a.ldy + p * kGemmPanel;
 #ifdef QB_GEMM_X86
     const bool simd = path == KernelPath::Avx2 || path == KernelPath::Avx512;
@@ -240,8 +241,17 @@ void gemm_f32(const GemmF32Args &a, std::int64_t item_begin, std::int64_t item_e
     const std::int64_t panels = gemm_f32_panels(a.n);
     for (std::int64_t item = item_begin; item < item_end; ++item) {
         const std::int64_t r0 = item / panels * kGemmRowBlock;
-        run_panel(a, r0, std::min(a.m, r0 + kGemmRowBlock), item % panels, path);
+        const std::int64_t p = item % panels;
+        run_panel(a, a.packed + p * a.k * kGemmPanel, r0, std::min(a.m, r0 + kGemmRowBlock), p,
+                  path);
     }
+}
+
+void gemm_f32_panel(const GemmF32Args &a, const float *panel, std::int64_t p,
+                    std::int64_t row_begin, std::int64_t row_end, KernelPath path)
+{
+    for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kGemmRowBlock)
+        run_panel(a, panel, r0, std::min(row_end, r0 + kGemmRowBlock), p, path);
 }
 
 } // namespace qb::kernels

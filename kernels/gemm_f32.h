@@ -62,6 +62,11 @@ std::int64_t gemm_f32_item_work(const GemmF32Args &a);
 void gemm_f32(const GemmF32Args &a, std::int64_t item_begin, std::int64_t item_end,
               KernelPath path);
 
+// Rows [row_begin, row_end) of y's columns of panel p, the panel's packed data given directly as
+// `panel` ([k][32], e.g. decoded into a scratch buffer just before; a.packed is not read).
+void gemm_f32_panel(const GemmF32Args &a, const float *panel, std::int64_t p,
+                    std::int64_t row_begin, std::int64_t row_end, KernelPath path);
+
 // The reference on the unpacked weight w [n, k]: acc = fma(x, w, acc) in k order, + bias.
 void gemm_f32_ref(const float *x, std::int64_t m, std::int64_t ldx, const float *w,
                   std::int64_t n, std::int64_t k, const float *bias, float *y, std::int64_t ldy);

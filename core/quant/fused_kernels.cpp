@@ -1,7 +1,9 @@
 #include "quant/fused_kernels.h"
 #include "util/parallel.h"
 
+#include "kernels/fused_decode.h"
 #include "kernels/fused_linear_q8.h"
+#include "kernels/gemm_f32.h"
 #include "util/error.h"
 
 #include <ATen/Parallel.h>
@@ -121,6 +123,38 @@ kernels::KernelPath activeKernelPath()
     }
 }
 
+namespace {
+
+// y = x Wᵀ + b for many input rows: W decoded one panel of 32 output rows at a time into a
+// per-thread scratch (kernels/fused_decode.h), packed there and multiplied over every input row
+// (kernels/gemm_f32.h). The weights are the format's dequantized floats, so y has the bits of
+// dequantize + gemm_f32, without the whole float32 weight being written out and read back.
+at::Tensor panelGemm(const kernels::FusedWeight &w, const at::Tensor &x2, kernels::KernelPath path)
+{
+    const int64_t m = x2.size(0), panel = kernels::kGemmPanel;
+    at::Tensor y = at::empty({m, w.rows}, at::kFloat);
+    kernels::GemmF32Args a;
+    a.x = x2.data_ptr<float>(), a.m = m, a.ldx = w.cols;
+    a.n = w.rows, a.k = w.cols;
+    a.bias = w.bias;
+    a.y = y.data_ptr<float>(), a.ldy = w.rows;
+    const int64_t panels = kernels::gemm_f32_panels(w.rows);
+    parallelFor(0, panels, splitGrain((m + 1) * panel * w.cols), [&](int64_t begin, int64_t end) {
+        std::vector<float> rows(static_cast<size_t>(panel * w.cols));
+        std::vector<float> packed(static_cast<size_t>(panel * w.cols));
+        std::vector<float> absmax(static_cast<size_t>(kernels::fused_decode_rows_blocks(w, 0, panel)) + 1);
+        for (int64_t p = begin; p < end; ++p) {
+            const int64_t r0 = p * panel, r1 = std::min(w.rows, r0 + panel);
+            kernels::fused_decode_rows(w, r0, r1, rows.data(), absmax.data());
+            kernels::gemm_f32_pack_panels(rows.data(), r1 - r0, w.cols, packed.data(), 0, 1);
+            kernels::gemm_f32_panel(a, packed.data(), p, 0, m, path);
+        }
+    });
+    return y;
+}
+
+} // namespace
+
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t floatMaxRows)
 {
     TORCH_CHECK(x.size(-1) == w.cols, "fused linear: input has ", x.size(-1),
@@ -129,15 +163,18 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t 
         return {};
     const kernels::KernelPath path = activeKernelPath();
     const bool q8 = int8ActivationKernelsEnabled() && kernels::q8_supported(w);
-    if (!q8 && x.numel() / std::max<int64_t>(1, w.cols) > floatMaxRows)
+    const bool manyRows = !q8 && x.numel() / std::max<int64_t>(1, w.cols) > floatMaxRows;
+    if (manyRows && !kernels::fused_decode_rows_supported(w))
         return {};
     const at::Tensor x2 = x.detach().to(at::kFloat).reshape({-1, w.cols}).contiguous();
+    auto shape = x.sizes().vec();
+    shape.back() = w.rows;
+    if (manyRows)
+        return panelGemm(w, x2, path).reshape(shape);
     const int64_t m = x2.size(0);
     at::Tensor y = at::empty({m, w.rows}, at::kFloat);
     float *out = y.data_ptr<float>();
     const int64_t grain = splitGrain(m * w.cols);
-    auto shape = x.sizes().vec();
-    shape.back() = w.rows;
     if (q8) {
         const kernels::Q8Input q8 = kernels::q8_prepare_input(w, x2.data_ptr<float>(), m);
         parallelFor(0, w.rows, grain, [&](int64_t begin, int64_t end) {

@@ -31,7 +31,10 @@ int64_t splitGrain(int64_t multiplyAddsPerItem);
 // takes its reference). The kernel path is kernels::active_kernel_path() (QB_KERNEL_PATH).
 // With int8 activations on (kernel_settings.h) and a format they support, every row count takes
 // them, so one evaluation never mixes two arithmetics; otherwise inputs of more than
-// floatMaxRows rows get an undefined tensor (the caller's reference is faster there).
+// floatMaxRows rows take a GEMM that decodes W one 32-row panel at a time into a per-thread
+// scratch and multiplies it there (kernels/fused_decode.h + gemm_f32.h: the bits of dequantize +
+// gemm_f32), or get an undefined tensor where the layout cannot be cut by rows (float zero
+// points, blocks across rows), for the caller's reference.
 at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x,
                     int64_t floatMaxRows = INT64_MAX);
 

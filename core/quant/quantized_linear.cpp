@@ -67,14 +67,13 @@ nlohmann::json QuantizedLinear::config() const
 at::Tensor QuantizedLinear::forward(const at::Tensor &input)
 {
     const at::Tensor x = m_actBits > 0 ? fakeQuantizeActivations(input, m_actBits) : input;
-    const int64_t in = inFeatures();
-    const int64_t rows = in > 0 ? x.numel() / in : 0;
     // The kernels have no backward: an input that needs a gradient (adapters upstream being
     // trained) goes through the differentiable reference.
     const bool needsGrad = x.requires_grad() && at::GradMode::is_enabled();
-    // With int8 activations on, the fused side decides per format (fused_kernels.h: runFused).
-    if ((rows <= fusedMaxRows() || int8ActivationKernelsEnabled()) && !needsGrad
-        && fusedKernelsEnabled()) {
+    // The fused side decides by rows and format (fused_kernels.h: runFused): up to
+    // fusedMaxRows() its GEMV/small-GEMM kernels, beyond that a GEMM decoding the weight a panel
+    // at a time where the format allows, else (an undefined tensor) the reference.
+    if (!needsGrad && fusedKernelsEnabled()) {
         at::Tensor y = fusedForward(x);
         if (y.defined())
             return y;

@@ -1,9 +1,10 @@
 // QuantizedLinear: the common face of every quantized LinearOp in core/quant: a LinearOp that can
 // describe itself as a JSON config plus named packed tensors (for quantized checkpoints) and be
 // rebuilt from them (the method table's load, quant/method_registry.h).
-// forward() is written once here: up to fusedMaxRows() input rows it takes the op's fusedForward()
-// when the op has one (a kernel reading the packed weight directly), otherwise referenceForward(),
-// which dequantizes to float32 and calls at::linear (no big cache kept). Ops whose arithmetic is not
+// forward() is written once here: outside training it takes the op's fusedForward() when the op
+// has one (up to fusedMaxRows() input rows a kernel reading the packed weight directly, beyond
+// that a GEMM decoding the weight one 32-row panel at a time: quant/fused_kernels.h), otherwise
+// referenceForward(), which dequantizes to float32 and multiplies (no big cache kept). Ops whose arithmetic is not
 // dequantize + matmul (LLM.int8()'s outlier split, SmoothQuant's int8 activations, the input
 // transforms of GPTQ act-order and AWQ) override referenceForward(); a fused path never changes the
 // stored format.
@@ -29,7 +30,7 @@ public:
     at::Tensor denseWeight() const final { return dequantizedWeight(); }
     // The packed weight decoded to [out, in] float32 (input transforms folded in).
     virtual at::Tensor dequantizedWeight() const = 0;
-    // Largest number of input rows (x.numel() / in) for which forward() tries fusedForward().
+    // Largest number of input rows (x.numel() / in) that take the fused GEMV/small-GEMM kernels.
     virtual int64_t fusedMaxRows() const { return 16; }
 
     // {"method": ..., plus the method's settings}; enough with tensors() to rebuild the op.

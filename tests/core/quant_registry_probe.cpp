@@ -2,6 +2,7 @@
 
 #include "api/registry.h"
 #include "analysis/sensitivity.h"
+#include "quant/fused_kernels.h"
 #include "quant/method_registry.h"
 #include "quant/quantize_model.h"
 
@@ -30,8 +31,12 @@ public:
     std::map<std::string, at::Tensor> tensors() const override { return {{"weight", m_w}}; }
 
 protected:
+    // Like runFused for a layout without a many-rows kernel: takes up to fusedMaxRows() rows,
+    // declines (undefined) beyond.
     at::Tensor fusedForward(const at::Tensor &x) override
     {
+        if (x.numel() / inFeatures() > fusedMaxRows())
+            return {};
         auto shape = x.sizes().vec();
         shape.back() = outFeatures();
         return at::full(shape, -1234.0f);
@@ -131,7 +136,18 @@ SeamRun fusedSeam()
     const at::Tensor x = at::randn({100, 16});
     const at::Tensor y = op.forward(x);
     r.fused100 = marked(y);
-    r.referenceExact = at::equal(y, at::linear(x, w, b));
+    // The reference: dequantize + kernels/gemm_f32.h (float32 sums in another order than BLAS),
+    // and exactly at::linear with the fused kernels off.
+    r.referenceDiff = (y - at::linear(x, w, b)).abs().max().item<double>();
+    const bool wasFused = qb::fusedKernelsEnabled();
+    qb::setFusedKernelsEnabled(false);
+    r.referenceExactUnfused = at::equal(op.forward(x), at::linear(x, w, b));
+    qb::setFusedKernelsEnabled(wasFused);
+    // An input that needs a gradient never reaches fusedForward, even one row.
+    {
+        at::AutoGradMode grad(true);
+        r.fusedWithGrad = marked(op.forward(at::randn({1, 16}).requires_grad_()).detach());
+    }
     return r;
 }
 

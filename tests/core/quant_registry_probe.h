@@ -30,12 +30,16 @@ std::string parseOverride(const std::string &text);
 // compares. Empty on success, else what differs.
 std::string reloadMismatch(const std::string &specJson);
 
-// A QuantizedLinear whose fusedForward returns a marked result: which path forward() took for
-// 1, 6 (as [2, 3, in]) and 100 rows, and whether the reference path equals x W^T + b.
+// A QuantizedLinear whose fusedForward returns a marked result up to fusedMaxRows() rows and
+// declines beyond: which path forward() took for 1, 6 (as [2, 3, in]) and 100 rows; how far the
+// reference path is from x W^T + b (at::linear), and whether it equals it exactly with the fused
+// kernels off; whether an input needing a gradient reached fusedForward.
 struct SeamRun
 {
     bool fused1 = false, fused6 = false, fused100 = true;
-    bool referenceExact = false;
+    double referenceDiff = 1;
+    bool referenceExactUnfused = false;
+    bool fusedWithGrad = true;
 };
 SeamRun fusedSeam();
 

@@ -7,6 +7,7 @@
 // bounds, VNNI against its scalar reference, and both within the rounding's bound of the float
 // reference.
 #include "kernels/double_quant.h"
+#include "kernels/fused_decode.h"
 #include "kernels/fused_linear.h"
 #include "kernels/fused_linear_q8.h"
 #include "kernels/int8_rowwise.h"
@@ -332,6 +333,36 @@ private Q_SLOTS:
                                           want.data());
                 QVERIFY2(decodedByReference(p.w) == want, p.name.c_str());
             }
+    }
+
+    // fused_decode_rows: any row range of every supported layout gives exactly the rows the
+    // reference decodes; float zero points and rows that do not start on a block are refused.
+    void fusedDecodeRowsMatchReference()
+    {
+        std::vector<Packed> cases;
+        cases.push_back(int8Row(37, 70, 5));
+        for (int bits : {2, 3, 4, 8})
+            for (int group : {32, 128, 0})
+                for (bool sym : {true, false})
+                    cases.push_back(intGroup(35, 257, bits, group, sym, false, unsigned(bits + group)));
+        for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
+            for (int block : {32, 64})
+                for (bool dq : {false, true})
+                    cases.push_back(blockwise4(kind, 70, 256, block, dq, unsigned(block + dq)));
+        for (const Packed &p : cases) {
+            QVERIFY2(fused_decode_rows_supported(p.w), p.name.c_str());
+            const auto want = decodedByReference(p.w);
+            for (auto [r0, r1] : {std::pair<std::int64_t, std::int64_t>{0, p.w.rows}, {0, 1},
+                                  {3, 35}, {p.w.rows - 2, p.w.rows}}) {
+                std::vector<float> got((r1 - r0) * p.w.cols, -1.0f);
+                std::vector<float> absmax(fused_decode_rows_blocks(p.w, r0, r1) + 1);
+                fused_decode_rows(p.w, r0, r1, got.data(), absmax.data());
+                QVERIFY2(std::equal(got.begin(), got.end(), want.begin() + r0 * p.w.cols),
+                         (p.name + " rows " + std::to_string(r0) + ".." + std::to_string(r1)).c_str());
+            }
+        }
+        QVERIFY(!fused_decode_rows_supported(intGroup(3, 70, 4, 32, false, true, 3).w));
+        QVERIFY(!fused_decode_rows_supported(blockwise4(Codebook4::Nf4, 4, 35, 64, false, 4).w));
     }
 
     void int8PathsMatchReference()

@@ -134,6 +134,31 @@ private Q_SLOTS:
         }
     }
 
+    // gemm_f32_panel, each panel handed over from a buffer of its own (as a caller decoding one
+    // panel at a time does), gives the bits of gemm_f32.
+    void panelByPanelMatchesWhole()
+    {
+        const Case c{200, 70, 33, 33, 70, true};
+        const auto x = qbtest::normalValues(c.m * c.k, 21);
+        const auto w = qbtest::normalValues(c.n * c.k, 22);
+        const auto b = qbtest::normalValues(c.n, 23);
+        std::vector<float> packed(gemm_f32_packed_floats(c.n, c.k));
+        gemm_f32_pack(w.data(), c.n, c.k, packed.data());
+        for (KernelPath path : pathsHere()) {
+            std::vector<float> y(c.m * c.n, -7.0f);
+            GemmF32Args a;
+            a.x = x.data(), a.m = c.m, a.ldx = c.k;
+            a.n = c.n, a.k = c.k, a.bias = b.data();
+            a.y = y.data(), a.ldy = c.n;
+            for (int64_t p = 0; p < gemm_f32_panels(c.n); ++p) {
+                const std::vector<float> own(packed.begin() + p * c.k * kGemmPanel,
+                                             packed.begin() + (p + 1) * c.k * kGemmPanel);
+                gemm_f32_panel(a, own.data(), p, 0, c.m, path);
+            }
+            QVERIFY2(sameBits(y, run(c, x, w, b, path)), kernel_path_name(path));
+        }
+    }
+
     // A row computed alone gives the bits it gets among 64 rows.
     void rowsDoNotDependOnTheirNeighbours()
     {

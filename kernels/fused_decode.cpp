@@ -1,0 +1,69 @@
+#include "kernels/fused_decode.h"
+
+#include "kernels/fused_linear_impl.h"
+#include "kernels/int8_rowwise.h"
+#include "kernels/int_group.h"
+#include "kernels/nf4.h"
+
+namespace qb::kernels {
+
+bool fused_decode_rows_supported(const FusedWeight &w)
+{
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        return true;
+    case FusedFormat::IntGroup:
+        return !w.zeros_f;
+    case FusedFormat::Blockwise4:
+        return w.block_size > 0 && w.cols % w.block_size == 0
+            && (w.codebook == codebook4_values(Codebook4::Nf4)
+                || w.codebook == codebook4_values(Codebook4::Fp4));
+    }
+    return false;
+}
+
+std::int64_t fused_decode_rows_blocks(const FusedWeight &w, std::int64_t row_begin,
+                                      std::int64_t row_end)
+{
+    if (w.format != FusedFormat::Blockwise4 || w.block_size <= 0)
+        return 0;
+    return (row_end - row_begin) * w.cols / w.block_size;
+}
+
+void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_t row_end,
+                       float *out, float *absmax)
+{
+    const std::int64_t rows = row_end - row_begin;
+    switch (w.format) {
+    case FusedFormat::Int8Row:
+        dequantize_int8_rowwise(static_cast<const std::int8_t *>(w.codes) + row_begin * w.cols,
+                                w.scales + row_begin, rows, w.cols, out);
+        return;
+    case FusedFormat::IntGroup: {
+        const std::int64_t groups = w.groups_per_row();
+        const IntGroupConfig cfg{w.bits, static_cast<int>(w.group), w.zeros_u8 == nullptr};
+        dequantize_int_group(static_cast<const std::uint8_t *>(w.codes)
+                                 + row_begin * fused_detail::int_group_row_stride(w),
+                             w.scales + row_begin * groups,
+                             w.zeros_u8 ? w.zeros_u8 + row_begin * groups : nullptr, rows,
+                             w.cols, cfg, out);
+        return;
+    }
+    case FusedFormat::Blockwise4: {
+        const std::int64_t first = row_begin * w.cols / w.block_size;
+        const std::int64_t blocks = fused_decode_rows_blocks(w, row_begin, row_end);
+        const float *scales = w.absmax ? w.absmax + first : absmax;
+        if (!w.absmax)
+            for (std::int64_t b = 0; b < blocks; ++b)
+                absmax[b] = fused_detail::block_absmax(w, first + b);
+        const Codebook4 kind
+            = w.codebook == codebook4_values(Codebook4::Nf4) ? Codebook4::Nf4 : Codebook4::Fp4;
+        dequantize_blockwise4(kind, static_cast<const std::uint8_t *>(w.codes)
+                                        + row_begin * w.cols / 2,
+                              scales, rows * w.cols, w.block_size, out);
+        return;
+    }
+    }
+}
+
+} // namespace qb::kernels
