@@ -113,7 +113,8 @@ QB_TARGET_AVX2 void tile_avx2(const PanelJob &j, int h, float *out, std::int64_t
         }
     }
     if (j.bias) {
-        const __m256 b0 = _mm256_loadu_ps(j.bias + 16 * h), b1 = _mm256_loadu_ps(j.bias + 16 * h + 8);
+        const __m256 b0 = _mm256_loadu_ps(j.bias + 16 * h);
+        const __m256 b1 = _mm256_loadu_ps(j.bias + 16 * h + 8);
         for (int i = 0; i < MR; ++i) {
             c0[i] = _mm256_add_ps(c0[i], b0);
             c1[i] = _mm256_add_ps(c1[i], b1);

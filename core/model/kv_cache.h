@@ -64,7 +64,8 @@ public:
     // Bytes one position of one row occupies over all layers (keys, values and their scales).
     int64_t bytesPerPosition() const;
 
-    // The stored keys (values) of a layer decoded to float32 [batch, kv_heads, length(), head_dim]: what
+    // The stored keys (values) of a layer decoded to float32
+    // [batch, kv_heads, length(), head_dim]: what
     // attention reads (tests compare it with what was written).
     at::Tensor keys(int64_t layer) const { return decoded(m_layers.at(layer).keys, length()); }
     at::Tensor values(int64_t layer) const { return decoded(m_layers.at(layer).values, length()); }

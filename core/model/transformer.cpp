@@ -206,7 +206,8 @@ at::Tensor Transformer::attention(int64_t layer, const at::Tensor &x, const at::
     const int64_t groups = c.numHeads / c.numKvHeads;
     // Grouped-query attention without materialising repeated K/V: fold the group into the query rows.
     auto qg = q.reshape({b, c.numKvHeads, groups * tq, hd});
-    auto scores = at::matmul(qg, k.transpose(-1, -2)).div_(std::sqrt(double(hd))); // [b, kvh, g*tq, s]
+    // scores: [b, kvh, g*tq, s]
+    auto scores = at::matmul(qg, k.transpose(-1, -2)).div_(std::sqrt(double(hd)));
     scores = scores.view({b, c.numKvHeads, groups, tq, s});
     if (qMask.defined())
         scores.add_(qMask.unsqueeze(1));

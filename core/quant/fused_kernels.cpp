@@ -142,7 +142,8 @@ at::Tensor panelGemm(const kernels::FusedWeight &w, const at::Tensor &x2, kernel
     parallelFor(0, panels, splitGrain((m + 1) * panel * w.cols), [&](int64_t begin, int64_t end) {
         std::vector<float> rows(static_cast<size_t>(panel * w.cols));
         std::vector<float> packed(static_cast<size_t>(panel * w.cols));
-        std::vector<float> absmax(static_cast<size_t>(kernels::fused_decode_rows_blocks(w, 0, panel)) + 1);
+        const int64_t blocks = kernels::fused_decode_rows_blocks(w, 0, panel);
+        std::vector<float> absmax(static_cast<size_t>(blocks) + 1);
         for (int64_t p = begin; p < end; ++p) {
             const int64_t r0 = p * panel, r1 = std::min(w.rows, r0 + panel);
             kernels::fused_decode_rows(w, r0, r1, rows.data(), absmax.data());

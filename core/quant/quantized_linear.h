@@ -4,10 +4,10 @@
 // forward() is written once here: outside training it takes the op's fusedForward() when the op
 // has one (up to fusedMaxRows() input rows a kernel reading the packed weight directly, beyond
 // that a GEMM decoding the weight one 32-row panel at a time: quant/fused_kernels.h), otherwise
-// referenceForward(), which dequantizes to float32 and multiplies (no big cache kept). Ops whose arithmetic is not
-// dequantize + matmul (LLM.int8()'s outlier split, SmoothQuant's int8 activations, the input
-// transforms of GPTQ act-order and AWQ) override referenceForward(); a fused path never changes the
-// stored format.
+// referenceForward(), which dequantizes to float32 and multiplies (no big cache kept). Ops whose
+// arithmetic is not dequantize + matmul (LLM.int8()'s outlier split, SmoothQuant's int8
+// activations, the input transforms of GPTQ act-order and AWQ) override referenceForward(); a
+// fused path never changes the stored format.
 // Thread safety: as LinearOp (one thread at a time). Ownership: each op owns its tensors.
 #pragma once
 #include "model/linear.h"

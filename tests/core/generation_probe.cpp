@@ -85,8 +85,10 @@ LastPositionDiff lastPositionOnlyDiff(bool fused)
     d.returnedPositions = hidden[1].size(1);
     d.hidden = (hidden[1].select(1, -1) - hidden[0].select(1, -1)).abs().max().item<double>();
     for (int64_t l = 0; l < config.numLayers; ++l) {
-        d.cache = std::max({d.cache, (caches[0].keys(l) - caches[1].keys(l)).abs().max().item<double>(),
-                            (caches[0].values(l) - caches[1].values(l)).abs().max().item<double>()});
+        const double keys = (caches[0].keys(l) - caches[1].keys(l)).abs().max().item<double>();
+        const double values
+            = (caches[0].values(l) - caches[1].values(l)).abs().max().item<double>();
+        d.cache = std::max({d.cache, keys, values});
     }
     qb::setFusedKernelsEnabled(wasFused);
     return d;

@@ -344,7 +344,8 @@ private Q_SLOTS:
         for (int bits : {2, 3, 4, 8})
             for (int group : {32, 128, 0})
                 for (bool sym : {true, false})
-                    cases.push_back(intGroup(35, 257, bits, group, sym, false, unsigned(bits + group)));
+                    cases.push_back(
+                        intGroup(35, 257, bits, group, sym, false, unsigned(bits + group)));
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {32, 64})
                 for (bool dq : {false, true})
@@ -357,8 +358,10 @@ private Q_SLOTS:
                 std::vector<float> got((r1 - r0) * p.w.cols, -1.0f);
                 std::vector<float> absmax(fused_decode_rows_blocks(p.w, r0, r1) + 1);
                 fused_decode_rows(p.w, r0, r1, got.data(), absmax.data());
+                const std::string what
+                    = p.name + " rows " + std::to_string(r0) + ".." + std::to_string(r1);
                 QVERIFY2(std::equal(got.begin(), got.end(), want.begin() + r0 * p.w.cols),
-                         (p.name + " rows " + std::to_string(r0) + ".." + std::to_string(r1)).c_str());
+                         what.c_str());
             }
         }
         QVERIFY(!fused_decode_rows_supported(intGroup(3, 70, 4, 32, false, true, 3).w));

@@ -125,8 +125,10 @@ private Q_SLOTS:
                     QVERIFY(std::abs(want[i * c.ldy + j] - exact) <= bound);
                 }
             for (KernelPath path : pathsHere()) {
-                const QByteArray what = QByteArray(kernel_path_name(path)) + " m=" + QByteArray::number(qint64(c.m))
-                    + " n=" + QByteArray::number(qint64(c.n)) + " k=" + QByteArray::number(qint64(c.k));
+                const QByteArray what = QByteArray(kernel_path_name(path))
+                    + " m=" + QByteArray::number(qint64(c.m))
+                    + " n=" + QByteArray::number(qint64(c.n))
+                    + " k=" + QByteArray::number(qint64(c.k));
                 // Columns past n of each y row keep the sentinel: sameBits covers them too.
                 QVERIFY2(sameBits(run(c, x, w, b, path), want), what.constData());
                 QVERIFY2(sameBits(run(c, x, w, b, path, 3), want), what.constData());
@@ -171,7 +173,8 @@ private Q_SLOTS:
             for (int64_t i : {0, 11, 12, 63}) {
                 const std::vector<float> row(x.begin() + i * all.k, x.begin() + (i + 1) * all.k);
                 const auto alone = run({1, all.n, all.k, all.k, all.n, true}, row, w, b, path);
-                QVERIFY(std::memcmp(alone.data(), batch.data() + i * all.n, all.n * sizeof(float)) == 0);
+                QVERIFY(std::memcmp(alone.data(), batch.data() + i * all.n,
+                                    all.n * sizeof(float)) == 0);
             }
         }
     }
