@@ -6,6 +6,8 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <atomic>
+
 namespace qb {
 
 DenseLinear::DenseLinear(at::Tensor weight, at::Tensor bias)
@@ -62,28 +64,67 @@ at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t 
     return y;
 }
 
-const at::Tensor &DenseLinear::packedWeight()
+namespace {
+
+std::atomic<int64_t> &packedBytes()
 {
-    const auto bytes = m_weight.numel() * static_cast<int64_t>(m_weight.element_size());
-    if (bytes > kMaxPackedBytes) {
-        m_packed = at::Tensor();
-        return m_packed;
-    }
+    static std::atomic<int64_t> bytes{0};
+    return bytes;
+}
+
+std::atomic<int64_t> &packedBudget()
+{
+    static std::atomic<int64_t> budget{int64_t(1) << 30};
+    return budget;
+}
+
+} // namespace
+
+int64_t packedWeightBudget() { return packedBudget().load(); }
+void setPackedWeightBudget(int64_t bytes) { packedBudget().store(bytes); }
+int64_t packedWeightBytes() { return packedBytes().load(); }
+
+DenseLinear::PackedCopy &DenseLinear::PackedCopy::operator=(const PackedCopy &)
+{
+    release();
+    return *this;
+}
+
+void DenseLinear::PackedCopy::release()
+{
+    packedBytes() -= bytes;
+    bytes = 0;
+    floats = at::Tensor();
+    from = nullptr;
+}
+
+at::Tensor DenseLinear::packedWeight()
+{
+    const int64_t rows = m_weight.size(0), cols = m_weight.size(1);
+    const int64_t bytes = kernels::gemm_f32_packed_floats(rows, cols) * int64_t(sizeof(float));
+    if (m_weight.numel() * static_cast<int64_t>(m_weight.element_size()) > kMaxPackedBytes)
+        return {};
     // Inference tensors (made under c10::InferenceMode) keep no version counter: for them only a
     // new tensor is seen, not an in-place change (made under InferenceMode too).
     const uint32_t version = m_weight.is_inference() ? 0 : m_weight._version();
-    if (!m_packed.defined() || m_packedFrom != m_weight.data_ptr() || m_packedVersion != version) {
-        m_packed = packForGemm(m_weight);
-        m_packedFrom = m_weight.data_ptr();
-        m_packedVersion = version;
+    if (m_packed.bytes > 0 && m_packed.from == m_weight.data_ptr() && m_packed.version == version)
+        return m_packed.floats;
+    m_packed.release();
+    if (packedBytes().fetch_add(bytes) + bytes > packedBudget().load()) {
+        packedBytes() -= bytes;
+        return {};
     }
-    return m_packed;
+    m_packed.bytes = bytes;
+    m_packed.floats = packForGemm(m_weight);
+    m_packed.from = m_weight.data_ptr();
+    m_packed.version = version;
+    return m_packed.floats;
 }
 
 at::Tensor DenseLinear::forward(const at::Tensor &x)
 {
     if (gemmF32Applies(x, m_weight, m_bias)) {
-        if (const at::Tensor &packed = packedWeight(); packed.defined())
+        if (const at::Tensor packed = packedWeight(); packed.defined())
             return gemmF32Linear(x, packed, m_weight.size(0), m_weight.size(1), m_bias);
     }
     const bool inference = !at::GradMode::is_enabled()

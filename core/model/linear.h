@@ -41,7 +41,8 @@ public:
 // Plain float32 weight [out, in] and optional bias [out]: y = x W^T + b.
 // Outside training (no gradient anywhere) a float32 input on the CPU takes kernels/gemm_f32.h
 // over a copy of the weight packed for it, made on first such use and again whenever the weight
-// changes (its tensor or version counter); weights over kMaxPackedBytes, and every input while the
+// changes (its tensor or version counter); weights over kMaxPackedBytes or past the process-wide
+// budget (packedWeightBudget), and every input while the
 // fused kernels are off (QB_FUSED=0), take at::linear. The copy doubles the weight's memory.
 class DenseLinear : public LinearOp
 {
@@ -63,15 +64,35 @@ public:
 
 private:
     // The packed copy for inference, current (packed again if the weight changed), or undefined
-    // when this weight does not take the packed path.
-    const at::Tensor &packedWeight();
+    // when this weight does not take the packed path (too large, or the budget is spent).
+    at::Tensor packedWeight();
+
+    // Its bytes count against packedWeightBudget() while it lives; a copied DenseLinear packs
+    // again on first use.
+    struct PackedCopy
+    {
+        at::Tensor floats;
+        const void *from = nullptr;
+        uint32_t version = 0;
+        int64_t bytes = 0;
+
+        PackedCopy() = default;
+        PackedCopy(const PackedCopy &) {}
+        PackedCopy &operator=(const PackedCopy &);
+        ~PackedCopy() { release(); }
+        void release();
+    };
 
     at::Tensor m_weight;
     at::Tensor m_bias;
-    at::Tensor m_packed;
-    const void *m_packedFrom = nullptr;
-    uint32_t m_packedVersion = 0;
+    PackedCopy m_packed;
 };
+
+// All DenseLinears' packed copies together stay within a budget (default 1 GiB); a weight whose
+// copy would pass it takes at::linear. packedWeightBytes(): the bytes held now.
+int64_t packedWeightBudget();
+void setPackedWeightBudget(int64_t bytes);
+int64_t packedWeightBytes();
 
 // Inference products through kernels/gemm_f32.h, for DenseLinear and the quantized linears'
 // dequantize + matmul (QuantizedLinear::linearWith). gemmF32Applies: no autograd graph would be

@@ -5,6 +5,7 @@
 #include "eval/question_set.h"
 #include "model/generation.h"
 #include "model/kv_cache.h"
+#include "model/linear.h"
 #include "model/model_bundle.h"
 #include "quant/fused_kernels.h"
 #include "quant/quantize_model.h"
@@ -51,6 +52,32 @@ Tokens generateShippedWith(const Run &run, qb::GenerationStats *stats, int64_t *
 } // namespace
 
 Tokens generateShipped(const Run &run) { return generateShippedWith(run, nullptr, nullptr); }
+
+PackedBudgetRun packedBudget()
+{
+    PackedBudgetRun r;
+    const int64_t budget = qb::packedWeightBudget(), before = qb::packedWeightBytes();
+    at::NoGradGuard noGrad;
+    const at::Tensor w = at::randn({64, 48}), b = at::randn({64}), x = at::randn({5, 48});
+    const at::Tensor want = at::linear(x, w, b);
+    bool match = true;
+    {
+        auto op = std::make_shared<qb::DenseLinear>(w, b);
+        qb::setPackedWeightBudget(before + 8 * 1024);
+        match &= (op->forward(x) - want).abs().max().item<double>() < 1e-5;
+        r.heldUnder8k = qb::packedWeightBytes() - before;
+        qb::setPackedWeightBudget(before + 1024 * 1024);
+        match &= (op->forward(x) - want).abs().max().item<double>() < 1e-5;
+        r.heldUnder1m = qb::packedWeightBytes() - before;
+        qb::DenseLinear copy = *op; // packs again on first use
+        match &= (copy.forward(x) - want).abs().max().item<double>() < 1e-5;
+        r.heldAfterCopy = qb::packedWeightBytes() - before;
+    }
+    r.heldAfterRelease = qb::packedWeightBytes() - before;
+    r.resultsMatch = match;
+    qb::setPackedWeightBudget(budget);
+    return r;
+}
 
 LastPositionDiff lastPositionOnlyDiff(bool fused)
 {

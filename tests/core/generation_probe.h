@@ -56,6 +56,16 @@ struct LastPositionDiff
 };
 LastPositionDiff lastPositionOnlyDiff(bool fused);
 
+// DenseLinear's packed copies against their budget (model/linear.h): a 64x48 layer (12 KiB
+// packed) run under a budget of 8 KiB, then 1 MiB, then released; the bytes held after each
+// step, whether each result equals at::linear within 1e-5, and the budget restored afterwards.
+struct PackedBudgetRun
+{
+    int64_t heldUnder8k = -1, heldUnder1m = -1, heldAfterCopy = -1, heldAfterRelease = -1;
+    bool resultsMatch = false;
+};
+PackedBudgetRun packedBudget();
+
 // Bytes per position (one row, all layers) of the shipped model's KV cache in a format.
 int64_t kvBytesPerPosition(const std::string &format);
 

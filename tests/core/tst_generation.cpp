@@ -102,6 +102,19 @@ private Q_SLOTS:
         QCOMPARE(reference.cache, 0.0);
     }
 
+    // 64 x 48 floats pack into 2 panels of 32 x 48: 12 KiB. Over an 8 KiB budget the layer takes
+    // at::linear and holds nothing; under 1 MiB it holds its copy, a copy of the layer its own,
+    // and both are returned when they go.
+    void packedCopiesStayWithinTheirBudget()
+    {
+        const auto r = genprobe::packedBudget();
+        QVERIFY(r.resultsMatch);
+        QCOMPARE(r.heldUnder8k, int64_t(0));
+        QCOMPARE(r.heldUnder1m, int64_t(12 * 1024));
+        QCOMPARE(r.heldAfterCopy, int64_t(24 * 1024));
+        QCOMPARE(r.heldAfterRelease, int64_t(0));
+    }
+
     void samplingRepeatsUnderSeed()
     {
         genprobe::Run r = run(16, 6);
