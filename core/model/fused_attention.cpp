@@ -4,8 +4,6 @@
 #include "quant/fused_kernels.h"
 #include "util/parallel.h"
 
-#include <ATen/Parallel.h>
-
 namespace qb {
 
 bool fusedAttentionApplies(const at::Tensor &q, const at::Tensor &k, const at::Tensor &v)

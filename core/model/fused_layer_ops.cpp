@@ -6,8 +6,6 @@
 #include "quant/fused_kernels.h"
 #include "util/parallel.h"
 
-#include <ATen/Parallel.h>
-
 namespace qb {
 
 namespace {

@@ -1,12 +1,10 @@
 #include "quant/fused_kernels.h"
-#include "util/parallel.h"
 
 #include "kernels/fused_decode.h"
 #include "kernels/fused_linear_q8.h"
 #include "kernels/gemm_f32.h"
 #include "util/error.h"
-
-#include <ATen/Parallel.h>
+#include "util/parallel.h"
 
 #include <atomic>
 #include <cstdlib>
