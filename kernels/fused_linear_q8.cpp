@@ -343,14 +343,23 @@ QB_TARGET_VNNI float zero_correction(const FusedWeight &w, std::int64_t r, const
 
 #define QB_INLINE_VNNI QB_TARGET_VNNI inline __attribute__((always_inline))
 
+// 32 bytes of 4-bit pairs in both 256-bit halves, the upper half shifted right by 4 within
+// 16-bit words: byte j of the lower half holds code 2j + 1 (odd column) in its low 4 bits, byte
+// j of the upper half code 2j (even column); the bits above are the neighbours' and must be
+// ignored or masked. One broadcast load and one shift (a 256-bit shift and an insert before:
+// the insert was one 512-bit operation more per 64 codes on the vector pipes that bound these
+// loops).
+QB_INLINE_VNNI __m512i nibble_pairs(const std::uint8_t *p)
+{
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+    return _mm512_srlv_epi16(v, _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1));
+}
+
 // The 64 codes of 32 bytes of 4-bit pairs: [low nibbles (odd columns), high nibbles (even
 // columns)].
 QB_INLINE_VNNI __m512i nibble_codes(const std::uint8_t *p)
 {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p));
-    return _mm512_and_si512(
-        _mm512_inserti64x4(_mm512_zextsi256_si512(v), _mm256_srli_epi16(v, 4), 1),
-        _mm512_set1_epi8(0x0F));
+    return _mm512_and_si512(nibble_pairs(p), _mm512_set1_epi8(0x0F));
 }
 
 // Chunks [k, end) through step(chunk, accumulators), alternating between two sets of
@@ -404,9 +413,9 @@ QB_INLINE_VNNI void uint_step(__m512i cw, const std::int8_t *const *q, const flo
 // offset 128 Σ q is taken out by starting each dot product from in.neg_lanes.
 template <int MR>
 QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const float *dexp,
-                                 const float *blockScale, std::int64_t r, std::int64_t i0, float *y)
+                                 const float *chunkScale, std::int64_t r, std::int64_t i0, float *y)
 {
-    const std::int64_t cols = w.cols, chunks = cols / kChunk, perBlock = w.block_size / kChunk;
+    const std::int64_t cols = w.cols, chunks = cols / kChunk;
     const std::int64_t stride = cols / 2;
     const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
     const __m512i lut = _mm512_broadcast_i32x4(
@@ -429,7 +438,7 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const 
         if (MR == 1 && k % 2 == 0)
             _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 32), _MM_HINT_T0);
         const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes(row + k * 32));
-        const __m512 scale = _mm512_set1_ps(blockScale[k / perBlock]);
+        const __m512 scale = _mm512_set1_ps(chunkScale[k]);
         for (int j = 0; j < MR; ++j) {
             const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg[j] + k * 16), cw,
                                                     _mm512_loadu_si512(q[j] + k * kChunk));
@@ -447,14 +456,13 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in, const 
 // MR activation rows against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks: each chunk of
 // activations (codes, lane offsets, scales) is loaded once for NR weight rows. Every (activation
 // row, weight row) pair takes exactly q8_tile_book's steps, so results do not depend on the
-// rows computed together. blockScale: NR rows of the weight rows' block scales.
+// rows computed together. chunkScale: NR rows of the weight rows' scales per chunk.
 template <int MR, int NR>
 QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in, const float *dexp,
-                                  const float *blockScale, std::int64_t r, std::int64_t i0,
+                                  const float *chunkScale, std::int64_t r, std::int64_t i0,
                                   float *y)
 {
-    const std::int64_t cols = w.cols, chunks = cols / kChunk, perBlock = w.block_size / kChunk;
-    const std::int64_t stride = cols / 2, blocks = cols / w.block_size;
+    const std::int64_t cols = w.cols, chunks = cols / kChunk, stride = cols / 2;
     const __m512i lut = _mm512_broadcast_i32x4(
         _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
     const std::uint8_t *rows[NR];
@@ -469,7 +477,7 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in, const
         __m512 scale[NR];
         for (int n = 0; n < NR; ++n) {
             cw[n] = _mm512_shuffle_epi8(lut, nibble_codes(rows[n] + k * 32));
-            scale[n] = _mm512_set1_ps(blockScale[n * blocks + k / perBlock]);
+            scale[n] = _mm512_set1_ps(chunkScale[n * chunks + k]);
         }
         for (int j = 0; j < MR; ++j) {
             const std::int64_t row = i0 + j;
@@ -684,14 +692,26 @@ template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile
     }
 }
 
-// out[i] = block_absmax(w, first + i) / 127 for i < n (block_absmax_avx512, then the same
-// division as one by one).
-QB_TARGET_VNNI void block_scales(const FusedWeight &w, std::int64_t first, std::int64_t n,
+// Row r's scale of every 64-column chunk: out[k] = block_absmax(w, block of k) / 127 for
+// k < cols / 64 (block_absmax_avx512, then the same division as one by one, each block's value
+// repeated for its chunks). The kernels index it by chunk: a division k / (block / 64) per chunk
+// there cost a 64-bit idiv each and made the NF4 GEMV ~1.4x slower.
+QB_TARGET_VNNI void chunk_scales(const FusedWeight &w, std::int64_t r, float *blockBuf,
                                  float *out)
 {
-    block_absmax_avx512(w, first, n, out);
-    for (std::int64_t i = 0; i < n; ++i)
-        out[i] /= 127.0f;
+    const std::int64_t blocks = w.cols / w.block_size, perBlock = w.block_size / kChunk;
+    float *abs = perBlock == 1 ? out : blockBuf;
+    block_absmax_avx512(w, r * blocks, blocks, abs);
+    std::int64_t b = 0;
+    const __m512 d127 = _mm512_set1_ps(127.0f);
+    for (; b + 16 <= blocks; b += 16)
+        _mm512_storeu_ps(abs + b, _mm512_div_ps(_mm512_loadu_ps(abs + b), d127));
+    for (; b < blocks; ++b)
+        abs[b] /= 127.0f;
+    if (perBlock > 1)
+        for (std::int64_t k = 0, b2 = 0; b2 < blocks; ++b2)
+            for (std::int64_t j = 0; j < perBlock; ++j)
+                out[k++] = abs[b2];
 }
 
 void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
@@ -701,15 +721,16 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
     if (w.format == FusedFormat::Blockwise4) {
         // Each weight row's block scales absmax / 127 decoded once (double-quantized absmax
         // included), then shared by its tiles of activation rows.
-        const std::int64_t blocks = w.cols / w.block_size;
-        std::vector<float> scales(static_cast<std::size_t>(2 * blocks));
-        auto decode = [&](std::int64_t r, float *out) { block_scales(w, r * blocks, blocks, out); };
+        const std::int64_t chunks = w.cols / kChunk;
+        std::vector<float> scales(static_cast<std::size_t>(2 * chunks));
+        std::vector<float> blockBuf(static_cast<std::size_t>(w.cols / w.block_size));
+        auto decode = [&](std::int64_t r, float *out) { chunk_scales(w, r, blockBuf.data(), out); };
         const std::int64_t whole = in.m / 4 * 4;
         std::int64_t r = row_begin;
         if (whole > 0) // pairs of weight rows against tiles of four activation rows
             for (; r + 2 <= row_end; r += 2) {
                 decode(r, scales.data());
-                decode(r + 1, scales.data() + blocks);
+                decode(r + 1, scales.data() + chunks);
                 for (std::int64_t i = 0; i < whole; i += 4)
                     q8_block_book<4, 2>(w, in, dexp, scales.data(), r, i, y);
             }

@@ -460,8 +460,15 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
             map[t] = _mm512_loadu_ps(w.dq_map + 16 * t);
         const __m512 offset = _mm512_set1_ps(w.absmax_offset);
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        // The group of block b and where the next one starts, carried along (two divisions
+        // per 16 blocks were a fifth of this function's time).
+        std::int64_t g0 = first / w.dq_block_size, next = (g0 + 1) * w.dq_block_size;
         for (; i + 16 <= n; i += 16) {
             const std::int64_t b = first + i;
+            if (b >= next) {
+                ++g0;
+                next += w.dq_block_size;
+            }
             const __m512i codes = _mm512_cvtepu8_epi32(
                 _mm_loadu_si128(reinterpret_cast<const __m128i *>(w.absmax_codes + b)));
             __m512 pick[8];
@@ -473,12 +480,11 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
                     pick[t] = _mm512_mask_blend_ps(high, pick[2 * t], pick[2 * t + 1]);
             }
             // Lanes past a group boundary take the next group's scale.
-            const std::int64_t g0 = b / w.dq_block_size, g1 = (b + 15) / w.dq_block_size;
             __m512 scale = _mm512_set1_ps(w.absmax_scales[g0]);
-            if (g1 != g0) {
-                const __mmask16 next = _mm512_cmpge_epi32_mask(
-                    lane, _mm512_set1_epi32(static_cast<int>(g1 * w.dq_block_size - b)));
-                scale = _mm512_mask_blend_ps(next, scale, _mm512_set1_ps(w.absmax_scales[g1]));
+            if (b + 15 >= next) {
+                const __mmask16 past = _mm512_cmpge_epi32_mask(
+                    lane, _mm512_set1_epi32(static_cast<int>(next - b)));
+                scale = _mm512_mask_blend_ps(past, scale, _mm512_set1_ps(w.absmax_scales[g0 + 1]));
             }
             _mm512_storeu_ps(out + i, _mm512_add_ps(_mm512_mul_ps(pick[0], scale), offset));
         }

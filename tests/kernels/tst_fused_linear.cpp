@@ -183,6 +183,16 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
 // The int8-activation path for m rows against its reference (tight: the same integer products,
 // float sums in another order) and against the float reference (within the activation rounding's
 // bound Σ_c |w_c| · |x_c − x̂_c|, each |x_c − x̂_c| ≤ d / 2 checked too).
+// p (double-quantized) with the second 256-block group's absmax scale doubled: a stored form
+// like any other, whose blocks decode to twice the first group's values, so a kernel that takes
+// a block's group wrongly is visibly wrong.
+Packed withDistinctSecondScaleGroup(Packed p)
+{
+    p.absmaxScales.at(1) *= 2.0f;
+    p.w.absmax_scales = p.absmaxScales.data();
+    return p;
+}
+
 void checkQ8(const Packed &p)
 {
     const FusedWeight &w = p.w;
@@ -400,6 +410,12 @@ private Q_SLOTS:
                      {std::pair{5, 128}, {7, 257}, {6, 96}, {3, 1000}, {13, 1344}})
                     for (bool dq : {false, true})
                         checkPaths(blockwise4(kind, rows, cols, block, dq, ++seed), paths);
+        // 241 blocks of 32 a row: row 1's first sixteen blocks are 241 .. 256, so only the last
+        // lane of that run takes the next 256-block scale group (made twice the others' so that
+        // taking the wrong group shows).
+        checkPaths(withDistinctSecondScaleGroup(
+                       blockwise4(Codebook4::Nf4, 2, 241 * 32, 32, true, ++seed)),
+                   paths);
     }
 
     void streamSumMatchesDouble()
@@ -490,6 +506,10 @@ private Q_SLOTS:
                     for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}, {13, 1344}})
                         if (cols % block == 0)
                             checkQ8(blockwise4(kind, rows, cols, block, dq, ++seed));
+        // 241 blocks of 64 a row: only the last lane of row 1's first sixteen block scales is in
+        // the next 256-block group.
+        checkQ8(withDistinctSecondScaleGroup(
+            blockwise4(Codebook4::Nf4, 2, 241 * 64, 64, true, ++seed)));
         // unsupported: 3 bits, a column count that is not a multiple of 64, NF4 blocks of 32 or
         // blocks that span two rows
         QVERIFY(!q8_supported(intGroup(2, 128, 3, 32, false, false, 1).w));
