@@ -39,6 +39,10 @@ std::int64_t gemm_f32_packed_floats(std::int64_t rows, std::int64_t cols);
 void gemm_f32_pack(const float *w, std::int64_t rows, std::int64_t cols, float *packed);
 void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, float *packed,
                           std::int64_t panel_begin, std::int64_t panel_end);
+// The same through `path`: Avx2 and Avx512 move 8 x 8 blocks by register shuffles, the others
+// one value at a time. Every path writes the same bytes (a copy).
+void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, float *packed,
+                          std::int64_t panel_begin, std::int64_t panel_end, KernelPath path);
 
 struct GemmF32Args
 {

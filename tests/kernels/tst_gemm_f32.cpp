@@ -83,6 +83,36 @@ private Q_SLOTS:
         QCOMPARE(packed.back(), 0.0f);
     }
 
+    // Every path's pack against the layout's definition, value by value, on shapes whose rows
+    // and columns end inside the 8 x 8 blocks the SIMD paths move (and inside a panel), with
+    // panels packed in two calls.
+    void everyPathPacksTheLayout()
+    {
+        for (auto [rows, cols] : {std::pair<int64_t, int64_t>{35, 3}, {8, 8}, {32, 256},
+                                  {45, 19}, {70, 131}, {17, 1}})
+            for (KernelPath path : pathsHere()) {
+                std::vector<float> w(rows * cols);
+                for (int64_t i = 0; i < rows * cols; ++i)
+                    w[i] = float(i + 1);
+                std::vector<float> packed(gemm_f32_packed_floats(rows, cols), -1.0f);
+                const int64_t panels = gemm_f32_panels(rows), half = panels / 2;
+                gemm_f32_pack_panels(w.data(), rows, cols, packed.data(), half, panels, path);
+                gemm_f32_pack_panels(w.data(), rows, cols, packed.data(), 0, half, path);
+                for (int64_t p = 0; p < panels; ++p)
+                    for (int64_t c = 0; c < cols; ++c)
+                        for (int64_t lane = 0; lane < 32; ++lane) {
+                            const int64_t r = p * 32 + lane;
+                            const float want = r < rows ? w[r * cols + c] : 0.0f;
+                            const float got = packed[(p * cols + c) * 32 + lane];
+                            if (got != want)
+                                QFAIL(qPrintable(QString("%1 x %2, %3: W[%4, %5] packed as %6")
+                                                     .arg(rows).arg(cols)
+                                                     .arg(kernel_path_name(path)).arg(r).arg(c)
+                                                     .arg(got)));
+                        }
+            }
+    }
+
     // x = [[1, 2], [3, 4]], W = [[1, 0], [0, 1], [1, 1]], b = [0.5, 0, -1]:
     // y = [[1.5, 2, 2], [3.5, 4, 6]].
     void handComputed()
