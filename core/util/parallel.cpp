@@ -42,11 +42,12 @@ public:
         const int workers = std::max(0, at::get_num_threads() - 1);
         if (workers != static_cast<int>(m_threads.size()))
             restart(workers);
-        pieces = std::min(pieces, workers + 1);
+        pieces = std::min(pieces, kPiecesPerThread * (workers + 1));
         if (pieces <= 1)
             return fn(begin, end);
         m_fn = &fn;
         m_begin = begin, m_end = end, m_pieces = pieces;
+        m_next.store(workers + 1, std::memory_order_relaxed);
         m_error = nullptr;
         m_pending.store(workers, std::memory_order_relaxed);
         m_generation.fetch_add(1, std::memory_order_seq_cst);
@@ -55,6 +56,7 @@ public:
             m_wake.notify_all();
         }
         runPiece(0);
+        claimPieces();
         for (int spins = 0; m_pending.load(std::memory_order_acquire) != 0; ++spins) {
             cpuRelax();
             if (spins > 4096)
@@ -65,6 +67,15 @@ public:
     }
 
 private:
+    // Pieces past the threads' own, taken one at a time by whichever thread is free: a thread
+    // that starts late (a worker woken from its sleep, or one whose core the host lent
+    // elsewhere for a moment) no longer holds the caller up by a whole share of the range.
+    void claimPieces()
+    {
+        for (int p; (p = m_next.fetch_add(1, std::memory_order_relaxed)) < m_pieces;)
+            runPiece(p);
+    }
+
     void runPiece(int piece)
     {
         const int64_t n = m_end - m_begin;
@@ -101,8 +112,10 @@ private:
             seen = m_generation.load(std::memory_order_acquire);
             if (m_stop)
                 return;
-            if (id < m_pieces)
+            if (id < m_pieces) {
                 runPiece(id);
+                claimPieces();
+            }
             m_pending.fetch_sub(1, std::memory_order_release);
         }
     }
@@ -138,6 +151,7 @@ private:
     const std::function<void(int64_t, int64_t)> *m_fn = nullptr;
     int64_t m_begin = 0, m_end = 0;
     int m_pieces = 0;
+    std::atomic<int> m_next{0}; // the next piece nobody owns or has claimed
     std::mutex m_errorLock;
     std::exception_ptr m_error;
 };

@@ -22,9 +22,13 @@
 namespace qb {
 
 constexpr int kSpinMicroseconds = 100;
+// The range is cut into up to this many pieces a thread: each thread runs its own piece, then
+// takes the pieces left one at a time, so the threads finish together even when one starts late.
+constexpr int kPiecesPerThread = 4;
 
 // fn(b, e) over contiguous pieces of [begin, end) of at least `grain` items each (one piece when
-// the range is shorter than 2 · grain), at most one per thread.
+// the range is shorter than 2 · grain). The pieces' bounds depend only on the range, the grain
+// and the thread count, never on which thread runs which piece.
 void parallelFor(int64_t begin, int64_t end, int64_t grain,
                  const std::function<void(int64_t, int64_t)> &fn);
 

@@ -91,16 +91,48 @@ private Q_SLOTS:
     void nestedCallsRunInline()
     {
         Coverage outer(8);
-        std::atomic<int> innerOk{0};
+        std::atomic<int> innerOk{0}, pieces{0};
         parallelFor(0, 8, 1, [&](int64_t b, int64_t e) {
             outer(b, e);
+            ++pieces;
             Coverage inner(100);
             const auto self = std::this_thread::get_id();
             parallelFor(0, 100, 1, [&](int64_t ib, int64_t ie) { inner(ib, ie); });
             innerOk += inner.once() && inner.threads.size() == 1 && *inner.threads.begin() == self;
         });
         QVERIFY(outer.once());
-        QCOMPARE(innerOk.load(), int(outer.threads.size()));
+        QCOMPARE(innerOk.load(), pieces.load());
+        QVERIFY(outer.threads.size() > 1);
+    }
+
+    // Each thread runs its own piece, then takes the pieces left: while the caller's piece is
+    // slow, the workers take every other piece. The pieces' bounds are the same from call to
+    // call, whoever runs them.
+    void freeThreadsTakeThePiecesLeft()
+    {
+        std::set<std::pair<int64_t, int64_t>> first;
+        for (int round = 0; round < 2; ++round) {
+            std::mutex lock;
+            std::set<std::pair<int64_t, int64_t>> bounds;
+            std::atomic<int> callerPieces{0}, all{0};
+            const auto caller = std::this_thread::get_id();
+            parallelFor(0, 64, 4, [&](int64_t b, int64_t e) {
+                ++all;
+                if (std::this_thread::get_id() == caller) {
+                    ++callerPieces;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                }
+                std::lock_guard<std::mutex> hold(lock);
+                bounds.insert({b, e});
+            });
+            // 16 pieces of at least 4 items could be; 4 threads cut at most 4 · 4 = 16.
+            QCOMPARE(all.load(), 16);
+            QCOMPARE(callerPieces.load(), 1);
+            if (round == 0)
+                first = bounds;
+            else
+                QVERIFY(bounds == first);
+        }
     }
 
     void concurrentCallersBothFinish()
