@@ -58,6 +58,7 @@ public:
 protected:
     // x: [..., in] float32 -> [..., out] float32, mixed int8 / float32 decomposition.
     at::Tensor referenceForward(const at::Tensor &x) override;
+    bool referenceDifferentiable() const override { return false; }
     // None: LLM.int8()'s arithmetic (int8 activations, outlier split) is the method itself.
     at::Tensor fusedForward(const at::Tensor &) override { return {}; }
 

@@ -4,7 +4,37 @@
 #include "quant/method_registry.h"
 #include "util/error.h"
 
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <functional>
+
 namespace qb {
+
+namespace {
+
+// y = compute(x), the op's own arithmetic (integer kernels on the detached input), with the
+// gradient of x · Wᵀ: grad_x = grad_y · W for W the dequantized weight. bitsandbytes' int8
+// matmul (LLM.int8()) takes the same gradient; the weight and bias get none (they are frozen).
+class IntegerStraightThrough : public torch::autograd::Function<IntegerStraightThrough>
+{
+public:
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
+                              const at::Tensor &weight,
+                              const std::function<at::Tensor(const at::Tensor &)> &compute)
+    {
+        ctx->save_for_backward({weight});
+        return compute(x);
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list grads)
+    {
+        const at::Tensor weight = ctx->get_saved_variables()[0];
+        return {at::matmul(grads[0], weight), at::Tensor(), at::Tensor()};
+    }
+};
+
+} // namespace
 
 namespace quant_detail {
 
@@ -78,6 +108,9 @@ at::Tensor QuantizedLinear::forward(const at::Tensor &input)
         if (y.defined())
             return y;
     }
+    if (needsGrad && !referenceDifferentiable())
+        return IntegerStraightThrough::apply(
+            x, dequantizedWeight(), [this](const at::Tensor &in) { return referenceForward(in); });
     return referenceForward(x);
 }
 

@@ -61,6 +61,13 @@ protected:
     {
         return linearWith(x, dequantizedWeight());
     }
+    // Whether autograd can differentiate referenceForward. Ops that compute it with integer
+    // kernels on the detached input (LLM.int8(), SmoothQuant) say no: for an input that needs a
+    // gradient forward() then returns their values with the gradient of x · Wᵀ (W the
+    // dequantized weight), as bitsandbytes' int8 matmul does. Before, their output carried no
+    // gradient at all, so adapters below a non-adapted LLM.int8() layer trained on wrong
+    // gradients.
+    virtual bool referenceDifferentiable() const { return true; }
 
     int64_t biasBytes() const { return m_bias.defined() ? m_bias.numel() * 4 : 0; }
     // "-a4" when inputs are quantized to 4 bits, "" when not: the end of kind() and labels.

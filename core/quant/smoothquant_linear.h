@@ -41,6 +41,7 @@ public:
 protected:
     // x: [..., in] float32 -> [..., out] float32 through int8 x int8.
     at::Tensor referenceForward(const at::Tensor &x) override;
+    bool referenceDifferentiable() const override { return false; }
 
 private:
     at::Tensor m_q;      // [out, in] int8

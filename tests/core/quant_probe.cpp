@@ -86,6 +86,37 @@ OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, 
     return r;
 }
 
+GradRun gradThroughOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in,
+                      const Mat &x, int64_t tokens, const Mat &g)
+{
+    const auto spec = qb::MethodSpec::fromJson(nlohmann::json::parse(specJson), "probe");
+    std::shared_ptr<qb::LinearOp> op;
+    {
+        // Calibrated on x itself (SmoothQuant needs activation ranges).
+        at::NoGradGuard noGrad;
+        qb::DenseLinear dense(tensor(w, out, in));
+        qb::LayerCalibration calib;
+        calib.rows = tensor(x, tokens, in);
+        calib.absmax = calib.rows.abs().amax(0);
+        calib.hessian = qb::gptqHessian(calib.rows);
+        calib.tokens = tokens;
+        op = qb::quantizeLinear(dense, spec, &calib, "probe");
+    }
+    GradRun r;
+    at::Tensor xt = tensor(x, tokens, in).clone().set_requires_grad(true);
+    const at::Tensor y = op->forward(xt);
+    r.requiresGrad = y.requires_grad();
+    r.y = vec(y.detach());
+    if (r.requiresGrad) {
+        (y * tensor(g, tokens, out)).sum().backward();
+        r.grad = vec(xt.grad());
+    }
+    at::NoGradGuard noGrad;
+    r.yNoGrad = vec(op->forward(tensor(x, tokens, in)));
+    r.dense = vec(op->denseWeight());
+    return r;
+}
+
 Mat actQuant(const Mat &x, int64_t rows, int64_t cols, int bits, const Mat &g, Mat *grad)
 {
     at::Tensor xt = tensor(x, rows, cols).clone().set_requires_grad(true);

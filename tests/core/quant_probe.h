@@ -24,6 +24,17 @@ struct OpRun
 OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, const Mat &x,
             int64_t tokens, const Mat &calibX = {}, int64_t calibTokens = 0);
 
+// The op quantized as runOp does, run on x [tokens, in] requiring a gradient: the output
+// (whether it requires one, its values), the same forward without gradients, and x's gradient
+// for the loss sum(y · g), g [tokens, out].
+struct GradRun
+{
+    bool requiresGrad = false;
+    Mat y, yNoGrad, grad, dense;
+};
+GradRun gradThroughOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in,
+                      const Mat &x, int64_t tokens, const Mat &g);
+
 // DenseLinear(w [out, in], bias [out] or empty).forward(x) for x of the given shape (its last
 // dimension in); the output's values and shape.
 struct DenseRun

@@ -363,6 +363,38 @@ private Q_SLOTS:
         QVERIFY(std::fabs(r.y[0] - exact[0]) > 1.0);
     }
 
+    // LLM.int8() and SmoothQuant compute through integer kernels; with an input that needs a
+    // gradient their output keeps those values (bit for bit the no-gradient forward) and carries
+    // the gradient of x · Wᵀ: grad_x = g · W for W the dequantized weight (by hand, in double).
+    // Dequantize + matmul methods (int8 rows, int groups) differentiate their reference the same
+    // way (their values then come from at::linear instead of the fused kernels).
+    void integerMethodsPassTheGradientThrough()
+    {
+        const int64_t out = 6, in = 32, t = 3;
+        const Mat w = gaussian(out * in, 0.3f, 21), g = gaussian(t * out, 1.0f, 22);
+        Mat x = gaussian(t * in, 1.0f, 23);
+        x[4] = 40.0f; // an outlier column for LLM.int8() (threshold 6)
+        const std::vector<std::pair<const char *, bool>> methods{
+            {R"({"method": "llm_int8"})", true},
+            {R"({"method": "smoothquant", "alpha": 0.5})", true},
+            {R"({"method": "int8"})", false},
+            {R"({"method": "int", "bits": 4, "group_size": 32})", false}};
+        for (const auto &[method, integer] : methods) {
+            const auto r = qbprobe::gradThroughOp(method, w, out, in, x, t, g);
+            QVERIFY2(r.requiresGrad, method);
+            if (integer)
+                QVERIFY2(r.y == r.yNoGrad, method);
+            for (int64_t i = 0; i < t; ++i)
+                for (int64_t c = 0; c < in; ++c) {
+                    double want = 0.0;
+                    for (int64_t o = 0; o < out; ++o)
+                        want += double(g[i * out + o]) * r.dense[o * in + c];
+                    QVERIFY2(std::fabs(r.grad[i * in + c] - want) < 1e-5 * (1 + std::fabs(want)),
+                             method);
+                }
+        }
+    }
+
     void smoothQuantMatchesW8A8Reference()
     {
         const int64_t out = 12, in = 32, t = 6;
