@@ -10,6 +10,8 @@
 // Check: tst_kernels_int8 (fast == reference exactly).
 #pragma once
 
+#include "kernels/fused_linear.h"
+
 #include <cstdint>
 
 namespace qb::kernels {
@@ -18,5 +20,16 @@ void gemm_s8s8s32_ref(const std::int8_t *a, const std::int8_t *b, std::int64_t m
                       std::int64_t k, std::int32_t *c);
 void gemm_s8s8s32(const std::int8_t *a, const std::int8_t *b, std::int64_t m, std::int64_t n,
                   std::int64_t k, std::int32_t *c);
+// Columns [col_begin, col_end) of the same C (row stride n): disjoint column ranges may be
+// computed by different threads; the integers are exact, so any split gives the same C.
+void gemm_s8s8s32_cols(const std::int8_t *a, const std::int8_t *b, std::int64_t m,
+                       std::int64_t n, std::int64_t k, std::int32_t *c, std::int64_t col_begin,
+                       std::int64_t col_end);
+// The same through `path`: Avx512 takes AVX-512 VNNI (vpdpbusd, 64 byte products an
+// instruction, A as a + 128 and 128 Σ b taken off per B row) where the CPU has it; any other
+// path the AVX2 madd kernel. Every path gives the same exact integers.
+void gemm_s8s8s32_cols(const std::int8_t *a, const std::int8_t *b, std::int64_t m,
+                       std::int64_t n, std::int64_t k, std::int32_t *c, std::int64_t col_begin,
+                       std::int64_t col_end, KernelPath path);
 
 } // namespace qb::kernels

@@ -66,6 +66,19 @@ std::map<std::string, at::Tensor> Int8RowLinear::tensors() const
     return out;
 }
 
+at::Tensor int8Product(const at::Tensor &qx, const at::Tensor &qw)
+{
+    const int64_t rows = qx.size(0), out = qw.size(0), in = qw.size(1);
+    at::Tensor acc = at::empty({rows, out}, at::kInt);
+    const int8_t *a = qx.data_ptr<int8_t>(), *b = qw.data_ptr<int8_t>();
+    int32_t *c = acc.data_ptr<int32_t>();
+    // Output columns split over the pool (exact integers: any split gives the same sums).
+    parallelFor(0, out, splitGrain(rows * in), [&](int64_t j0, int64_t j1) {
+        kernels::gemm_s8s8s32_cols(a, b, rows, out, in, c, j0, j1);
+    });
+    return acc;
+}
+
 std::shared_ptr<LlmInt8Linear> LlmInt8Linear::quantize(const at::Tensor &weight,
                                                        const at::Tensor &bias, double threshold)
 {
@@ -95,17 +108,21 @@ at::Tensor LlmInt8Linear::referenceForward(const at::Tensor &x)
         x2.data_ptr<float>(), rows, in, static_cast<float>(m_threshold), qx.data_ptr<int8_t>(),
         sx.data_ptr<float>());
     m_lastOutliers = static_cast<int64_t>(outliers.size());
-    auto acc = at::empty({rows, out}, at::kInt);
-    kernels::gemm_s8s8s32(qx.data_ptr<int8_t>(), m_q.data_ptr<int8_t>(), rows, out, in,
-                          acc.data_ptr<int32_t>());
+    const at::Tensor acc = int8Product(qx, m_q);
     auto y = acc.to(at::kFloat) * sx.unsqueeze(1) * m_scales.unsqueeze(0);
     if (!outliers.empty()) {
         auto idx = at::from_blob(const_cast<int32_t *>(outliers.data()),
                                  {static_cast<int64_t>(outliers.size())}, at::kInt)
                        .to(at::kLong);
         // Dequantize only the outlier columns: q * scale, the same float product as the kernel.
-        auto wCols = m_q.index_select(1, idx).to(at::kFloat) * m_scales.unsqueeze(1);
-        y = y + at::matmul(x2.index_select(1, idx), wCols.t());
+        auto wCols = (m_q.index_select(1, idx).to(at::kFloat) * m_scales.unsqueeze(1)).contiguous();
+        const at::Tensor xCols = x2.index_select(1, idx);
+        // Through our GEMM where it applies: OpenBLAS's threads, woken for a product of a few
+        // columns, then spun in sched_yield and took a third of a batch-64 generation's samples.
+        y = y
+            + (gemmF32Applies(xCols, wCols, {})
+                   ? gemmF32Linear(xCols, packForGemm(wCols), out, wCols.size(1), {})
+                   : at::matmul(xCols, wCols.t()));
     }
     if (m_bias.defined())
         y = y + m_bias;

@@ -10,6 +10,10 @@
 
 namespace qb {
 
+// C = qx · qwᵀ in int32 ([rows, in] int8 activations against [out, in] int8 weights), the
+// output columns split over the pool: the integer core of LLM.int8() and SmoothQuant.
+at::Tensor int8Product(const at::Tensor &qx, const at::Tensor &qw);
+
 class Int8RowLinear : public QuantizedLinear
 {
 public:

@@ -1,7 +1,7 @@
 #include "quant/smoothquant_linear.h"
 
-#include "kernels/int8_gemm.h"
 #include "kernels/int8_rowwise.h"
+#include "quant/int8_linear.h"
 #include "util/error.h"
 
 #include <cmath>
@@ -61,9 +61,7 @@ at::Tensor SmoothQuantLinear::referenceForward(const at::Tensor &x)
     auto sx = at::empty({rows}, at::kFloat);
     kernels::quantize_int8_rowwise(xs.data_ptr<float>(), rows, in, qx.data_ptr<int8_t>(),
                                    sx.data_ptr<float>());
-    auto acc = at::empty({rows, out}, at::kInt);
-    kernels::gemm_s8s8s32(qx.data_ptr<int8_t>(), m_q.data_ptr<int8_t>(), rows, out, in,
-                          acc.data_ptr<int32_t>());
+    const at::Tensor acc = int8Product(qx, m_q);
     auto y = acc.to(at::kFloat) * sx.unsqueeze(1) * m_scales.unsqueeze(0);
     if (m_bias.defined())
         y = y + m_bias;

@@ -100,7 +100,7 @@ private Q_SLOTS:
         std::mt19937 rng(9);
         std::uniform_int_distribution<int> dist(-127, 127);
         for (auto [m, n, k] : {std::tuple<int, int, int>{1, 1, 1}, {3, 5, 17}, {8, 8, 64},
-                               {7, 13, 333}, {16, 36, 4096}}) {
+                               {7, 13, 333}, {16, 36, 4096}, {5, 6, 65}, {9, 4, 128}}) {
             std::vector<std::int8_t> a(std::size_t(m) * k), b(std::size_t(n) * k);
             for (auto &v : a)
                 v = static_cast<std::int8_t>(dist(rng));
@@ -112,6 +112,23 @@ private Q_SLOTS:
             gemm_s8s8s32_ref(a.data(), b.data(), m, n, k, cr.data());
             gemm_s8s8s32(a.data(), b.data(), m, n, k, cf.data());
             QVERIFY2(cr == cf, qPrintable(QString("%1x%2x%3").arg(m).arg(n).arg(k)));
+            // In three column ranges (ends inside the kernel's blocks of four), no column written
+            // twice or left out.
+            std::vector<std::int32_t> cs(cf.size(), INT32_MIN);
+            const int cut1 = n / 3, cut2 = n - n / 4;
+            gemm_s8s8s32_cols(a.data(), b.data(), m, n, k, cs.data(), cut2, n);
+            gemm_s8s8s32_cols(a.data(), b.data(), m, n, k, cs.data(), 0, cut1);
+            gemm_s8s8s32_cols(a.data(), b.data(), m, n, k, cs.data(), cut1, cut2);
+            QVERIFY2(cr == cs, qPrintable(QString("cols %1x%2x%3").arg(m).arg(n).arg(k)));
+            // Each path (VNNI where the CPU has it), in two column ranges.
+            for (KernelPath path : {KernelPath::Avx2, KernelPath::Avx512}) {
+                std::vector<std::int32_t> cp(cf.size(), INT32_MIN);
+                gemm_s8s8s32_cols(a.data(), b.data(), m, n, k, cp.data(), 0, cut1, path);
+                gemm_s8s8s32_cols(a.data(), b.data(), m, n, k, cp.data(), cut1, n, path);
+                QVERIFY2(cr == cp, qPrintable(QString("%1 %2x%3x%4")
+                                                  .arg(kernel_path_name(path))
+                                                  .arg(m).arg(n).arg(k)));
+            }
         }
     }
 };
