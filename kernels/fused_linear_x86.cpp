@@ -131,6 +131,51 @@ QB_TARGET_AVX512 QB_INLINE void uint8x16(const std::uint8_t *src, const float *c
         acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
 }
 
+// Codes c .. c + 15 of a 2- or 3-bit row (MSB-first bit-stream; c a multiple of 16, so they
+// start on a byte) as sixteen 32-bit lanes: their 32 or 48 bits read big-endian, the first eight
+// codes' bits in lanes 0-7 and the last eight's in lanes 8-15, each lane shifted to its code.
+// `wide`: 8 bytes may be read from the chunk's first (3 bits: a later chunk of the row follows).
+template <int Bits>
+QB_TARGET_AVX512 QB_INLINE __m512i small_codes16(const std::uint8_t *row, std::int64_t c,
+                                                 bool wide)
+{
+    constexpr int half = 8 * Bits; // bits of eight codes: 16 or 24
+    const std::uint8_t *p = row + c * Bits / 8;
+    std::uint64_t v = 0;
+    if (Bits == 2) {
+        std::uint32_t u;
+        std::memcpy(&u, p, 4);
+        v = __builtin_bswap32(u);
+    } else if (wide) {
+        std::memcpy(&v, p, 8);
+        v = __builtin_bswap64(v) >> 16;
+    } else {
+        for (int i = 0; i < 6; ++i) // most significant first
+            v = (v << 8) | p[i];
+    }
+    const __m512i hi = _mm512_set1_epi32(static_cast<int>(v >> half));
+    const __m512i both = _mm512_mask_set1_epi32(hi, 0xFF00,
+                                                static_cast<int>(v & ((1u << half) - 1)));
+    const __m512i shifts = Bits == 3
+        ? _mm512_setr_epi32(21, 18, 15, 12, 9, 6, 3, 0, 21, 18, 15, 12, 9, 6, 3, 0)
+        : _mm512_setr_epi32(14, 12, 10, 8, 6, 4, 2, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_and_si512(_mm512_srlv_epi32(both, shifts), _mm512_set1_epi32((1 << Bits) - 1));
+}
+
+// 16 codes of 2 or 3 bits through the group's table (code - zero) · scale, as the 4-bit path:
+// the same float operations as uint8x16's, so the same values, one permute instead of a
+// conversion, a subtraction and a multiplication, and no unpacking of the row to bytes first.
+template <int MR, int Bits>
+QB_TARGET_AVX512 QB_INLINE void small16(const std::uint8_t *row, const float *const *x,
+                                        std::int64_t col, std::int64_t cols, __m512 lut,
+                                        __m512 (&acc)[MR])
+{
+    const __m512 wv
+        = _mm512_permutexvar_ps(small_codes16<Bits>(row, col, col + 32 <= cols), lut);
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
+}
+
 template <int MR>
 QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, std::int64_t r,
                                   std::int64_t i0, const std::uint8_t *bytes, float *out)
@@ -228,6 +273,30 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
             }
             for (; c + 16 <= end; c += 16)
                 int8x16<MR>(q + c, x, c, a);
+        } else if (w.bits == 2 || w.bits == 3) {
+            const __m512 lut = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(s.zero)),
+                                             _mm512_set1_ps(s.scale));
+            const std::uint8_t *row = packed + r * int_group_row_stride(w);
+            if (c % 16 != 0) { // a segment that starts mid-chunk: scalar up to the next one
+                const std::int64_t next = std::min(end, (c + 15) / 16 * 16);
+                scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
+                c = next;
+            }
+            if (w.bits == 3) {
+                for (; c + 32 <= end; c += 32) {
+                    small16<MR, 3>(row, x, c, cols, lut, a);
+                    small16<MR, 3>(row, x, c + 16, cols, lut, b);
+                }
+                for (; c + 16 <= end; c += 16)
+                    small16<MR, 3>(row, x, c, cols, lut, a);
+            } else {
+                for (; c + 32 <= end; c += 32) {
+                    small16<MR, 2>(row, x, c, cols, lut, a);
+                    small16<MR, 2>(row, x, c + 16, cols, lut, b);
+                }
+                for (; c + 16 <= end; c += 16)
+                    small16<MR, 2>(row, x, c, cols, lut, a);
+            }
         } else {
             const __m512 vz = _mm512_set1_ps(s.zero), vs = _mm512_set1_ps(s.scale);
             for (; c + 32 <= end; c += 32) {
@@ -410,12 +479,16 @@ template <void (*Tile1)(const FusedWeight &, const FusedInput &, std::int64_t, s
           void (*Tile3)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
                         const std::uint8_t *, float *),
           void (*Tile4)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
-                        const std::uint8_t *, float *)>
+                        const std::uint8_t *, float *),
+          bool SmallCodesPacked>
 void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
               std::int64_t row_end)
 {
     std::vector<std::uint8_t> buf;
-    const bool needBytes = w.format == FusedFormat::IntGroup && w.bits != 4;
+    // The AVX-512 tiles read 2- and 3-bit codes from the packed row (SmallCodesPacked); the
+    // AVX2 ones take them unpacked to one byte each.
+    const bool needBytes = w.format == FusedFormat::IntGroup && w.bits != 4
+        && !(SmallCodesPacked && (w.bits == 2 || w.bits == 3));
     float out[4];
     for (std::int64_t r = row_begin; r < row_end; ++r) {
         const std::uint8_t *bytes = needBytes ? byte_codes(w, r, buf) : nullptr;
@@ -496,15 +569,15 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
 void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
                        std::int64_t row_begin, std::int64_t row_end)
 {
-    run_rows<tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>>(w, in, y, row_begin,
-                                                                     row_end);
+    run_rows<tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>, false>(w, in, y, row_begin,
+                                                                            row_end);
 }
 
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end)
 {
-    run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>>(w, in, y,
-                                                                             row_begin, row_end);
+    run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>, true>(
+        w, in, y, row_begin, row_end);
 }
 
 } // namespace qb::kernels::fused_detail

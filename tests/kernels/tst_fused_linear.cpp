@@ -396,6 +396,12 @@ private Q_SLOTS:
                         checkPaths(intGroup(rows, cols, bits, group, mode == 0, mode == 2,
                                             ++seed),
                                    paths);
+        // Groups of 18: segments that start inside the AVX-512 path's 16-code chunks of 2- and
+        // 3-bit rows, even mid-byte (scalar up to the next chunk), and rows whose last chunk is
+        // read narrow.
+        for (int bits : {2, 3})
+            for (auto [rows, cols] : {std::pair{3, 200}, {2, 96}})
+                checkPaths(intGroup(rows, cols, bits, 18, false, false, ++seed), paths);
     }
 
     void blockwise4PathsMatchReference()
