@@ -4,16 +4,17 @@
 //
 // Per output row and tile of up to 4 activation rows: for each segment (group, block, row) the
 // 16 possible 4-bit weights are put in one table (zmm, or two ymm halves), so a 4-bit chunk of
-// 32 (16) weights is one load, a zero-extension, a shift and two permutes; wider codes
-// (INT8 rows, and INT2/3/8 groups after unpacking the row to bytes once) are sign/zero-extended
-// and converted. Two chunks are in flight with separate accumulators, to hide FMA latency.
+// 32 (16) weights is one load, a zero-extension, a shift and two permutes; 2- and 3-bit codes
+// are read 16 (8) at a time from the packed row (a big-endian load, a broadcast, a variable
+// shift and a mask) and take the same table; 8-bit codes (INT8 rows and groups) are
+// sign/zero-extended and converted. Two chunks are in flight with separate accumulators, to hide
+// FMA latency.
 // Benchmark: quantbench-cli bench kernels.
 #include "kernels/fused_linear_impl.h"
 
 #include <immintrin.h>
 
 #include <cstring>
-#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -24,55 +25,10 @@ namespace qb::kernels::fused_detail {
 
 namespace {
 
-// Four unpacked codes per table entry, so a packed byte (2 bits) or 12 bits (3 bits) becomes four
-// bytes with one load and one store instead of four shifts, masks and stores.
-// kCodes2[v] = the four 2-bit codes of byte v, most significant first.
-// kCodes3[x] = the four 3-bit codes of the 12-bit value x, most significant first.
-struct CodeTables
+// Row r of an 8-bit IntGroup weight: its codes, one byte a column as stored.
+const std::uint8_t *byte_codes(const FusedWeight &w, std::int64_t r)
 {
-    std::uint8_t two[256][4];
-    std::uint8_t three[4096][4];
-    CodeTables()
-    {
-        for (unsigned v = 0; v < 256; ++v)
-            for (unsigned k = 0; k < 4; ++k)
-                two[v][k] = static_cast<std::uint8_t>((v >> (6 - 2 * k)) & 3);
-        for (unsigned x = 0; x < 4096; ++x)
-            for (unsigned k = 0; k < 4; ++k)
-                three[x][k] = static_cast<std::uint8_t>((x >> (9 - 3 * k)) & 7);
-    }
-};
-
-const CodeTables &codeTables()
-{
-    static const CodeTables tables;
-    return tables;
-}
-
-// Row r of an IntGroup weight with 2, 3 or 8 bits as one uint8 code per column.
-const std::uint8_t *byte_codes(const FusedWeight &w, std::int64_t r, std::vector<std::uint8_t> &buf)
-{
-    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
-    if (w.bits == 8)
-        return row;
-    buf.resize(static_cast<std::size_t>(w.cols));
-    std::uint8_t *out = buf.data();
-    const CodeTables &t = codeTables();
-    std::int64_t c = 0;
-    if (w.bits == 2) {
-        for (; c + 4 <= w.cols; c += 4)
-            std::memcpy(out + c, t.two[row[c / 4]], 4);
-    } else { // 3 bits: eight codes in three bytes, big-endian
-        for (; c + 8 <= w.cols; c += 8) {
-            const std::uint8_t *p = row + c / 8 * 3;
-            const unsigned v = (unsigned(p[0]) << 16) | (unsigned(p[1]) << 8) | p[2];
-            std::memcpy(out + c, t.three[v >> 12], 4);
-            std::memcpy(out + c + 4, t.three[v & 0xFFF], 4);
-        }
-    }
-    for (; c < w.cols; ++c)
-        out[c] = static_cast<std::uint8_t>(code_at(w, r, c));
-    return out;
+    return static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
 }
 
 // Scalar columns [begin, end) of a segment, added to tail[j] for the tile's MR rows.
@@ -367,6 +323,40 @@ QB_TARGET_AVX2 QB_INLINE void uint8x8(const std::uint8_t *src, const float *cons
         acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
 }
 
+// Codes c .. c + 7 of a 2- or 3-bit row (c a multiple of 8, so they start on a byte) as eight
+// 32-bit lanes, as small_codes16 on eight lanes. `wide`: 4 bytes may be read (3 bits: a later
+// chunk of the row follows).
+template <int Bits>
+QB_TARGET_AVX2 QB_INLINE __m256i small_codes8(const std::uint8_t *row, std::int64_t c, bool wide)
+{
+    const std::uint8_t *p = row + c * Bits / 8;
+    std::uint32_t v;
+    if (Bits == 2) {
+        v = (std::uint32_t(p[0]) << 8) | p[1];
+    } else if (wide) {
+        std::memcpy(&v, p, 4);
+        v = __builtin_bswap32(v) >> 8;
+    } else {
+        v = (std::uint32_t(p[0]) << 16) | (std::uint32_t(p[1]) << 8) | p[2];
+    }
+    const __m256i shifts = Bits == 3 ? _mm256_setr_epi32(21, 18, 15, 12, 9, 6, 3, 0)
+                                     : _mm256_setr_epi32(14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(v)), shifts),
+                            _mm256_set1_epi32((1 << Bits) - 1));
+}
+
+// 8 codes of 2 or 3 bits through the group's table's first eight entries (codes are below 8).
+template <int MR, int Bits>
+QB_TARGET_AVX2 QB_INLINE void small8(const std::uint8_t *row, const float *const *x,
+                                     std::int64_t col, std::int64_t cols, __m256 lutLo,
+                                     __m256 (&acc)[MR])
+{
+    const __m256 wv
+        = _mm256_permutevar8x32_ps(lutLo, small_codes8<Bits>(row, col, col + 16 <= cols));
+    for (int j = 0; j < MR; ++j)
+        acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
+}
+
 template <int MR>
 QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::int64_t r,
                               std::int64_t i0, const std::uint8_t *bytes, float *out)
@@ -455,6 +445,30 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
             }
             for (; c + 8 <= end; c += 8)
                 int8x8<MR>(q + c, x, c, a);
+        } else if (w.bits == 2 || w.bits == 3) {
+            const __m256 lutLo = _mm256_mul_ps(_mm256_sub_ps(iotaLo, _mm256_set1_ps(s.zero)),
+                                               _mm256_set1_ps(s.scale));
+            const std::uint8_t *row = packed + r * int_group_row_stride(w);
+            if (c % 8 != 0) { // a segment that starts mid-chunk: scalar up to the next one
+                const std::int64_t next = std::min(end, (c + 7) / 8 * 8);
+                scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
+                c = next;
+            }
+            if (w.bits == 3) {
+                for (; c + 16 <= end; c += 16) {
+                    small8<MR, 3>(row, x, c, cols, lutLo, a);
+                    small8<MR, 3>(row, x, c + 8, cols, lutLo, b);
+                }
+                for (; c + 8 <= end; c += 8)
+                    small8<MR, 3>(row, x, c, cols, lutLo, a);
+            } else {
+                for (; c + 16 <= end; c += 16) {
+                    small8<MR, 2>(row, x, c, cols, lutLo, a);
+                    small8<MR, 2>(row, x, c + 8, cols, lutLo, b);
+                }
+                for (; c + 8 <= end; c += 8)
+                    small8<MR, 2>(row, x, c, cols, lutLo, a);
+            }
         } else {
             const __m256 vz = _mm256_set1_ps(s.zero), vs = _mm256_set1_ps(s.scale);
             for (; c + 16 <= end; c += 16) {
@@ -479,19 +493,15 @@ template <void (*Tile1)(const FusedWeight &, const FusedInput &, std::int64_t, s
           void (*Tile3)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
                         const std::uint8_t *, float *),
           void (*Tile4)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
-                        const std::uint8_t *, float *),
-          bool SmallCodesPacked>
+                        const std::uint8_t *, float *)>
 void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
               std::int64_t row_end)
 {
-    std::vector<std::uint8_t> buf;
-    // The AVX-512 tiles read 2- and 3-bit codes from the packed row (SmallCodesPacked); the
-    // AVX2 ones take them unpacked to one byte each.
-    const bool needBytes = w.format == FusedFormat::IntGroup && w.bits != 4
-        && !(SmallCodesPacked && (w.bits == 2 || w.bits == 3));
+    // 2-, 3- and 4-bit codes are read from the packed row by the tiles themselves.
+    const bool needBytes = w.format == FusedFormat::IntGroup && w.bits == 8;
     float out[4];
     for (std::int64_t r = row_begin; r < row_end; ++r) {
-        const std::uint8_t *bytes = needBytes ? byte_codes(w, r, buf) : nullptr;
+        const std::uint8_t *bytes = needBytes ? byte_codes(w, r) : nullptr;
         for (std::int64_t i0 = 0; i0 < in.m; i0 += 4) {
             const std::int64_t mr = std::min<std::int64_t>(4, in.m - i0);
             switch (mr) {
@@ -569,15 +579,15 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
 void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
                        std::int64_t row_begin, std::int64_t row_end)
 {
-    run_rows<tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>, false>(w, in, y, row_begin,
-                                                                            row_end);
+    run_rows<tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>>(w, in, y, row_begin,
+                                                                     row_end);
 }
 
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end)
 {
-    run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>, true>(
-        w, in, y, row_begin, row_end);
+    run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>>(w, in, y,
+                                                                             row_begin, row_end);
 }
 
 } // namespace qb::kernels::fused_detail
