@@ -416,6 +416,9 @@ private Q_SLOTS:
                      {std::pair{5, 128}, {7, 257}, {6, 96}, {3, 1000}, {13, 1344}})
                     for (bool dq : {false, true})
                         checkPaths(blockwise4(kind, rows, cols, block, dq, ++seed), paths);
+        // 100 rows (one call takes 67): the AVX-512 path decodes double-quantized absmax for 64
+        // rows at a time.
+        checkPaths(blockwise4(Codebook4::Nf4, 100, 128, 64, true, ++seed), paths);
         // 241 blocks of 32 a row: row 1's first sixteen blocks are 241 .. 256, so only the last
         // lane of that run takes the next 256-block scale group (made twice the others' so that
         // taking the wrong group shows).
