@@ -142,6 +142,23 @@ QB_TARGET_AVX512 QB_INLINE void small16(const std::uint8_t *row, const float *co
         acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
 }
 
+// Columns [c, end) of a segment in 16-code steps (two in flight); returns where it stopped.
+template <int MR, int Bits>
+QB_TARGET_AVX512 QB_INLINE std::int64_t small_run512(const std::uint8_t *row,
+                                                     const float *const *x, std::int64_t c,
+                                                     std::int64_t end, std::int64_t cols,
+                                                     __m512 lut, __m512 (&a)[MR],
+                                                     __m512 (&b)[MR])
+{
+    for (; c + 32 <= end; c += 32) {
+        small16<MR, Bits>(row, x, c, cols, lut, a);
+        small16<MR, Bits>(row, x, c + 16, cols, lut, b);
+    }
+    for (; c + 16 <= end; c += 16)
+        small16<MR, Bits>(row, x, c, cols, lut, a);
+    return c;
+}
+
 template <int MR>
 QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, std::int64_t r,
                                   std::int64_t i0, const RowData &rowData, float *out)
@@ -245,21 +262,8 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
                 c = next;
             }
-            if (w.bits == 3) {
-                for (; c + 32 <= end; c += 32) {
-                    small16<MR, 3>(row, x, c, cols, lut, a);
-                    small16<MR, 3>(row, x, c + 16, cols, lut, b);
-                }
-                for (; c + 16 <= end; c += 16)
-                    small16<MR, 3>(row, x, c, cols, lut, a);
-            } else {
-                for (; c + 32 <= end; c += 32) {
-                    small16<MR, 2>(row, x, c, cols, lut, a);
-                    small16<MR, 2>(row, x, c + 16, cols, lut, b);
-                }
-                for (; c + 16 <= end; c += 16)
-                    small16<MR, 2>(row, x, c, cols, lut, a);
-            }
+            c = w.bits == 3 ? small_run512<MR, 3>(row, x, c, end, cols, lut, a, b)
+                            : small_run512<MR, 2>(row, x, c, end, cols, lut, a, b);
         } else {
             const __m512 vz = _mm512_set1_ps(s.zero), vs = _mm512_set1_ps(s.scale);
             for (; c + 32 <= end; c += 32) {
@@ -364,6 +368,23 @@ QB_TARGET_AVX2 QB_INLINE void small8(const std::uint8_t *row, const float *const
         acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
 }
 
+// Columns [c, end) of a segment in 8-code steps (two in flight); returns where it stopped.
+template <int MR, int Bits>
+QB_TARGET_AVX2 QB_INLINE std::int64_t small_run256(const std::uint8_t *row,
+                                                   const float *const *x, std::int64_t c,
+                                                   std::int64_t end, std::int64_t cols,
+                                                   __m256 lutLo, __m256 (&a)[MR],
+                                                   __m256 (&b)[MR])
+{
+    for (; c + 16 <= end; c += 16) {
+        small8<MR, Bits>(row, x, c, cols, lutLo, a);
+        small8<MR, Bits>(row, x, c + 8, cols, lutLo, b);
+    }
+    for (; c + 8 <= end; c += 8)
+        small8<MR, Bits>(row, x, c, cols, lutLo, a);
+    return c;
+}
+
 template <int MR>
 QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::int64_t r,
                               std::int64_t i0, const RowData &rowData, float *out)
@@ -463,21 +484,8 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
                 c = next;
             }
-            if (w.bits == 3) {
-                for (; c + 16 <= end; c += 16) {
-                    small8<MR, 3>(row, x, c, cols, lutLo, a);
-                    small8<MR, 3>(row, x, c + 8, cols, lutLo, b);
-                }
-                for (; c + 8 <= end; c += 8)
-                    small8<MR, 3>(row, x, c, cols, lutLo, a);
-            } else {
-                for (; c + 16 <= end; c += 16) {
-                    small8<MR, 2>(row, x, c, cols, lutLo, a);
-                    small8<MR, 2>(row, x, c + 8, cols, lutLo, b);
-                }
-                for (; c + 8 <= end; c += 8)
-                    small8<MR, 2>(row, x, c, cols, lutLo, a);
-            }
+            c = w.bits == 3 ? small_run256<MR, 3>(row, x, c, end, cols, lutLo, a, b)
+                            : small_run256<MR, 2>(row, x, c, end, cols, lutLo, a, b);
         } else {
             const __m256 vz = _mm256_set1_ps(s.zero), vs = _mm256_set1_ps(s.scale);
             for (; c + 16 <= end; c += 16) {
