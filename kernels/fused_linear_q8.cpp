@@ -351,8 +351,10 @@ QB_TARGET_VNNI float zero_correction(const FusedWeight &w, std::int64_t r, const
 // loops).
 QB_INLINE_VNNI __m512i nibble_pairs(const std::uint8_t *p)
 {
-    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
-    return _mm512_srlv_epi16(v, _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1));
+    const __m512i v
+        = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+    const __m512i shifts = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    return _mm512_srlv_epi16(v, shifts);
 }
 
 // The 64 codes of 32 bytes of 4-bit pairs: [low nibbles (odd columns), high nibbles (even
@@ -694,24 +696,24 @@ template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile
 
 // Row r's scale of every 64-column chunk: out[k] = block_absmax(w, block of k) / 127 for
 // k < cols / 64 (block_absmax_avx512, then the same division as one by one, each block's value
-// repeated for its chunks). The kernels index it by chunk: a division k / (block / 64) per chunk
-// there cost a 64-bit idiv each and made the NF4 GEMV ~1.4x slower.
+// repeated for its chunks), so the kernels index it by chunk instead of dividing k by the
+// chunks a block holds (a 64-bit division per chunk, though the out-of-order core hid it).
 QB_TARGET_VNNI void chunk_scales(const FusedWeight &w, std::int64_t r, float *blockBuf,
                                  float *out)
 {
     const std::int64_t blocks = w.cols / w.block_size, perBlock = w.block_size / kChunk;
-    float *abs = perBlock == 1 ? out : blockBuf;
-    block_absmax_avx512(w, r * blocks, blocks, abs);
+    float *block = perBlock == 1 ? out : blockBuf;
+    block_absmax_avx512(w, r * blocks, blocks, block);
     std::int64_t b = 0;
     const __m512 d127 = _mm512_set1_ps(127.0f);
     for (; b + 16 <= blocks; b += 16)
-        _mm512_storeu_ps(abs + b, _mm512_div_ps(_mm512_loadu_ps(abs + b), d127));
+        _mm512_storeu_ps(block + b, _mm512_div_ps(_mm512_loadu_ps(block + b), d127));
     for (; b < blocks; ++b)
-        abs[b] /= 127.0f;
+        block[b] /= 127.0f;
     if (perBlock > 1)
         for (std::int64_t k = 0, b2 = 0; b2 < blocks; ++b2)
             for (std::int64_t j = 0; j < perBlock; ++j)
-                out[k++] = abs[b2];
+                out[k++] = block[b2];
 }
 
 void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,

@@ -4,10 +4,11 @@
 // and B weights [N, K] int8 row-major (a Linear's [out, in] layout, so C = A B^T), C [M, N] int32.
 // Exact integer arithmetic; K must stay below 2^31 / 127^2 ~ 133k so int32 cannot overflow (the
 // -128 code is never produced by our quantizers, and K <= 131072 is asserted).
-// The fast path sign-extends to int16 and uses _mm256_madd_epi16 (pairwise int16 products summed
-// into int32, exact), four B rows per A row to reuse each A load.
+// Paths: AVX2 sign-extends to int16 and uses _mm256_madd_epi16 (pairwise int16 products summed
+// into int32, exact), four B rows per A row to reuse each A load; AVX-512 VNNI (where the CPU
+// has it) multiplies 64 bytes an instruction with A taken as a + 128 (see below).
 //
-// Check: tst_kernels_int8 (fast == reference exactly).
+// Check: tst_kernels_int8 (every path == reference exactly).
 #pragma once
 
 #include "kernels/fused_linear.h"
