@@ -66,17 +66,28 @@ std::map<std::string, at::Tensor> Int8RowLinear::tensors() const
     return out;
 }
 
-at::Tensor int8Product(const at::Tensor &qx, const at::Tensor &qw)
+at::Tensor int8ProductScaled(const at::Tensor &qx, const at::Tensor &qw, const at::Tensor &sx,
+                             const at::Tensor &sw)
 {
     const int64_t rows = qx.size(0), out = qw.size(0), in = qw.size(1);
     at::Tensor acc = at::empty({rows, out}, at::kInt);
+    at::Tensor y = at::empty({rows, out}, at::kFloat);
     const int8_t *a = qx.data_ptr<int8_t>(), *b = qw.data_ptr<int8_t>();
+    const float *rowScale = sx.data_ptr<float>(), *colScale = sw.data_ptr<float>();
     int32_t *c = acc.data_ptr<int32_t>();
-    // Output columns split over the pool (exact integers: any split gives the same sums).
+    float *yp = y.data_ptr<float>();
+    // Output columns split over the pool (exact integers: any split gives the same sums), each
+    // range scaled while its sums are in cache: float(sum) · sx, then · sw, the two roundings
+    // of the tensor expression this replaced (acc.to(float) * sx * sw, three passes).
     parallelFor(0, out, splitGrain(rows * in), [&](int64_t j0, int64_t j1) {
         kernels::gemm_s8s8s32_cols(a, b, rows, out, in, c, j0, j1);
+        for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = j0; j < j1; ++j) {
+                const float t = static_cast<float>(c[i * out + j]) * rowScale[i];
+                yp[i * out + j] = t * colScale[j];
+            }
     });
-    return acc;
+    return y;
 }
 
 std::shared_ptr<LlmInt8Linear> LlmInt8Linear::quantize(const at::Tensor &weight,
@@ -108,8 +119,7 @@ at::Tensor LlmInt8Linear::referenceForward(const at::Tensor &x)
         x2.data_ptr<float>(), rows, in, static_cast<float>(m_threshold), qx.data_ptr<int8_t>(),
         sx.data_ptr<float>());
     m_lastOutliers = static_cast<int64_t>(outliers.size());
-    const at::Tensor acc = int8Product(qx, m_q);
-    auto y = acc.to(at::kFloat) * sx.unsqueeze(1) * m_scales.unsqueeze(0);
+    at::Tensor y = int8ProductScaled(qx, m_q, sx, m_scales);
     if (!outliers.empty()) {
         auto idx = at::from_blob(const_cast<int32_t *>(outliers.data()),
                                  {static_cast<int64_t>(outliers.size())}, at::kInt)

@@ -10,9 +10,12 @@
 
 namespace qb {
 
-// C = qx · qwᵀ in int32 ([rows, in] int8 activations against [out, in] int8 weights), the
-// output columns split over the pool: the integer core of LLM.int8() and SmoothQuant.
-at::Tensor int8Product(const at::Tensor &qx, const at::Tensor &qw);
+// y[i, j] = float(Σ_k qx[i, k] qw[j, k]) · sx[i] · sw[j], float32 [rows, out], from int8
+// activations qx [rows, in] (row scales sx [rows]) and int8 weights qw [out, in] (row scales sw
+// [out]); the exact int32 sums split over the pool by output columns: the integer core of
+// LLM.int8() and SmoothQuant.
+at::Tensor int8ProductScaled(const at::Tensor &qx, const at::Tensor &qw, const at::Tensor &sx,
+                             const at::Tensor &sw);
 
 class Int8RowLinear : public QuantizedLinear
 {

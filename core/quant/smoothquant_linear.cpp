@@ -61,8 +61,7 @@ at::Tensor SmoothQuantLinear::referenceForward(const at::Tensor &x)
     auto sx = at::empty({rows}, at::kFloat);
     kernels::quantize_int8_rowwise(xs.data_ptr<float>(), rows, in, qx.data_ptr<int8_t>(),
                                    sx.data_ptr<float>());
-    const at::Tensor acc = int8Product(qx, m_q);
-    auto y = acc.to(at::kFloat) * sx.unsqueeze(1) * m_scales.unsqueeze(0);
+    at::Tensor y = int8ProductScaled(qx, m_q, sx, m_scales);
     if (m_bias.defined())
         y = y + m_bias;
     auto shape = x.sizes().vec();
