@@ -126,13 +126,10 @@ at::Tensor LlmInt8Linear::referenceForward(const at::Tensor &x)
                        .to(at::kLong);
         // Dequantize only the outlier columns: q * scale, the same float product as the kernel.
         auto wCols = (m_q.index_select(1, idx).to(at::kFloat) * m_scales.unsqueeze(1)).contiguous();
-        const at::Tensor xCols = x2.index_select(1, idx);
-        // Through our GEMM where it applies: OpenBLAS's threads, woken for a product of a few
-        // columns, then spun in sched_yield and took a third of a batch-64 generation's samples.
-        y = y
-            + (gemmF32Applies(xCols, wCols, {})
-                   ? gemmF32Linear(xCols, packForGemm(wCols), out, wCols.size(1), {})
-                   : at::matmul(xCols, wCols.t()));
+        // Through our GEMM where it applies (linearWith, no bias here): OpenBLAS's threads,
+        // woken for a product of a few columns, then spun in sched_yield and took a third of a
+        // batch-64 generation's samples.
+        y = y + linearWith(x2.index_select(1, idx), wCols, {});
     }
     if (m_bias.defined())
         y = y + m_bias;

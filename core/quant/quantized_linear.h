@@ -72,14 +72,19 @@ protected:
     int64_t biasBytes() const { return m_bias.defined() ? m_bias.numel() * 4 : 0; }
     // "-a4" when inputs are quantized to 4 bits, "" when not: the end of kind() and labels.
     std::string actSuffix() const { return m_actBits > 0 ? "-a" + std::to_string(m_actBits) : ""; }
-    // y = x W^T + b with W: [out, in] float32 (dequantized). Outside training with the fused
-    // kernels on, through kernels/gemm_f32.h (the weight packed for it on every call: no copy is
-    // kept), else at::linear.
+    // y = x W^T + b with W: [out, in] float32 (dequantized) and b this op's bias, or `bias`
+    // (undefined: none). Outside training with the fused kernels on, through kernels/gemm_f32.h
+    // (the weight packed for it on every call: no copy is kept), else at::linear.
     at::Tensor linearWith(const at::Tensor &x, const at::Tensor &weight) const
     {
-        if (gemmF32Applies(x, weight, m_bias))
-            return gemmF32Linear(x, packForGemm(weight), weight.size(0), weight.size(1), m_bias);
-        return m_bias.defined() ? at::linear(x, weight, m_bias) : at::linear(x, weight);
+        return linearWith(x, weight, m_bias);
+    }
+    static at::Tensor linearWith(const at::Tensor &x, const at::Tensor &weight,
+                                 const at::Tensor &bias)
+    {
+        if (gemmF32Applies(x, weight, bias))
+            return gemmF32Linear(x, packForGemm(weight), weight.size(0), weight.size(1), bias);
+        return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
     }
     void addBias(std::map<std::string, at::Tensor> &out) const
     {
