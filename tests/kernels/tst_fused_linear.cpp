@@ -237,6 +237,18 @@ void checkQ8(const Packed &p)
                                          .arg(QString::fromStdString(p.name)).arg(m).arg(r).arg(i)
                                          .arg(alone[r], 0, 'g', 9).arg(y[i * w.rows + r], 0, 'g', 9)));
         }
+        // The 4-bit codes decoded without GFNI give the same codes, so the same bits.
+        if (in.gfni) {
+            Q8Input noGfni = in;
+            noGfni.gfni = false;
+            std::vector<float> y2(y.size(), std::nanf(""));
+            fused_linear_q8(w, noGfni, y2.data(), 0, w.rows);
+            for (std::size_t e = 0; e < y.size(); ++e)
+                if (y2[e] != y[e])
+                    QFAIL(qPrintable(QString("%1, m %2, output %3: %4 with GFNI, %5 without")
+                                         .arg(QString::fromStdString(p.name)).arg(m).arg(e)
+                                         .arg(y[e], 0, 'g', 9).arg(y2[e], 0, 'g', 9)));
+        }
         for (std::int64_t i = 0; i < m; ++i)
             for (std::int64_t r = 0; r < w.rows; ++r) {
                 double mag = 0.0, bound = 0.0;
@@ -487,9 +499,31 @@ private Q_SLOTS:
                     const double err = std::fabs(x[i * 192 + c] - q8_dequantized(in, i, c));
                     QVERIFY(err <= 40.0 / 127 / 2 + 1e-6);
                 }
-            // column 5 is odd: the first (odd-column) block of chunk 0 holds it, with |q| = 127
+            // column 5 is odd: kernel position 2 of chunk 0 (odd columns first), lane 0, so
+            // block 0 holds it, with |q| = 127
             QCOMPARE(in.d[0], 40.0f / 127.0f);
             QCOMPARE(int(in.q[2]), -127);
+        }
+    }
+
+    // Which 32 values share a scale, by hand: in natural order (INT8 rows) block 0 of a chunk is
+    // columns 0-3, 8-11, ..., block 1 columns 4-7, 12-15, ... (runs of four alternate).
+    void int8ActivationBlocksAlternateByFour()
+    {
+        const auto p = int8Row(1, 64, 43);
+        std::vector<float> x(64, 1.0f);
+        x[0] = 127.0f;  // block 0: d = 1
+        x[4] = -63.5f;  // block 1: d = 0.5
+        for (bool simd : {true, false}) {
+            const Q8Input in = simd ? q8_prepare_input(p.w, x.data(), 1)
+                                    : q8_prepare_input_ref(p.w, x.data(), 1);
+            QCOMPARE(in.d[0], 1.0f);
+            QCOMPARE(in.d[1], 0.5f);
+            for (int c = 0; c < 64; ++c) {
+                const int expected = c == 0 ? 127 : c == 4 ? -127 : (c / 4) % 2 ? 2 : 1;
+                QCOMPARE(int(in.q[c]), expected);
+                QCOMPARE(q8_dequantized(in, 0, c), x[c]);
+            }
         }
     }
 
@@ -541,14 +575,16 @@ private Q_SLOTS:
                 auto x = qbtest::normalValues(m * 192, unsigned(m + 70));
                 std::fill_n(x.begin() + 64, 64, 0.0f); // a whole zero chunk
                 x[5] = 50.0f;
-                for (int k = 0; k < 32; ++k) // block of columns 128..191 (natural order): ties
+                // chunk of columns 128..191: values on ties (d = 1 in both of its blocks in
+                // natural order, positions 32 and 36 being in blocks 0 and 1)
+                for (int k = 0; k < 32; ++k)
                     x[128 + k] = (k - 16 + 0.5f) * (127.0f / 127.0f);
                 x[160] = 127.0f;
+                x[164] = -127.0f;
                 const Q8Input fast = q8_prepare_input(p->w, x.data(), m);
                 const Q8Input ref = q8_prepare_input_ref(p->w, x.data(), m);
                 QVERIFY2(fast.q == ref.q, p->name.c_str());
                 QVERIFY2(fast.d == ref.d, p->name.c_str());
-                QVERIFY2(fast.d_lanes == ref.d_lanes, p->name.c_str());
                 QVERIFY2(fast.group_sum == ref.group_sum, p->name.c_str());
                 QVERIFY2(fast.neg_lanes == ref.neg_lanes, p->name.c_str());
             }
