@@ -535,6 +535,20 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
         }
 }
 
+// Activation rows i0 .. i0 + MR - 1 of the INT formats' tiles: codes, lane scales, and two
+// zeroed accumulators each.
+template <int MR>
+QB_INLINE_VNNI void start_rows(const Q8Input &in, std::int64_t i0, const std::int8_t **q,
+                               const float **dx, __m512 *acc, __m512 *odd)
+{
+    const std::int64_t chunks = in.cols / kChunk;
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * in.cols;
+        dx[j] = in.d_lanes.data() + (i0 + j) * chunks * 16;
+        acc[j] = odd[j] = _mm512_setzero_ps();
+    }
+}
+
 // Activation rows i0 .. i0 + MR - 1 against weight row r of INT-k groups (Nib: 4-bit codes,
 // else bytes). Two accumulators per activation row (even and odd chunks) hide the latency of the
 // float multiply-adds.
@@ -546,11 +560,7 @@ QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std:
     const std::int8_t *q[MR];
     const float *dx[MR];
     __m512 acc[MR], odd[MR];
-    for (int j = 0; j < MR; ++j) {
-        q[j] = in.q.data() + (i0 + j) * cols;
-        dx[j] = in.d_lanes.data() + (i0 + j) * chunks * 16;
-        acc[j] = odd[j] = _mm512_setzero_ps();
-    }
+    start_rows<MR>(in, i0, q, dx, acc, odd);
     const std::int64_t groups = w.groups_per_row();
     const float *s = w.scales + r * groups;
     const std::int64_t stride = int_group_row_stride(w);
@@ -633,11 +643,7 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, std::int64_
     const std::int8_t *q[MR];
     const float *dx[MR];
     __m512 acc[MR], odd[MR];
-    for (int j = 0; j < MR; ++j) {
-        q[j] = in.q.data() + (i0 + j) * cols;
-        dx[j] = in.d_lanes.data() + (i0 + j) * chunks * 16;
-        acc[j] = odd[j] = _mm512_setzero_ps();
-    }
+    start_rows<MR>(in, i0, q, dx, acc, odd);
     const auto *row = static_cast<const std::int8_t *>(w.codes) + r * cols;
     alternate_chunks(
         0, chunks,
@@ -650,6 +656,7 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, std::int64_
         y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
     }
 }
+
 // MR activation rows against NR weight rows r .. r + NR - 1 (INT8 rows, or groups of whole
 // chunks): each loaded chunk of codes serves MR activation rows and each activation chunk NR
 // weight rows, and NR rows stream from memory at once. Every (activation row, weight row) pair
