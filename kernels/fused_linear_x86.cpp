@@ -193,28 +193,45 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
         // Double-quantized absmax comes decoded (run_rows, sixteen blocks at a time over the
         // thread's rows), off the vector loop's path.
-        for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
-            __m512 lut;
+        // Segment k's 16 weight values; segments of 64 and 128 columns (NF4's and the int
+        // method's defaults) as one loop each, without a loop per segment inside (NF4 dq b64,
+        // one thread, 128x4096 in cache: 27.6 -> 25.6 us; INT4 g128 unchanged at 23.6; the same
+        // operations in the same order).
+        auto lutOf = [&](std::int64_t k) QB_TARGET_AVX512 {
             if (blockwise) {
                 const float am
                     = rowData.absmax ? rowData.absmax[k] : block_absmax(w, first + k);
-                lut = _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(am));
-            } else {
-                const std::int64_t g = first + k;
-                const float zero = w.zeros_f    ? w.zeros_f[g]
-                                   : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
-                                                : static_cast<float>(1 << (w.bits - 1));
-                lut = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
-                                    _mm512_set1_ps(w.scales[g]));
+                return _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(am));
             }
-            std::int64_t i = c;
-            for (; i + 64 <= c + seg; i += 64) {
-                nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
-                nibbles512<MR>(nibRow + (nib0 + i + 32) / 2, xp, i + 32, lut, c2, d);
+            const std::int64_t g = first + k;
+            const float zero = w.zeros_f    ? w.zeros_f[g]
+                               : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
+                                            : static_cast<float>(1 << (w.bits - 1));
+            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
+                                 _mm512_set1_ps(w.scales[g]));
+        };
+        auto sixtyFour = [&](std::int64_t i, __m512 lut) QB_TARGET_AVX512 {
+            nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
+            nibbles512<MR>(nibRow + (nib0 + i + 32) / 2, xp, i + 32, lut, c2, d);
+        };
+        if (seg == 64)
+            for (std::int64_t k = 0; k < cols / 64; ++k)
+                sixtyFour(64 * k, lutOf(k));
+        else if (seg == 128)
+            for (std::int64_t k = 0; k < cols / 128; ++k) {
+                const __m512 lut = lutOf(k);
+                sixtyFour(128 * k, lut);
+                sixtyFour(128 * k + 64, lut);
             }
-            if (i < c + seg)
-                nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
-        }
+        else
+            for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
+                const __m512 lut = lutOf(k);
+                std::int64_t i = c;
+                for (; i + 64 <= c + seg; i += 64)
+                    sixtyFour(i, lut);
+                if (i < c + seg)
+                    nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
+            }
         for (int j = 0; j < MR; ++j)
             out[j] = _mm512_reduce_add_ps(
                 _mm512_add_ps(_mm512_add_ps(a[j], b[j]), _mm512_add_ps(c2[j], d[j])));
