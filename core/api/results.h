@@ -78,6 +78,9 @@ struct EvalRow
     // How generation stored past keys and values ("fp32", "int8", "fp8", "int4"): part of a
     // W4A4KV4 configuration, so recovery compares a model with its base under the same cache.
     std::string kvCache = "fp32";
+    // A non-default arithmetic the process ran with ("act-q8", "bf16", ...: quant/kernel_settings.h
+    // resultArithmeticTag), empty for the default one.
+    std::string arithmetic;
     std::optional<double> stepAccuracy; // gsm8k: mean fraction of reference steps reproduced
     std::vector<StepBucket> bySteps;    // gsm8k: accuracy per chain length, shortest first
     // Reasoning models: mean characters of thinking set aside before extraction, over the

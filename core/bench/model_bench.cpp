@@ -245,6 +245,8 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     report.kernelPath = kernels::kernel_path_name(kernels::active_kernel_path());
     if (int8ActivationKernelsEnabled()) // QB_ACT_Q8=1: a different arithmetic, say so
         report.kernelPath += " with int8 activations (QB_ACT_Q8)";
+    if (bf16ComputeActive()) // QB_COMPUTE_BF16=1 on a CPU that runs it: the same
+        report.kernelPath += " with bf16 dense products (QB_COMPUTE_BF16)";
     report.baselineRssBytes = processRssBytes();
     report.repeats = options.repeats;
     report.batch = options.batch;

@@ -1,5 +1,6 @@
 #include "model/linear.h"
 
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_f32.h"
 #include "quant/fused_kernels.h"
 #include "util/parallel.h"
@@ -73,6 +74,47 @@ at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t 
     return y;
 }
 
+at::Tensor packForGemmBf16(const at::Tensor &w)
+{
+    const at::Tensor wc = w.contiguous();
+    const int64_t rows = wc.size(0), cols = wc.size(1);
+    at::Tensor packed = at::empty({kernels::gemm_bf16_packed_words(rows, cols)}, at::kInt);
+    const float *src = wc.data_ptr<float>();
+    auto *dst = reinterpret_cast<uint32_t *>(packed.data_ptr<int32_t>());
+    parallelFor(0, kernels::gemm_f32_panels(rows), splitGrain(kernels::kGemmPanel * cols),
+                [&](int64_t begin, int64_t end) {
+                    kernels::gemm_bf16_pack_panels(src, rows, cols, dst, begin, end);
+                });
+    return packed;
+}
+
+at::Tensor gemmBf16Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
+                          const at::Tensor &bias)
+{
+    const at::Tensor xc = x.contiguous();
+    const at::Tensor bc = bias.defined() ? bias.contiguous() : bias;
+    auto shape = x.sizes().vec();
+    shape.back() = out;
+    at::Tensor y = at::empty(shape, x.options());
+    const int64_t m = x.numel() / in, pairs = kernels::gemm_bf16_pairs(in);
+    at::Tensor xp = at::empty({m * pairs}, at::kInt);
+    auto *words = reinterpret_cast<uint32_t *>(xp.data_ptr<int32_t>());
+    const float *xs = xc.data_ptr<float>();
+    parallelFor(0, m, splitGrain(in), [&](int64_t begin, int64_t end) {
+        kernels::gemm_bf16_pack_rows(xs, in, in, words, begin, end);
+    });
+    kernels::GemmBf16Args a;
+    a.x = words, a.m = m;
+    a.packed = reinterpret_cast<const uint32_t *>(packed.data_ptr<int32_t>());
+    a.n = out, a.k = in;
+    a.bias = bc.defined() ? bc.data_ptr<float>() : nullptr;
+    a.y = y.data_ptr<float>(), a.ldy = out;
+    const kernels::KernelPath path = activeKernelPath();
+    parallelFor(0, kernels::gemm_bf16_items(a), splitGrain(kernels::gemm_bf16_item_work(a)),
+                [&](int64_t begin, int64_t end) { kernels::gemm_bf16(a, begin, end, path); });
+    return y;
+}
+
 namespace {
 
 std::atomic<int64_t> &packedBytes()
@@ -107,16 +149,19 @@ void DenseLinear::PackedCopy::release()
     from = nullptr;
 }
 
-at::Tensor DenseLinear::packedWeight()
+at::Tensor DenseLinear::packedWeight(bool bf16)
 {
     const int64_t rows = m_weight.size(0), cols = m_weight.size(1);
-    const int64_t bytes = kernels::gemm_f32_packed_floats(rows, cols) * int64_t(sizeof(float));
+    const int64_t bytes = (bf16 ? kernels::gemm_bf16_packed_words(rows, cols)
+                                : kernels::gemm_f32_packed_floats(rows, cols))
+        * int64_t(sizeof(float));
     if (m_weight.numel() * static_cast<int64_t>(m_weight.element_size()) > kMaxPackedBytes)
         return {};
     // Inference tensors (made under c10::InferenceMode) keep no version counter: for them only a
     // new tensor is seen, not an in-place change (made under InferenceMode too).
     const uint32_t version = m_weight.is_inference() ? 0 : m_weight._version();
-    if (m_packed.bytes > 0 && m_packed.from == m_weight.data_ptr() && m_packed.version == version)
+    if (m_packed.bytes > 0 && m_packed.from == m_weight.data_ptr() && m_packed.version == version
+        && m_packed.bf16 == bf16)
         return m_packed.floats;
     m_packed.release();
     if (packedBytes().fetch_add(bytes) + bytes > packedBudget().load()) {
@@ -124,17 +169,20 @@ at::Tensor DenseLinear::packedWeight()
         return {};
     }
     m_packed.bytes = bytes;
-    m_packed.floats = packForGemm(m_weight);
+    m_packed.floats = bf16 ? packForGemmBf16(m_weight) : packForGemm(m_weight);
     m_packed.from = m_weight.data_ptr();
     m_packed.version = version;
+    m_packed.bf16 = bf16;
     return m_packed.floats;
 }
 
 at::Tensor DenseLinear::forward(const at::Tensor &x)
 {
     if (gemmF32Applies(x, m_weight, m_bias)) {
-        if (const at::Tensor packed = packedWeight(); packed.defined())
-            return gemmF32Linear(x, packed, m_weight.size(0), m_weight.size(1), m_bias);
+        const bool bf16 = bf16ComputeActive();
+        if (const at::Tensor packed = packedWeight(bf16); packed.defined())
+            return bf16 ? gemmBf16Linear(x, packed, m_weight.size(0), m_weight.size(1), m_bias)
+                        : gemmF32Linear(x, packed, m_weight.size(0), m_weight.size(1), m_bias);
     }
     const bool inference = !recordsGraph(x, m_weight, m_bias);
     // One float32 input row outside training: BLAS's matrix-vector product. at::linear hands it

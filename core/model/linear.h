@@ -40,6 +40,7 @@ public:
 
 // Plain float32 weight [out, in] and optional bias [out]: y = x W^T + b.
 // Outside training (no gradient anywhere) a float32 input on the CPU takes kernels/gemm_f32.h
+// (kernels/gemm_bf16.h while bf16ComputeActive(), quant/kernel_settings.h)
 // over a copy of the weight packed for it, made on first such use and again whenever the weight
 // changes (its tensor or version counter); weights over kMaxPackedBytes or past the process-wide
 // budget (packedWeightBudget), and every input while the
@@ -63,18 +64,20 @@ public:
     static constexpr int64_t kMaxPackedBytes = int64_t(32) << 20;
 
 private:
-    // The packed copy for inference, current (packed again if the weight changed), or undefined
-    // when this weight does not take the packed path (too large, or the budget is spent).
-    at::Tensor packedWeight();
+    // The packed copy for inference (gemm_f32's floats, or gemm_bf16's words when bf16),
+    // current (packed again if the weight or the format changed), or undefined when this weight
+    // does not take the packed path (too large, or the budget is spent).
+    at::Tensor packedWeight(bool bf16);
 
     // Its bytes count against packedWeightBudget() while it lives; a copied DenseLinear packs
     // again on first use.
     struct PackedCopy
     {
-        at::Tensor floats;
+        at::Tensor floats; // or bf16 pairs (int32 words) when bf16
         const void *from = nullptr;
         uint32_t version = 0;
         int64_t bytes = 0;
+        bool bf16 = false;
 
         PackedCopy() = default;
         PackedCopy(const PackedCopy &) {}
@@ -101,6 +104,10 @@ int64_t packedWeightBytes();
 // gemmF32Linear: y = x Wᵀ + b from such a packed copy of W [out, in].
 bool gemmF32Applies(const at::Tensor &x, const at::Tensor &w, const at::Tensor &bias);
 at::Tensor packForGemm(const at::Tensor &w);
+// w [out, in] as gemm_bf16's packed words (an int32 tensor), and the product through them.
+at::Tensor packForGemmBf16(const at::Tensor &w);
+at::Tensor gemmBf16Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
+                          const at::Tensor &bias);
 at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
                          const at::Tensor &bias);
 

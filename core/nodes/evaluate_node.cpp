@@ -8,6 +8,7 @@
 #include "eval/evaluator.h"
 #include "nodes/node_inputs.h"
 #include "nodes/nodes.h"
+#include "quant/kernel_settings.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/process_memory.h"
@@ -150,6 +151,7 @@ Artifact runEvaluate(NodeContext &ctx)
             if (params.options.decoding.kvCache != KvCacheFormat::Fp32)
                 row.label += std::string(" kv-") + kvCacheFormatName(params.options.decoding.kvCache);
             row.kvCache = kvCacheFormatName(params.options.decoding.kvCache);
+            row.arithmetic = resultArithmeticTag();
             row.precision = m.meta.value("precision", "fp32");
             row.dataset = d.nodeId;
             row.stage = m.meta.value("stage", row.precision == "fp32" ? "full" : "quantized");

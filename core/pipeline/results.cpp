@@ -34,6 +34,8 @@ json EvalRow::toJson() const
         row["base"] = base;
     if (kvCache != "fp32")
         row["kv_cache"] = kvCache;
+    if (!arithmetic.empty())
+        row["arithmetic"] = arithmetic;
     if (stepAccuracy)
         row["step_accuracy"] = *stepAccuracy;
     if (meanThinkChars)
@@ -99,6 +101,7 @@ EvalRow EvalRow::fromJson(const json &row)
     r.stage = str("stage");
     r.base = str("base");
     r.kvCache = row.contains("kv_cache") ? str("kv_cache") : std::string("fp32");
+    r.arithmetic = row.contains("arithmetic") ? str("arithmetic") : std::string();
     if (row.contains("prefill_tokens_per_second") && row["prefill_tokens_per_second"].is_number())
         r.prefillTokensPerSecond = row["prefill_tokens_per_second"].get<double>();
     if (row.contains("working_memory_bytes") && row["working_memory_bytes"].is_number())

@@ -2,6 +2,7 @@
 
 #include "kernels/fused_decode.h"
 #include "kernels/fused_linear_q8.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_f32.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -42,6 +43,12 @@ std::atomic<bool> &q8Flag()
     return flag;
 }
 
+std::atomic<bool> &bf16Flag()
+{
+    static std::atomic<bool> flag{envSwitch("QB_COMPUTE_BF16", false)};
+    return flag;
+}
+
 std::atomic<bool> &hugePagesFlag()
 {
     static std::atomic<bool> flag{envSwitch("QB_HUGE_PAGES", true)};
@@ -66,7 +73,22 @@ bool fusedKernelsEnabled() { return enabledFlag().load(std::memory_order_relaxed
 void setFusedKernelsEnabled(bool enabled) { enabledFlag().store(enabled); }
 bool int8ActivationKernelsEnabled() { return q8Flag().load(std::memory_order_relaxed); }
 void setInt8ActivationKernels(bool enabled) { q8Flag().store(enabled); }
-std::string resultArithmeticTag() { return int8ActivationKernelsEnabled() ? "act-q8" : ""; }
+bool bf16ComputeEnabled() { return bf16Flag().load(std::memory_order_relaxed); }
+void setBf16Compute(bool enabled) { bf16Flag().store(enabled); }
+
+bool bf16ComputeActive()
+{
+    static const bool supported = kernels::gemm_bf16_supported();
+    return bf16ComputeEnabled() && supported && activeKernelPath() == kernels::KernelPath::Avx512;
+}
+
+std::string resultArithmeticTag()
+{
+    std::string tag = int8ActivationKernelsEnabled() ? "act-q8" : "";
+    if (bf16ComputeActive())
+        tag += tag.empty() ? "bf16" : "+bf16";
+    return tag;
+}
 
 bool hugePageWeightsEnabled() { return hugePagesFlag().load(std::memory_order_relaxed); }
 void setHugePageWeights(bool enabled) { hugePagesFlag().store(enabled); }

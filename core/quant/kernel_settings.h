@@ -14,8 +14,19 @@ namespace qb {
 bool int8ActivationKernelsEnabled();
 void setInt8ActivationKernels(bool enabled);
 
-// "" with the default arithmetic, else a tag naming what differs ("act-q8"): node and unit cache
-// keys include it, so results computed one way are never served for the other.
+// Whether dense float32 linears at inference multiply in bfloat16 (kernels/gemm_bf16.h: both
+// operands rounded to bf16, products summed in float32; twice the products a cycle and half the
+// weight bytes of float32), where the CPU has AVX-512 BF16 and the AVX-512 path is active
+// (bf16ComputeActive). It changes results (each product moves by up to ~2^-8 relatively), so it
+// is off unless the environment variable QB_COMPUTE_BF16 is "1" or a benchmark turns it on.
+// Training (anything recording a graph) and quantized linears keep their own arithmetic.
+bool bf16ComputeEnabled();
+void setBf16Compute(bool enabled);
+bool bf16ComputeActive();
+
+// "" with the default arithmetic, else a tag naming what differs ("act-q8", "bf16", or both
+// joined by "+"): node and unit cache keys include it, so results computed one way are never
+// served for the other.
 std::string resultArithmeticTag();
 
 } // namespace qb

@@ -14,6 +14,7 @@
 #include "support/test_support.h"
 
 #include <c10/core/InferenceMode.h>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 namespace fusedprobe {
@@ -163,6 +164,30 @@ RowsCheck int8ActivationRows()
     const auto floats = op.forward(x);
     c.batchedVsSingle = (batched - at::cat(rows, 0)).abs().max().item<double>();
     c.int8VsFloat = (batched - floats).abs().max().item<double>();
+    return c;
+}
+
+Bf16Check bf16ComputeRows()
+{
+    auto bundle = qb::loadModelBundle(qbtest::sourceDir() / "resources" / "tiny-reasoner");
+    auto &op = bundle.model->linear("model.layers.1.mlp.down_proj");
+    const auto x = at::randn({40, op.inFeatures()}, at::TensorOptions().dtype(at::kFloat));
+    Bf16Check c;
+    at::NoGradGuard noGrad;
+    const auto floats = op.forward(x);
+    qb::setBf16Compute(true);
+    c.active = qb::bf16ComputeActive();
+    const auto batched = op.forward(x);
+    std::vector<at::Tensor> rows;
+    for (int64_t i = 0; i < 40; ++i)
+        rows.push_back(op.forward(x.narrow(0, i, 1)));
+    qb::setBf16Compute(false);
+    c.batchedVsSingle = (batched - at::cat(rows, 0)).abs().max().item<double>();
+    const auto bound = at::matmul(x.abs().to(at::kDouble), op.denseWeight().abs().to(at::kDouble).t())
+        * std::ldexp(1.0, -7);
+    const auto diff = (batched - floats).abs().to(at::kDouble);
+    c.worstRatioToBound = (diff / bound).max().item<double>();
+    c.maxDiff = diff.max().item<double>();
     return c;
 }
 

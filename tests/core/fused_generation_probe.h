@@ -50,6 +50,17 @@ struct RowsCheck
 };
 RowsCheck int8ActivationRows();
 
+// The built-in model's MLP down projection (dense float32) with bf16 compute on, where the CPU
+// runs it (active false elsewhere): the largest difference between 40 rows at once and row by
+// row (must be 0), and the largest |bf16 - float32| against the bound 2^-7 · Σ|x||w| of each
+// output (ratio <= 1), and whether the difference is > 0 at all (it is a different arithmetic).
+struct Bf16Check
+{
+    bool active = false;
+    double batchedVsSingle = -1, worstRatioToBound = -1, maxDiff = -1;
+};
+Bf16Check bf16ComputeRows();
+
 // packedWeightStorage (quant/fused_kernels.h) on a 4096 x 1280 uint8 tensor (5 MiB) and a 1 MiB
 // one, with huge-page placement on and off: whether each result holds the same bytes, whether
 // its data starts on a 2 MiB boundary, and whether it is the input's own storage.

@@ -224,6 +224,20 @@ private Q_SLOTS:
         for (const auto &[id, key] : planned)
             QVERIFY(q8.at(id) != key);
         QCOMPARE(qb::plannedCacheKeys(exp, f.registry), planned);
+        // So does bf16 compute where it runs (elsewhere nothing changes, and neither do keys),
+        // and both together differ from each alone.
+        qb::setBf16Compute(true);
+        const bool bf16 = qb::bf16ComputeActive();
+        const auto b = qb::plannedCacheKeys(exp, f.registry);
+        qb::setInt8ActivationKernels(true);
+        const auto both = qb::plannedCacheKeys(exp, f.registry);
+        qb::setInt8ActivationKernels(false);
+        qb::setBf16Compute(false);
+        QCOMPARE(qb::resultArithmeticTag(), std::string());
+        for (const auto &[id, key] : planned) {
+            QCOMPARE(b.at(id) != key, bf16);
+            QCOMPARE(both.at(id) != q8.at(id), bf16);
+        }
     }
 
     void nanMetricReadsBackAsNan()

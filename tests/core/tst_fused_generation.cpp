@@ -139,6 +139,16 @@ private Q_SLOTS:
         QVERIFY(c.largeOff.sameStorage);
     }
 
+    void bf16ComputeWithinItsBound()
+    {
+        const auto c = fusedprobe::bf16ComputeRows();
+        if (!c.active)
+            QSKIP("no AVX-512 BF16 here: dense linears keep float32 with bf16 compute asked for");
+        QCOMPARE(c.batchedVsSingle, 0.0);
+        QVERIFY2(c.worstRatioToBound <= 1.0, qPrintable(QString::number(c.worstRatioToBound)));
+        QVERIFY(c.maxDiff > 0.0);
+    }
+
     void int8ActivationsAtEveryRowCount()
     {
         const auto c = fusedprobe::int8ActivationRows();
