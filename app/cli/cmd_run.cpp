@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress_printer.h"
+#include "quant/kernel_settings.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -195,14 +196,21 @@ int cmdInfo(const std::vector<std::string> &argv)
     Args args(argv, {"threads"}, {"help"});
     if (args.flag("help")) {
         std::cout << "usage: quantbench-cli info [--threads N]\n\nPrints the torch thread count, "
-                     "the threads a parallel loop of the core really gets, and the BLAS library "
-                     "in use; exits 1 unless OpenBLAS serves and every thread takes part.\n";
+                     "the threads a parallel loop of the core really gets, the BLAS library "
+                     "in use and the arithmetic results are computed with (default, or what "
+                     "QB_ACT_Q8=1 / QB_COMPUTE_BF16=1 changed); exits 1 unless OpenBLAS serves "
+                     "and every thread takes part.\n";
         return 0;
     }
     const auto rt = qb::initRuntime(static_cast<int>(args.integer("threads", 0)));
     std::cout << "threads: " << rt.threads << "\nparallel loop threads: " << rt.parallelThreads
               << "\nblas: " << rt.blasLibrary << "\nopenblas: " << (rt.openblas ? "yes" : "no")
               << "\n";
+    const std::string arithmetic = qb::resultArithmeticTag();
+    std::cout << "arithmetic: " << (arithmetic.empty() ? "default" : arithmetic) << "\n";
+    if (qb::bf16ComputeEnabled() && !qb::bf16ComputeActive())
+        std::cout << "note: QB_COMPUTE_BF16=1 asked for bf16 compute, which this CPU (no AVX-512 "
+                     "BF16) or kernel path does not run: float32 it is\n";
     return rt.openblas && rt.parallelThreads == rt.threads ? 0 : 1;
 }
 

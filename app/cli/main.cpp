@@ -48,7 +48,17 @@ void printUsage(std::ostream &out)
     for (const auto &[name, cmd] : commands())
         out << "  " << name << std::string(12 - std::min<size_t>(name.size(), 11), ' ')
             << cmd.summary << "\n";
-    out << "\nRun 'quantbench-cli <command> --help' for a command's options.\n";
+    out << "\nRun 'quantbench-cli <command> --help' for a command's options.\n\n"
+           "environment:\n"
+           "  QB_THREADS=N         threads (default: the core count)\n"
+           "  QB_KERNEL_PATH=P     scalar, portable, avx2 or avx512 (default: the best here)\n"
+           "  QB_FUSED=0           torch's path instead of the fused kernels (same results up\n"
+           "                       to summation order)\n"
+           "  QB_ACT_Q8=1          int8 activations for quantized linears (other results)\n"
+           "  QB_COMPUTE_BF16=1    bf16 products for dense float32 linears (other results)\n"
+           "  QB_HUGE_PAGES=0      packed weights in ordinary pages\n"
+           "  QB_CACHE_DIR=DIR     the node cache\n"
+           "Settings that change results are part of every cache key and shown by 'info'.\n";
 }
 
 } // namespace
