@@ -3,7 +3,9 @@
 
 #include "kernels/fused_linear.h"
 #include "kernels/fused_linear_q8.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/read_bandwidth.h"
+#include "model/linear.h"
 #include "quant/fused_kernels.h"
 #include "quant/int8_linear.h"
 #include "quant/int_group_linear.h"
@@ -233,6 +235,32 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
                             [&](int64_t i, const at::Tensor &x) { (void)at::mv(placed[i], x[0]); });
                 }
             }
+        }
+        // Our packed float32 GEMM (DenseLinear's path, kernels/gemm_f32.h) over copies packed
+        // once, and the same weights with bf16 compute (kernels/gemm_bf16.h: a different
+        // arithmetic, so its own format row) where the CPU runs it.
+        {
+            std::vector<at::Tensor> packed;
+            for (const auto &w : ws)
+                packed.push_back(packForGemm(w));
+            for (int64_t rows : s.rows)
+                runCase("fp32", "gemm_f32 packed", rows, s, bytes, count,
+                        [&](int64_t i, const at::Tensor &x) {
+                            (void)gemmF32Linear(x, packed[i], s.out, s.in, at::Tensor());
+                        });
+        }
+        if (kernels::gemm_bf16_supported()
+            && kernels::active_kernel_path() == kernels::KernelPath::Avx512) {
+            const int64_t bytes16 = kernels::gemm_bf16_packed_words(s.out, s.in) * 4;
+            const int64_t count16 = std::max<int64_t>(1, (o.setBytes + bytes16 - 1) / bytes16);
+            std::vector<at::Tensor> packed;
+            for (int64_t i = 0; i < count16; ++i)
+                packed.push_back(packForGemmBf16(ws[static_cast<size_t>(i) % ws.size()]));
+            for (int64_t rows : s.rows)
+                runCase("fp32-bf16", "gemm_bf16", rows, s, bytes16, count16,
+                        [&](int64_t i, const at::Tensor &x) {
+                            (void)gemmBf16Linear(x, packed[i], s.out, s.in, at::Tensor());
+                        });
         }
     }
     // Every pass reads a weight set beyond the caches, so the fastest pass of any path is a read
