@@ -101,8 +101,12 @@ void ResultsTable::setRows(const nlohmann::json &rows)
             const QString ci = QStringLiteral("%1–%2").arg(100 * r.ciLow, 0, 'f', 1)
                                    .arg(100 * r.ciHigh, 0, 'f', 1);
             m_table->setItem(row, 0, cell(QString::fromStdString(r.model)));
-            m_table->setItem(row, 1, cell(QString::fromStdString(r.label.empty() ? r.precision
-                                                                                 : r.label)));
+            // A non-default arithmetic (QB_ACT_Q8, QB_COMPUTE_BF16) beside the precision: the
+            // same weights computed another way are another row to compare.
+            QString precision = QString::fromStdString(r.label.empty() ? r.precision : r.label);
+            if (!r.arithmetic.empty())
+                precision += QStringLiteral(" · ") + QString::fromStdString(r.arithmetic);
+            m_table->setItem(row, 1, cell(precision));
             m_table->setItem(row, 2, cell(QString::fromStdString(r.task)));
             m_table->setItem(row, 3, cell(QString::fromStdString(r.dataset)));
             m_table->setItem(row, 4, cell({}, double(r.n)));

@@ -372,6 +372,13 @@ this line is broken
         QVERIFY(md.contains("| base | fp32 | gpqa |"));
         QVERIFY(table.csv().startsWith("model,precision,task,dataset,n,accuracy %,95% CI,"));
         QVERIFY(!table.csv().contains("nf4"));
+        // A row computed with bf16 products says so beside its precision.
+        json bf16 = accuracyRows()[0];
+        bf16["arithmetic"] = "bf16";
+        table.setFilter({});
+        table.setRows(json::array({bf16}));
+        QCOMPARE(table.cellText(0, int(table.columnNames().indexOf("precision"))),
+                 QString("fp32 · bf16"));
     }
 
     void evaluationRowsFillTheAccuracyChartWhileARunGoes()
