@@ -114,15 +114,8 @@ void gemm_bf16_pack_rows(const float *x, std::int64_t ldx, std::int64_t k, std::
     }
 }
 
-std::int64_t gemm_bf16_items(const GemmBf16Args &a)
-{
-    return (a.m + kGemmRowBlock - 1) / kGemmRowBlock * gemm_f32_panels(a.n);
-}
-
-std::int64_t gemm_bf16_item_work(const GemmBf16Args &a)
-{
-    return std::min(a.m, kGemmRowBlock) * kGemmPanel * a.k;
-}
+std::int64_t gemm_bf16_items(const GemmBf16Args &a) { return gemm_items(a.m, a.n); }
+std::int64_t gemm_bf16_item_work(const GemmBf16Args &a) { return gemm_item_work(a.m, a.k); }
 
 void gemm_bf16_ref(const float *x, std::int64_t m, std::int64_t ldx, const float *w,
                    std::int64_t n, std::int64_t k, const float *bias, float *y, std::int64_t ldy)

@@ -105,15 +105,18 @@ void gemm_f32_pack(const float *w, std::int64_t rows, std::int64_t cols, float *
     gemm_f32_pack_panels(w, rows, cols, packed, 0, gemm_f32_panels(rows));
 }
 
-std::int64_t gemm_f32_items(const GemmF32Args &a)
+std::int64_t gemm_items(std::int64_t m, std::int64_t n)
 {
-    return (a.m + kGemmRowBlock - 1) / kGemmRowBlock * gemm_f32_panels(a.n);
+    return (m + kGemmRowBlock - 1) / kGemmRowBlock * gemm_f32_panels(n);
 }
 
-std::int64_t gemm_f32_item_work(const GemmF32Args &a)
+std::int64_t gemm_item_work(std::int64_t m, std::int64_t k)
 {
-    return std::min(a.m, kGemmRowBlock) * kGemmPanel * a.k;
+    return std::min(m, kGemmRowBlock) * kGemmPanel * k;
 }
+
+std::int64_t gemm_f32_items(const GemmF32Args &a) { return gemm_items(a.m, a.n); }
+std::int64_t gemm_f32_item_work(const GemmF32Args &a) { return gemm_item_work(a.m, a.k); }
 
 void gemm_f32_ref(const float *x, std::int64_t m, std::int64_t ldx, const float *w,
                   std::int64_t n, std::int64_t k, const float *bias, float *y, std::int64_t ldy)

@@ -58,6 +58,9 @@ struct GemmF32Args
 // Rows of x (and y) in blocks of kGemmRowBlock: an item is one (row block, panel) pair, numbered
 // row block first, so a thread given a range of items keeps its rows of x in cache.
 constexpr std::int64_t kGemmRowBlock = 192;
+// Items of an m x n product, and the multiply-adds of one over k (shared with gemm_bf16.h).
+std::int64_t gemm_items(std::int64_t m, std::int64_t n);
+std::int64_t gemm_item_work(std::int64_t m, std::int64_t k);
 std::int64_t gemm_f32_items(const GemmF32Args &a);
 // Multiply-adds of one item (at most kGemmRowBlock · 32 · k).
 std::int64_t gemm_f32_item_work(const GemmF32Args &a);

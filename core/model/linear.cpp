@@ -38,19 +38,41 @@ bool gemmF32Applies(const at::Tensor &x, const at::Tensor &w, const at::Tensor &
         && (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.device().is_cpu()));
 }
 
-at::Tensor packForGemm(const at::Tensor &w)
+namespace {
+
+// w [out, in] packed panel by panel over the pool (`pack` as gemm_f32_pack_panels) into a new
+// tensor of `elements` values of `type` (T on the kernel side).
+template <class T, class Pack>
+at::Tensor packPanels(const at::Tensor &w, int64_t elements, at::ScalarType type, Pack &&pack)
 {
     const at::Tensor wc = w.contiguous();
     const int64_t rows = wc.size(0), cols = wc.size(1);
-    at::Tensor packed = at::empty({kernels::gemm_f32_packed_floats(rows, cols)}, at::kFloat);
+    at::Tensor packed = at::empty({elements}, type);
     const float *src = wc.data_ptr<float>();
-    float *dst = packed.data_ptr<float>();
+    T *dst = static_cast<T *>(packed.data_ptr());
     // Packing moves each weight once: split it as a product of one multiply-add a weight.
     parallelFor(0, kernels::gemm_f32_panels(rows), splitGrain(kernels::kGemmPanel * cols),
-                [&](int64_t begin, int64_t end) {
-                    kernels::gemm_f32_pack_panels(src, rows, cols, dst, begin, end);
-                });
+                [&](int64_t begin, int64_t end) { pack(src, rows, cols, dst, begin, end); });
     return packed;
+}
+
+// The float32 output for x [..., in] through a linear of `out` features.
+at::Tensor outputFor(const at::Tensor &x, int64_t out)
+{
+    auto shape = x.sizes().vec();
+    shape.back() = out;
+    return at::empty(shape, x.options());
+}
+
+} // namespace
+
+at::Tensor packForGemm(const at::Tensor &w)
+{
+    return packPanels<float>(w, kernels::gemm_f32_packed_floats(w.size(0), w.size(1)), at::kFloat,
+                             [](const float *src, int64_t rows, int64_t cols, float *dst,
+                                int64_t begin, int64_t end) {
+                                 kernels::gemm_f32_pack_panels(src, rows, cols, dst, begin, end);
+                             });
 }
 
 at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
@@ -58,9 +80,7 @@ at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t 
 {
     const at::Tensor xc = x.contiguous();
     const at::Tensor bc = bias.defined() ? bias.contiguous() : bias;
-    auto shape = x.sizes().vec();
-    shape.back() = out;
-    at::Tensor y = at::empty(shape, x.options());
+    at::Tensor y = outputFor(x, out);
     kernels::GemmF32Args a;
     a.x = xc.data_ptr<float>();
     a.m = x.numel() / in, a.ldx = in;
@@ -76,16 +96,10 @@ at::Tensor gemmF32Linear(const at::Tensor &x, const at::Tensor &packed, int64_t 
 
 at::Tensor packForGemmBf16(const at::Tensor &w)
 {
-    const at::Tensor wc = w.contiguous();
-    const int64_t rows = wc.size(0), cols = wc.size(1);
-    at::Tensor packed = at::empty({kernels::gemm_bf16_packed_words(rows, cols)}, at::kInt);
-    const float *src = wc.data_ptr<float>();
-    auto *dst = reinterpret_cast<uint32_t *>(packed.data_ptr<int32_t>());
-    parallelFor(0, kernels::gemm_f32_panels(rows), splitGrain(kernels::kGemmPanel * cols),
-                [&](int64_t begin, int64_t end) {
-                    kernels::gemm_bf16_pack_panels(src, rows, cols, dst, begin, end);
-                });
-    return packed;
+    return packPanels<uint32_t>(
+        w, kernels::gemm_bf16_packed_words(w.size(0), w.size(1)), at::kInt,
+        [](const float *src, int64_t rows, int64_t cols, uint32_t *dst, int64_t begin,
+           int64_t end) { kernels::gemm_bf16_pack_panels(src, rows, cols, dst, begin, end); });
 }
 
 at::Tensor gemmBf16Linear(const at::Tensor &x, const at::Tensor &packed, int64_t out, int64_t in,
@@ -93,19 +107,18 @@ at::Tensor gemmBf16Linear(const at::Tensor &x, const at::Tensor &packed, int64_t
 {
     const at::Tensor xc = x.contiguous();
     const at::Tensor bc = bias.defined() ? bias.contiguous() : bias;
-    auto shape = x.sizes().vec();
-    shape.back() = out;
-    at::Tensor y = at::empty(shape, x.options());
+    at::Tensor y = outputFor(x, out);
+    // The rows as bf16 pairs first (kernels/gemm_bf16.h), split over the pool.
     const int64_t m = x.numel() / in, pairs = kernels::gemm_bf16_pairs(in);
     at::Tensor xp = at::empty({m * pairs}, at::kInt);
-    auto *words = reinterpret_cast<uint32_t *>(xp.data_ptr<int32_t>());
+    auto *words = static_cast<uint32_t *>(xp.data_ptr());
     const float *xs = xc.data_ptr<float>();
     parallelFor(0, m, splitGrain(in), [&](int64_t begin, int64_t end) {
         kernels::gemm_bf16_pack_rows(xs, in, in, words, begin, end);
     });
     kernels::GemmBf16Args a;
     a.x = words, a.m = m;
-    a.packed = reinterpret_cast<const uint32_t *>(packed.data_ptr<int32_t>());
+    a.packed = static_cast<const uint32_t *>(packed.data_ptr());
     a.n = out, a.k = in;
     a.bias = bc.defined() ? bc.data_ptr<float>() : nullptr;
     a.y = y.data_ptr<float>(), a.ldy = out;
