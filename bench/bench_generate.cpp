@@ -1,9 +1,12 @@
 // Generation speed of the built-in reasoner through the evaluation path (eval::complete: batched,
 // left-padded, KV cache, stop strings), greedy on generated GSM-style test questions.
 //   bench_generate [--model DIR] [--n 64] [--batches 1,64] [--max-new 160] [--quant METHOD]
-//                  [--kv-cache fp32|int8|fp8] [--refill 0|1] [--json FILE] [--dump FILE]
+//                  [--kv-cache fp32|int8|fp8] [--refill 0|1] [--lora RANK] [--json FILE]
+//                  [--dump FILE]
 // --model defaults to resources/tiny-reasoner; --quant quantizes every linear first with the
-// method's default settings (e.g. int8, nf4, int); --dump writes the generated ids of every
+// method's default settings (e.g. int8, nf4, int); --lora adds adapters of that rank to every
+// linear (B starts at zero, so the outputs are the base's: the cost of evaluating an adapted
+// model, as the recovery study does); --dump writes the generated ids of every
 // question (one line each) so two builds can be compared token for token.
 // Prints one line per batch size (tokens, seconds, tokens/s, correct answers, seconds spent in
 // the prefills) and writes --json FILE.
@@ -12,6 +15,7 @@
 #include "eval/evaluator.h"
 #include "model/model_bundle.h"
 #include "quant/quantize_model.h"
+#include "train/lora.h"
 
 #include <chrono>
 #include <cstdio>
@@ -28,7 +32,7 @@ int main(int argc, char **argv)
     std::map<std::string, std::string> a{{"model", QB_BENCH_SOURCE_DIR "/resources/tiny-reasoner"},
                                          {"n", "64"}, {"batches", "1,64"}, {"max-new", "160"},
                                          {"quant", ""}, {"kv-cache", "fp32"}, {"refill", "0"},
-                                         {"json", ""}, {"dump", ""}};
+                                         {"lora", "0"}, {"json", ""}, {"dump", ""}};
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = std::string(argv[i]).substr(2);
         if (!a.count(key)) {
@@ -46,6 +50,13 @@ int main(int argc, char **argv)
         spec.method = MethodSpec::fromJson({{"method", a["quant"]}}, "--quant");
         quantizeModel(*bundle.model, spec, {});
         std::printf("quantized: %s\n", spec.method.label().c_str());
+    }
+    if (const int rank = std::stoi(a["lora"]); rank > 0) {
+        LoraConfig lora;
+        lora.rank = rank;
+        lora.alpha = 2.0 * rank;
+        std::printf("lora: rank %d on %zu linears\n", rank,
+                    applyLora(*bundle.model, lora, 1).size());
     }
     const auto problems = data::generateGsmProblems({}, data::Split::Test, std::stoi(a["n"]));
     const auto set = eval::gsmQuestions(data::recordsOf(problems), {});
@@ -81,7 +92,8 @@ int main(int argc, char **argv)
                        {"prefill_seconds", stats.prefillSeconds},
                        {"prefill_tokens", stats.prefillTokens},
                        {"n", last.size()}, {"quant", a["quant"]}, {"kv_cache", a["kv-cache"]},
-                       {"refill", d.refill}, {"threads", rt.threads}});
+                       {"refill", d.refill}, {"lora", std::stoi(a["lora"])},
+                       {"threads", rt.threads}});
     }
     if (!a["json"].empty())
         std::ofstream(a["json"]) << out.dump(2) << "\n";

@@ -135,7 +135,16 @@ at::Tensor LoraLinear::forward(const at::Tensor &x)
         h = at::dropout(h, m_config.dropout, true);
     if (m_config.qaGroupSize > 0)
         h = h.unflatten(-1, {inFeatures() / m_config.qaGroupSize, m_config.qaGroupSize}).mean(-1);
-    return y + at::linear(at::linear(h, m_a), m_b) * m_config.scale();
+    return y + adapterProduct(h) * m_config.scale();
+}
+
+at::Tensor LoraLinear::adapterProduct(const at::Tensor &h)
+{
+    if (!m_denseA || !m_denseA->weight().is_same(m_a))
+        m_denseA = std::make_shared<DenseLinear>(m_a);
+    if (!m_denseB || !m_denseB->weight().is_same(m_b))
+        m_denseB = std::make_shared<DenseLinear>(m_b);
+    return m_denseB->forward(m_denseA->forward(h));
 }
 
 int64_t LoraLinear::weightBytes() const

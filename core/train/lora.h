@@ -78,9 +78,16 @@ public:
     at::Tensor delta() const;
 
 private:
+    // B (A h): through DenseLinear, so outside training the two small products take the packed
+    // GEMM (kernels/gemm_f32.h) instead of at::linear, whose OpenBLAS threads woke for them and
+    // spun beside the pool's (15% of a batch-64 generation's samples in sched_yield); in training
+    // DenseLinear hands them to at::linear as before. Rebuilt when A or B is another tensor.
+    at::Tensor adapterProduct(const at::Tensor &h);
+
     std::shared_ptr<LinearOp> m_base;
     LoraConfig m_config;
     at::Tensor m_a, m_b;
+    std::shared_ptr<DenseLinear> m_denseA, m_denseB;
     bool m_training = false;
 };
 

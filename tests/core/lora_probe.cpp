@@ -96,6 +96,28 @@ Mat loraForward(const Mat &w, int out, int in, const Mat &a, const Mat &b, int r
     return vec(op.forward(tensor(x, tokens, in)));
 }
 
+double adapterChangesAreSeen()
+{
+    qb::LoraConfig cfg;
+    cfg.rank = 4;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
+    const at::Tensor w = randn({40, 64}, 11, 1.0);
+    qb::LoraLinear op(std::make_shared<qb::DenseLinear>(w), cfg, gen);
+    at::NoGradGuard noGrad;
+    op.loraB().copy_(randn({40, 4}, 12, 1.0));
+    const at::Tensor x = randn({24, 64}, 13, 1.0);
+    auto deviation = [&] {
+        const at::Tensor want = at::matmul(x, w.t())
+            + at::matmul(at::matmul(x, op.loraA().t()), op.loraB().t()) * cfg.scale();
+        return (op.forward(x) - want).abs().max().item<double>();
+    };
+    double worst = deviation();
+    op.loraB().mul_(2.0f);
+    worst = std::max(worst, deviation());
+    op.loraA() = randn({4, 64}, 14, 1.0);
+    return std::max(worst, deviation());
+}
+
 bool zeroAdapterIsBase(const std::string &specJson)
 {
     const auto spec = qb::MethodSpec::fromJson(nlohmann::json::parse(specJson), "probe");

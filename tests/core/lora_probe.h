@@ -15,6 +15,10 @@ Mat loraForward(const Mat &w, int out, int in, const Mat &a, const Mat &b, int r
 
 // A fresh adapter (B = 0) over w quantized by specJson: is forward bit-identical to the base's?
 bool zeroAdapterIsBase(const std::string &specJson);
+// Inference forwards (no gradient) of a LoRA linear over a dense base see its adapters change:
+// B scaled in place (the packed copy of B is made again), then A replaced by another tensor.
+// Returns the largest deviation of the three outputs from base + scale · B A x by at::matmul.
+double adapterChangesAreSeen();
 
 struct GradRun
 {

@@ -63,6 +63,14 @@ private Q_SLOTS:
             R"({"method": "int", "bits": 4, "group_size": 32, "symmetric": false})"));
     }
 
+    void inferenceSeesAdapterChanges()
+    {
+        // float32 sums of 64 and 4 products (outputs of tens) in another order than
+        // at::matmul's; a stale adapter would be off by the size of its whole update
+        const double deviation = qbprobe::adapterChangesAreSeen();
+        QVERIFY2(deviation < 1e-3, qPrintable(QString::number(deviation)));
+    }
+
     void gradientsOnlyToAdapter()
     {
         const auto r = qbprobe::gradientsOverInt4();
