@@ -2,9 +2,9 @@
 // linears at inference (core/quant/kernel_settings.h): y[m, n] = Σ_k bf16(x[m, k]) · bf16(W[n, k])
 // (+ bias[n]). Both operands are rounded to bfloat16 (8 significant bits, round to nearest
 // even); their products are exact in float32 and summed in float32, two k at a time
-// (`vdpbf16ps`: 32 products an instruction, twice the float32 FMA's 16 at the same rate on Zen 4
-// and on Intel's AVX-512 BF16 cores), so a product-bound GEMM can run up to 2x faster and the
-// weight reads are halved. It is NOT the float32 arithmetic: each output moves by at most about
+// (`vdpbf16ps`: 32 products an instruction, twice the float32 FMA's 16, at the same one a cycle
+// on the development machine's Zen 4, measured), so a product-bound GEMM can run up to 2x
+// faster, and the weight reads are halved. It is NOT the float32 arithmetic: each output moves by at most about
 // 2^-8 · Σ_k |x_k w_k| (each operand within 2^-9 of its float32 value, relatively), which the
 // tests check, so it is off unless asked for.
 //
