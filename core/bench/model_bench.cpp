@@ -70,14 +70,27 @@ MethodSpec methodOf(const std::string &text, const std::string &where)
                                {{"method", method}}, where);
 }
 
-// "fp32" gives nullopt.
+// The float32 weights with bf16 compute for the dense linears (kernel_settings.h).
+constexpr const char *kBf16Precision = "fp32-bf16";
+
+// bf16 compute on while it lives when `on` (as it was before, after).
+struct Bf16Scope
+{
+    bool was = bf16ComputeEnabled();
+    explicit Bf16Scope(bool on) { setBf16Compute(was || on); }
+    ~Bf16Scope() { setBf16Compute(was); }
+    Bf16Scope(const Bf16Scope &) = delete;
+    Bf16Scope &operator=(const Bf16Scope &) = delete;
+};
+
+// "fp32" and "fp32-bf16" give nullopt.
 std::optional<MethodSpec> precisionSpec(const std::string &item)
 {
     const std::string where = "precision '" + item + "'";
     const std::string text = trim(item);
     if (text.empty())
         throw Error(where + ": empty");
-    if (text == "fp32")
+    if (text == "fp32" || text == kBf16Precision)
         return std::nullopt;
     for (const auto &n : namedPrecisions())
         if (text == n.name || text == methodOf(n.settings, n.name).label())
@@ -156,6 +169,12 @@ std::vector<std::string> defaultPrecisions()
 
 std::string checkPrecision(const std::string &item)
 {
+    if (trim(item) == kBf16Precision) {
+        if (!bf16ComputeSupported())
+            throw Error(std::string("precision '") + kBf16Precision
+                        + "': bf16 compute needs AVX-512 BF16 and the avx512 kernel path");
+        return kBf16Precision;
+    }
     const auto spec = precisionSpec(item);
     return spec ? spec->label() : "fp32";
 }
@@ -234,8 +253,10 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     items.erase(std::remove(items.begin(), items.end(), "fp32"), items.end());
     items.insert(items.begin(), "fp32");
     std::vector<std::optional<MethodSpec>> specs;
-    for (const auto &item : items) // every item is checked before anything is measured
+    for (const auto &item : items) { // every item is checked before anything is measured
+        (void)checkPrecision(item);
         specs.push_back(precisionSpec(item));
+    }
     if (options.batch < 1 || options.batch1Prompts < 1 || options.repeats < 1)
         throw Error("bench model: batch, batch-1 prompts and repeats must be >= 1");
 
@@ -308,6 +329,9 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
     for (size_t k = 0; k < items.size(); ++k) {
         ModelBenchRow row;
         row.precision = items[k];
+        // fp32-bf16: bf16 compute on for this row only (on for all with QB_COMPUTE_BF16=1).
+        const bool bf16Row = items[k] == kBf16Precision;
+        const Bf16Scope bf16Scope(bf16Row);
         // The weights only (no tokenizer); an adapter folder needs its base, through the bundle.
         std::unique_ptr<Transformer> model
             = adapter ? std::move(loadModelBundle(dir).model) : loadTransformer(dir);
@@ -334,7 +358,7 @@ ModelBenchReport runModelBench(const fs::path &dir, const ModelBenchOptions &opt
             row.linearWeightBytes = q.weightBytes;
             row.bitsPerWeight = q.bitsPerParam();
         } else {
-            row.label = asLoaded && k > 0 ? items[k] : "fp32";
+            row.label = asLoaded && k > 0 ? items[k] : bf16Row ? kBf16Precision : "fp32";
             row.method = nullptr;
             for (const auto &name : chosen) {
                 const LinearOp &op = model->linear(name);
@@ -408,7 +432,7 @@ std::string ModelBenchReport::table() const
       << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     const ModelBenchRow *ref = nullptr;
     for (const auto &r : rows)
-        if (r.label == "fp32")
+        if (!ref && r.label == "fp32")
             ref = &r;
     for (const auto &r : rows) {
         t << "| " << (r.precision == r.label ? r.precision : r.precision + " (" + r.label + ")")
@@ -441,7 +465,7 @@ nlohmann::ordered_json ModelBenchReport::toJson() const
     j["peak_rss_reset"] = peakReset;
     const ModelBenchRow *ref = nullptr;
     for (const auto &r : rows)
-        if (r.label == "fp32")
+        if (!ref && r.label == "fp32")
             ref = &r;
     auto rel = [&](double v, double base) -> nlohmann::ordered_json {
         if (!ref || base <= 0)

@@ -76,11 +76,13 @@ void setInt8ActivationKernels(bool enabled) { q8Flag().store(enabled); }
 bool bf16ComputeEnabled() { return bf16Flag().load(std::memory_order_relaxed); }
 void setBf16Compute(bool enabled) { bf16Flag().store(enabled); }
 
-bool bf16ComputeActive()
+bool bf16ComputeSupported()
 {
     static const bool supported = kernels::gemm_bf16_supported();
-    return bf16ComputeEnabled() && supported && activeKernelPath() == kernels::KernelPath::Avx512;
+    return supported && activeKernelPath() == kernels::KernelPath::Avx512;
 }
+
+bool bf16ComputeActive() { return bf16ComputeEnabled() && bf16ComputeSupported(); }
 
 std::string resultArithmeticTag()
 {

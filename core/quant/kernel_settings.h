@@ -22,6 +22,8 @@ void setInt8ActivationKernels(bool enabled);
 // Training (anything recording a graph) and quantized linears keep their own arithmetic.
 bool bf16ComputeEnabled();
 void setBf16Compute(bool enabled);
+// Whether this CPU and kernel path run it; active = enabled and supported.
+bool bf16ComputeSupported();
 bool bf16ComputeActive();
 
 // "" with the default arithmetic, else a tag naming what differs ("act-q8", "bf16", or both

@@ -134,6 +134,35 @@ private Q_SLOTS:
         QCOMPARE(report["rows"][1]["linear_weight_bytes"].get<int64_t>(), int4);
     }
 
+    // fp32-bf16: the same float32 weights measured with bf16 compute, a row of its own beside
+    // fp32 (its ratios against fp32's), or a clear refusal on a CPU without AVX-512 BF16.
+    void bf16ComputeRow()
+    {
+        const fs::path tmp = qbtest::makeTempDir("cli-bench");
+        const fs::path out = tmp / "bf16.json";
+        const auto project = qbtest::sourceDir() / "projects" / "smoke.yaml";
+        const auto info
+            = qbtest::runCli({"info"}, tmp / "cache", {{}, {}, 60000, {{"QB_COMPUTE_BF16", "1"}}});
+        const bool supported = info.out.contains("arithmetic: bf16");
+        const auto r = cli({"bench", "model", path(project), "--quick", "--batch", "4",
+                            "--precisions", "fp32-bf16", "--json", path(out)},
+                           tmp / "cache");
+        if (!supported) {
+            QCOMPARE(r.code, 1);
+            QVERIFY2(r.err.contains("fp32-bf16") && r.err.contains("AVX-512 BF16"),
+                     qPrintable(r.err));
+            QSKIP("no AVX-512 BF16 here: the refusal was checked");
+        }
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const json report = json::parse(qbtest::readFile(out));
+        QCOMPARE(report["rows"].size(), size_t(2));
+        QCOMPARE(report["rows"][0]["label"].get<std::string>(), std::string("fp32"));
+        QCOMPARE(report["rows"][1]["label"].get<std::string>(), std::string("fp32-bf16"));
+        QCOMPARE(report["rows"][1]["weight_bytes"].get<int64_t>(),
+                 report["rows"][0]["weight_bytes"].get<int64_t>());
+        QVERIFY(report["rows"][1]["decode_batch1_vs_fp32"].get<double>() > 0);
+    }
+
     void huggingFaceFolderWithItsOwnTokenizer()
     {
         // A model folder as users bring them: HF layout, Qwen2's byte-level BPE tokenizer files.

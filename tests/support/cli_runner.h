@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <utility>
 #include <vector>
 
 namespace qbtest {
@@ -26,6 +27,7 @@ struct CliOptions
     std::filesystem::path cwd; // empty: the test's own working folder
     QByteArray input;          // written to standard input, which is then closed
     int timeoutMs = 120000;
+    std::vector<std::pair<QString, QString>> environment; // set on top of this process's
 };
 
 inline CliResult runCli(const QStringList &args, const std::filesystem::path &cache,
@@ -34,6 +36,8 @@ inline CliResult runCli(const QStringList &args, const std::filesystem::path &ca
     QProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert("QB_CACHE_DIR", QString::fromStdString(cache.string()));
+    for (const auto &[name, value] : options.environment)
+        env.insert(name, value);
     p.setProcessEnvironment(env);
     if (!options.cwd.empty())
         p.setWorkingDirectory(QString::fromStdString(options.cwd.string()));
