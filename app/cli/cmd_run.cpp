@@ -209,8 +209,9 @@ int cmdInfo(const std::vector<std::string> &argv)
     const std::string arithmetic = qb::resultArithmeticTag();
     std::cout << "arithmetic: " << (arithmetic.empty() ? "default" : arithmetic) << "\n";
     if (qb::bf16ComputeEnabled() && !qb::bf16ComputeActive())
-        std::cout << "note: QB_COMPUTE_BF16=1 asked for bf16 compute, which this CPU (no AVX-512 "
-                     "BF16) or kernel path does not run: float32 it is\n";
+        std::cout << "note: QB_COMPUTE_BF16=1 asked for bf16 compute, which does not run here "
+                     "(it needs AVX-512 BF16, the avx512 kernel path and the fused kernels): "
+                     "float32 it is\n";
     return rt.openblas && rt.parallelThreads == rt.threads ? 0 : 1;
 }
 

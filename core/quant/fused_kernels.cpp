@@ -82,11 +82,16 @@ bool bf16ComputeSupported()
     return supported && activeKernelPath() == kernels::KernelPath::Avx512;
 }
 
-bool bf16ComputeActive() { return bf16ComputeEnabled() && bf16ComputeSupported(); }
+// Both take effect on the fused path only (QB_FUSED=0 leaves torch's arithmetic, whatever the
+// switches say), so the tag names them only there.
+bool bf16ComputeActive()
+{
+    return bf16ComputeEnabled() && bf16ComputeSupported() && fusedKernelsEnabled();
+}
 
 std::string resultArithmeticTag()
 {
-    std::string tag = int8ActivationKernelsEnabled() ? "act-q8" : "";
+    std::string tag = int8ActivationKernelsEnabled() && fusedKernelsEnabled() ? "act-q8" : "";
     if (bf16ComputeActive())
         tag += tag.empty() ? "bf16" : "+bf16";
     return tag;

@@ -22,7 +22,8 @@ void setInt8ActivationKernels(bool enabled);
 // Training (anything recording a graph) and quantized linears keep their own arithmetic.
 bool bf16ComputeEnabled();
 void setBf16Compute(bool enabled);
-// Whether this CPU and kernel path run it; active = enabled and supported.
+// Whether this CPU and kernel path run it; active = enabled, supported and the fused kernels on
+// (QB_FUSED).
 bool bf16ComputeSupported();
 bool bf16ComputeActive();
 
