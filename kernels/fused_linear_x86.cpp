@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -55,6 +56,23 @@ inline void scalar_cols(const FusedWeight &w, const float *const *x, std::int64_
 }
 
 #define QB_INLINE __attribute__((always_inline)) inline
+
+// Columns [c, end) in steps of W with two steps in flight: step(col, a) and step(col + W, b)
+// while 2W columns remain, then step(col, a) while W remain (each accumulator's chain waits on
+// every other step only). Returns where it stopped. AVX2's target, a subset of the AVX-512 one,
+// so both paths' tiles inline it.
+template <std::int64_t W, class Step, class Acc>
+QB_TARGET_AVX2 QB_INLINE std::int64_t two_in_flight(std::int64_t c, std::int64_t end,
+                                                    Step &&step, Acc &a, Acc &b)
+{
+    for (; c + 2 * W <= end; c += 2 * W) {
+        step(c, a);
+        step(c + W, b);
+    }
+    for (; c + W <= end; c += W)
+        step(c, a);
+    return c;
+}
 
 // ---------------------------------------------------------------- AVX-512
 
@@ -142,22 +160,6 @@ QB_TARGET_AVX512 QB_INLINE void small16(const std::uint8_t *row, const float *co
         acc[j] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[j] + col), acc[j]);
 }
 
-// Columns [c, end) of a segment in 16-code steps (two in flight); returns where it stopped.
-template <int MR, int Bits>
-QB_TARGET_AVX512 QB_INLINE std::int64_t small_run512(const std::uint8_t *row,
-                                                     const float *const *x, std::int64_t c,
-                                                     std::int64_t end, std::int64_t cols,
-                                                     __m512 lut, __m512 (&a)[MR],
-                                                     __m512 (&b)[MR])
-{
-    for (; c + 32 <= end; c += 32) {
-        small16<MR, Bits>(row, x, c, cols, lut, a);
-        small16<MR, Bits>(row, x, c + 16, cols, lut, b);
-    }
-    for (; c + 16 <= end; c += 16)
-        small16<MR, Bits>(row, x, c, cols, lut, a);
-    return c;
-}
 
 template <int MR>
 QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, std::int64_t r,
@@ -264,12 +266,12 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
             for (; c + 32 <= end; c += 32)
                 nibbles512<MR>(nibRow + (nib0 + c) / 2, xp, c, lut, a, b);
         } else if (w.format == FusedFormat::Int8Row) {
-            for (; c + 32 <= end; c += 32) {
-                int8x16<MR>(q + c, x, c, a);
-                int8x16<MR>(q + c + 16, x, c + 16, b);
-            }
-            for (; c + 16 <= end; c += 16)
-                int8x16<MR>(q + c, x, c, a);
+            c = two_in_flight<16>(
+                c, end,
+                [&](std::int64_t col, __m512(&acc)[MR]) QB_TARGET_AVX512 {
+                    int8x16<MR>(q + col, x, col, acc);
+                },
+                a, b);
         } else if (w.bits == 2 || w.bits == 3) {
             const __m512 lut = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(s.zero)),
                                              _mm512_set1_ps(s.scale));
@@ -279,16 +281,24 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
                 c = next;
             }
-            c = w.bits == 3 ? small_run512<MR, 3>(row, x, c, end, cols, lut, a, b)
-                            : small_run512<MR, 2>(row, x, c, end, cols, lut, a, b);
+            auto run = [&](auto bits) QB_TARGET_AVX512 {
+                return two_in_flight<16>(
+                    c, end,
+                    [&](std::int64_t col, __m512(&acc)[MR]) QB_TARGET_AVX512 {
+                        small16<MR, decltype(bits)::value>(row, x, col, cols, lut, acc);
+                    },
+                    a, b);
+            };
+            c = w.bits == 3 ? run(std::integral_constant<int, 3>{})
+                            : run(std::integral_constant<int, 2>{});
         } else {
             const __m512 vz = _mm512_set1_ps(s.zero), vs = _mm512_set1_ps(s.scale);
-            for (; c + 32 <= end; c += 32) {
-                uint8x16<MR>(bytes + c, x, c, vz, vs, a);
-                uint8x16<MR>(bytes + c + 16, x, c + 16, vz, vs, b);
-            }
-            for (; c + 16 <= end; c += 16)
-                uint8x16<MR>(bytes + c, x, c, vz, vs, a);
+            c = two_in_flight<16>(
+                c, end,
+                [&](std::int64_t col, __m512(&acc)[MR]) QB_TARGET_AVX512 {
+                    uint8x16<MR>(bytes + col, x, col, vz, vs, acc);
+                },
+                a, b);
         }
         if (__builtin_expect(c < end, 0))
             scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
@@ -385,22 +395,6 @@ QB_TARGET_AVX2 QB_INLINE void small8(const std::uint8_t *row, const float *const
         acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[j] + col), acc[j]);
 }
 
-// Columns [c, end) of a segment in 8-code steps (two in flight); returns where it stopped.
-template <int MR, int Bits>
-QB_TARGET_AVX2 QB_INLINE std::int64_t small_run256(const std::uint8_t *row,
-                                                   const float *const *x, std::int64_t c,
-                                                   std::int64_t end, std::int64_t cols,
-                                                   __m256 lutLo, __m256 (&a)[MR],
-                                                   __m256 (&b)[MR])
-{
-    for (; c + 16 <= end; c += 16) {
-        small8<MR, Bits>(row, x, c, cols, lutLo, a);
-        small8<MR, Bits>(row, x, c + 8, cols, lutLo, b);
-    }
-    for (; c + 8 <= end; c += 8)
-        small8<MR, Bits>(row, x, c, cols, lutLo, a);
-    return c;
-}
 
 template <int MR>
 QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::int64_t r,
@@ -486,12 +480,12 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
             for (; c + 16 <= end; c += 16)
                 nibbles256<MR>(nibRow + (nib0 + c) / 2, xp, c, lutLo, lutHi, a, b);
         } else if (w.format == FusedFormat::Int8Row) {
-            for (; c + 16 <= end; c += 16) {
-                int8x8<MR>(q + c, x, c, a);
-                int8x8<MR>(q + c + 8, x, c + 8, b);
-            }
-            for (; c + 8 <= end; c += 8)
-                int8x8<MR>(q + c, x, c, a);
+            c = two_in_flight<8>(
+                c, end,
+                [&](std::int64_t col, __m256(&acc)[MR]) QB_TARGET_AVX2 {
+                    int8x8<MR>(q + col, x, col, acc);
+                },
+                a, b);
         } else if (w.bits == 2 || w.bits == 3) {
             const __m256 lutLo = _mm256_mul_ps(_mm256_sub_ps(iotaLo, _mm256_set1_ps(s.zero)),
                                                _mm256_set1_ps(s.scale));
@@ -501,16 +495,24 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
                 c = next;
             }
-            c = w.bits == 3 ? small_run256<MR, 3>(row, x, c, end, cols, lutLo, a, b)
-                            : small_run256<MR, 2>(row, x, c, end, cols, lutLo, a, b);
+            auto run = [&](auto bits) QB_TARGET_AVX2 {
+                return two_in_flight<8>(
+                    c, end,
+                    [&](std::int64_t col, __m256(&acc)[MR]) QB_TARGET_AVX2 {
+                        small8<MR, decltype(bits)::value>(row, x, col, cols, lutLo, acc);
+                    },
+                    a, b);
+            };
+            c = w.bits == 3 ? run(std::integral_constant<int, 3>{})
+                            : run(std::integral_constant<int, 2>{});
         } else {
             const __m256 vz = _mm256_set1_ps(s.zero), vs = _mm256_set1_ps(s.scale);
-            for (; c + 16 <= end; c += 16) {
-                uint8x8<MR>(bytes + c, x, c, vz, vs, a);
-                uint8x8<MR>(bytes + c + 8, x, c + 8, vz, vs, b);
-            }
-            for (; c + 8 <= end; c += 8)
-                uint8x8<MR>(bytes + c, x, c, vz, vs, a);
+            c = two_in_flight<8>(
+                c, end,
+                [&](std::int64_t col, __m256(&acc)[MR]) QB_TARGET_AVX2 {
+                    uint8x8<MR>(bytes + col, x, col, vz, vs, acc);
+                },
+                a, b);
         }
         if (__builtin_expect(c < end, 0))
             scalar_cols<MR>(w, x, r, c, end, s.scale, s.zero, tail);
