@@ -60,8 +60,9 @@ struct Q8Input
                                     // where the CPU has it; false forces the shift and mask)
     std::vector<std::int8_t> q;     // [m, cols] in kernel order
     std::vector<float> d;           // [m, cols / 32] scale of each block, (d0, d1) per chunk
-    std::vector<float> d_lanes;     // [m, cols / 64, 16] the scale of each int32 lane of a
-                                    // chunk's dot product: d0, d1, d0, d1, ...
+    std::vector<float> d_lanes;     // INT formats: [m, cols / 64, 16] the scale of each int32
+                                    // lane of a chunk's dot product: d0, d1, d0, d1, ...
+    std::vector<float> d_book;      // Blockwise4: [m, cols / 32] d / 127
     std::vector<float> group_sum;   // IntGroup: [m, G] Σ over the group's columns of d q
     std::vector<std::int32_t> neg_lanes; // Blockwise4: [m, cols / 4] -128 · Σ of each 4 codes
     std::array<std::uint8_t, 16> book_lut{}; // Blockwise4: q8_codebook(w) + 128

@@ -587,6 +587,8 @@ private Q_SLOTS:
                 QVERIFY2(fast.d == ref.d, p->name.c_str());
                 QVERIFY2(fast.group_sum == ref.group_sum, p->name.c_str());
                 QVERIFY2(fast.neg_lanes == ref.neg_lanes, p->name.c_str());
+                QVERIFY2(fast.d_lanes == ref.d_lanes, p->name.c_str());
+                QVERIFY2(fast.d_book == ref.d_book, p->name.c_str());
             }
     }
 
