@@ -17,9 +17,11 @@
 // GCC 12's AVX-512 reductions and shuffles start from _mm512_undefined_ps(), which it then warns
 // about at every inlined use.
 #pragma GCC diagnostic ignored "-Wuninitialized"
-// gfni: for nibble_codes<true> only, run where the CPU has it (Q8Input::gfni); the other
-// instantiations use no GFNI instruction (GCC 12 emits none of its own accord).
-#define QB_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,gfni")))
+// gfni, avx512vbmi: for the <Fast = true> decoders only, run where the CPU has both
+// (Q8Input::gfni_vbmi); the other instantiations use neither (GCC 12 emits none of its own
+// accord; checked with objdump).
+#define QB_TARGET_VNNI                                                                         \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,gfni")))
 #endif
 
 namespace qb::kernels {
@@ -28,15 +30,43 @@ using namespace fused_detail;
 
 namespace {
 
-constexpr std::int64_t kChunk = 64; // columns per VNNI step (two activation blocks)
-constexpr std::int64_t kBlock = 32; // columns per activation scale
+constexpr std::int64_t kChunk = 64;  // columns of one vpdpbusd (64 byte products)
+constexpr std::int64_t kSuper = 128; // 4-bit columns of one step (a 64-byte load of codes)
+constexpr std::int64_t kBlock = 32;  // columns per activation scale
 
-// Natural column of kernel position p (0..63) within a 64-column chunk.
-inline std::int64_t natural_column(bool nibbleOrder, std::int64_t p)
+// A row's steps: 4-bit codes run 128-column superchunks and, where cols % 128 == 64, one last
+// 64-column chunk; byte codes run 64-column chunks. Step s starts at column s · first width.
+inline std::int64_t step_count(bool nibbles, std::int64_t cols)
 {
-    if (!nibbleOrder)
+    return nibbles ? (cols + kSuper - 1) / kSuper : cols / kChunk;
+}
+
+// Natural column (within its step, `width` columns wide) of kernel position p. A superchunk's
+// positions 0-63 meet the low nibbles of its 64 code bytes (the odd columns of its two 64-column
+// halves), positions 64-127 the high nibbles (the even columns); a lone 4-bit chunk's positions
+// 0-31 its odd columns, 32-63 its even ones; byte codes keep natural order.
+inline std::int64_t natural_column(bool nibbles, std::int64_t width, std::int64_t p)
+{
+    if (!nibbles)
         return p;
-    return p < 32 ? 2 * p + 1 : 2 * (p - 32);
+    if (width == kChunk)
+        return p < 32 ? 2 * p + 1 : 2 * (p - 32);
+    return 64 * (p % 64 / 32) + 2 * (p % 32) + (p < 64 ? 1 : 0);
+}
+
+// Kernel position of natural column c of an activation row: the inverse of natural_column over
+// the row's steps.
+inline std::int64_t position_of(bool nibbles, std::int64_t cols, std::int64_t c)
+{
+    if (!nibbles)
+        return c;
+    const std::int64_t s0 = c / kSuper * kSuper;
+    if (s0 + kSuper <= cols) {
+        const std::int64_t local = c - s0;
+        return s0 + (local % 2 ? 0 : 64) + 32 * (local / 64) + local % 64 / 2;
+    }
+    const std::int64_t c0 = c / kChunk * kChunk, local = c - c0;
+    return c0 + (local % 2 ? local / 2 : 32 + local / 2);
 }
 
 // Round to nearest, ties to even, for |v| < 2^22 (the default rounding mode; no SSE4.1 needed).
@@ -77,10 +107,11 @@ bool q8_vnni_supported()
 #endif
 }
 
-bool q8_gfni_supported()
+bool q8_gfni_vbmi_supported()
 {
 #if defined(__x86_64__) || defined(__i386__)
-    return q8_vnni_supported() && __builtin_cpu_supports("gfni");
+    return q8_vnni_supported() && __builtin_cpu_supports("gfni")
+        && __builtin_cpu_supports("avx512vbmi");
 #else
     return false;
 #endif
@@ -104,51 +135,57 @@ float q8_weight(const FusedWeight &w, std::int64_t r, std::int64_t c)
 
 namespace {
 
-// Block of kernel position p (0..63) within its chunk: runs of four (one int32 lane each)
-// alternate between blocks 0 and 1.
-inline int block_of(std::int64_t p) { return static_cast<int>(p / 4 % 2); }
+// One 64-column chunk of an activation row (natural order at src): its two blocks of 32 columns
+// rounded to int8 with d = absmax / 127, sums[b] the sum of block b's codes. The codes go to two
+// 32-byte runs: 4-bit formats put the odd columns in `first` and the even ones in `second`
+// (natural_column), byte formats columns 0-31 and 32-63.
+using ChunkQuantizer = void (*)(const float *src, bool nibbles, std::int8_t *first,
+                                std::int8_t *second, float *d, int sums[2]);
 
-// One 64-column chunk of an activation row: its two blocks (kernel order, block_of) rounded to
-// int8 with d = absmax / 127; sums[b][h]: the sum of the codes of block b that lie in column half
-// h (columns 0-31 or 32-63) of the chunk.
-using ChunkQuantizer = void (*)(const float *src, bool nibbleOrder, std::int8_t *q, float *d,
-                                int sums[2][2]);
-
-void quantize_chunk_ref(const float *src, bool nibbleOrder, std::int8_t *q, float *d,
-                        int sums[2][2])
+void quantize_chunk_ref(const float *src, bool nibbles, std::int8_t *first, std::int8_t *second,
+                        float *d, int sums[2])
 {
-    float v[kChunk];
-    for (std::int64_t p = 0; p < kChunk; ++p)
-        v[p] = src[natural_column(nibbleOrder, p)];
-    float amax[2] = {0.0f, 0.0f};
-    for (std::int64_t p = 0; p < kChunk; ++p)
-        amax[block_of(p)] = std::max(amax[block_of(p)], std::fabs(v[p]));
     float inv[2];
     for (int b = 0; b < 2; ++b) {
-        d[b] = amax[b] / 127.0f;
+        float amax = 0.0f;
+        for (std::int64_t c = kBlock * b; c < kBlock * (b + 1); ++c)
+            amax = std::max(amax, std::fabs(src[c]));
+        d[b] = amax / 127.0f;
         inv[b] = d[b] > 0.0f ? 1.0f / d[b] : 0.0f;
-        sums[b][0] = sums[b][1] = 0;
+        sums[b] = 0;
     }
-    for (std::int64_t p = 0; p < kChunk; ++p) {
-        const int b = block_of(p);
-        const float r = std::clamp(round_even(v[p] * inv[b]), -127.0f, 127.0f);
-        q[p] = static_cast<std::int8_t>(r);
-        sums[b][natural_column(nibbleOrder, p) / 32] += static_cast<int>(r);
+    for (std::int64_t c = 0; c < kChunk; ++c) {
+        const int b = static_cast<int>(c / kBlock);
+        const float r = std::clamp(round_even(src[c] * inv[b]), -127.0f, 127.0f);
+        std::int8_t *dst = nibbles ? (c % 2 ? first : second) + c / 2
+                                   : (b ? second : first) + c % kBlock;
+        *dst = static_cast<std::int8_t>(r);
+        sums[b] += static_cast<int>(r);
     }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 // The same with AVX-512: the same float operations per value (absmax, d = absmax / 127,
 // 1 / d, v · (1 / d) rounded to nearest even by vcvtps2dq under the default rounding mode), so
-// the codes and scales equal quantize_chunk_ref's bit for bit (tested). Register t holds
-// positions 16t .. 16t + 15, of which elements 0-3 and 8-11 are block 0's.
-QB_TARGET_VNNI void quantize_chunk_avx512(const float *src, bool nibbleOrder, std::int8_t *q,
-                                          float *d, int sums[2][2])
+// the codes and scales equal quantize_chunk_ref's bit for bit (tested).
+QB_TARGET_VNNI void quantize_chunk_avx512(const float *src, bool nibbles, std::int8_t *first,
+                                          std::int8_t *second, float *d, int sums[2])
 {
     const __m512 a0 = _mm512_loadu_ps(src), a1 = _mm512_loadu_ps(src + 16);
     const __m512 a2 = _mm512_loadu_ps(src + 32), a3 = _mm512_loadu_ps(src + 48);
+    const float amax[2] = {
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a0), _mm512_abs_ps(a1))),
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a2), _mm512_abs_ps(a3)))};
+    __m512 inv[2];
+    for (int b = 0; b < 2; ++b) {
+        d[b] = amax[b] / 127.0f;
+        inv[b] = _mm512_set1_ps(d[b] > 0.0f ? 1.0f / d[b] : 0.0f);
+        sums[b] = 0;
+    }
+    // Register t goes to first (t < 2) or second (t >= 2), 16 codes each.
     __m512 v[4];
-    if (nibbleOrder) { // positions 0-31: odd columns, 32-63: even columns
+    int block[4];
+    if (nibbles) { // odd columns of each block, then even ones
         const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
                                               29, 31);
         const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
@@ -157,35 +194,23 @@ QB_TARGET_VNNI void quantize_chunk_avx512(const float *src, bool nibbleOrder, st
         v[1] = _mm512_permutex2var_ps(a2, odd, a3);
         v[2] = _mm512_permutex2var_ps(a0, even, a1);
         v[3] = _mm512_permutex2var_ps(a2, even, a3);
+        block[0] = block[2] = 0;
+        block[1] = block[3] = 1;
     } else {
         v[0] = a0;
         v[1] = a1;
         v[2] = a2;
         v[3] = a3;
+        block[0] = block[1] = 0;
+        block[2] = block[3] = 1;
     }
-    constexpr __mmask16 kFirst = 0x0F0F; // block 0's lanes of each register
-    const __m512 m = _mm512_max_ps(_mm512_max_ps(_mm512_abs_ps(v[0]), _mm512_abs_ps(v[1])),
-                                   _mm512_max_ps(_mm512_abs_ps(v[2]), _mm512_abs_ps(v[3])));
-    const float amax[2] = {_mm512_mask_reduce_max_ps(kFirst, m),
-                           _mm512_mask_reduce_max_ps(static_cast<__mmask16>(~kFirst), m)};
-    float inv[2];
-    for (int b = 0; b < 2; ++b) {
-        d[b] = amax[b] / 127.0f;
-        inv[b] = d[b] > 0.0f ? 1.0f / d[b] : 0.0f;
-        sums[b][0] = sums[b][1] = 0;
-    }
-    const __m512 invv = _mm512_mask_blend_ps(kFirst, _mm512_set1_ps(inv[1]),
-                                             _mm512_set1_ps(inv[0]));
     const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
     for (int t = 0; t < 4; ++t) {
         const __m512i qt = _mm512_min_epi32(
-            _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v[t], invv)), lo), hi);
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(q + 16 * t), _mm512_cvtepi32_epi8(qt));
-        // Column half of register t: nibble order puts columns 32-63 in positions 16-31 and
-        // 48-63, natural order in 32-63.
-        const int h = nibbleOrder ? t % 2 : t / 2;
-        sums[0][h] += _mm512_mask_reduce_add_epi32(kFirst, qt);
-        sums[1][h] += _mm512_mask_reduce_add_epi32(static_cast<__mmask16>(~kFirst), qt);
+            _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v[t], inv[block[t]])), lo), hi);
+        std::int8_t *dst = t < 2 ? first + 16 * t : second + 16 * (t - 2);
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(dst), _mm512_cvtepi32_epi8(qt));
+        sums[block[t]] += _mm512_reduce_add_epi32(qt);
     }
 }
 
@@ -201,50 +226,68 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
     Q8Input in;
     in.m = m;
     in.cols = w.cols;
-    in.gfni = simd && q8_gfni_supported();
-    in.nibble_order = (w.format == FusedFormat::IntGroup && w.bits == 4)
+    in.gfni_vbmi = simd && q8_gfni_vbmi_supported();
+    const bool nibbles = (w.format == FusedFormat::IntGroup && w.bits == 4)
         || w.format == FusedFormat::Blockwise4;
-    const bool lanes = w.format == FusedFormat::Blockwise4;
-    const std::int64_t blocks = w.cols / kBlock;
-    in.q.resize(static_cast<std::size_t>(m * w.cols));
+    in.nibble_order = nibbles;
+    const std::int64_t cols = w.cols, blocks = cols / kBlock, steps = step_count(nibbles, cols);
+    in.q.resize(static_cast<std::size_t>(m * cols));
     in.d.resize(static_cast<std::size_t>(m * blocks));
     const std::int64_t groups = w.format == FusedFormat::IntGroup ? w.groups_per_row() : 0;
     in.group_sum.assign(static_cast<std::size_t>(m * groups), 0.0f);
     // Σ d q per group in double: every product d · q is exact there, and so are the sums.
     std::vector<double> sums(static_cast<std::size_t>(groups));
     const ChunkQuantizer quantize = simd ? chunk_quantizer() : quantize_chunk_ref;
-    // The group of each 32-column segment, worked out once instead of per chunk and row.
-    std::vector<std::int32_t> segmentGroup(static_cast<std::size_t>(groups ? w.cols / 32 : 0));
-    for (std::size_t g = 0; g < segmentGroup.size(); ++g)
-        segmentGroup[g] = static_cast<std::int32_t>(static_cast<std::int64_t>(g) * 32 / w.group);
     for (std::int64_t i = 0; i < m; ++i) {
-        const float *xi = x + i * w.cols;
-        std::int8_t *qi = in.q.data() + i * w.cols;
+        const float *xi = x + i * cols;
+        std::int8_t *qi = in.q.data() + i * cols;
         float *di = in.d.data() + i * blocks;
         std::fill(sums.begin(), sums.end(), 0.0);
-        for (std::int64_t c0 = 0; c0 < w.cols; c0 += kChunk) {
-            int blockSums[2][2];
-            quantize(xi + c0, in.nibble_order, qi + c0, di + c0 / kBlock, blockSums);
-            if (!groups)
-                continue;
-            // Each 32-column half of the chunk lies in one group.
-            for (int b = 0; b < 2; ++b)
-                for (int h = 0; h < 2; ++h)
-                    sums[static_cast<std::size_t>(segmentGroup[c0 / 32 + h])]
-                        += double(di[c0 / kBlock + b]) * blockSums[b][h];
+        for (std::int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+            // Where the chunk's two runs of codes go (natural_column).
+            std::int8_t *first = qi + c0, *second = qi + c0 + 32;
+            const std::int64_t s0 = c0 / kSuper * kSuper;
+            if (nibbles && s0 + kSuper <= cols) {
+                const std::int64_t half = (c0 - s0) / kChunk;
+                first = qi + s0 + 32 * half;
+                second = qi + s0 + 64 + 32 * half;
+            }
+            int blockSums[2];
+            quantize(xi + c0, nibbles, first, second, di + c0 / kBlock, blockSums);
+            for (std::int64_t b = 0; b < 2 && groups; ++b) // a block lies in one group
+                sums[static_cast<std::size_t>((c0 + kBlock * b) / w.group)]
+                    += double(di[c0 / kBlock + b]) * blockSums[b];
         }
         for (std::int64_t g = 0; g < groups; ++g)
             in.group_sum[static_cast<std::size_t>(i * groups + g)] = static_cast<float>(sums[g]);
     }
-    if (lanes) {
+    // Per step, the sixteen int32 lanes of its dot product: lane l holds positions 4l .. 4l + 3
+    // (and 64 + 4l .. 64 + 4l + 3 of a superchunk, whose two halves add into the same lanes),
+    // all of one block.
+    auto eachLane = [&](auto &&f) {
+        for (std::int64_t i = 0; i < m; ++i)
+            for (std::int64_t s = 0; s < steps; ++s) {
+                const std::int64_t c0 = s * (nibbles ? kSuper : kChunk);
+                const std::int64_t width = nibbles && c0 + kSuper <= cols ? kSuper : kChunk;
+                for (std::int64_t l = 0; l < 16; ++l)
+                    f(i, c0, width, l, (i * steps + s) * 16 + l);
+            }
+    };
+    if (w.format == FusedFormat::Blockwise4) {
         const auto book = q8_codebook(w);
         for (int c = 0; c < 16; ++c)
             in.book_lut[c] = static_cast<std::uint8_t>(book[c] + 128);
-        // -128 · (sum of the four codes of each 32-bit lane): the offset the unsigned weight
-        // bytes (book + 128) add to every lane's dot product.
-        in.neg_lanes.resize(in.q.size() / 4);
-        for (std::size_t l = 0; l < in.neg_lanes.size(); ++l)
-            in.neg_lanes[l] = -128 * (in.q[4 * l] + in.q[4 * l + 1] + in.q[4 * l + 2] + in.q[4 * l + 3]);
+        // -128 · (sum of each lane's codes): the offset the unsigned weight bytes (book + 128)
+        // add to the lane's dot product.
+        in.neg_lanes.resize(static_cast<std::size_t>(m * steps * 16));
+        eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
+                     std::int64_t out) {
+            const std::int8_t *q = in.q.data() + i * cols + c0 + 4 * l;
+            std::int32_t sum = q[0] + q[1] + q[2] + q[3];
+            if (width == kSuper)
+                sum += q[64] + q[65] + q[66] + q[67];
+            in.neg_lanes[static_cast<std::size_t>(out)] = -128 * sum;
+        });
         // The activation scales over 127 (the codebook's int8 step), once per call, so that
         // the kernels' per-chunk products are d / 127 · absmax: the same two roundings as
         // absmax / 127 · d in the other order, and no division per weight row.
@@ -252,10 +295,12 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
         for (std::size_t b = 0; b < in.d.size(); ++b)
             in.d_book[b] = in.d[b] / 127.0f;
     } else {
-        in.d_lanes.resize(in.d.size() * 8);
-        for (std::size_t k = 0; k < in.d.size() / 2; ++k)
-            for (std::size_t l = 0; l < 16; ++l)
-                in.d_lanes[k * 16 + l] = in.d[2 * k + l % 2];
+        in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
+        eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
+                     std::int64_t out) {
+            const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
+            in.d_lanes[static_cast<std::size_t>(out)] = in.d[i * blocks + c / kBlock];
+        });
     }
     return in;
 }
@@ -274,13 +319,9 @@ Q8Input q8_prepare_input_ref(const FusedWeight &w, const float *x, std::int64_t 
 
 float q8_dequantized(const Q8Input &in, std::int64_t i, std::int64_t c)
 {
-    const std::int64_t c0 = c / kChunk * kChunk, local = c - c0;
-    std::int64_t p = local;
-    if (in.nibble_order)
-        p = local % 2 ? local / 2 : 32 + local / 2;
-    const float d
-        = in.d[static_cast<std::size_t>(i * (in.cols / kBlock) + c0 / kBlock + block_of(p))];
-    return d * in.q[static_cast<std::size_t>(i * in.cols + c0 + p)];
+    const std::int64_t p = position_of(in.nibble_order, in.cols, c);
+    return in.d[static_cast<std::size_t>(i * (in.cols / kBlock) + c / kBlock)]
+        * in.q[static_cast<std::size_t>(i * in.cols + p)];
 }
 
 void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
@@ -302,14 +343,12 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
     };
     for (std::int64_t r = row_begin; r < row_end; ++r)
         for (std::int64_t i = 0; i < in.m; ++i) {
-            const std::int8_t *qi = in.q.data() + i * w.cols;
             double acc = 0.0;
-            for (std::int64_t k = 0; k < w.cols; ++k) {
-                const std::int64_t c0 = k / kChunk * kChunk;
-                const std::int64_t c = c0 + natural_column(in.nibble_order, k - c0);
-                const double d
-                    = in.d[static_cast<std::size_t>(i * blocks + c0 / kBlock + block_of(k - c0))];
-                acc += scale(r, c) * d * code(r, c) * double(qi[k]);
+            for (std::int64_t c = 0; c < w.cols; ++c) {
+                const std::int64_t p = position_of(in.nibble_order, w.cols, c);
+                const double xq = double(in.d[static_cast<std::size_t>(i * blocks + c / kBlock)])
+                    * in.q[static_cast<std::size_t>(i * w.cols + p)];
+                acc += scale(r, c) * code(r, c) * xq;
             }
             if (groups)
                 for (std::int64_t g = 0; g < groups; ++g)
@@ -325,49 +364,34 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
 
 namespace {
 
-// Σ_g s_g z_g group_sum[g] of row r for one activation row.
-QB_TARGET_VNNI float zero_correction(const FusedWeight &w, std::int64_t r, const float *gsum)
+#define QB_INLINE_VNNI QB_TARGET_VNNI inline __attribute__((always_inline))
+
+// Σ_g s_g z_g gsum[g] of weight row r (INT groups' zero points against one activation row's
+// group sums) as sixteen lane sums, the last groups by masked loads: added to the row's
+// accumulators before their one reduction (a function of its own with a reduction of its own
+// was 11-16% of an INT4 g128 GEMV in cache).
+QB_INLINE_VNNI __m512 zero_lanes(const FusedWeight &w, std::int64_t r, const float *gsum)
 {
     const std::int64_t groups = w.groups_per_row();
     const float *s = w.scales + r * groups;
-    if (groups < 16) {
-        // Narrow rows (a few groups): the tail loop below alone, without the vector sum of
-        // nothing; the same products added in the same order, so the same result.
-        float total = 0.0f;
-        if (w.zeros_f)
-            for (std::int64_t g = 0; g < groups; ++g)
-                total += s[g] * w.zeros_f[r * groups + g] * gsum[g];
-        else if (w.zeros_u8)
-            for (std::int64_t g = 0; g < groups; ++g)
-                total += s[g] * static_cast<float>(w.zeros_u8[r * groups + g]) * gsum[g];
-        else
-            for (std::int64_t g = 0; g < groups; ++g)
-                total += s[g] * static_cast<float>(1 << (w.bits - 1)) * gsum[g];
-        return total;
-    }
     __m512 acc = _mm512_setzero_ps();
-    std::int64_t g = 0;
-    if (!w.zeros_f && w.zeros_u8) {
-        const std::uint8_t *z = w.zeros_u8 + r * groups;
-        for (; g + 16 <= groups; g += 16) {
-            const __m512 zf = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(z + g))));
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_loadu_ps(s + g), zf),
-                                  _mm512_loadu_ps(gsum + g), acc);
-        }
-    } else if (w.zeros_f) {
-        const float *z = w.zeros_f + r * groups;
-        for (; g + 16 <= groups; g += 16)
-            acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_loadu_ps(s + g), _mm512_loadu_ps(z + g)),
-                                  _mm512_loadu_ps(gsum + g), acc);
+    for (std::int64_t g = 0; g < groups; g += 16) {
+        const __mmask16 m = groups - g >= 16
+            ? static_cast<__mmask16>(0xFFFF)
+            : static_cast<__mmask16>((1u << (groups - g)) - 1);
+        __m512 z;
+        if (w.zeros_f)
+            z = _mm512_maskz_loadu_ps(m, w.zeros_f + r * groups + g);
+        else if (w.zeros_u8)
+            z = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.zeros_u8 + r * groups + g)));
+        else
+            z = _mm512_set1_ps(static_cast<float>(1 << (w.bits - 1)));
+        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + g), z),
+                              _mm512_maskz_loadu_ps(m, gsum + g), acc);
     }
-    float total = _mm512_reduce_add_ps(acc);
-    for (; g < groups; ++g)
-        total += s[g] * group_zero(w, r * groups + g) * gsum[g];
-    return total;
+    return acc;
 }
-
-#define QB_INLINE_VNNI QB_TARGET_VNNI inline __attribute__((always_inline))
 
 // 32 bytes of 4-bit pairs in both 256-bit halves, the upper half shifted right by 4 within
 // 16-bit words: byte j of the lower half holds code 2j + 1 (odd column) in its low 4 bits, byte
@@ -388,9 +412,9 @@ QB_INLINE_VNNI __m512i nibble_pairs(const std::uint8_t *p)
 // each 64-bit lane keeps bits 0-3 (lower half) or moves bits 4-7 down (upper half), one vector
 // operation fewer per 64 codes on the pipes that bound these loops (one thread, 128x4096 in
 // cache: INT4 g128 11.0 -> 10.5 us, NF4 dq b64 15.2 -> 14.5).
-template <bool Gfni> QB_INLINE_VNNI __m512i nibble_codes(const std::uint8_t *p)
+template <bool Fast> QB_INLINE_VNNI __m512i nibble_codes(const std::uint8_t *p)
 {
-    if constexpr (Gfni) {
+    if constexpr (Fast) {
         constexpr long long kLow = 0x0102040800000000LL, kHigh = 0x1020408000000000LL;
         const __m512i v
             = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
@@ -417,15 +441,151 @@ QB_INLINE_VNNI std::int64_t alternate_chunks(std::int64_t k, std::int64_t end, S
     return end;
 }
 
-// The sixteen lane scales of a chunk from its two block scales p[0], p[1] (block_of: lanes
-// alternate): one 64-bit broadcast load. On Zen 4 that is a load and a vector operation, where
-// a plain load of in.d_lanes is a load alone, so the INT formats' loops read d_lanes (INT4 g128,
-// one thread, 128x4096 in cache: 11.3 us broadcasting, 10.5 loading).
-QB_INLINE_VNNI __m512 lane_scales(const float *p)
+// The 128 codes of a superchunk's 64 bytes of 4-bit pairs, one code a byte: lo the low nibbles
+// (the odd columns of its two 64-column halves), hi the high ones (the even columns). Fast: one
+// GFNI affine transform each (nibble_codes' matrices), else masks and a shift. A plain 64-byte
+// load, where a lone chunk's 64 codes take a broadcast load and a transform: per 128 codes two
+// vector operations instead of four.
+template <bool Fast>
+QB_INLINE_VNNI void nibble_halves(const std::uint8_t *p, __m512i &lo, __m512i &hi)
 {
-    double pair;
-    std::memcpy(&pair, p, sizeof pair);
-    return _mm512_castpd_ps(_mm512_set1_pd(pair));
+    const __m512i v = _mm512_loadu_si512(p);
+    if constexpr (Fast) {
+        constexpr long long kLow = 0x0102040800000000LL, kHigh = 0x1020408000000000LL;
+        lo = _mm512_gf2p8affine_epi64_epi8(v, _mm512_set1_epi64(kLow), 0);
+        hi = _mm512_gf2p8affine_epi64_epi8(v, _mm512_set1_epi64(kHigh), 0);
+    } else {
+        const __m512i mask = _mm512_set1_epi8(0x0F);
+        lo = _mm512_and_si512(v, mask);
+        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+    }
+}
+
+// The same codes looked up in the 16-byte table that lut repeats four times (book8 + 128).
+// Fast: vpermb (AVX-512 VBMI) reads only an index's low six bits and the table repeats every 16
+// bytes, so neither half needs a mask (the high half a shift: the byte above's bits land in
+// bits 4-7, which the repetition ignores); else masks and vpshufb.
+template <bool Fast>
+QB_INLINE_VNNI void book_halves(const std::uint8_t *p, __m512i lut, __m512i &lo, __m512i &hi)
+{
+    const __m512i v = _mm512_loadu_si512(p);
+    if constexpr (Fast) {
+        lo = _mm512_permutexvar_epi8(v, lut);
+        hi = _mm512_permutexvar_epi8(_mm512_srli_epi16(v, 4), lut);
+    } else {
+        const __m512i mask = _mm512_set1_epi8(0x0F);
+        lo = _mm512_shuffle_epi8(lut, _mm512_and_si512(v, mask));
+        hi = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask));
+    }
+}
+
+// How a 4-bit INT row's group scales spread over a superchunk's lanes (lane l: columns c0 + 8l
+// .. c0 + 8l + 7): four groups of 32 (four lanes each), groups that are a multiple of 128 (or the
+// whole row) one scale, other multiples of 64 one per half. A template parameter of the loops, so
+// that no step tests it.
+enum class GroupLanes { Quarters, Halves, Whole };
+
+// f(std::integral_constant<GroupLanes, L>{}) for w's spread.
+template <class F> void with_group_lanes(const FusedWeight &w, F &&f)
+{
+    if (w.group == 32)
+        f(std::integral_constant<GroupLanes, GroupLanes::Quarters>{});
+    else if (w.group % kSuper == 0 || w.group >= w.cols)
+        f(std::integral_constant<GroupLanes, GroupLanes::Whole>{});
+    else
+        f(std::integral_constant<GroupLanes, GroupLanes::Halves>{});
+}
+
+// The group of column c: a shift where the group length is a power of two or the whole row, else
+// a division (a 64-bit division per step cost INT4 g128 more than its arithmetic).
+struct GroupOf
+{
+    int shift = -1;
+    std::int64_t group = 1;
+    explicit GroupOf(const FusedWeight &w) : group(w.group)
+    {
+        if (w.group >= w.cols)
+            shift = 62;
+        else if ((w.group & (w.group - 1)) == 0)
+            shift = __builtin_ctzll(static_cast<unsigned long long>(w.group));
+    }
+    std::int64_t operator()(std::int64_t c) const { return shift >= 0 ? c >> shift : c / group; }
+};
+
+// The lanes' group scales of the superchunk at column c0 (s: the weight row's scales).
+template <GroupLanes L>
+QB_INLINE_VNNI __m512 super_group_scales(const float *s, const GroupOf &groupOf, std::int64_t c0)
+{
+    if constexpr (L == GroupLanes::Quarters)
+        return _mm512_permutexvar_ps(
+            _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+            _mm512_castps128_ps512(_mm_loadu_ps(s + c0 / 32)));
+    else if constexpr (L == GroupLanes::Halves)
+        return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s[groupOf(c0)]),
+                                    _mm512_set1_ps(s[groupOf(c0 + 64)]));
+    else
+        return _mm512_set1_ps(s[groupOf(c0)]);
+}
+
+// The same for a lone last chunk at c0: lanes 0-7 hold its odd columns, 8-15 its even ones, so
+// with groups of 32 lanes 0-3 and 8-11 are the first group's.
+template <GroupLanes L>
+QB_INLINE_VNNI __m512 chunk_group_scales(const float *s, const GroupOf &groupOf, std::int64_t c0)
+{
+    if constexpr (L == GroupLanes::Quarters)
+        return _mm512_mask_blend_ps(0xF0F0, _mm512_set1_ps(s[c0 / 32]),
+                                    _mm512_set1_ps(s[c0 / 32 + 1]));
+    else
+        return _mm512_set1_ps(s[groupOf(c0)]);
+}
+
+// a + (lane dot products) · dl · sv for one activation row: a superchunk's two halves chained in
+// one dot product per lane (lo against positions 0-63 of q, hi against 64-127), or a lone
+// chunk's codes cw against q's 64. dl: the lanes' activation scales, sv their group scales. The
+// tiles and the blocks of rows both take these, so a row's result does not depend on the rows
+// computed with it.
+QB_INLINE_VNNI __m512 super_fma(__m512i lo, __m512i hi, const std::int8_t *q, const float *dl,
+                                __m512 sv, __m512 a)
+{
+    const __m512i dot = _mm512_dpbusd_epi32(
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512(q)), hi,
+        _mm512_loadu_si512(q + 64));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(_mm512_loadu_ps(dl), sv), a);
+}
+
+QB_INLINE_VNNI __m512 chunk_fma(__m512i cw, const std::int8_t *q, const float *dl, __m512 sv,
+                                __m512 a)
+{
+    const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), cw, _mm512_loadu_si512(q));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(_mm512_loadu_ps(dl), sv), a);
+}
+
+// The NF4 / FP4 twins: each lane's dot product starts from its offset neg (in.neg_lanes) and is
+// scaled by its block's product d / 127 · absmax (ds: per 64-column chunk the products of its
+// two activation blocks, scale_products). A superchunk's lanes 0-3, 4-7, 8-11 and 12-15 are
+// columns 0-31, 32-63, 64-95 and 96-127 (ds[0..3]); a lone chunk's lanes 0-3 and 8-11 columns
+// 0-31, the others 32-63.
+QB_INLINE_VNNI __m512 book_super_fma(__m512i lo, __m512i hi, const std::int8_t *q,
+                                     const std::int32_t *neg, const float *ds, __m512 a)
+{
+    const __m512i dot = _mm512_dpbusd_epi32(
+        _mm512_dpbusd_epi32(_mm512_loadu_si512(neg), lo, _mm512_loadu_si512(q)), hi,
+        _mm512_loadu_si512(q + 64));
+    const __m512 scales
+        = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                _mm512_castps128_ps512(_mm_loadu_ps(ds)));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, a);
+}
+
+QB_INLINE_VNNI __m512 book_chunk_fma(__m512i cw, const std::int8_t *q, const std::int32_t *neg,
+                                     const float *ds, __m512 a)
+{
+    const __m512i dot
+        = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg), cw, _mm512_loadu_si512(q));
+    const __m512 scales = _mm512_permutexvar_ps(
+        _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1),
+        _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double *>(ds)))));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scales, a);
 }
 
 // Chunk k of the activation rows against signed INT8 codes cw: a[j] += d · Σ c q per lane.
@@ -444,7 +604,7 @@ QB_INLINE_VNNI void int8_step(__m512i cw, const std::int8_t *const *q, const flo
     }
 }
 
-// The same against unsigned codes (INT-k groups), each lane's product also times sv.
+// The same against unsigned codes (8-bit INT groups), each lane's product also times sv.
 template <int MR, bool Scaled>
 QB_INLINE_VNNI void uint_step(__m512i cw, const std::int8_t *const *q, const float *const *dx,
                               std::int64_t k, __m512 sv, __m512 *a)
@@ -460,15 +620,15 @@ QB_INLINE_VNNI void uint_step(__m512i cw, const std::int8_t *const *q, const flo
 }
 
 // NF4 / FP4 blocks (block length a multiple of 64 within a row): the codes index a 16-byte table
-// of book8 + 128 (vpshufb), which vpdpbusd multiplies with the signed activations; the lanes'
-// offset 128 Σ q is taken out by starting each dot product from in.neg_lanes. ds[j]: per chunk
-// the two products d_b / 127 · absmax of activation row i0 + j with weight row r
-// (scale_products), so each chunk takes one multiply-add.
-template <int MR, bool Gfni>
+// of book8 + 128, which vpdpbusd multiplies with the signed activations; the lanes' offset
+// 128 Σ q is taken out by starting each dot product from in.neg_lanes. ds[j]: per chunk the two
+// products d_b / 127 · absmax of activation row i0 + j with weight row r (scale_products).
+// Superchunks, then a lone last chunk where cols % 128 == 64.
+template <int MR, bool Fast>
 QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in,
                                  const float *const *ds, std::int64_t r, std::int64_t i0, float *y)
 {
-    const std::int64_t cols = w.cols, chunks = cols / kChunk;
+    const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
     const std::int64_t stride = cols / 2;
     const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
     const __m512i lut = _mm512_broadcast_i32x4(
@@ -478,63 +638,79 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in,
     __m512 acc[MR], odd[MR];
     for (int j = 0; j < MR; ++j) {
         q[j] = in.q.data() + (i0 + j) * cols;
-        neg[j] = in.neg_lanes.data() + (i0 + j) * cols / 4;
+        neg[j] = in.neg_lanes.data() + (i0 + j) * steps * 16;
         acc[j] = odd[j] = _mm512_setzero_ps();
     }
-    // Each chunk's products into two accumulators (even and odd chunks), so no multiply-add
-    // waits on the one before.
+    // Even and odd superchunks into two accumulators, so no multiply-add waits on the one before.
     auto step = [&](std::int64_t k, __m512 *a) QB_TARGET_VNNI {
         // As the INT4 rows: one weight row ahead in flight (past the last row the fetch is
         // wasted, never a fault).
-        if (MR == 1 && k % 2 == 0)
-            _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 32), _MM_HINT_T0);
-        const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Gfni>(row + k * 32));
-        for (int j = 0; j < MR; ++j) {
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg[j] + k * 16), cw,
-                                                    _mm512_loadu_si512(q[j] + k * kChunk));
-            a[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), lane_scales(ds[j] + 2 * k), a[j]);
-        }
+        if (MR == 1)
+            _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 64), _MM_HINT_T0);
+        __m512i lo, hi;
+        book_halves<Fast>(row + k * 64, lut, lo, hi);
+        for (int j = 0; j < MR; ++j)
+            a[j] = book_super_fma(lo, hi, q[j] + k * kSuper, neg[j] + k * 16, ds[j] + 4 * k, a[j]);
     };
-    alternate_chunks(0, chunks, step, acc, odd);
+    alternate_chunks(0, supers, step, acc, odd);
+    if (supers < steps) {
+        const std::int64_t c0 = supers * kSuper;
+        const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Fast>(row + c0 / 2));
+        for (int j = 0; j < MR; ++j)
+            acc[j] = book_chunk_fma(cw, q[j] + c0, neg[j] + supers * 16, ds[j] + 4 * supers,
+                                    acc[j]);
+    }
     for (int j = 0; j < MR; ++j) {
         const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j]));
         y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
     }
 }
 
-// MR activation rows against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks: each chunk of
+// MR activation rows against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks: each step of
 // activations (codes, lane offsets) is loaded once for NR weight rows. Every (activation row,
 // weight row) pair takes exactly q8_tile_book's steps, so results do not depend on the rows
 // computed together. ds[j * NR + n]: the pair's scale products.
-template <int MR, int NR, bool Gfni>
+template <int MR, int NR, bool Fast>
 QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
                                   const float *const *ds, std::int64_t r, std::int64_t i0,
                                   float *y)
 {
-    const std::int64_t cols = w.cols, chunks = cols / kChunk, stride = cols / 2;
+    const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
+    const std::int64_t stride = cols / 2;
     const __m512i lut = _mm512_broadcast_i32x4(
         _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
     const std::uint8_t *rows[NR];
     for (int n = 0; n < NR; ++n)
         rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * stride;
+    const std::int8_t *q[MR];
+    const std::int32_t *neg[MR];
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * cols;
+        neg[j] = in.neg_lanes.data() + (i0 + j) * steps * 16;
+    }
     __m512 acc[MR][NR], odd[MR][NR];
     for (int j = 0; j < MR; ++j)
         for (int n = 0; n < NR; ++n)
             acc[j][n] = odd[j][n] = _mm512_setzero_ps();
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
-        __m512i cw[NR];
+        __m512i lo[NR], hi[NR];
         for (int n = 0; n < NR; ++n)
-            cw[n] = _mm512_shuffle_epi8(lut, nibble_codes<Gfni>(rows[n] + k * 32));
-        for (int j = 0; j < MR; ++j) {
-            const std::int64_t row = i0 + j;
-            const __m512i neg = _mm512_loadu_si512(in.neg_lanes.data() + row * cols / 4 + k * 16);
-            const __m512i xq = _mm512_loadu_si512(in.q.data() + row * cols + k * kChunk);
+            book_halves<Fast>(rows[n] + k * 64, lut, lo[n], hi[n]);
+        for (int j = 0; j < MR; ++j)
             for (int n = 0; n < NR; ++n)
-                a[j][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, cw[n], xq)),
-                                          lane_scales(ds[j * NR + n] + 2 * k), a[j][n]);
-        }
+                a[j][n] = book_super_fma(lo[n], hi[n], q[j] + k * kSuper, neg[j] + k * 16,
+                                         ds[j * NR + n] + 4 * k, a[j][n]);
     };
-    alternate_chunks(0, chunks, step, acc, odd);
+    alternate_chunks(0, supers, step, acc, odd);
+    if (supers < steps) {
+        const std::int64_t c0 = supers * kSuper;
+        for (int n = 0; n < NR; ++n) {
+            const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Fast>(rows[n] + c0 / 2));
+            for (int j = 0; j < MR; ++j)
+                acc[j][n] = book_chunk_fma(cw, q[j] + c0, neg[j] + supers * 16,
+                                           ds[j * NR + n] + 4 * supers, acc[j][n]);
+        }
+    }
     for (int j = 0; j < MR; ++j)
         for (int n = 0; n < NR; ++n) {
             const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]));
@@ -548,18 +724,123 @@ template <int MR>
 QB_INLINE_VNNI void start_rows(const Q8Input &in, std::int64_t i0, const std::int8_t **q,
                                const float **dx, __m512 *acc, __m512 *odd)
 {
-    const std::int64_t chunks = in.cols / kChunk;
+    const std::int64_t steps = step_count(in.nibble_order, in.cols);
     for (int j = 0; j < MR; ++j) {
         q[j] = in.q.data() + (i0 + j) * in.cols;
-        dx[j] = in.d_lanes.data() + (i0 + j) * chunks * 16;
+        dx[j] = in.d_lanes.data() + (i0 + j) * steps * 16;
         acc[j] = odd[j] = _mm512_setzero_ps();
     }
 }
 
-// Activation rows i0 .. i0 + MR - 1 against weight row r of INT-k groups (Nib: 4-bit codes,
-// else bytes). Two accumulators per activation row (even and odd chunks) hide the latency of the
-// float multiply-adds.
-template <int MR, bool Nib, bool Gfni>
+// y[i, r] of INT groups from the pair's two accumulators, less the zero points' share.
+QB_INLINE_VNNI void finish_int_row(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                                   std::int64_t i, __m512 acc, __m512 odd, float *y)
+{
+    const float *gsum = in.group_sum.data() + i * w.groups_per_row();
+    const float v = _mm512_reduce_add_ps(
+        _mm512_sub_ps(_mm512_add_ps(acc, odd), zero_lanes(w, r, gsum)));
+    y[i * w.rows + r] = w.bias ? v + w.bias[r] : v;
+}
+
+// Activation rows i0 .. i0 + MR - 1 against weight row r of 4-bit INT groups, a superchunk a
+// step: the low and high codes' dot products chained into one per lane (a lane's eight columns
+// share an activation block and a group), then one conversion and one multiply-add (one thread,
+// 128x4096 in cache: INT4 g128 10.5 -> see docs/kernels.md).
+template <int MR, bool Fast, GroupLanes L>
+QB_TARGET_VNNI void q8_tile_nibbles(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                                    std::int64_t i0, float *y)
+{
+    const std::int64_t cols = w.cols, supers = cols / kSuper;
+    const std::int8_t *q[MR];
+    const float *dx[MR];
+    __m512 acc[MR], odd[MR];
+    start_rows<MR>(in, i0, q, dx, acc, odd);
+    const float *s = w.scales + r * w.groups_per_row();
+    const std::int64_t stride = int_group_row_stride(w);
+    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+    const GroupOf groupOf(w);
+    alternate_chunks(
+        0, supers,
+        [&](std::int64_t k, __m512 *a) QB_TARGET_VNNI {
+            // One activation row: fetch the next weight row's line as this row's is used (the
+            // rows lie back to back, so this keeps one row ahead in flight; on the 2-core VM
+            // INT4 g128 GEMV read 27-35 GB/s with it, 22-32 without). Past the last row the
+            // fetch is wasted, never a fault.
+            if (MR == 1)
+                _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 64), _MM_HINT_T0);
+            __m512i lo, hi;
+            nibble_halves<Fast>(row + k * 64, lo, hi);
+            const __m512 sv = super_group_scales<L>(s, groupOf, k * kSuper);
+            for (int j = 0; j < MR; ++j)
+                a[j] = super_fma(lo, hi, q[j] + k * kSuper, dx[j] + k * 16, sv, a[j]);
+        },
+        acc, odd);
+    if (supers * kSuper < cols) {
+        const std::int64_t c0 = supers * kSuper;
+        const __m512i cw = nibble_codes<Fast>(row + c0 / 2);
+        const __m512 sv = chunk_group_scales<L>(s, groupOf, c0);
+        for (int j = 0; j < MR; ++j)
+            acc[j] = chunk_fma(cw, q[j] + c0, dx[j] + supers * 16, sv, acc[j]);
+    }
+    for (int j = 0; j < MR; ++j)
+        finish_int_row(w, in, r, i0 + j, acc[j], odd[j], y);
+}
+
+// MR activation rows against NR weight rows of 4-bit INT groups: q8_tile_nibbles' steps for
+// every pair, each step's codes decoded once for MR rows and its activations loaded once for NR.
+template <int MR, int NR, bool Fast, GroupLanes L>
+QB_TARGET_VNNI void q8_block_nibbles(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                                     std::int64_t i0, float *y)
+{
+    const std::int64_t cols = w.cols, supers = cols / kSuper, groups = w.groups_per_row();
+    const std::int64_t stride = int_group_row_stride(w);
+    const std::int8_t *q[MR];
+    const float *dx[MR];
+    __m512 acc[MR][NR], odd[MR][NR];
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * cols;
+        dx[j] = in.d_lanes.data() + (i0 + j) * step_count(true, cols) * 16;
+    }
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
+    const std::uint8_t *rows[NR];
+    const float *s[NR];
+    for (int n = 0; n < NR; ++n) {
+        rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * stride;
+        s[n] = w.scales + (r + n) * groups;
+    }
+    const GroupOf groupOf(w);
+    auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
+        __m512i lo[NR], hi[NR];
+        __m512 sv[NR];
+        for (int n = 0; n < NR; ++n) {
+            nibble_halves<Fast>(rows[n] + k * 64, lo[n], hi[n]);
+            sv[n] = super_group_scales<L>(s[n], groupOf, k * kSuper);
+        }
+        for (int j = 0; j < MR; ++j)
+            for (int n = 0; n < NR; ++n)
+                a[j][n] = super_fma(lo[n], hi[n], q[j] + k * kSuper, dx[j] + k * 16, sv[n],
+                                    a[j][n]);
+    };
+    alternate_chunks(0, supers, step, acc, odd);
+    if (supers * kSuper < cols) {
+        const std::int64_t c0 = supers * kSuper;
+        for (int n = 0; n < NR; ++n) {
+            const __m512i cw = nibble_codes<Fast>(rows[n] + c0 / 2);
+            const __m512 sv = chunk_group_scales<L>(s[n], groupOf, c0);
+            for (int j = 0; j < MR; ++j)
+                acc[j][n] = chunk_fma(cw, q[j] + c0, dx[j] + supers * 16, sv, acc[j][n]);
+        }
+    }
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            finish_int_row(w, in, r + n, i0 + j, acc[j][n], odd[j][n], y);
+}
+
+// Activation rows i0 .. i0 + MR - 1 against weight row r of 8-bit INT groups. Two accumulators
+// per activation row (even and odd chunks) hide the latency of the float multiply-adds.
+template <int MR>
 QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std::int64_t r,
                                    std::int64_t i0, float *y)
 {
@@ -570,27 +851,15 @@ QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std:
     start_rows<MR>(in, i0, q, dx, acc, odd);
     const std::int64_t groups = w.groups_per_row();
     const float *s = w.scales + r * groups;
-    const std::int64_t stride = int_group_row_stride(w);
-    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
     auto codes = [&](std::int64_t k) QB_TARGET_VNNI {
-        // One activation row of 4-bit codes: fetch the next weight row's cache line as this
-        // row's is used (the rows lie back to back, so this keeps one row ahead in flight; on
-        // the 2-core VM INT4 g128 GEMV read 27-35 GB/s with it, 22-32 without). Past the last
-        // row the fetch is wasted, never a fault.
-        if (MR == 1 && Nib && k % 2 == 0)
-            _mm_prefetch(reinterpret_cast<const char *>(row + stride + k * 32), _MM_HINT_T0);
-        if constexpr (Nib)
-            return nibble_codes<Gfni>(row + k * 32);
-        else
-            return _mm512_loadu_si512(row + k * kChunk);
+        return _mm512_loadu_si512(row + k * kChunk);
     };
     const __m512 one = _mm512_set1_ps(1.0f);
     if (w.group == 32) {
-        // Two groups per chunk: lane-wise scales. Nibble order puts columns 0..31 in lanes 0-3
-        // and 8-11, natural order in lanes 0-7.
-        const __mmask16 second = Nib ? 0xF0F0 : 0xFF00;
+        // Two groups per chunk: lane-wise scales, columns 0..31 in lanes 0-7.
         auto sv = [&](std::int64_t k) QB_TARGET_VNNI {
-            return _mm512_mask_blend_ps(second, _mm512_set1_ps(s[2 * k]),
+            return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(s[2 * k]),
                                         _mm512_set1_ps(s[2 * k + 1]));
         };
         alternate_chunks(
@@ -602,12 +871,12 @@ QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std:
     } else {
         // Whole chunks per group: the group's d · Σ c q in two accumulators, scaled once.
         const std::int64_t perGroup = w.group >= cols ? chunks : w.group / kChunk;
-        auto group = [&](std::int64_t g, std::int64_t k, std::int64_t end) QB_TARGET_VNNI {
+        for (std::int64_t g = 0, k = 0; k < chunks; ++g, k += perGroup) {
             __m512 ga[MR], gb[MR];
             for (int j = 0; j < MR; ++j)
                 ga[j] = gb[j] = _mm512_setzero_ps();
             alternate_chunks(
-                k, end,
+                k, k + perGroup,
                 [&](std::int64_t c, __m512 *a) QB_TARGET_VNNI {
                     uint_step<MR, false>(codes(c), q, dx, c, one, a);
                 },
@@ -615,35 +884,24 @@ QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std:
             const __m512 scale = _mm512_set1_ps(s[g]);
             for (int j = 0; j < MR; ++j)
                 acc[j] = _mm512_fmadd_ps(_mm512_add_ps(ga[j], gb[j]), scale, acc[j]);
-        };
-        // Groups of 128 (the int method's default) as one loop of two chunks a group: the same
-        // operations, without a loop per group around them (INT4 g128, one thread, 128x4096 in
-        // cache: 13.3 -> 10.5 us together with GFNI nibbles; the loop alone 11.0).
-        if (perGroup == 2)
-            for (std::int64_t g = 0; g < groups; ++g)
-                group(g, 2 * g, 2 * g + 2);
-        else
-            for (std::int64_t g = 0, k = 0; k < chunks; ++g, k += perGroup)
-                group(g, k, k + perGroup);
+        }
     }
-    for (int j = 0; j < MR; ++j) {
-        const float *gsum = in.group_sum.data() + (i0 + j) * groups;
-        const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j]))
-            - zero_correction(w, r, gsum);
-        y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
-    }
+    for (int j = 0; j < MR; ++j)
+        finish_int_row(w, in, r, i0 + j, acc[j], odd[j], y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 against weight row r of INT8 rows or INT-k groups.
-template <int MR, bool Gfni>
+template <int MR, bool Fast>
 QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, std::int64_t r,
                             std::int64_t i0, float *y)
 {
     if (w.format == FusedFormat::IntGroup) {
         if (w.bits == 4)
-            q8_tile_groups<MR, true, Gfni>(w, in, r, i0, y);
+            with_group_lanes(w, [&](auto lanes) {
+                q8_tile_nibbles<MR, Fast, decltype(lanes)::value>(w, in, r, i0, y);
+            });
         else
-            q8_tile_groups<MR, false, Gfni>(w, in, r, i0, y);
+            q8_tile_groups<MR>(w, in, r, i0, y);
         return;
     }
     const std::int64_t cols = w.cols, chunks = cols / kChunk;
@@ -664,15 +922,22 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, std::int64_
     }
 }
 
+
 // MR activation rows against NR weight rows r .. r + NR - 1 (INT8 rows, or groups of whole
-// chunks): each loaded chunk of codes serves MR activation rows and each activation chunk NR
+// chunks; 4-bit groups: q8_block_nibbles): each loaded chunk of codes serves MR activation rows and each activation chunk NR
 // weight rows, and NR rows stream from memory at once. Every (activation row, weight row) pair
 // sums its chunks in the same order and accumulators as q8_tile, so a row's result does not
 // depend on the rows beside it.
-template <int MR, int NR, bool Gfni>
+template <int MR, int NR, bool Fast>
 QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64_t r,
                              std::int64_t i0, float *y)
 {
+    if (w.format == FusedFormat::IntGroup && w.bits == 4) {
+        with_group_lanes(w, [&](auto lanes) {
+            q8_block_nibbles<MR, NR, Fast, decltype(lanes)::value>(w, in, r, i0, y);
+        });
+        return;
+    }
     const std::int64_t cols = w.cols, chunks = cols / kChunk;
     const __m512i zero = _mm512_setzero_si512();
     const std::int8_t *q[MR];
@@ -716,15 +981,13 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
         return;
     }
     const std::int64_t groups = w.groups_per_row();
-    const bool nib = w.bits == 4;
     const std::uint8_t *rows[NR];
     for (int n = 0; n < NR; ++n)
         rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * int_group_row_stride(w);
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
         __m512i cw[NR];
         for (int n = 0; n < NR; ++n)
-            cw[n] = nib ? nibble_codes<Gfni>(rows[n] + k * 32)
-                        : _mm512_loadu_si512(rows[n] + k * kChunk);
+            cw[n] = _mm512_loadu_si512(rows[n] + k * kChunk);
         for (int j = 0; j < MR; ++j) {
             const __m512i xq = _mm512_loadu_si512(q[j] + k * kChunk);
             const __m512 d = _mm512_loadu_ps(dx[j] + k * 16);
@@ -747,12 +1010,8 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
         }
     }
     for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n) {
-            const float *gsum = in.group_sum.data() + (i0 + j) * groups;
-            const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]))
-                - zero_correction(w, r + n, gsum);
-            y[(i0 + j) * w.rows + r + n] = w.bias ? v + w.bias[r + n] : v;
-        }
+        for (int n = 0; n < NR; ++n)
+            finish_int_row(w, in, r + n, i0 + j, acc[j][n], odd[j][n], y);
 }
 
 // Activation rows i .. m - 1 against one weight row: tiles of four, then one of the rest;
@@ -798,7 +1057,7 @@ QB_TARGET_VNNI void scale_products(const float *d, const float *scale, std::int6
     }
 }
 
-template <bool Gfni>
+template <bool Fast>
 void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                           std::int64_t row_begin, std::int64_t row_end)
 {
@@ -835,7 +1094,7 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                 decode(r + 1, scales.data() + blocks);
                 for (std::int64_t i = 0; i < whole; i += 4) {
                     multiply(i, 4, 2);
-                    q8_block_book<4, 2, Gfni>(w, in, ds, r, i, y);
+                    q8_block_book<4, 2, Fast>(w, in, ds, r, i, y);
                 }
             }
         for (std::int64_t rr = row_begin; rr < row_end; ++rr) {
@@ -845,25 +1104,26 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
             // rows done in pairs need only the rest
             activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {
                 multiply(i, decltype(mr)::value, 1);
-                q8_tile_book<decltype(mr)::value, Gfni>(w, in, ds, rr, i, y);
+                q8_tile_book<decltype(mr)::value, Fast>(w, in, ds, rr, i, y);
             });
         }
         return;
     }
     // Four activation rows against two weight rows through q8_block where the format allows
-    // (not groups of 32). A single activation row runs one weight row at a time: streaming four
+    // (not byte groups of 32). A single activation row runs one weight row at a time: streaming four
     // rows at once was faster on one thread but slower on two (bench kernels, 2-core VM).
     const std::int64_t whole = in.m / 4 * 4;
-    const bool blocked = whole > 0 && w.group != 32;
+    const bool blocked
+        = whole > 0 && (w.format != FusedFormat::IntGroup || w.bits == 4 || w.group != 32);
     std::int64_t r = row_begin;
     if (blocked)
         for (; r + 2 <= row_end; r += 2)
             for (std::int64_t i = 0; i < whole; i += 4)
-                q8_block<4, 2, Gfni>(w, in, r, i, y);
+                q8_block<4, 2, Fast>(w, in, r, i, y);
     for (std::int64_t rr = row_begin; rr < row_end; ++rr)
         // rows done by q8_block need only the rest
         activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {
-            q8_tile<decltype(mr)::value, Gfni>(w, in, rr, i, y);
+            q8_tile<decltype(mr)::value, Fast>(w, in, rr, i, y);
         });
 }
 
@@ -876,7 +1136,7 @@ void fused_linear_q8(const FusedWeight &w, const Q8Input &in, float *y, std::int
 {
 #if defined(__x86_64__) || defined(__i386__)
     if (q8_vnni_supported() && active_kernel_path() == KernelPath::Avx512) {
-        if (in.gfni)
+        if (in.gfni_vbmi)
             fused_linear_q8_vnni<true>(w, in, y, row_begin, row_end);
         else
             fused_linear_q8_vnni<false>(w, in, y, row_begin, row_end);

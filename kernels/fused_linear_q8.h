@@ -19,14 +19,16 @@
 //            Unlike the other formats this also moves each weight, by at most absmax / 254
 //            (q8_weight), so the bound adds Σ_i |x̂_i| · |w_i − w'_i|.
 // Group lengths: 32, 64, any multiple of 64, or the whole row; cols a multiple of 64
-// (q8_supported says). 4-bit rows hold column 2j in the high nibble of byte j and 2j + 1 in the
-// low one, so within each 64-column chunk the activations are stored odd columns first, then
-// even ones, matching the nibbles taken as [low, high] halves.
-// Blocks: a chunk's 64 positions (kernel order) form 16 runs of 4, the int32 lanes of a 512-bit
-// dot product; block 0 of the chunk holds the even runs, block 1 the odd ones. The lanes'
-// scales then alternate d0, d1, one 64-bit broadcast, and the per-chunk products of the two
-// scales with a weight scale are two floats (llama.cpp's q8_0 blocks are 32 consecutive values;
-// which 32 share a scale changes only how the rounding error falls).
+// (q8_supported says).
+// Blocks: 32 consecutive columns share a scale, as llama.cpp's q8_0.
+// Kernel order (Q8Input::q): byte formats keep natural order. 4-bit rows hold column 2j in the
+// high nibble of byte j and 2j + 1 in the low one; the kernels take 128 columns a step (a
+// superchunk: one 64-byte load of codes, its low nibbles in one vector and its high ones in
+// another), so each 128 columns of activations are stored as the odd columns of their first
+// and second 64, then the even columns of both. The low and high dot products then add into the
+// same int32 lanes, lane l holding columns 8l .. 8l + 7 (one activation block, one weight group
+// or block), and one conversion and one multiply-add serve 128 columns. Where cols % 128 == 64
+// the last 64 columns are one step: odd columns, then even ones.
 //
 // Paths: fused_linear_q8_ref (scalar, double sums: the check) and fused_linear_q8 (AVX-512
 // VNNI when the CPU has it, else the reference). Threads: none; split rows as fused_linear.
@@ -47,24 +49,27 @@ namespace qb::kernels {
 bool q8_supported(const FusedWeight &w);
 // Whether this CPU has AVX-512 F/BW/VL and VNNI.
 bool q8_vnni_supported();
-// Whether it also has GFNI (4-bit codes decoded by one affine transform instead of a shift and
-// a mask; the same values).
-bool q8_gfni_supported();
+// Whether it also has GFNI and AVX-512 VBMI (4-bit codes decoded by one affine transform instead
+// of a shift and a mask, NF4/FP4 looked up by vpermb without masks; the same values).
+bool q8_gfni_vbmi_supported();
 
 // The activations of one call, quantized for w's format (see above).
 struct Q8Input
 {
     std::int64_t m = 0, cols = 0;
-    bool nibble_order = false;      // 4-bit: odd columns then even per 64-column chunk
-    bool gfni = false;              // decode 4-bit codes with GFNI (q8_prepare_input sets it
-                                    // where the CPU has it; false forces the shift and mask)
+    bool nibble_order = false;      // 4-bit codes: the kernel order above
+    bool gfni_vbmi = false;         // decode 4-bit codes with GFNI and VBMI (q8_prepare_input
+                                    // sets it where the CPU has both; false forces shifts,
+                                    // masks and vpshufb)
     std::vector<std::int8_t> q;     // [m, cols] in kernel order
-    std::vector<float> d;           // [m, cols / 32] scale of each block, (d0, d1) per chunk
-    std::vector<float> d_lanes;     // INT formats: [m, cols / 64, 16] the scale of each int32
-                                    // lane of a chunk's dot product: d0, d1, d0, d1, ...
+    std::vector<float> d;           // [m, cols / 32] scale of each block of 32 columns
+    // Per step (128 columns of 4-bit codes or a last 64, else 64 columns), the sixteen int32
+    // lanes of its dot product:
+    std::vector<float> d_lanes;     // INT formats: [m, steps, 16] each lane's block scale
+    std::vector<std::int32_t> neg_lanes; // Blockwise4: [m, steps, 16] -128 · Σ of the lane's
+                                         // codes
     std::vector<float> d_book;      // Blockwise4: [m, cols / 32] d / 127
     std::vector<float> group_sum;   // IntGroup: [m, G] Σ over the group's columns of d q
-    std::vector<std::int32_t> neg_lanes; // Blockwise4: [m, cols / 4] -128 · Σ of each 4 codes
     std::array<std::uint8_t, 16> book_lut{}; // Blockwise4: q8_codebook(w) + 128
 };
 // AVX-512 where the CPU has it; the _ref twin is plain C++. Both give identical bytes (tested).

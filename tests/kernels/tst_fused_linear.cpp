@@ -237,10 +237,10 @@ void checkQ8(const Packed &p)
                                          .arg(QString::fromStdString(p.name)).arg(m).arg(r).arg(i)
                                          .arg(alone[r], 0, 'g', 9).arg(y[i * w.rows + r], 0, 'g', 9)));
         }
-        // The 4-bit codes decoded without GFNI give the same codes, so the same bits.
-        if (in.gfni) {
+        // The 4-bit codes decoded without GFNI and VBMI give the same codes, so the same bits.
+        if (in.gfni_vbmi) {
             Q8Input noGfni = in;
-            noGfni.gfni = false;
+            noGfni.gfni_vbmi = false;
             std::vector<float> y2(y.size(), std::nanf(""));
             fused_linear_q8(w, noGfni, y2.data(), 0, w.rows);
             for (std::size_t e = 0; e < y.size(); ++e)
@@ -484,6 +484,25 @@ private Q_SLOTS:
         fused_linear_q8_ref(w4, in4, &y4r, 0, 1);
         QVERIFY2(std::fabs(y4 - 7.75f) < 1e-5f, qPrintable(QString::number(y4)));
         QVERIFY(std::fabs(y4r - 7.75f) < 1e-5f);
+        // The same codes over 192 columns (a 128-column superchunk, then a lone chunk), x_c = 1
+        // for c < 32, 2 for 96 <= c < 128, 3 for 160 <= c < 192, else 0 (every d = x / 127,
+        // q = 127): 7.75 + 2 · 0.25 · 31 + 3 · 0.25 · 33 = 48 (columns 96.. start a cycle at
+        // c mod 3 = 0: ten cycles and 0 + 1; columns 160.. at 1: ten cycles and 1 + 2).
+        std::vector<std::uint8_t> packed192(96);
+        for (int c = 0; c < 192; c += 2)
+            packed192[c / 2] = static_cast<std::uint8_t>(((8 + c % 3) << 4) | (8 + (c + 1) % 3));
+        const auto w192 = fused_weight_int_group(packed192.data(), &s4, nullptr, nullptr, 4, 0, 1,
+                                                 192, nullptr);
+        std::vector<float> x192(192, 0.0f);
+        std::fill_n(x192.begin(), 32, 1.0f);
+        std::fill_n(x192.begin() + 96, 32, 2.0f);
+        std::fill_n(x192.begin() + 160, 32, 3.0f);
+        const Q8Input in192 = q8_prepare_input(w192, x192.data(), 1);
+        float y192 = 0, y192r = 0;
+        fused_linear_q8(w192, in192, &y192, 0, 1);
+        fused_linear_q8_ref(w192, in192, &y192r, 0, 1);
+        QVERIFY2(std::fabs(y192 - 48.0f) < 1e-4f, qPrintable(QString::number(y192)));
+        QVERIFY(std::fabs(y192r - 48.0f) < 1e-4f);
     }
 
     void int8ActivationRounding()
@@ -499,32 +518,81 @@ private Q_SLOTS:
                     const double err = std::fabs(x[i * 192 + c] - q8_dequantized(in, i, c));
                     QVERIFY(err <= 40.0 / 127 / 2 + 1e-6);
                 }
-            // column 5 is odd: kernel position 2 of chunk 0 (odd columns first), lane 0, so
-            // block 0 holds it, with |q| = 127
+            // column 5 is odd: kernel position 2 of the first superchunk (the odd columns of
+            // its first 64 come first); block 0 (columns 0-31) holds it, with |q| = 127
             QCOMPARE(in.d[0], 40.0f / 127.0f);
             QCOMPARE(int(in.q[2]), -127);
         }
     }
 
-    // Which 32 values share a scale, by hand: in natural order (INT8 rows) block 0 of a chunk is
-    // columns 0-3, 8-11, ..., block 1 columns 4-7, 12-15, ... (runs of four alternate).
-    void int8ActivationBlocksAlternateByFour()
+    // Which 32 values share a scale and where each code goes, by hand. Blocks are 32
+    // consecutive columns. Byte formats keep natural order; 4-bit formats store each 128 columns
+    // as the odd columns of their first and second 64, then the even columns of both, and a
+    // last lone 64 as its odd columns, then its even ones.
+    void int8ActivationBlocksAndOrderByHand()
     {
         const auto p = int8Row(1, 64, 43);
         std::vector<float> x(64, 1.0f);
-        x[0] = 127.0f;  // block 0: d = 1
-        x[4] = -63.5f;  // block 1: d = 0.5
+        x[0] = 127.0f;   // block 0: d = 1
+        x[32] = -63.5f;  // block 1: d = 0.5
         for (bool simd : {true, false}) {
             const Q8Input in = simd ? q8_prepare_input(p.w, x.data(), 1)
                                     : q8_prepare_input_ref(p.w, x.data(), 1);
             QCOMPARE(in.d[0], 1.0f);
             QCOMPARE(in.d[1], 0.5f);
             for (int c = 0; c < 64; ++c) {
-                const int expected = c == 0 ? 127 : c == 4 ? -127 : (c / 4) % 2 ? 2 : 1;
+                const int expected = c == 0 ? 127 : c == 32 ? -127 : c < 32 ? 1 : 2;
                 QCOMPARE(int(in.q[c]), expected);
                 QCOMPARE(q8_dequantized(in, 0, c), x[c]);
             }
         }
+        // 192 4-bit columns, one marker a block (the rest 0, so each marker's q is ±127 and its
+        // block's d = |marker| / 127): column -> kernel position
+        //   5 (odd, first 64)     -> 2          40 (even, first 64)  -> 64 + 20 = 84
+        //   70 (even, second 64)  -> 64+32+3=99  127 (odd, second 64) -> 32 + 31 = 63
+        //   131 (lone chunk, odd) -> 128 + 1    190 (lone, even)     -> 128 + 32 + 31 = 191
+        const std::pair<int, float> marks[6] = {{5, 127.0f},   {40, 63.5f},  {70, -254.0f},
+                                                {127, 31.75f}, {131, 508.0f}, {190, -1016.0f}};
+        const int positions[6] = {2, 84, 99, 63, 129, 191};
+        const auto i4 = intGroup(1, 192, 4, 64, false, false, 44);
+        const auto nf4 = blockwise4(Codebook4::Nf4, 1, 192, 64, false, 45);
+        std::vector<float> x4(192, 0.0f);
+        for (auto [c, v] : marks)
+            x4[c] = v;
+        for (const Packed *pp : {&i4, &nf4})
+            for (bool simd : {true, false}) {
+                const Q8Input in = simd ? q8_prepare_input(pp->w, x4.data(), 1)
+                                        : q8_prepare_input_ref(pp->w, x4.data(), 1);
+                std::vector<int> want(192, 0);
+                for (int k = 0; k < 6; ++k) {
+                    want[positions[k]] = marks[k].second > 0 ? 127 : -127;
+                    QCOMPARE(in.d[k], std::fabs(marks[k].second) / 127.0f);
+                }
+                for (int e = 0; e < 192; ++e)
+                    QCOMPARE(int(in.q[e]), want[e]);
+                for (int c = 0; c < 192; ++c)
+                    QCOMPARE(q8_dequantized(in, 0, c), x4[c]);
+                if (pp == &i4) {
+                    // lane l of the superchunk: columns 8l .. 8l + 7, block l / 4; of the lone
+                    // chunk: odd (l < 8) or even columns of 128 + 8 (l mod 8) .., block 4 + l mod 8 / 4
+                    for (int l = 0; l < 16; ++l) {
+                        QCOMPARE(in.d_lanes[l], in.d[l / 4]);
+                        QCOMPARE(in.d_lanes[16 + l], in.d[4 + l % 8 / 4]);
+                    }
+                } else {
+                    // -128 · the lane's codes: superchunk lanes 0 (positions 0-3, 64-67: col 5),
+                    // 5 (84: col 40), 8 (99: col 70), 15 (63: col 127); lone-chunk lanes 0 (129)
+                    // and 15 (191)
+                    std::vector<std::int32_t> neg(32, 0);
+                    neg[0] = -128 * 127;
+                    neg[5] = -128 * 127;
+                    neg[8] = 128 * 127;
+                    neg[15] = -128 * 127;
+                    neg[16] = -128 * 127;
+                    neg[31] = 128 * 127;
+                    QVERIFY(in.neg_lanes == neg);
+                }
+            }
     }
 
     void int8ActivationPathsMatchReference()
@@ -541,6 +609,10 @@ private Q_SLOTS:
                         if (group == 0 || cols % group == 0)
                             checkQ8(intGroup(rows, cols, bits, group, mode == 0, mode == 2,
                                              ++seed));
+        // 4-bit groups of 192 (a superchunk's halves in two groups, then a lone last chunk) and
+        // per channel with a lone last chunk
+        checkQ8(intGroup(5, 576, 4, 192, false, true, ++seed));
+        checkQ8(intGroup(5, 192, 4, 0, false, false, ++seed));
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {64, 128, 256})
                 for (bool dq : {false, true})
@@ -575,12 +647,12 @@ private Q_SLOTS:
                 auto x = qbtest::normalValues(m * 192, unsigned(m + 70));
                 std::fill_n(x.begin() + 64, 64, 0.0f); // a whole zero chunk
                 x[5] = 50.0f;
-                // chunk of columns 128..191: values on ties (d = 1 in both of its blocks in
-                // natural order, positions 32 and 36 being in blocks 0 and 1)
-                for (int k = 0; k < 32; ++k)
-                    x[128 + k] = (k - 16 + 0.5f) * (127.0f / 127.0f);
-                x[160] = 127.0f;
-                x[164] = -127.0f;
+                // columns 128..191: values on ties (d = 1 in both of their blocks, 128-159 and
+                // 160-191)
+                for (int k = 0; k < 64; ++k)
+                    x[128 + k] = static_cast<float>(k % 32) - 16 + 0.5f;
+                x[159] = 127.0f;
+                x[191] = -127.0f;
                 const Q8Input fast = q8_prepare_input(p->w, x.data(), m);
                 const Q8Input ref = q8_prepare_input_ref(p->w, x.data(), m);
                 QVERIFY2(fast.q == ref.q, p->name.c_str());
