@@ -294,6 +294,15 @@ void GraphModel::setExperimentInfo(const std::string &name, uint64_t seed)
     commit(exp, tr("Edit experiment"));
 }
 
+void GraphModel::setArithmetic(const qb::ArithmeticDecl &arithmetic)
+{
+    if (arithmetic == m_experiment.arithmetic)
+        return;
+    qb::Experiment exp = m_experiment;
+    exp.arithmetic = arithmetic;
+    commit(exp, tr("Edit arithmetic"));
+}
+
 int GraphModel::groupOf(const std::string &id) const
 {
     const auto &groups = m_experiment.groups;

@@ -78,6 +78,7 @@ public:
                   const nlohmann::json &value);
     QString renameNode(const std::string &oldId, const std::string &newId);
     void setExperimentInfo(const std::string &name, uint64_t seed);
+    void setArithmetic(const qb::ArithmeticDecl &arithmetic);
     // Groups: titled frames around nodes (experiment().groups, saved as `groups:`); a node is in
     // at most one. groupNodes frames the given nodes (taking them out of other groups, which
     // vanish when emptied) and returns the new group's index, or -1 with nothing to group.

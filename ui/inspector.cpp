@@ -1,5 +1,7 @@
 #include "inspector.h"
 
+#include "quant/kernel_settings.h"
+
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -13,6 +15,7 @@
 #include <QMenu>
 #include <QRegularExpressionValidator>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QTimer>
 #include <QToolButton>
 
@@ -166,7 +169,56 @@ void Inspector::buildExperimentForm(QFormLayout *form)
     connect(seed, &QLineEdit::editingFinished, this, apply);
     form->addRow(tr("Name"), name);
     form->addRow(tr("Seed"), seed);
+    addArithmeticRows(form);
     form->addRow(new QLabel(tr("%n node(s)", nullptr, int(exp.nodes.size()))));
+}
+
+// The experiment's `arithmetic:` as two choices: the process default (named, with the
+// environment variable that sets it), or either value written into the file.
+void Inspector::addArithmeticRows(QFormLayout *form)
+{
+    const qb::ArithmeticDecl current = m_model->experiment().arithmetic;
+    auto choice = [](std::optional<bool> v) { return v ? (*v ? 2 : 1) : 0; };
+    auto *activations = new QComboBox;
+    activations->setObjectName(QStringLiteral("experiment:activations"));
+    activations->addItem(tr("default (%1)").arg(qb::int8ActivationKernelsEnabled()
+                                                    ? tr("int8, QB_ACT_Q8=1") : tr("float")));
+    activations->addItem(tr("float"));
+    activations->addItem(tr("int8 per block of 32"));
+    activations->setCurrentIndex(choice(current.int8Activations));
+    activations->setToolTip(tr("<b>arithmetic.activations</b>: what quantized linears multiply "
+                               "their codes with. int8 rounds the activations to int8 per block "
+                               "of 32 and multiplies by integer dot products (llama.cpp's q8_0 "
+                               "scheme, AVX-512 VNNI): faster, and other numbers."));
+    auto *dense = new QComboBox;
+    dense->setObjectName(QStringLiteral("experiment:dense"));
+    dense->addItem(tr("default (%1)").arg(qb::bf16ComputeEnabled() ? tr("bf16, QB_COMPUTE_BF16=1")
+                                                                  : tr("fp32")));
+    dense->addItem(tr("fp32"));
+    dense->addItem(tr("bf16"));
+    dense->setCurrentIndex(choice(current.bf16Dense));
+    QString denseTip = tr("<b>arithmetic.dense</b>: how dense float32 linears multiply at "
+                          "inference. bf16 rounds both operands to bfloat16 and sums in float32 "
+                          "(AVX-512 BF16): faster, and other numbers.");
+    if (!qb::bf16ComputeSupported()) {
+        denseTip += tr("<br>This CPU does not run bf16 products: a run here computes in fp32.");
+        if (auto *items = qobject_cast<QStandardItemModel *>(dense->model()))
+            items->item(2)->setEnabled(current.bf16Dense.value_or(false));
+    }
+    dense->setToolTip(denseTip);
+    auto value = [](int index) {
+        return index == 0 ? std::optional<bool>() : std::optional<bool>(index == 2);
+    };
+    auto apply = [this, activations, dense, value] {
+        qb::ArithmeticDecl a;
+        a.int8Activations = value(activations->currentIndex());
+        a.bf16Dense = value(dense->currentIndex());
+        editFromEditor([&] { m_model->setArithmetic(a); });
+    };
+    connect(activations, QOverload<int>::of(&QComboBox::activated), this, apply);
+    connect(dense, QOverload<int>::of(&QComboBox::activated), this, apply);
+    form->addRow(tr("Activations"), activations);
+    form->addRow(tr("Dense products"), dense);
 }
 
 void Inspector::addParamRows(QFormLayout *form, const std::vector<qb::ParamSpec> &specs,

@@ -44,6 +44,7 @@ private:
     // Runs a model edit made from one of our editors' signals: a selection change it causes
     // (the scene re-selects after every change) must not delete that editor under its signal.
     void editFromEditor(const std::function<void()> &edit);
+    void addArithmeticRows(QFormLayout *form);
     void queueRebuild();
 
     GraphModel *m_model;

@@ -98,6 +98,15 @@ int cmdRun(const std::vector<std::string> &argvIn)
         if (!rt.openblas)
             std::cout << "warning: OpenBLAS is not the BLAS in use; fp32 matrix products will be "
                          "slow (install libopenblas0-pthread)\n";
+        // The experiment's `arithmetic:` over the environment's switches.
+        const auto &a = exp.arithmetic;
+        if (const std::string tag = qb::resultArithmeticTag(a.int8Activations, a.bf16Dense);
+            !tag.empty())
+            std::cout << "arithmetic: " << tag << " (not the default; results and cache keys "
+                      << "carry it)\n";
+        if (a.bf16Dense.value_or(qb::bf16ComputeEnabled()) && !qb::bf16ComputeSupported())
+            std::cout << "note: bf16 dense products were asked for and do not run here (they need "
+                         "AVX-512 BF16 and the avx512 kernel path): float32 it is\n";
     }
     qb::CancelToken cancel;
     g_cancel = &cancel;

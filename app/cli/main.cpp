@@ -58,7 +58,9 @@ void printUsage(std::ostream &out)
            "  QB_COMPUTE_BF16=1    bf16 products for dense float32 linears (other results)\n"
            "  QB_HUGE_PAGES=0      packed weights in ordinary pages\n"
            "  QB_CACHE_DIR=DIR     the node cache\n"
-           "Settings that change results are part of every cache key and shown by 'info'.\n";
+           "Settings that change results are part of every cache key and shown by 'info'.\n"
+           "An experiment file's 'arithmetic: {activations: float | int8, dense: fp32 | bf16}'\n"
+           "sets QB_ACT_Q8's and QB_COMPUTE_BF16's switches for its run, over the environment.\n";
 }
 
 } // namespace

@@ -58,9 +58,13 @@ std::string contentKey(const nlohmann::json &doc);
 // computes with a non-default arithmetic (quant/kernel_settings.h), that arithmetic added, so
 // results of one arithmetic are never served for the other.
 std::string resultKey(nlohmann::json doc);
+// The same with the arithmetic tag given (resultArithmeticTag's form).
+std::string resultKey(nlohmann::json doc, const std::string &arithmetic);
 
-// The cache key a node would get, given its inputs' keys (exposed for tests and the GUI).
+// The cache key a node would get, given its inputs' keys and the arithmetic tag it computes
+// with (exposed for tests and the GUI).
 std::string nodeCacheKey(const NodeSpec &spec, const nlohmann::json &resolvedParams, uint64_t seed,
-                         const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys);
+                         const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys,
+                         const std::string &arithmetic);
 
 } // namespace qb

@@ -10,6 +10,7 @@
 #include <array>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,12 +45,32 @@ struct GroupDecl
     bool operator!=(const GroupDecl &o) const { return !(*this == o); }
 };
 
+// The arithmetic an experiment's run computes with (quant/kernel_settings.h), where the file
+// says; unset, the process's own (the environment variables QB_ACT_Q8 / QB_COMPUTE_BF16, else
+// off). YAML: `arithmetic: {activations: float | int8, dense: fp32 | bf16}`. Both change results,
+// and cache keys carry them (executor.h).
+struct ArithmeticDecl
+{
+    // activations: int8 — quantized linears round their activations to int8 per block of 32
+    // and multiply with integer codes (llama.cpp's q8_0 scheme)
+    std::optional<bool> int8Activations;
+    // dense: bf16 — dense float32 linears multiply in bfloat16 at inference (AVX-512 BF16 CPUs)
+    std::optional<bool> bf16Dense;
+    bool empty() const { return !int8Activations && !bf16Dense; }
+    bool operator==(const ArithmeticDecl &o) const
+    {
+        return int8Activations == o.int8Activations && bf16Dense == o.bf16Dense;
+    }
+    bool operator!=(const ArithmeticDecl &o) const { return !(*this == o); }
+};
+
 struct Experiment
 {
     int schemaVersion = kSchemaVersion;
     std::string name;
     std::string description;
     uint64_t seed = 0;
+    ArithmeticDecl arithmetic;
     std::vector<NodeDecl> nodes;
     std::map<std::string, std::array<double, 2>> layout; // GUI positions; the core ignores them
     std::vector<GroupDecl> groups;                        // GUI frames; the core ignores them

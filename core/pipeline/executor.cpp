@@ -157,18 +157,22 @@ std::string contentKey(const json &doc)
     return hex64(fnv1a(text, 14695981039346656037ull)) + hex64(fnv1a(text, 0x84222325cbf29ce4ull));
 }
 
-std::string resultKey(json doc)
+std::string resultKey(json doc) { return resultKey(std::move(doc), resultArithmeticTag()); }
+
+std::string resultKey(json doc, const std::string &arithmetic)
 {
-    if (const std::string tag = resultArithmeticTag(); !tag.empty())
-        doc["arithmetic"] = tag;
+    if (!arithmetic.empty())
+        doc["arithmetic"] = arithmetic;
     return contentKey(doc);
 }
 
 std::string nodeCacheKey(const NodeSpec &spec, const json &resolvedParams, uint64_t seed,
-                         const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys)
+                         const std::vector<std::pair<std::string, std::vector<std::string>>> &inputKeys,
+                         const std::string &arithmetic)
 {
     return resultKey(json{{"type", spec.type}, {"version", spec.version},
-                          {"params", resolvedParams}, {"seed", seed}, {"inputs", inputKeys}});
+                          {"params", resolvedParams}, {"seed", seed}, {"inputs", inputKeys}},
+                     arithmetic);
 }
 
 std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,
@@ -189,6 +193,9 @@ std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,
     } catch (const std::exception &) {
         return keys;
     }
+    // The arithmetic the run will set, without setting it (a run may hold the switches).
+    const std::string arithmetic
+        = resultArithmeticTag(exp.arithmetic.int8Activations, exp.arithmetic.bf16Dense);
     for (const auto &id : order) {
         const NodeDecl &decl = *exp.find(id);
         const NodeSpec *spec = registry.find(decl.type);
@@ -207,7 +214,8 @@ std::map<std::string, std::string> plannedCacheKeys(const Experiment &exp,
             inputKeys.emplace_back(port, ks);
         }
         if (complete)
-            keys[id] = nodeCacheKey(*spec, resolveParams(*spec, decl.params), exp.seed, inputKeys);
+            keys[id] = nodeCacheKey(*spec, resolveParams(*spec, decl.params), exp.seed, inputKeys,
+                                    arithmetic);
     }
     return keys;
 }
@@ -222,6 +230,8 @@ RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
         throw Error(msg);
     }
     const std::vector<std::string> order = executionOrder(exp, options.upTo);
+    // The experiment's arithmetic for the whole run (its nodes' and units' keys read it).
+    const ArithmeticScope arithmetic(exp.arithmetic.int8Activations, exp.arithmetic.bf16Dense);
 
     RunSummary summary;
     summary.runDir = options.outDir.empty()
@@ -267,7 +277,8 @@ RunSummary runExperiment(const Experiment &exp, const NodeRegistry &registry,
             }
             inputKeys.emplace_back(port, keys);
         }
-        const std::string key = nodeCacheKey(spec, decl.params, exp.seed, inputKeys);
+        const std::string key = nodeCacheKey(spec, decl.params, exp.seed, inputKeys,
+                                             resultArithmeticTag());
         const fs::path cached = cacheDir / key;
         const auto started = log.elapsed();
         Artifact artifact;

@@ -370,6 +370,34 @@ std::vector<Diagnostic> validateExperiment(const Experiment &experiment,
 
 namespace {
 
+// `arithmetic: {activations: float | int8, dense: fp32 | bf16}`: either key may be left out.
+void parseArithmetic(const json &a, Experiment &exp, Checker &check)
+{
+    if (!a.is_object()) {
+        check.error("arithmetic", "expected a mapping {activations: float | int8, dense: fp32 | bf16}");
+        return;
+    }
+    for (auto it = a.begin(); it != a.end(); ++it) {
+        const std::string path = "arithmetic." + it.key();
+        const std::string value = it->is_string() ? it->get<std::string>() : std::string();
+        if (it.key() == "activations") {
+            if (value == "float" || value == "int8")
+                exp.arithmetic.int8Activations = value == "int8";
+            else
+                check.error(path, "expected float (the default) or int8 (quantized linears' "
+                                  "activations rounded to int8 per block of 32)");
+        } else if (it.key() == "dense") {
+            if (value == "fp32" || value == "bf16")
+                exp.arithmetic.bf16Dense = value == "bf16";
+            else
+                check.error(path, "expected fp32 (the default) or bf16 (dense float32 linears "
+                                  "multiplied in bfloat16 at inference)");
+        } else {
+            check.error(path, "unknown key '" + it.key() + "' (arithmetic has activations, dense)");
+        }
+    }
+}
+
 // `groups:` is the editor's frames: a list of {title, nodes, collapsed}. Only its shape is
 // checked (and that members exist, each in one group), since nothing runs by it.
 void parseGroups(const json &groups, Experiment &exp, Checker &check)
@@ -446,11 +474,12 @@ Experiment parseExperiment(const std::string &yamlText, const std::string &sourc
     Experiment exp;
     exp.source = source;
     static const std::set<std::string> topKeys{"schema_version", "name", "description", "seed",
-                                               "nodes", "layout", "groups"};
+                                               "arithmetic", "nodes", "layout", "groups"};
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (!topKeys.count(it.key()))
             check.error(it.key(), "unknown key '" + it.key()
-                            + "' (known: schema_version, name, description, seed, nodes, layout, groups)");
+                            + "' (known: schema_version, name, description, seed, arithmetic, "
+                              "nodes, layout, groups)");
     if (!doc.contains("schema_version"))
         check.error("", "missing 'schema_version' (this QuantBench reads version "
                             + std::to_string(kSchemaVersion) + ")");
@@ -478,6 +507,8 @@ Experiment parseExperiment(const std::string &yamlText, const std::string &sourc
         else
             check.error("seed", "expected a non-negative integer");
     }
+    if (doc.contains("arithmetic") && !doc["arithmetic"].is_null())
+        parseArithmetic(doc["arithmetic"], exp, check);
     if (!doc.contains("nodes") || !doc["nodes"].is_array()) {
         check.error(doc.contains("nodes") ? "nodes" : "", "'nodes' must be a list of nodes");
     } else {
@@ -684,6 +715,16 @@ std::string toYaml(const Experiment &exp)
         emitJson(out, exp.description);
     }
     out << YAML::Key << "seed" << YAML::Value << exp.seed;
+    if (!exp.arithmetic.empty()) {
+        out << YAML::Key << "arithmetic" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        if (exp.arithmetic.int8Activations)
+            out << YAML::Key << "activations" << YAML::Value
+                << (*exp.arithmetic.int8Activations ? "int8" : "float");
+        if (exp.arithmetic.bf16Dense)
+            out << YAML::Key << "dense" << YAML::Value
+                << (*exp.arithmetic.bf16Dense ? "bf16" : "fp32");
+        out << YAML::EndMap;
+    }
     out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
     for (const auto &n : exp.nodes) {
         out << YAML::BeginMap;

@@ -91,10 +91,31 @@ bool bf16ComputeActive()
 
 std::string resultArithmeticTag()
 {
-    std::string tag = int8ActivationKernelsEnabled() && fusedKernelsEnabled() ? "act-q8" : "";
-    if (bf16ComputeActive())
+    return resultArithmeticTag(std::nullopt, std::nullopt);
+}
+
+std::string resultArithmeticTag(std::optional<bool> int8Activations, std::optional<bool> bf16)
+{
+    const bool q8 = int8Activations.value_or(int8ActivationKernelsEnabled());
+    std::string tag = q8 && fusedKernelsEnabled() ? "act-q8" : "";
+    if (bf16.value_or(bf16ComputeEnabled()) && bf16ComputeSupported() && fusedKernelsEnabled())
         tag += tag.empty() ? "bf16" : "+bf16";
     return tag;
+}
+
+ArithmeticScope::ArithmeticScope(std::optional<bool> int8Activations, std::optional<bool> bf16)
+    : m_int8Activations(int8ActivationKernelsEnabled()), m_bf16(bf16ComputeEnabled())
+{
+    if (int8Activations)
+        setInt8ActivationKernels(*int8Activations);
+    if (bf16)
+        setBf16Compute(*bf16);
+}
+
+ArithmeticScope::~ArithmeticScope()
+{
+    setInt8ActivationKernels(m_int8Activations);
+    setBf16Compute(m_bf16);
 }
 
 bool hugePageWeightsEnabled() { return hugePagesFlag().load(std::memory_order_relaxed); }

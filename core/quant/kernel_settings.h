@@ -1,6 +1,7 @@
 // Process-wide kernel settings that change results, std-only so that cache keys (core/pipeline)
 // can include them without seeing torch. Thread safety: atomic flags.
 #pragma once
+#include <optional>
 #include <string>
 
 namespace qb {
@@ -31,5 +32,24 @@ bool bf16ComputeActive();
 // joined by "+"): node and unit cache keys include it, so results computed one way are never
 // served for the other.
 std::string resultArithmeticTag();
+// The tag these switches would give (unset: the current setting), changing nothing: what an
+// experiment's `arithmetic:` will run with (the GUI's planned keys, while a run may hold the
+// switches).
+std::string resultArithmeticTag(std::optional<bool> int8Activations, std::optional<bool> bf16);
+
+// Sets the switches that are given for its lifetime and then restores both: a run computes with
+// its experiment's `arithmetic:` (executor.cpp). The switches are process-wide, so one run at a
+// time.
+class ArithmeticScope
+{
+public:
+    ArithmeticScope(std::optional<bool> int8Activations, std::optional<bool> bf16);
+    ~ArithmeticScope();
+    ArithmeticScope(const ArithmeticScope &) = delete;
+    ArithmeticScope &operator=(const ArithmeticScope &) = delete;
+
+private:
+    bool m_int8Activations, m_bf16;
+};
 
 } // namespace qb

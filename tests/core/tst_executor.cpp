@@ -21,6 +21,7 @@ using nlohmann::json;
 namespace {
 
 std::map<std::string, int> g_runs; // node id -> times its body ran
+std::map<std::string, bool> g_sawInt8; // num node id -> int8 activations on while it ran
 std::vector<std::string> g_order;
 
 qb::NodeRegistry testRegistry()
@@ -32,6 +33,7 @@ qb::NodeRegistry testRegistry()
     num.params = {{"value", qb::ParamKind::Int, 1, ""}};
     num.run = [](qb::NodeContext &ctx) {
         ++g_runs[ctx.nodeId()];
+        g_sawInt8[ctx.nodeId()] = qb::int8ActivationKernelsEnabled();
         g_order.push_back(ctx.nodeId());
         qb::writeFileAtomic(ctx.outDir() / "value.txt", ctx.params()["value"].dump());
         qb::Artifact a;
@@ -238,6 +240,45 @@ private Q_SLOTS:
             QCOMPARE(b.at(id) != key, bf16);
             QCOMPARE(both.at(id) != q8.at(id), bf16);
         }
+        // An experiment's own `arithmetic:` gives the keys the switches would, and planning
+        // leaves the switches as they were; `activations: float` wins over a switch that is on.
+        const std::string text = project(2, 5);
+        const std::string withQ8 = "arithmetic: {activations: int8}\n" + text;
+        const auto q8File = qb::parseExperiment(withQ8, "ex.yaml", f.registry);
+        QCOMPARE(qb::plannedCacheKeys(q8File, f.registry), q8);
+        QVERIFY(!qb::int8ActivationKernelsEnabled());
+        const auto floatFile = qb::parseExperiment("arithmetic: {activations: float}\n" + text,
+                                                   "ex.yaml", f.registry);
+        qb::setInt8ActivationKernels(true);
+        QCOMPARE(qb::plannedCacheKeys(floatFile, f.registry), planned);
+        qb::setInt8ActivationKernels(false);
+        const auto bothFile = qb::parseExperiment(
+            "arithmetic: {activations: int8, dense: bf16}\n" + text, "ex.yaml", f.registry);
+        QCOMPARE(qb::plannedCacheKeys(bothFile, f.registry), both);
+        QVERIFY(!qb::bf16ComputeEnabled());
+    }
+
+    // A run computes with its experiment's arithmetic (the nodes see the switch on, the keys say
+    // so) and leaves the switches as they were.
+    void runAppliesTheExperimentsArithmetic()
+    {
+        Fixture f;
+        g_sawInt8.clear();
+        const std::string withQ8 = "arithmetic: {activations: int8}\n" + project(2, 5);
+        const auto planned = qb::plannedCacheKeys(
+            qb::parseExperiment(withQ8, "ex.yaml", f.registry), f.registry);
+        const auto summary = f.run(withQ8, "r1");
+        QCOMPARE(summary.status, std::string("ok"));
+        QVERIFY(!qb::int8ActivationKernelsEnabled());
+        QCOMPARE(g_sawInt8, (std::map<std::string, bool>{{"a", true}, {"b", true}}));
+        const json results = json::parse(qbtest::readFile(f.root / "r1" / "results.json"));
+        for (const auto &[id, key] : planned)
+            QCOMPARE(results["nodes"][id]["key"].get<std::string>(), key);
+        // The same file without it runs the process's arithmetic: other keys, nothing reused.
+        g_runs.clear();
+        f.run(project(2, 5), "r2");
+        QCOMPARE(g_runs["s"], 1);
+        QCOMPARE(g_sawInt8["a"], false);
     }
 
     void nanMetricReadsBackAsNan()
@@ -479,12 +520,13 @@ private Q_SLOTS:
     {
         const auto reg = testRegistry();
         const auto &spec = *reg.find("num");
-        const auto k1 = qb::nodeCacheKey(spec, {{"value", 1}}, 3, {});
+        const auto k1 = qb::nodeCacheKey(spec, {{"value", 1}}, 3, {}, "");
         QCOMPARE(k1.size(), size_t(32));
-        QCOMPARE(qb::nodeCacheKey(spec, {{"value", 1}}, 3, {}), k1);
-        QVERIFY(qb::nodeCacheKey(spec, {{"value", 2}}, 3, {}) != k1);
-        QVERIFY(qb::nodeCacheKey(spec, {{"value", 1}}, 4, {}) != k1);
-        QVERIFY(qb::nodeCacheKey(spec, {{"value", 1}}, 3, {{"x", {"abc"}}}) != k1);
+        QCOMPARE(qb::nodeCacheKey(spec, {{"value", 1}}, 3, {}, ""), k1);
+        QVERIFY(qb::nodeCacheKey(spec, {{"value", 2}}, 3, {}, "") != k1);
+        QVERIFY(qb::nodeCacheKey(spec, {{"value", 1}}, 4, {}, "") != k1);
+        QVERIFY(qb::nodeCacheKey(spec, {{"value", 1}}, 3, {{"x", {"abc"}}}, "") != k1);
+        QVERIFY(qb::nodeCacheKey(spec, {{"value", 1}}, 3, {}, "act-q8") != k1);
     }
 };
 

@@ -138,6 +138,55 @@ private Q_SLOTS:
         QCOMPARE(qb::toYaml(exp).substr(0, qb::toYaml(plain).size()), qb::toYaml(plain));
     }
 
+    // `arithmetic:` reads back as written; a file without it has none and writes none.
+    void arithmeticRoundTripsAndOldFilesStayAsTheyWere()
+    {
+        const std::string head = "schema_version: 1\nname: t\nseed: 2\n";
+        const std::string nodes = "nodes:\n  - {id: a, type: src}\n";
+        const auto both = qb::parseExperiment(head + "arithmetic: {activations: int8, dense: bf16}\n"
+                                                  + nodes, "exp.yaml", testRegistry());
+        QCOMPARE(both.arithmetic.int8Activations, std::optional<bool>(true));
+        QCOMPARE(both.arithmetic.bf16Dense, std::optional<bool>(true));
+        const auto one = qb::parseExperiment(head + "arithmetic: {activations: float}\n" + nodes,
+                                             "exp.yaml", testRegistry());
+        QCOMPARE(one.arithmetic.int8Activations, std::optional<bool>(false));
+        QVERIFY(!one.arithmetic.bf16Dense);
+        for (const auto *e : {&both, &one}) {
+            const auto again = qb::parseExperiment(qb::toYaml(*e), "again.yaml", testRegistry());
+            QVERIFY(again.arithmetic == e->arithmetic);
+            QCOMPARE(qb::toYaml(again), qb::toYaml(*e));
+        }
+        QVERIFY(qb::toYaml(one).find("arithmetic: {activations: float}") != std::string::npos);
+        const auto plain = qb::parseExperiment(head + nodes, "exp.yaml", testRegistry());
+        QVERIFY(plain.arithmetic.empty());
+        QVERIFY(qb::toYaml(plain).find("arithmetic") == std::string::npos);
+    }
+
+    void arithmeticErrorsNamePathAndLine_data()
+    {
+        QTest::addColumn<QString>("arithmetic");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("activations") << "arithmetic: {activations: int4}\n"
+                                     << "exp.yaml:3: arithmetic.activations: expected float (the "
+                                        "default) or int8";
+        QTest::newRow("dense") << "arithmetic:\n  dense: fp16\n"
+                               << "exp.yaml:4: arithmetic.dense: expected fp32 (the default) or bf16";
+        QTest::newRow("unknown key") << "arithmetic: {weights: int8}\n"
+                                     << "arithmetic.weights: unknown key 'weights' (arithmetic has "
+                                        "activations, dense)";
+        QTest::newRow("not a mapping") << "arithmetic: int8\n"
+                                       << "exp.yaml:3: arithmetic: expected a mapping";
+    }
+
+    void arithmeticErrorsNamePathAndLine()
+    {
+        QFETCH(QString, arithmetic);
+        QFETCH(QString, expected);
+        const QString error = errorOf("schema_version: 1\nname: t\n" + arithmetic.toStdString()
+                                      + "nodes:\n  - {id: a, type: src}\n");
+        QVERIFY2(error.contains(expected), qPrintable(error));
+    }
+
     void groupErrorsNamePathAndLine_data()
     {
         QTest::addColumn<QString>("groups");

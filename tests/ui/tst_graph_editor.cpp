@@ -403,6 +403,35 @@ private Q_SLOTS:
         QCOMPARE_JSON(m_model->experiment().find("pass")->params, json::object());
     }
 
+    // The experiment form sets `arithmetic:`: the default (nothing written) or a value, undoably.
+    void inspectorSetsTheExperimentsArithmetic()
+    {
+        qbui::Inspector inspector(m_model.get());
+        inspector.showNode(QString());
+        auto *activations = inspector.findChild<QComboBox *>("experiment:activations");
+        auto *dense = inspector.findChild<QComboBox *>("experiment:dense");
+        QVERIFY(activations && dense);
+        QCOMPARE(activations->currentIndex(), 0);
+        QCOMPARE(dense->count(), 3);
+        QVERIFY(m_model->experiment().arithmetic.empty());
+        activations->setCurrentIndex(2);
+        Q_EMIT activations->activated(2);
+        QCOMPARE(m_model->experiment().arithmetic.int8Activations, std::optional<bool>(true));
+        QVERIFY(!m_model->experiment().arithmetic.bf16Dense);
+        QVERIFY(qb::toYaml(m_model->experiment()).find("arithmetic: {activations: int8}")
+                != std::string::npos);
+        QTest::qWait(0);
+        dense = inspector.findChild<QComboBox *>("experiment:dense");
+        dense->setCurrentIndex(1);
+        Q_EMIT dense->activated(1);
+        QCOMPARE(m_model->experiment().arithmetic.bf16Dense, std::optional<bool>(false));
+        QTest::qWait(0);
+        QCOMPARE(inspector.findChild<QComboBox *>("experiment:activations")->currentIndex(), 2);
+        m_model->undoStack()->undo();
+        m_model->undoStack()->undo();
+        QVERIFY(m_model->experiment().arithmetic.empty());
+    }
+
 private:
     void add(const std::string &type, QPointF pos = {})
     {
