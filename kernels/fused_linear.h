@@ -36,7 +36,9 @@
 
 #include "kernels/nf4.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace qb::kernels {
@@ -98,6 +100,24 @@ FusedWeight fused_weight_blockwise4(Codebook4 kind, const std::uint8_t *packed,
                                     int block_size, std::int64_t rows, std::int64_t cols,
                                     const float *bias);
 
+// std::vector storage on 64-byte boundaries: the kernels read prepared activations 64 bytes at a
+// time, and a load across two cache lines costs two (int8-activation INT4 g128, one thread,
+// 128x4096 in cache: 6.8 us with malloc's 16-byte alignment, 4.8 with 64).
+template <class T> struct CacheLineAllocator
+{
+    using value_type = T;
+    CacheLineAllocator() = default;
+    template <class U> CacheLineAllocator(const CacheLineAllocator<U> &) {}
+    T *allocate(std::size_t n)
+    {
+        return static_cast<T *>(::operator new(n * sizeof(T), std::align_val_t(64)));
+    }
+    void deallocate(T *p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
+    bool operator==(const CacheLineAllocator &) const { return true; }
+    bool operator!=(const CacheLineAllocator &) const { return false; }
+};
+template <class T> using CacheLineVector = std::vector<T, CacheLineAllocator<T>>;
+
 // The activations prepared for one path: x [m, cols] float32 row-major (borrowed) and, for the
 // SIMD paths, a copy reordered per 32- (AVX-512) or 16-column (AVX2) chunk as
 // [even columns, odd columns], matching the nibble order of a 4-bit chunk.
@@ -107,7 +127,7 @@ struct FusedInput
     std::int64_t m = 0, cols = 0;
     KernelPath path = KernelPath::Scalar;
     int chunk = 0;             // 32, 16, or 0 (no reordered copy)
-    std::vector<float> nibble_order; // [m, cols] (only whole chunks are reordered)
+    CacheLineVector<float> nibble_order; // [m, cols] (only whole chunks are reordered)
 };
 FusedInput fused_prepare_input(const float *x, std::int64_t m, std::int64_t cols,
                                KernelPath path);

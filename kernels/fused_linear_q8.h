@@ -61,12 +61,12 @@ struct Q8Input
     bool gfni_vbmi = false;         // decode 4-bit codes with GFNI and VBMI (q8_prepare_input
                                     // sets it where the CPU has both; false forces shifts,
                                     // masks and vpshufb)
-    std::vector<std::int8_t> q;     // [m, cols] in kernel order
+    CacheLineVector<std::int8_t> q;    // [m, cols] in kernel order
     std::vector<float> d;           // [m, cols / 32] scale of each block of 32 columns
     // Per step (128 columns of 4-bit codes or a last 64, else 64 columns), the sixteen int32
     // lanes of its dot product:
-    std::vector<float> d_lanes;     // INT formats: [m, steps, 16] each lane's block scale
-    std::vector<std::int32_t> neg_lanes; // Blockwise4: [m, steps, 16] -128 · Σ of the lane's
+    CacheLineVector<float> d_lanes;    // INT formats: [m, steps, 16] each lane's block scale
+    CacheLineVector<std::int32_t> neg_lanes; // Blockwise4: [m, steps, 16] -128 · Σ of the lane's
                                          // codes
     std::vector<float> d_book;      // Blockwise4: [m, cols / 32] d / 127
     std::vector<float> group_sum;   // IntGroup: [m, G] Σ over the group's columns of d q

@@ -570,6 +570,11 @@ private Q_SLOTS:
                 }
                 for (int e = 0; e < 192; ++e)
                     QCOMPARE(int(in.q[e]), want[e]);
+                // the kernels' 64-byte loads of codes and lane values start on cache lines
+                QCOMPARE(reinterpret_cast<std::uintptr_t>(in.q.data()) % 64, std::uintptr_t(0));
+                const void *lanes = pp == &i4 ? static_cast<const void *>(in.d_lanes.data())
+                                              : static_cast<const void *>(in.neg_lanes.data());
+                QCOMPARE(reinterpret_cast<std::uintptr_t>(lanes) % 64, std::uintptr_t(0));
                 for (int c = 0; c < 192; ++c)
                     QCOMPARE(q8_dequantized(in, 0, c), x4[c]);
                 if (pp == &i4) {
@@ -583,7 +588,7 @@ private Q_SLOTS:
                     // -128 · the lane's codes: superchunk lanes 0 (positions 0-3, 64-67: col 5),
                     // 5 (84: col 40), 8 (99: col 70), 15 (63: col 127); lone-chunk lanes 0 (129)
                     // and 15 (191)
-                    std::vector<std::int32_t> neg(32, 0);
+                    CacheLineVector<std::int32_t> neg(32, 0);
                     neg[0] = -128 * 127;
                     neg[5] = -128 * 127;
                     neg[8] = 128 * 127;
