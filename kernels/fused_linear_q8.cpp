@@ -370,27 +370,104 @@ namespace {
 // group sums) as sixteen lane sums, the last groups by masked loads: added to the row's
 // accumulators before their one reduction (a function of its own with a reduction of its own
 // was 11-16% of an INT4 g128 GEMV in cache).
+QB_INLINE_VNNI __mmask16 group_mask(std::int64_t groups, std::int64_t g)
+{
+    return groups - g >= 16 ? static_cast<__mmask16>(0xFFFF)
+                            : static_cast<__mmask16>((1u << (groups - g)) - 1);
+}
+
+// s_g z_g of weight row r's groups g .. g + 15 (masked by m).
+QB_INLINE_VNNI __m512 scaled_zeros(const FusedWeight &w, std::int64_t r, std::int64_t g,
+                                   __mmask16 m)
+{
+    const std::int64_t groups = w.groups_per_row();
+    __m512 z;
+    if (w.zeros_f)
+        z = _mm512_maskz_loadu_ps(m, w.zeros_f + r * groups + g);
+    else if (w.zeros_u8)
+        z = _mm512_cvtepi32_ps(
+            _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.zeros_u8 + r * groups + g)));
+    else
+        z = _mm512_set1_ps(static_cast<float>(1 << (w.bits - 1)));
+    return _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w.scales + r * groups + g), z);
+}
+
 QB_INLINE_VNNI __m512 zero_lanes(const FusedWeight &w, std::int64_t r, const float *gsum)
 {
     const std::int64_t groups = w.groups_per_row();
-    const float *s = w.scales + r * groups;
     __m512 acc = _mm512_setzero_ps();
     for (std::int64_t g = 0; g < groups; g += 16) {
-        const __mmask16 m = groups - g >= 16
-            ? static_cast<__mmask16>(0xFFFF)
-            : static_cast<__mmask16>((1u << (groups - g)) - 1);
-        __m512 z;
-        if (w.zeros_f)
-            z = _mm512_maskz_loadu_ps(m, w.zeros_f + r * groups + g);
-        else if (w.zeros_u8)
-            z = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.zeros_u8 + r * groups + g)));
-        else
-            z = _mm512_set1_ps(static_cast<float>(1 << (w.bits - 1)));
-        acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + g), z),
-                              _mm512_maskz_loadu_ps(m, gsum + g), acc);
+        const __mmask16 m = group_mask(groups, g);
+        acc = _mm512_fmadd_ps(scaled_zeros(w, r, g, m), _mm512_maskz_loadu_ps(m, gsum + g), acc);
     }
     return acc;
+}
+
+// zero_lanes for MR activation rows against NR weight rows (zl[j][n], the same operations:
+// s_g z_g made once per weight row).
+template <int MR, int NR>
+QB_INLINE_VNNI void zero_lanes_block(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                                     std::int64_t i0, __m512 (*zl)[NR])
+{
+    const std::int64_t groups = w.groups_per_row();
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            zl[j][n] = _mm512_setzero_ps();
+    for (std::int64_t g = 0; g < groups; g += 16) {
+        const __mmask16 m = group_mask(groups, g);
+        __m512 sz[NR];
+        for (int n = 0; n < NR; ++n)
+            sz[n] = scaled_zeros(w, r + n, g, m);
+        for (int j = 0; j < MR; ++j) {
+            const __m512 gs
+                = _mm512_maskz_loadu_ps(m, in.group_sum.data() + (i0 + j) * groups + g);
+            for (int n = 0; n < NR; ++n)
+                zl[j][n] = _mm512_fmadd_ps(sz[n], gs, zl[j][n]);
+        }
+    }
+}
+
+// The sums of v[0] .. v[7], each added in _mm512_reduce_add_ps's order (lanes i and i + 8, then
+// i and i + 4, i and i + 2, then the last two; GCC 12's avx512fintrin.h), so each equals that
+// reduction of its vector bit for bit, by 26 vector operations instead of eight reductions' ~56
+// (a 4 x 2 block of 256-column rows spent more on its eight reductions than on its products).
+QB_INLINE_VNNI void reduce8(const __m512 *v, float *out)
+{
+    __m512 u[4]; // 128-bit lanes 0-1: v[2k]'s upper 256 bits + lower; 2-3: v[2k + 1]'s
+    for (int k = 0; k < 4; ++k)
+        u[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int k = 0; k < 2; ++k) {
+        // 128-bit lane t: vector 4k + t's upper 128 of the 256 + lower
+        __m512 p = _mm512_add_ps(
+            _mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+            _mm512_shuffle_f32x4(u[2 * k], u[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+        p = _mm512_add_ps(p, _mm512_permute_ps(p, _MM_SHUFFLE(1, 0, 3, 2)));
+        p = _mm512_add_ps(p, _mm512_permute_ps(p, _MM_SHUFFLE(2, 3, 0, 1)));
+        alignas(64) float lanes[16];
+        _mm512_store_ps(lanes, p);
+        for (int t = 0; t < 4; ++t)
+            out[4 * k + t] = lanes[4 * t];
+    }
+}
+
+// y[i0 + j, r + n] of a block from the pairs' vectors v[j * NR + n]: each summed as
+// _mm512_reduce_add_ps would (reduce8 for 4 x 2), times scale[n] where given, plus the bias.
+template <int MR, int NR>
+QB_INLINE_VNNI void store_block(const FusedWeight &w, std::int64_t r, std::int64_t i0,
+                                const __m512 *v, const float *scale, float *y)
+{
+    float sums[MR * NR];
+    if constexpr (MR * NR == 8)
+        reduce8(v, sums);
+    else
+        for (int e = 0; e < MR * NR; ++e)
+            sums[e] = _mm512_reduce_add_ps(v[e]);
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n) {
+            const float t = scale ? sums[j * NR + n] * scale[n] : sums[j * NR + n];
+            y[(i0 + j) * w.rows + r + n] = w.bias ? t + w.bias[r + n] : t;
+        }
 }
 
 // 32 bytes of 4-bit pairs in both 256-bit halves, the upper half shifted right by 4 within
@@ -711,11 +788,11 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
                                            ds[j * NR + n] + 4 * supers, acc[j][n]);
         }
     }
+    __m512 v[MR * NR];
     for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n) {
-            const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]));
-            y[(i0 + j) * w.rows + r + n] = w.bias ? v + w.bias[r + n] : v;
-        }
+        for (int n = 0; n < NR; ++n)
+            v[j * NR + n] = _mm512_add_ps(acc[j][n], odd[j][n]);
+    store_block<MR, NR>(w, r, i0, v, nullptr, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 of the INT formats' tiles: codes, lane scales, and two
@@ -742,10 +819,24 @@ QB_INLINE_VNNI void finish_int_row(const FusedWeight &w, const Q8Input &in, std:
     y[i * w.rows + r] = w.bias ? v + w.bias[r] : v;
 }
 
+// The same for a block's pairs (acc[j][n], odd[j][n]): the same vector operations per pair.
+template <int MR, int NR>
+QB_INLINE_VNNI void finish_int_block(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                                     std::int64_t i0, __m512 (*acc)[NR], __m512 (*odd)[NR],
+                                     float *y)
+{
+    __m512 zl[MR][NR], v[MR * NR];
+    zero_lanes_block<MR, NR>(w, in, r, i0, zl);
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            v[j * NR + n] = _mm512_sub_ps(_mm512_add_ps(acc[j][n], odd[j][n]), zl[j][n]);
+    store_block<MR, NR>(w, r, i0, v, nullptr, y);
+}
+
 // Activation rows i0 .. i0 + MR - 1 against weight row r of 4-bit INT groups, a superchunk a
 // step: the low and high codes' dot products chained into one per lane (a lane's eight columns
 // share an activation block and a group), then one conversion and one multiply-add (one thread,
-// 128x4096 in cache: INT4 g128 10.5 -> see docs/kernels.md).
+// 128x4096 in cache: INT4 g128 8.8 -> 6.8 us against 64-column steps; docs/kernels.md).
 template <int MR, bool Fast, GroupLanes L>
 QB_TARGET_VNNI void q8_tile_nibbles(const FusedWeight &w, const Q8Input &in, std::int64_t r,
                                     std::int64_t i0, float *y)
@@ -833,9 +924,7 @@ QB_TARGET_VNNI void q8_block_nibbles(const FusedWeight &w, const Q8Input &in, st
                 acc[j][n] = chunk_fma(cw, q[j] + c0, dx[j] + supers * 16, sv, acc[j][n]);
         }
     }
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            finish_int_row(w, in, r + n, i0 + j, acc[j][n], odd[j][n], y);
+    finish_int_block<MR, NR>(w, in, r, i0, acc, odd, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 against weight row r of 8-bit INT groups. Two accumulators
@@ -972,12 +1061,11 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
             }
         };
         alternate_chunks(0, chunks, step, acc, odd);
+        __m512 v[MR * NR];
         for (int j = 0; j < MR; ++j)
-            for (int n = 0; n < NR; ++n) {
-                const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j][n], odd[j][n]))
-                    * w.scales[r + n];
-                y[(i0 + j) * w.rows + r + n] = w.bias ? v + w.bias[r + n] : v;
-            }
+            for (int n = 0; n < NR; ++n)
+                v[j * NR + n] = _mm512_add_ps(acc[j][n], odd[j][n]);
+        store_block<MR, NR>(w, r, i0, v, w.scales + r, y);
         return;
     }
     const std::int64_t groups = w.groups_per_row();
@@ -1009,9 +1097,7 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
                 acc[j][n] = _mm512_fmadd_ps(_mm512_add_ps(ga[j][n], gb[j][n]), scale, acc[j][n]);
         }
     }
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            finish_int_row(w, in, r + n, i0 + j, acc[j][n], odd[j][n], y);
+    finish_int_block<MR, NR>(w, in, r, i0, acc, odd, y);
 }
 
 // Activation rows i .. m - 1 against one weight row: tiles of four, then one of the rest;
@@ -1037,17 +1123,24 @@ template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile
 
 // out[2k + h] = d[2k + h] · scale[k / perBlock] for chunks k < chunks: an activation row's block
 // scales (over 127) times a weight row's block absmax, the float product the kernels would
-// otherwise take per chunk. Blocks of one chunk (the default 64): eight chunks a multiply.
+// otherwise take per chunk. Blocks of one chunk (the default 64): eight chunks a multiply, and
+// with maskedTail the last ones masked (rows of 256 columns have four: a scalar loop there cost a
+// 4 x 2 block of NF4 rows more than its products). Not right after the scales were decoded,
+// though: a 512-bit load of values just written one float at a time waits for those stores (one
+// activation row, NF4 640x256 in cache: 15 us scalar, 19 masked).
 QB_TARGET_VNNI void scale_products(const float *d, const float *scale, std::int64_t perBlock,
-                                   std::int64_t chunks, float *out)
+                                   std::int64_t chunks, bool maskedTail, float *out)
 {
     std::int64_t k = 0;
     if (perBlock == 1) {
         const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-        for (; k + 8 <= chunks; k += 8) {
-            const __m512 s = _mm512_permutexvar_ps(
-                pairs, _mm512_castps256_ps512(_mm256_loadu_ps(scale + k)));
-            _mm512_storeu_ps(out + 2 * k, _mm512_mul_ps(_mm512_loadu_ps(d + 2 * k), s));
+        for (; k + 8 <= chunks || (maskedTail && k < chunks); k += 8) {
+            const std::int64_t left = std::min<std::int64_t>(8, chunks - k);
+            const __mmask16 m8 = static_cast<__mmask16>((1u << left) - 1);
+            const __mmask16 m16 = static_cast<__mmask16>((1u << (2 * left)) - 1);
+            const __m512 s = _mm512_permutexvar_ps(pairs, _mm512_maskz_loadu_ps(m8, scale + k));
+            _mm512_mask_storeu_ps(out + 2 * k, m16,
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(m16, d + 2 * k), s));
         }
     }
     for (; k < chunks; ++k) {
@@ -1077,23 +1170,33 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         // 14.5 without a division per weight row.
         const float *ds[8];
         // ds[j * rows + k]: activation row i0 + j against the k-th of the decoded weight rows.
-        auto multiply = [&](std::int64_t i0, int mr, int rows) {
+        auto multiply = [&](std::int64_t i0, int mr, int rows, bool maskedTail) {
             for (int j = 0; j < mr; ++j)
                 for (int k = 0; k < rows; ++k) {
                     float *out = products.data() + (j * rows + k) * n;
                     scale_products(in.d_book.data() + (i0 + j) * n, scales.data() + k * blocks,
-                                   perBlock, chunks, out);
+                                   perBlock, chunks, maskedTail, out);
                     ds[j * rows + k] = out;
                 }
         };
-        const std::int64_t whole = in.m / 4 * 4;
+        // Pairs of weight rows against tiles of four activation rows; or, for one activation
+        // row and short rows, against it alone: two rows' chains in flight where one row's few
+        // steps would leave the multiply-adds waiting (one activation row, in cache: NF4 dq
+        // 640x256 15.9 -> 12.7 us, 256x640 9.6 -> 8.2; INT4 g128 640x256 8.9 -> 6.0).
+        const bool shortPairs = in.m == 1 && w.cols <= 1024;
+        const std::int64_t whole = shortPairs ? 1 : in.m / 4 * 4;
         std::int64_t r = row_begin;
-        if (whole > 0) // pairs of weight rows against tiles of four activation rows
+        if (whole > 0)
             for (; r + 2 <= row_end; r += 2) {
                 decode(r, scales.data());
                 decode(r + 1, scales.data() + blocks);
+                if (shortPairs) {
+                    multiply(0, 1, 2, false);
+                    q8_block_book<1, 2, Fast>(w, in, ds, r, 0, y);
+                    continue;
+                }
                 for (std::int64_t i = 0; i < whole; i += 4) {
-                    multiply(i, 4, 2);
+                    multiply(i, 4, 2, true);
                     q8_block_book<4, 2, Fast>(w, in, ds, r, i, y);
                 }
             }
@@ -1103,23 +1206,32 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
             decode(rr, scales.data());
             // rows done in pairs need only the rest
             activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {
-                multiply(i, decltype(mr)::value, 1);
+                // one product table per decoded row at one activation row: scalar tail
+                multiply(i, decltype(mr)::value, 1, false);
                 q8_tile_book<decltype(mr)::value, Fast>(w, in, ds, rr, i, y);
             });
         }
         return;
     }
     // Four activation rows against two weight rows through q8_block where the format allows
-    // (not byte groups of 32). A single activation row runs one weight row at a time: streaming four
-    // rows at once was faster on one thread but slower on two (bench kernels, 2-core VM).
-    const std::int64_t whole = in.m / 4 * 4;
+    // (not byte groups of 32). A single activation row runs one weight row at a time unless rows
+    // are short: streaming four long rows at once was faster on one thread but slower on two
+    // (bench kernels, 2-core VM).
+    // Short rows at one activation row: pairs of weight rows, as NF4 above.
+    const bool shortPairs = in.m == 1 && w.cols <= 1024;
+    const std::int64_t whole = shortPairs ? 1 : in.m / 4 * 4;
     const bool blocked
         = whole > 0 && (w.format != FusedFormat::IntGroup || w.bits == 4 || w.group != 32);
     std::int64_t r = row_begin;
     if (blocked)
-        for (; r + 2 <= row_end; r += 2)
+        for (; r + 2 <= row_end; r += 2) {
+            if (shortPairs) {
+                q8_block<1, 2, Fast>(w, in, r, 0, y);
+                continue;
+            }
             for (std::int64_t i = 0; i < whole; i += 4)
                 q8_block<4, 2, Fast>(w, in, r, i, y);
+        }
     for (std::int64_t rr = row_begin; rr < row_end; ++rr)
         // rows done by q8_block need only the rest
         activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {

@@ -469,40 +469,31 @@ private Q_SLOTS:
         QVERIFY(std::fabs(y) < 1e-5f);
         QVERIFY(std::fabs(yr) < 1e-5f);
         // INT4 per channel, sym (zero 8), scale 0.25; codes 8 + (c mod 3) -> weights
-        // 0.25 · (c mod 3); x_c = 1 for c < 32, 0 after: 0.25 · (0+1+2)·10 + 0.25 · (0+1) = 7.75.
-        std::vector<std::uint8_t> packed(32);
-        for (int c = 0; c < 64; c += 2)
-            packed[c / 2] = static_cast<std::uint8_t>(((8 + c % 3) << 4) | (8 + (c + 1) % 3));
-        const float s4 = 0.25f;
-        const auto w4 = fused_weight_int_group(packed.data(), &s4, nullptr, nullptr, 4, 0, 1, 64,
-                                               nullptr);
-        std::vector<float> x4(64, 0.0f);
-        std::fill_n(x4.begin(), 32, 1.0f);
-        const Q8Input in4 = q8_prepare_input(w4, x4.data(), 1);
-        float y4 = 0, y4r = 0;
-        fused_linear_q8(w4, in4, &y4, 0, 1);
-        fused_linear_q8_ref(w4, in4, &y4r, 0, 1);
-        QVERIFY2(std::fabs(y4 - 7.75f) < 1e-5f, qPrintable(QString::number(y4)));
-        QVERIFY(std::fabs(y4r - 7.75f) < 1e-5f);
-        // The same codes over 192 columns (a 128-column superchunk, then a lone chunk), x_c = 1
-        // for c < 32, 2 for 96 <= c < 128, 3 for 160 <= c < 192, else 0 (every d = x / 127,
-        // q = 127): 7.75 + 2 · 0.25 · 31 + 3 · 0.25 · 33 = 48 (columns 96.. start a cycle at
-        // c mod 3 = 0: ten cycles and 0 + 1; columns 160.. at 1: ten cycles and 1 + 2).
-        std::vector<std::uint8_t> packed192(96);
-        for (int c = 0; c < 192; c += 2)
-            packed192[c / 2] = static_cast<std::uint8_t>(((8 + c % 3) << 4) | (8 + (c + 1) % 3));
-        const auto w192 = fused_weight_int_group(packed192.data(), &s4, nullptr, nullptr, 4, 0, 1,
-                                                 192, nullptr);
-        std::vector<float> x192(192, 0.0f);
-        std::fill_n(x192.begin(), 32, 1.0f);
-        std::fill_n(x192.begin() + 96, 32, 2.0f);
-        std::fill_n(x192.begin() + 160, 32, 3.0f);
-        const Q8Input in192 = q8_prepare_input(w192, x192.data(), 1);
-        float y192 = 0, y192r = 0;
-        fused_linear_q8(w192, in192, &y192, 0, 1);
-        fused_linear_q8_ref(w192, in192, &y192r, 0, 1);
-        QVERIFY2(std::fabs(y192 - 48.0f) < 1e-4f, qPrintable(QString::number(y192)));
-        QVERIFY(std::fabs(y192r - 48.0f) < 1e-4f);
+        // 0.25 · (c mod 3). x is 0 but for runs of 32 columns set to v (every d = v / 127,
+        // q = 127); both paths must give `want`.
+        auto int4Case = [](int cols, std::vector<std::pair<int, float>> runs, float want) {
+            std::vector<std::uint8_t> packed(static_cast<std::size_t>(cols / 2));
+            for (int c = 0; c < cols; c += 2)
+                packed[c / 2] = static_cast<std::uint8_t>(((8 + c % 3) << 4) | (8 + (c + 1) % 3));
+            const float s4 = 0.25f;
+            const auto w4 = fused_weight_int_group(packed.data(), &s4, nullptr, nullptr, 4, 0, 1,
+                                                   cols, nullptr);
+            std::vector<float> x4(static_cast<std::size_t>(cols), 0.0f);
+            for (auto [first, v] : runs)
+                std::fill_n(x4.begin() + first, 32, v);
+            const Q8Input in4 = q8_prepare_input(w4, x4.data(), 1);
+            float y4 = 0, y4r = 0;
+            fused_linear_q8(w4, in4, &y4, 0, 1);
+            fused_linear_q8_ref(w4, in4, &y4r, 0, 1);
+            QVERIFY2(std::fabs(y4 - want) < 1e-4f, qPrintable(QString::number(y4)));
+            QVERIFY(std::fabs(y4r - want) < 1e-4f);
+        };
+        // 64 columns (one lone chunk), x_c = 1 for c < 32: 0.25 · (0+1+2)·10 + 0.25 · (0+1) = 7.75.
+        int4Case(64, {{0, 1.0f}}, 7.75f);
+        // 192 columns (a 128-column superchunk, then a lone chunk), also x_c = 2 for 96 <= c < 128
+        // and 3 for 160 <= c < 192: 7.75 + 2 · 0.25 · 31 + 3 · 0.25 · 33 = 48 (columns 96.. start
+        // a cycle at c mod 3 = 0: ten cycles and 0 + 1; columns 160.. at 1: ten cycles and 1 + 2).
+        int4Case(192, {{0, 1.0f}, {96, 2.0f}, {160, 3.0f}}, 48.0f);
     }
 
     void int8ActivationRounding()
