@@ -181,7 +181,9 @@ void Inspector::addArithmeticRows(QFormLayout *form)
     auto choice = [](std::optional<bool> v) { return v ? (*v ? 2 : 1) : 0; };
     auto *activations = new QComboBox;
     activations->setObjectName(QStringLiteral("experiment:activations"));
-    activations->addItem(tr("default (%1)").arg(qb::int8ActivationKernelsEnabled()
+    // The defaults as the environment gives them: a run of a file that sets them holds the
+    // switches themselves while it lasts.
+    activations->addItem(tr("default (%1)").arg(qb::int8ActivationKernelsByEnvironment()
                                                     ? tr("int8, QB_ACT_Q8=1") : tr("float")));
     activations->addItem(tr("float"));
     activations->addItem(tr("int8 per block of 32"));
@@ -192,8 +194,8 @@ void Inspector::addArithmeticRows(QFormLayout *form)
                                "scheme, AVX-512 VNNI): faster, and other numbers."));
     auto *dense = new QComboBox;
     dense->setObjectName(QStringLiteral("experiment:dense"));
-    dense->addItem(tr("default (%1)").arg(qb::bf16ComputeEnabled() ? tr("bf16, QB_COMPUTE_BF16=1")
-                                                                  : tr("fp32")));
+    dense->addItem(tr("default (%1)").arg(qb::bf16ComputeByEnvironment()
+                                              ? tr("bf16, QB_COMPUTE_BF16=1") : tr("fp32")));
     dense->addItem(tr("fp32"));
     dense->addItem(tr("bf16"));
     dense->setCurrentIndex(choice(current.bf16Dense));

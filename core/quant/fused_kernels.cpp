@@ -37,15 +37,27 @@ std::atomic<bool> &enabledFlag()
     return flag;
 }
 
+bool q8Environment()
+{
+    static const bool on = envSwitch("QB_ACT_Q8", false);
+    return on;
+}
+
+bool bf16Environment()
+{
+    static const bool on = envSwitch("QB_COMPUTE_BF16", false);
+    return on;
+}
+
 std::atomic<bool> &q8Flag()
 {
-    static std::atomic<bool> flag{envSwitch("QB_ACT_Q8", false)};
+    static std::atomic<bool> flag{q8Environment()};
     return flag;
 }
 
 std::atomic<bool> &bf16Flag()
 {
-    static std::atomic<bool> flag{envSwitch("QB_COMPUTE_BF16", false)};
+    static std::atomic<bool> flag{bf16Environment()};
     return flag;
 }
 
@@ -74,6 +86,8 @@ void setFusedKernelsEnabled(bool enabled) { enabledFlag().store(enabled); }
 bool int8ActivationKernelsEnabled() { return q8Flag().load(std::memory_order_relaxed); }
 void setInt8ActivationKernels(bool enabled) { q8Flag().store(enabled); }
 bool bf16ComputeEnabled() { return bf16Flag().load(std::memory_order_relaxed); }
+bool int8ActivationKernelsByEnvironment() { return q8Environment(); }
+bool bf16ComputeByEnvironment() { return bf16Environment(); }
 void setBf16Compute(bool enabled) { bf16Flag().store(enabled); }
 
 bool bf16ComputeSupported()

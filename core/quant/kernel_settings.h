@@ -36,6 +36,10 @@ std::string resultArithmeticTag();
 // experiment's `arithmetic:` will run with (the GUI's planned keys, while a run may hold the
 // switches).
 std::string resultArithmeticTag(std::optional<bool> int8Activations, std::optional<bool> bf16);
+// What the environment asks for (QB_ACT_Q8, QB_COMPUTE_BF16 read at start-up): the process
+// default an experiment without `arithmetic:` runs with, whatever a run holds the switches at.
+bool int8ActivationKernelsByEnvironment();
+bool bf16ComputeByEnvironment();
 
 // Sets the switches that are given for its lifetime and then restores both: a run computes with
 // its experiment's `arithmetic:` (executor.cpp). The switches are process-wide, so one run at a

@@ -5,6 +5,7 @@
 #include "ui/graph_model.h"
 #include "ui/graph_scene.h"
 #include "ui/graph_view.h"
+#include "quant/kernel_settings.h"
 #include "ui/inspector.h"
 
 #include <QCheckBox>
@@ -413,6 +414,15 @@ private Q_SLOTS:
         QVERIFY(activations && dense);
         QCOMPARE(activations->currentIndex(), 0);
         QCOMPARE(dense->count(), 3);
+        // "default" names what the environment gives, not a switch a run holds meanwhile.
+        if (!qEnvironmentVariableIsSet("QB_ACT_Q8")) {
+            qb::setInt8ActivationKernels(true);
+            inspector.showNode(QStringLiteral("x"));
+            inspector.showNode(QString());
+            qb::setInt8ActivationKernels(false);
+            activations = inspector.findChild<QComboBox *>("experiment:activations");
+            QCOMPARE(activations->itemText(0), QStringLiteral("default (float)"));
+        }
         QVERIFY(m_model->experiment().arithmetic.empty());
         activations->setCurrentIndex(2);
         Q_EMIT activations->activated(2);
