@@ -367,10 +367,6 @@ namespace {
 
 #define QB_INLINE_VNNI QB_TARGET_VNNI inline __attribute__((always_inline))
 
-// Σ_g s_g z_g gsum[g] of weight row r (INT groups' zero points against one activation row's
-// group sums) as sixteen lane sums, the last groups by masked loads: added to the row's
-// accumulators before their one reduction (a function of its own with a reduction of its own
-// was 11-16% of an INT4 g128 GEMV in cache).
 QB_INLINE_VNNI __mmask16 group_mask(std::int64_t groups, std::int64_t g)
 {
     return groups - g >= 16 ? static_cast<__mmask16>(0xFFFF)
@@ -393,27 +389,18 @@ QB_INLINE_VNNI __m512 scaled_zeros(const FusedWeight &w, std::int64_t r, std::in
     return _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w.scales + r * groups + g), z);
 }
 
-QB_INLINE_VNNI __m512 zero_lanes(const FusedWeight &w, std::int64_t r, const float *gsum)
-{
-    const std::int64_t groups = w.groups_per_row();
-    __m512 acc = _mm512_setzero_ps();
-    for (std::int64_t g = 0; g < groups; g += 16) {
-        const __mmask16 m = group_mask(groups, g);
-        acc = _mm512_fmadd_ps(scaled_zeros(w, r, g, m), _mm512_maskz_loadu_ps(m, gsum + g), acc);
-    }
-    return acc;
-}
-
-// zero_lanes for MR activation rows against NR weight rows (zl[j][n], the same operations:
-// s_g z_g made once per weight row).
+// Σ_g s_g z_g group_sum[g] (INT groups' zero points against an activation row's group sums)
+// as sixteen lane sums, for activation rows i0 .. i0 + MR - 1 against weight rows r .. r + NR - 1
+// (zl[j * NR + n]; s_g z_g made once per weight row), the last groups by masked loads: taken
+// from the pair's accumulators before their one reduction (a function of its own with a
+// reduction of its own was 11-16% of an INT4 g128 GEMV in cache).
 template <int MR, int NR>
-QB_INLINE_VNNI void zero_lanes_block(const FusedWeight &w, const Q8Input &in, std::int64_t r,
-                                     std::int64_t i0, __m512 (*zl)[NR])
+QB_INLINE_VNNI void zero_lanes(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                               std::int64_t i0, __m512 *zl)
 {
+    // Every row has a group; the first takes zero as its addend instead of a zeroing loop,
+    // which GCC turns into a `rep stos` that cost a 4 x 2 block of 256-column rows 15%.
     const std::int64_t groups = w.groups_per_row();
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            zl[j][n] = _mm512_setzero_ps();
     for (std::int64_t g = 0; g < groups; g += 16) {
         const __mmask16 m = group_mask(groups, g);
         __m512 sz[NR];
@@ -423,7 +410,8 @@ QB_INLINE_VNNI void zero_lanes_block(const FusedWeight &w, const Q8Input &in, st
             const __m512 gs
                 = _mm512_maskz_loadu_ps(m, in.group_sum.data() + (i0 + j) * groups + g);
             for (int n = 0; n < NR; ++n)
-                zl[j][n] = _mm512_fmadd_ps(sz[n], gs, zl[j][n]);
+                zl[j * NR + n] = _mm512_fmadd_ps(sz[n], gs,
+                                                 g == 0 ? _mm512_setzero_ps() : zl[j * NR + n]);
         }
     }
 }
@@ -452,12 +440,20 @@ QB_INLINE_VNNI void reduce8(const __m512 *v, float *out)
     }
 }
 
-// y[i0 + j, r + n] of a block from the pairs' vectors v[j * NR + n]: each summed as
-// _mm512_reduce_add_ps would (reduce8 for 4 x 2), times scale[n] where given, plus the bias.
+// y[i0 + j, r + n] for a tile or block of pairs from their two accumulators acc[j * NR + n],
+// odd[j * NR + n], less zl[j * NR + n] where given: each pair's vector summed as
+// _mm512_reduce_add_ps would (reduce8 for 4 x 2, the same bits), times scale[n] where given,
+// plus the bias. Every tile and block finishes here, so a row's result does not depend on the
+// rows computed with it.
 template <int MR, int NR>
-QB_INLINE_VNNI void store_block(const FusedWeight &w, std::int64_t r, std::int64_t i0,
-                                const __m512 *v, const float *scale, float *y)
+QB_INLINE_VNNI void store_sums(const FusedWeight &w, std::int64_t r, std::int64_t i0,
+                               const __m512 *acc, const __m512 *odd, const __m512 *zl,
+                               const float *scale, float *y)
 {
+    __m512 v[MR * NR];
+    for (int e = 0; e < MR * NR; ++e)
+        v[e] = zl ? _mm512_sub_ps(_mm512_add_ps(acc[e], odd[e]), zl[e])
+                  : _mm512_add_ps(acc[e], odd[e]);
     float sums[MR * NR];
     if constexpr (MR * NR == 8)
         reduce8(v, sums);
@@ -738,10 +734,7 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in,
             acc[j] = book_chunk_fma(cw, q[j] + c0, neg[j] + supers * 16, ds[j] + 4 * supers,
                                     acc[j]);
     }
-    for (int j = 0; j < MR; ++j) {
-        const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j]));
-        y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
-    }
+    store_sums<MR, 1>(w, r, i0, acc, odd, nullptr, nullptr, y);
 }
 
 // MR activation rows against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks: each step of
@@ -789,11 +782,7 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
                                            ds[j * NR + n] + 4 * supers, acc[j][n]);
         }
     }
-    __m512 v[MR * NR];
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            v[j * NR + n] = _mm512_add_ps(acc[j][n], odd[j][n]);
-    store_block<MR, NR>(w, r, i0, v, nullptr, y);
+    store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 of the INT formats' tiles: codes, lane scales, and two
@@ -810,28 +799,14 @@ QB_INLINE_VNNI void start_rows(const Q8Input &in, std::int64_t i0, const std::in
     }
 }
 
-// y[i, r] of INT groups from the pair's two accumulators, less the zero points' share.
-QB_INLINE_VNNI void finish_int_row(const FusedWeight &w, const Q8Input &in, std::int64_t r,
-                                   std::int64_t i, __m512 acc, __m512 odd, float *y)
-{
-    const float *gsum = in.group_sum.data() + i * w.groups_per_row();
-    const float v = _mm512_reduce_add_ps(
-        _mm512_sub_ps(_mm512_add_ps(acc, odd), zero_lanes(w, r, gsum)));
-    y[i * w.rows + r] = w.bias ? v + w.bias[r] : v;
-}
-
-// The same for a block's pairs (acc[j][n], odd[j][n]): the same vector operations per pair.
+// y of INT groups' pairs (store_sums' layout), less the zero points' share.
 template <int MR, int NR>
-QB_INLINE_VNNI void finish_int_block(const FusedWeight &w, const Q8Input &in, std::int64_t r,
-                                     std::int64_t i0, __m512 (*acc)[NR], __m512 (*odd)[NR],
-                                     float *y)
+QB_INLINE_VNNI void finish_int(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                               std::int64_t i0, const __m512 *acc, const __m512 *odd, float *y)
 {
-    __m512 zl[MR][NR], v[MR * NR];
-    zero_lanes_block<MR, NR>(w, in, r, i0, zl);
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            v[j * NR + n] = _mm512_sub_ps(_mm512_add_ps(acc[j][n], odd[j][n]), zl[j][n]);
-    store_block<MR, NR>(w, r, i0, v, nullptr, y);
+    __m512 zl[MR * NR];
+    zero_lanes<MR, NR>(w, in, r, i0, zl);
+    store_sums<MR, NR>(w, r, i0, acc, odd, zl, nullptr, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 against weight row r of 4-bit INT groups, a superchunk a
@@ -874,8 +849,7 @@ QB_TARGET_VNNI void q8_tile_nibbles(const FusedWeight &w, const Q8Input &in, std
         for (int j = 0; j < MR; ++j)
             acc[j] = chunk_fma(cw, q[j] + c0, dx[j] + supers * 16, sv, acc[j]);
     }
-    for (int j = 0; j < MR; ++j)
-        finish_int_row(w, in, r, i0 + j, acc[j], odd[j], y);
+    finish_int<MR, 1>(w, in, r, i0, acc, odd, y);
 }
 
 // MR activation rows against NR weight rows of 4-bit INT groups: q8_tile_nibbles' steps for
@@ -925,7 +899,7 @@ QB_TARGET_VNNI void q8_block_nibbles(const FusedWeight &w, const Q8Input &in, st
                 acc[j][n] = chunk_fma(cw, q[j] + c0, dx[j] + supers * 16, sv, acc[j][n]);
         }
     }
-    finish_int_block<MR, NR>(w, in, r, i0, acc, odd, y);
+    finish_int<MR, NR>(w, in, r, i0, &acc[0][0], &odd[0][0], y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 against weight row r of 8-bit INT groups. Two accumulators
@@ -976,8 +950,7 @@ QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std:
                 acc[j] = _mm512_fmadd_ps(_mm512_add_ps(ga[j], gb[j]), scale, acc[j]);
         }
     }
-    for (int j = 0; j < MR; ++j)
-        finish_int_row(w, in, r, i0 + j, acc[j], odd[j], y);
+    finish_int<MR, 1>(w, in, r, i0, acc, odd, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 against weight row r of INT8 rows or INT-k groups.
@@ -1006,10 +979,7 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, std::int64_
             int8_step<MR>(_mm512_loadu_si512(row + k * kChunk), q, dx, k, a);
         },
         acc, odd);
-    for (int j = 0; j < MR; ++j) {
-        const float v = _mm512_reduce_add_ps(_mm512_add_ps(acc[j], odd[j])) * w.scales[r];
-        y[(i0 + j) * w.rows + r] = w.bias ? v + w.bias[r] : v;
-    }
+    store_sums<MR, 1>(w, r, i0, acc, odd, nullptr, w.scales + r, y);
 }
 
 
@@ -1062,11 +1032,7 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
             }
         };
         alternate_chunks(0, chunks, step, acc, odd);
-        __m512 v[MR * NR];
-        for (int j = 0; j < MR; ++j)
-            for (int n = 0; n < NR; ++n)
-                v[j * NR + n] = _mm512_add_ps(acc[j][n], odd[j][n]);
-        store_block<MR, NR>(w, r, i0, v, w.scales + r, y);
+        store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, w.scales + r, y);
         return;
     }
     const std::int64_t groups = w.groups_per_row();
@@ -1098,7 +1064,7 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
                 acc[j][n] = _mm512_fmadd_ps(_mm512_add_ps(ga[j][n], gb[j][n]), scale, acc[j][n]);
         }
     }
-    finish_int_block<MR, NR>(w, in, r, i0, acc, odd, y);
+    finish_int<MR, NR>(w, in, r, i0, &acc[0][0], &odd[0][0], y);
 }
 
 // Activation rows i .. m - 1 against one weight row: tiles of four, then one of the rest;
