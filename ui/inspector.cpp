@@ -178,36 +178,39 @@ void Inspector::buildExperimentForm(QFormLayout *form)
 void Inspector::addArithmeticRows(QFormLayout *form)
 {
     const qb::ArithmeticDecl current = m_model->experiment().arithmetic;
-    auto choice = [](std::optional<bool> v) { return v ? (*v ? 2 : 1) : 0; };
-    auto *activations = new QComboBox;
-    activations->setObjectName(QStringLiteral("experiment:activations"));
+    // A box of three: default (named), the default value, the other value (index 0, 1, 2).
+    auto choiceBox = [](const QString &name, const QString &byDefault, const QString &off,
+                        const QString &on, std::optional<bool> value, const QString &tip) {
+        auto *box = new QComboBox;
+        box->setObjectName(name);
+        box->addItem(tr("default (%1)").arg(byDefault));
+        box->addItem(off);
+        box->addItem(on);
+        box->setCurrentIndex(value ? (*value ? 2 : 1) : 0);
+        box->setToolTip(tip);
+        return box;
+    };
     // The defaults as the environment gives them: a run of a file that sets them holds the
     // switches themselves while it lasts.
-    activations->addItem(tr("default (%1)").arg(qb::int8ActivationKernelsByEnvironment()
-                                                    ? tr("int8, QB_ACT_Q8=1") : tr("float")));
-    activations->addItem(tr("float"));
-    activations->addItem(tr("int8 per block of 32"));
-    activations->setCurrentIndex(choice(current.int8Activations));
-    activations->setToolTip(tr("<b>arithmetic.activations</b>: what quantized linears multiply "
-                               "their codes with. int8 rounds the activations to int8 per block "
-                               "of 32 and multiplies by integer dot products (llama.cpp's q8_0 "
-                               "scheme, AVX-512 VNNI): faster, and other numbers."));
-    auto *dense = new QComboBox;
-    dense->setObjectName(QStringLiteral("experiment:dense"));
-    dense->addItem(tr("default (%1)").arg(qb::bf16ComputeByEnvironment()
-                                              ? tr("bf16, QB_COMPUTE_BF16=1") : tr("fp32")));
-    dense->addItem(tr("fp32"));
-    dense->addItem(tr("bf16"));
-    dense->setCurrentIndex(choice(current.bf16Dense));
+    auto *activations = choiceBox(
+        QStringLiteral("experiment:activations"),
+        qb::int8ActivationKernelsByEnvironment() ? tr("int8, QB_ACT_Q8=1") : tr("float"),
+        tr("float"), tr("int8 per block of 32"), current.int8Activations,
+        tr("<b>arithmetic.activations</b>: what quantized linears multiply their codes with. "
+           "int8 rounds the activations to int8 per block of 32 and multiplies by integer dot "
+           "products (llama.cpp's q8_0 scheme, AVX-512 VNNI): faster, and other numbers."));
     QString denseTip = tr("<b>arithmetic.dense</b>: how dense float32 linears multiply at "
                           "inference. bf16 rounds both operands to bfloat16 and sums in float32 "
                           "(AVX-512 BF16): faster, and other numbers.");
-    if (!qb::bf16ComputeSupported()) {
+    if (!qb::bf16ComputeSupported())
         denseTip += tr("<br>This CPU does not run bf16 products: a run here computes in fp32.");
+    auto *dense = choiceBox(
+        QStringLiteral("experiment:dense"),
+        qb::bf16ComputeByEnvironment() ? tr("bf16, QB_COMPUTE_BF16=1") : tr("fp32"), tr("fp32"),
+        tr("bf16"), current.bf16Dense, denseTip);
+    if (!qb::bf16ComputeSupported())
         if (auto *items = qobject_cast<QStandardItemModel *>(dense->model()))
             items->item(2)->setEnabled(current.bf16Dense.value_or(false));
-    }
-    dense->setToolTip(denseTip);
     auto value = [](int index) {
         return index == 0 ? std::optional<bool>() : std::optional<bool>(index == 2);
     };
