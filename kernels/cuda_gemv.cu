@@ -5,9 +5,12 @@
 #include "kernels/cuda_gemv.h"
 #include "kernels/cuda_support.cuh"
 
+#include "kernels/int_group.h"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace qb::kernels {
 namespace {
@@ -31,7 +34,7 @@ struct DeviceWeight
     const void *codes;
     const float *scales, *bias;
     int bits;
-    std::int64_t group, groups, row_bytes;
+    std::int64_t group, groups, row_bytes, code_stride, scale_stride, zero_stride;
     const std::uint8_t *zeros_u8;
     const float *zeros_f;
     int block_size;
@@ -49,18 +52,19 @@ __device__ float decode(const DeviceWeight &w, const Tables &t, std::int64_t r, 
     if (w.format == static_cast<int>(FusedFormat::Int8Row))
         return static_cast<float>(static_cast<const std::int8_t *>(w.codes)[r * w.cols + c]);
     if (w.format == static_cast<int>(FusedFormat::IntGroup)) {
-        const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * w.row_bytes;
+        const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * w.code_stride;
         const std::int64_t bit = c * w.bits;
         const std::int64_t byte = bit >> 3;
         const unsigned window = (static_cast<unsigned>(row[byte]) << 8)
             | (byte + 1 < w.row_bytes ? row[byte + 1] : 0u);
         const int code = static_cast<int>((window >> (16 - (bit & 7) - w.bits))
                                           & ((1u << w.bits) - 1));
-        const std::int64_t g = r * w.groups + c / w.group;
-        const float zero = w.zeros_f    ? w.zeros_f[g]
-                           : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
+        const std::int64_t g = c / w.group;
+        const float zero = w.zeros_f    ? w.zeros_f[r * w.groups + g]
+                           : w.zeros_u8 ? static_cast<float>(w.zeros_u8[r * w.zero_stride + g])
                                         : static_cast<float>(1 << (w.bits - 1));
-        return __fmul_rn(__fsub_rn(static_cast<float>(code), zero), w.scales[g]);
+        return __fmul_rn(__fsub_rn(static_cast<float>(code), zero),
+                         w.scales[r * w.scale_stride + g]);
     }
     const std::int64_t i = r * w.cols + c;
     const std::uint8_t byte = static_cast<const std::uint8_t *>(w.codes)[i >> 1];
@@ -120,6 +124,9 @@ DeviceWeight device_view(const FusedWeight &w)
     d.group = w.group > 0 ? w.group : w.cols;
     d.groups = w.groups_per_row();
     d.row_bytes = (w.cols * w.bits + 7) / 8;
+    d.code_stride = w.code_stride;
+    d.scale_stride = w.scale_stride;
+    d.zero_stride = w.zero_stride;
     d.zeros_u8 = w.zeros_u8;
     d.zeros_f = w.zeros_f;
     d.block_size = w.block_size;
@@ -161,9 +168,31 @@ CudaStatus cuda_fused_linear_device(const FusedWeight &w, const float *x, std::i
     return {};
 }
 
-CudaStatus cuda_fused_linear_host(const FusedWeight &w, const float *x, std::int64_t m,
+CudaStatus cuda_fused_linear_host(const FusedWeight &w_in, const float *x, std::int64_t m,
                                   float *y)
 {
+    // INT groups in the rows layout (IntGroupRows) go up as the dense arrays the device reads.
+    std::vector<std::uint8_t> denseCodes, denseZeros;
+    std::vector<float> denseScales;
+    FusedWeight w = w_in;
+    if (w.format == FusedFormat::IntGroup
+        && (w.code_stride != int_group_row_bytes(w.bits, w.cols)
+            || w.scale_stride != w.groups_per_row() || w.zero_stride != w.groups_per_row())) {
+        const std::int64_t G = w.groups_per_row(), bytes = int_group_row_bytes(w.bits, w.cols);
+        denseCodes.resize(static_cast<std::size_t>(w.rows * bytes));
+        denseScales.resize(static_cast<std::size_t>(w.rows * G));
+        if (w.zeros_u8)
+            denseZeros.resize(static_cast<std::size_t>(w.rows * G));
+        for (std::int64_t r = 0; r < w.rows; ++r) {
+            std::copy(w.row_codes(r), w.row_codes(r) + bytes, denseCodes.begin() + r * bytes);
+            std::copy(w.row_scales(r), w.row_scales(r) + G, denseScales.begin() + r * G);
+            if (w.zeros_u8)
+                std::copy(w.row_zeros(r), w.row_zeros(r) + G, denseZeros.begin() + r * G);
+        }
+        w = fused_weight_int_group(denseCodes.data(), denseScales.data(),
+                                   w.zeros_u8 ? denseZeros.data() : nullptr, w.zeros_f, w.bits,
+                                   w.group, w.rows, w.cols, w.bias);
+    }
     const std::size_t rows = static_cast<std::size_t>(w.rows);
     const std::size_t groups = rows * static_cast<std::size_t>(w.groups_per_row());
     const std::size_t n = rows * static_cast<std::size_t>(w.cols);

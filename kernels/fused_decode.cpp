@@ -40,13 +40,16 @@ void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_
                                 w.scales + row_begin, rows, w.cols, out);
         return;
     case FusedFormat::IntGroup: {
-        const std::int64_t groups = w.groups_per_row();
         const IntGroupConfig cfg{w.bits, static_cast<int>(w.group), w.zeros_u8 == nullptr};
-        dequantize_int_group(static_cast<const std::uint8_t *>(w.codes)
-                                 + row_begin * fused_detail::int_group_row_stride(w),
-                             w.scales + row_begin * groups,
-                             w.zeros_u8 ? w.zeros_u8 + row_begin * groups : nullptr, rows,
-                             w.cols, cfg, out);
+        if (w.code_stride == int_group_row_bytes(w.bits, w.cols)
+            && w.scale_stride == w.groups_per_row()) { // dense: all rows at once
+            dequantize_int_group(w.row_codes(row_begin), w.row_scales(row_begin),
+                                 w.row_zeros(row_begin), rows, w.cols, cfg, out);
+            return;
+        }
+        for (std::int64_t r = row_begin; r < row_end; ++r) // the rows layout: a row at a time
+            dequantize_int_group(w.row_codes(r), w.row_scales(r), w.row_zeros(r), 1, w.cols, cfg,
+                                 out + (r - row_begin) * w.cols);
         return;
     }
     case FusedFormat::Blockwise4: {

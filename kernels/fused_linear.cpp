@@ -5,6 +5,7 @@
 
 #include "kernels/double_quant.h"
 #include "kernels/fused_linear_impl.h"
+#include "kernels/int_group.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -95,8 +96,12 @@ std::int64_t FusedWeight::packed_bytes() const
     case FusedFormat::Int8Row:
         return rows * cols + rows * 4;
     case FusedFormat::IntGroup: {
+        // The rows layout's padding is read too (with the codes' stream), so it counts.
         const std::int64_t g = rows * groups_per_row();
-        return rows * int_group_row_stride(*this) + g * 4 + (zeros_f ? g * 4 : zeros_u8 ? g : 0);
+        if (code_stride > int_group_row_bytes(bits, cols)) // rows layout
+            return rows * code_stride + (zeros_f ? g * 4 : 0);
+        return rows * int_group_row_bytes(bits, cols) + g * 4
+            + (zeros_f ? g * 4 : zeros_u8 ? g : 0);
     }
     case FusedFormat::Blockwise4: {
         const std::int64_t blocks = (rows * cols + block_size - 1) / block_size;
@@ -140,6 +145,53 @@ FusedWeight fused_weight_int_group(const std::uint8_t *packed, const float *scal
     w.bits = bits;
     w.group = (group_size <= 0 || group_size >= cols) ? cols : group_size;
     w.bias = bias;
+    w.code_stride = int_group_row_bytes(bits, cols);
+    w.scale_stride = w.zero_stride = w.groups_per_row();
+    return w;
+}
+
+IntGroupRows int_group_rows(int bits, std::int64_t groups, std::int64_t cols, bool zeros)
+{
+    auto lines = [](std::int64_t bytes) { return (bytes + 63) / 64 * 64; };
+    IntGroupRows l;
+    l.groups = groups;
+    l.zeros = zeros;
+    l.zero_offset = groups * 4;
+    l.code_offset = lines(groups * 4 + (zeros ? groups : 0));
+    l.row_bytes = l.code_offset + lines(int_group_row_bytes(bits, cols));
+    return l;
+}
+
+void pack_int_group_rows(const IntGroupRows &layout, const std::uint8_t *packed,
+                         const float *scales, const std::uint8_t *zeros_u8, int bits,
+                         std::int64_t rows, std::int64_t cols, std::uint8_t *out)
+{
+    const std::int64_t codeBytes = int_group_row_bytes(bits, cols), g = layout.groups;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        std::uint8_t *row = out + r * layout.row_bytes;
+        std::memset(row, 0, static_cast<std::size_t>(layout.row_bytes));
+        std::memcpy(row, scales + r * g, static_cast<std::size_t>(g * 4));
+        if (layout.zeros)
+            std::memcpy(row + layout.zero_offset, zeros_u8 + r * g, static_cast<std::size_t>(g));
+        std::memcpy(row + layout.code_offset, packed + r * codeBytes,
+                    static_cast<std::size_t>(codeBytes));
+    }
+}
+
+FusedWeight fused_weight_int_group_rows(const std::uint8_t *buffer, const IntGroupRows &layout,
+                                        const float *zeros_f, int bits, std::int64_t group_size,
+                                        std::int64_t rows, std::int64_t cols, const float *bias)
+{
+    if (layout.row_bytes % 64 != 0 || layout.code_offset % 64 != 0)
+        throw std::invalid_argument("fused_weight_int_group_rows: rows must be whole cache lines");
+    FusedWeight w = fused_weight_int_group(
+        buffer + layout.code_offset, reinterpret_cast<const float *>(buffer),
+        layout.zeros ? buffer + layout.zero_offset : nullptr, zeros_f, bits, group_size, rows,
+        cols, bias);
+    if (w.groups_per_row() != layout.groups)
+        throw std::invalid_argument("fused_weight_int_group_rows: layout made for another group");
+    w.code_stride = w.zero_stride = layout.row_bytes;
+    w.scale_stride = layout.row_bytes / 4;
     return w;
 }
 
@@ -208,11 +260,8 @@ void fused_linear_ref(const FusedWeight &w, const float *x, std::int64_t m, floa
                     value = static_cast<float>(code) * w.scales[r];
                     break;
                 case FusedFormat::IntGroup: {
-                    const std::int64_t k = r * w.groups_per_row() + c / w.group;
-                    const float zero = w.zeros_f    ? w.zeros_f[k]
-                                       : w.zeros_u8 ? static_cast<float>(w.zeros_u8[k])
-                                                    : static_cast<float>(1 << (w.bits - 1));
-                    value = (static_cast<float>(code) - zero) * w.scales[k];
+                    const std::int64_t g = c / w.group;
+                    value = (static_cast<float>(code) - w.group_zero(r, g)) * w.row_scales(r)[g];
                     break;
                 }
                 case FusedFormat::Blockwise4:

@@ -8,6 +8,10 @@
 //               [out, G] float32 and the zero point of each group, in this order of precedence:
 //               zeros_f [out, G] float32 (real zero points of a QA-LoRA merge), qzeros [out, G]
 //               uint8 (asymmetric), 2^(k-1) (symmetric): w = (code - zero) · s   (int_group.h)
+//               Row r's codes, scales and qzeros start at code_stride, scale_stride and
+//               zero_stride times r: the dense arrays above, or the rows layout that core
+//               repacks them into at load (IntGroupRows: each row's scales and zero points
+//               right before its codes, one sequential stream; zeros_f stays [out, G]).
 //   Blockwise4  NF4/FP4 nibbles of the flattened [out · in] weight, first element in the high
 //               nibble; absmax per block of B flattened values, float32 or double-quantized
 //               (uint8 codes into the dynamic map, float32 scale per 256 codes, one offset):
@@ -81,7 +85,31 @@ struct FusedWeight
     int dq_block_size = 256;
     const float *dq_map = nullptr;   // 256 values (dynamic_map_signed)
 
+    // IntGroup row strides (bytes for codes and qzeros, floats for scales); the constructors
+    // set them.
+    std::int64_t code_stride = 0, scale_stride = 0, zero_stride = 0;
+
     std::int64_t groups_per_row() const { return group > 0 ? (cols + group - 1) / group : 0; }
+    const std::uint8_t *row_codes(std::int64_t r) const
+    {
+        return static_cast<const std::uint8_t *>(codes) + r * code_stride;
+    }
+    const float *row_scales(std::int64_t r) const { return scales + r * scale_stride; }
+    const std::uint8_t *row_zeros(std::int64_t r) const
+    {
+        return zeros_u8 ? zeros_u8 + r * zero_stride : nullptr;
+    }
+    const float *row_zeros_f(std::int64_t r) const
+    {
+        return zeros_f ? zeros_f + r * groups_per_row() : nullptr;
+    }
+    // Zero point of row r's group g (zeros_f, qzeros or 2^(bits-1), as the formats above).
+    float group_zero(std::int64_t r, std::int64_t g) const
+    {
+        return zeros_f    ? zeros_f[r * groups_per_row() + g]
+               : zeros_u8 ? static_cast<float>(zeros_u8[r * zero_stride + g])
+                          : static_cast<float>(1 << (bits - 1));
+    }
     // Bytes a call reads from the weight (codes, scales, zero points, absmax; bias excluded).
     std::int64_t packed_bytes() const;
 };
@@ -93,6 +121,30 @@ FusedWeight fused_weight_int_group(const std::uint8_t *packed, const float *scal
                                    const std::uint8_t *zeros_u8, const float *zeros_f, int bits,
                                    std::int64_t group_size, std::int64_t rows, std::int64_t cols,
                                    const float *bias);
+
+// The rows layout of IntGroup weights: row r at r · row_bytes holds its G float32 scales, then
+// (asymmetric) its G uint8 zero points, zero padding to a 64-byte boundary (code_offset), then
+// its packed codes, zero padding to the next 64 bytes. The kernels stream one row after the
+// other: with the scales and zero points in arrays of their own, two more streams ran beside the
+// codes and the hardware prefetchers kept fewer lines in flight (2-core VM, INT4 g128 GEMV over
+// 128 MiB: 0.64-0.74 of the streaming read rate against 0.82-0.99 in this layout;
+// docs/kernels.md). Core repacks at load; checkpoints keep the dense tensors.
+struct IntGroupRows
+{
+    std::int64_t groups = 0, zero_offset = 0, code_offset = 0, row_bytes = 0;
+    bool zeros = false;
+};
+IntGroupRows int_group_rows(int bits, std::int64_t groups, std::int64_t cols, bool zeros);
+// Writes rows [0, rows) of the dense arrays (zeros_u8 may be nullptr when !layout.zeros) into
+// out (rows · layout.row_bytes bytes, padding zeroed).
+void pack_int_group_rows(const IntGroupRows &layout, const std::uint8_t *packed,
+                         const float *scales, const std::uint8_t *zeros_u8, int bits,
+                         std::int64_t rows, std::int64_t cols, std::uint8_t *out);
+// A weight over a buffer in that layout.
+FusedWeight fused_weight_int_group_rows(const std::uint8_t *buffer, const IntGroupRows &layout,
+                                        const float *zeros_f, int bits, std::int64_t group_size,
+                                        std::int64_t rows, std::int64_t cols, const float *bias);
+
 // absmax: float32 per block, or nullptr and the double-quantized triple.
 FusedWeight fused_weight_blockwise4(Codebook4 kind, const std::uint8_t *packed,
                                     const float *absmax, const std::uint8_t *absmax_codes,

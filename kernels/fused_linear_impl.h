@@ -9,11 +9,6 @@
 
 namespace qb::kernels::fused_detail {
 
-inline std::int64_t int_group_row_stride(const FusedWeight &w)
-{
-    return (w.cols * w.bits + 7) / 8;
-}
-
 // The absmax of flattened block b (reconstructed when double-quantized, as
 // dequantize_double_quant_absmax: map[code] · scale, then + offset).
 inline float block_absmax(const FusedWeight &w, std::int64_t b)
@@ -43,7 +38,7 @@ public:
     SegmentCursor(const FusedWeight &w, std::int64_t r) : m_w(w)
     {
         if (w.format == FusedFormat::IntGroup)
-            m_index = r * w.groups_per_row();
+            m_row = r;
         else if (w.format == FusedFormat::Blockwise4) {
             m_base = r * w.cols;
             m_index = m_base / w.block_size;
@@ -61,12 +56,10 @@ public:
             s.zero = 0.0f;
             break;
         case FusedFormat::IntGroup: {
-            const std::int64_t k = m_index++;
+            const std::int64_t g = m_index++;
             s.end = std::min(m_w.cols, m_c + m_w.group);
-            s.scale = m_w.scales[k];
-            s.zero = m_w.zeros_f    ? m_w.zeros_f[k]
-                     : m_w.zeros_u8 ? static_cast<float>(m_w.zeros_u8[k])
-                                    : static_cast<float>(1 << (m_w.bits - 1));
+            s.scale = m_w.row_scales(m_row)[g];
+            s.zero = m_w.group_zero(m_row, g);
             break;
         }
         case FusedFormat::Blockwise4: {
@@ -84,7 +77,8 @@ public:
 private:
     const FusedWeight &m_w;
     std::int64_t m_c = 0;
-    std::int64_t m_index = 0; // group (scales index) or flattened block of the next segment
+    std::int64_t m_index = 0; // group of row m_row, or flattened block, of the next segment
+    std::int64_t m_row = 0;   // IntGroup
     std::int64_t m_base = 0;  // flattened index of column 0 (Blockwise4)
 };
 
@@ -95,11 +89,11 @@ inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
     case FusedFormat::Int8Row:
         return static_cast<const std::int8_t *>(w.codes)[r * w.cols + c];
     case FusedFormat::IntGroup: {
-        const std::int64_t stride = int_group_row_stride(w);
-        const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+        const std::int64_t bytes = (w.cols * w.bits + 7) / 8;
+        const std::uint8_t *row = w.row_codes(r);
         const std::int64_t bit = c * w.bits;
         const std::int64_t byte = bit >> 3;
-        const unsigned window = (unsigned(row[byte]) << 8) | (byte + 1 < stride ? row[byte + 1] : 0u);
+        const unsigned window = (unsigned(row[byte]) << 8) | (byte + 1 < bytes ? row[byte + 1] : 0u);
         return static_cast<int>((window >> (16 - (bit & 7) - w.bits)) & ((1u << w.bits) - 1));
     }
     case FusedFormat::Blockwise4: {

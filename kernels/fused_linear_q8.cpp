@@ -77,13 +77,6 @@ inline float round_even(float v)
     return (v + kMagic) - kMagic;
 }
 
-inline float group_zero(const FusedWeight &w, std::int64_t k)
-{
-    return w.zeros_f    ? w.zeros_f[k]
-           : w.zeros_u8 ? static_cast<float>(w.zeros_u8[k])
-                        : static_cast<float>(1 << (w.bits - 1));
-}
-
 } // namespace
 
 bool q8_supported(const FusedWeight &w)
@@ -337,7 +330,7 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
     auto scale = [&](std::int64_t r, std::int64_t c) {
         if (book4)
             return block_absmax(w, (r * w.cols + c) / w.block_size) / 127.0;
-        return groups ? double(w.scales[r * groups + c / w.group]) : 1.0;
+        return groups ? double(w.row_scales(r)[c / w.group]) : 1.0;
     };
     auto code = [&](std::int64_t r, std::int64_t c) {
         return book4 ? double(book[code_at(w, r, c)]) : double(code_at(w, r, c));
@@ -353,7 +346,7 @@ void fused_linear_q8_ref(const FusedWeight &w, const Q8Input &in, float *y,
             }
             if (groups)
                 for (std::int64_t g = 0; g < groups; ++g)
-                    acc -= double(w.scales[r * groups + g]) * group_zero(w, r * groups + g)
+                    acc -= double(w.row_scales(r)[g]) * w.group_zero(r, g)
                          * in.group_sum[static_cast<std::size_t>(i * groups + g)];
             else if (!book4)
                 acc *= w.scales[r];
@@ -377,16 +370,14 @@ QB_INLINE_VNNI __mmask16 group_mask(std::int64_t groups, std::int64_t g)
 QB_INLINE_VNNI __m512 scaled_zeros(const FusedWeight &w, std::int64_t r, std::int64_t g,
                                    __mmask16 m)
 {
-    const std::int64_t groups = w.groups_per_row();
     __m512 z;
     if (w.zeros_f)
-        z = _mm512_maskz_loadu_ps(m, w.zeros_f + r * groups + g);
+        z = _mm512_maskz_loadu_ps(m, w.row_zeros_f(r) + g);
     else if (w.zeros_u8)
-        z = _mm512_cvtepi32_ps(
-            _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.zeros_u8 + r * groups + g)));
+        z = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.row_zeros(r) + g)));
     else
         z = _mm512_set1_ps(static_cast<float>(1 << (w.bits - 1)));
-    return _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w.scales + r * groups + g), z);
+    return _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w.row_scales(r) + g), z);
 }
 
 // Σ_g s_g z_g group_sum[g] (INT groups' zero points against an activation row's group sums)
@@ -822,9 +813,9 @@ QB_TARGET_VNNI void q8_tile_nibbles(const FusedWeight &w, const Q8Input &in, std
     const float *dx[MR];
     __m512 acc[MR], odd[MR];
     start_rows<MR>(in, i0, q, dx, acc, odd);
-    const float *s = w.scales + r * w.groups_per_row();
-    const std::int64_t stride = int_group_row_stride(w);
-    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+    const float *s = w.row_scales(r);
+    const std::int64_t stride = w.code_stride;
+    const std::uint8_t *row = w.row_codes(r);
     const GroupOf groupOf(w);
     alternate_chunks(
         0, supers,
@@ -858,8 +849,7 @@ template <int MR, int NR, bool Fast, GroupLanes L>
 QB_TARGET_VNNI void q8_block_nibbles(const FusedWeight &w, const Q8Input &in, std::int64_t r,
                                      std::int64_t i0, float *y)
 {
-    const std::int64_t cols = w.cols, supers = cols / kSuper, groups = w.groups_per_row();
-    const std::int64_t stride = int_group_row_stride(w);
+    const std::int64_t cols = w.cols, supers = cols / kSuper;
     const std::int8_t *q[MR];
     const float *dx[MR];
     __m512 acc[MR][NR], odd[MR][NR];
@@ -873,8 +863,8 @@ QB_TARGET_VNNI void q8_block_nibbles(const FusedWeight &w, const Q8Input &in, st
     const std::uint8_t *rows[NR];
     const float *s[NR];
     for (int n = 0; n < NR; ++n) {
-        rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * stride;
-        s[n] = w.scales + (r + n) * groups;
+        rows[n] = w.row_codes(r + n);
+        s[n] = w.row_scales(r + n);
     }
     const GroupOf groupOf(w);
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
@@ -913,9 +903,8 @@ QB_TARGET_VNNI void q8_tile_groups(const FusedWeight &w, const Q8Input &in, std:
     const float *dx[MR];
     __m512 acc[MR], odd[MR];
     start_rows<MR>(in, i0, q, dx, acc, odd);
-    const std::int64_t groups = w.groups_per_row();
-    const float *s = w.scales + r * groups;
-    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
+    const float *s = w.row_scales(r);
+    const std::uint8_t *row = w.row_codes(r);
     auto codes = [&](std::int64_t k) QB_TARGET_VNNI {
         return _mm512_loadu_si512(row + k * kChunk);
     };
@@ -1035,10 +1024,9 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
         store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, w.scales + r, y);
         return;
     }
-    const std::int64_t groups = w.groups_per_row();
     const std::uint8_t *rows[NR];
     for (int n = 0; n < NR; ++n)
-        rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * int_group_row_stride(w);
+        rows[n] = w.row_codes(r + n);
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
         __m512i cw[NR];
         for (int n = 0; n < NR; ++n)
@@ -1059,7 +1047,7 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
                 ga[j][n] = gb[j][n] = _mm512_setzero_ps();
         k = alternate_chunks(k, k + perGroup, step, ga, gb);
         for (int n = 0; n < NR; ++n) {
-            const __m512 scale = _mm512_set1_ps(w.scales[(r + n) * groups + g]);
+            const __m512 scale = _mm512_set1_ps(w.row_scales(r + n)[g]);
             for (int j = 0; j < MR; ++j)
                 acc[j][n] = _mm512_fmadd_ps(_mm512_add_ps(ga[j][n], gb[j][n]), scale, acc[j][n]);
         }

@@ -30,7 +30,7 @@ namespace {
 // Row r of an 8-bit IntGroup weight: its codes, one byte a column as stored.
 const std::uint8_t *byte_codes(const FusedWeight &w, std::int64_t r)
 {
-    return static_cast<const std::uint8_t *>(w.codes) + r * int_group_row_stride(w);
+    return w.row_codes(r);
 }
 
 // What run_rows prepares for a row's tiles: 8-bit groups' codes, and double-quantized absmax
@@ -185,14 +185,16 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
     const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
     // Nibble index of column 0 of this row, and the bytes it counts from.
     const std::int64_t nib0 = blockwise ? r * cols : 0;
-    const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
+    const std::uint8_t *nibRow = blockwise ? packed : w.row_codes(r);
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
     // The common 4-bit case in one straight loop: segments of a multiple of 32 columns that
     // tile the row from column 0 (groups/blocks of 32, 64, 128, ...; rows a multiple of them).
     const std::int64_t seg = blockwise ? w.block_size : w.group;
     if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
-        const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
+        // flattened block (Blockwise4) of segment 0; IntGroup segment k is the row's group k
+        const std::int64_t first = blockwise ? nib0 / seg : 0;
+        const float *rowScales = blockwise ? nullptr : w.row_scales(r);
         // Double-quantized absmax comes decoded (run_rows, sixteen blocks at a time over the
         // thread's rows), off the vector loop's path.
         // Segment k's 16 weight values; segments of 64 and 128 columns (NF4's and the int
@@ -205,12 +207,8 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                     = rowData.absmax ? rowData.absmax[k] : block_absmax(w, first + k);
                 return _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(am));
             }
-            const std::int64_t g = first + k;
-            const float zero = w.zeros_f    ? w.zeros_f[g]
-                               : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
-                                            : static_cast<float>(1 << (w.bits - 1));
-            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero)),
-                                 _mm512_set1_ps(w.scales[g]));
+            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(w.group_zero(r, k))),
+                                 _mm512_set1_ps(rowScales[k]));
         };
         auto sixtyFour = [&](std::int64_t i, __m512 lut) QB_TARGET_AVX512 {
             nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
@@ -275,7 +273,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         } else if (w.bits == 2 || w.bits == 3) {
             const __m512 lut = _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(s.zero)),
                                              _mm512_set1_ps(s.scale));
-            const std::uint8_t *row = packed + r * int_group_row_stride(w);
+            const std::uint8_t *row = w.row_codes(r);
             if (c % 16 != 0) { // a segment that starts mid-chunk: scalar up to the next one
                 const std::int64_t next = std::min(end, (c + 15) / 16 * 16);
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
@@ -419,14 +417,16 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
     const auto *packed = static_cast<const std::uint8_t *>(w.codes);
     const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
     const std::int64_t nib0 = blockwise ? r * cols : 0;
-    const std::uint8_t *nibRow = blockwise ? packed : packed + r * int_group_row_stride(w);
+    const std::uint8_t *nibRow = blockwise ? packed : w.row_codes(r);
     const __m256 iotaLo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 iotaHi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
 
     // The common 4-bit case in one straight loop, as in tile_avx512.
     const std::int64_t seg = blockwise ? w.block_size : w.group;
     if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
-        const std::int64_t first = blockwise ? nib0 / seg : r * w.groups_per_row();
+        // flattened block (Blockwise4) of segment 0; IntGroup segment k is the row's group k
+        const std::int64_t first = blockwise ? nib0 / seg : 0;
+        const float *rowScales = blockwise ? nullptr : w.row_scales(r);
         for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
             __m256 lutLo, lutHi;
             if (blockwise) {
@@ -435,11 +435,8 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
                 lutLo = _mm256_mul_ps(_mm256_loadu_ps(w.codebook), am);
                 lutHi = _mm256_mul_ps(_mm256_loadu_ps(w.codebook + 8), am);
             } else {
-                const std::int64_t g = first + k;
-                const __m256 vz = _mm256_set1_ps(w.zeros_f    ? w.zeros_f[g]
-                                                 : w.zeros_u8 ? static_cast<float>(w.zeros_u8[g])
-                                                              : static_cast<float>(1 << (w.bits - 1)));
-                const __m256 vs = _mm256_set1_ps(w.scales[g]);
+                const __m256 vz = _mm256_set1_ps(w.group_zero(r, k));
+                const __m256 vs = _mm256_set1_ps(rowScales[k]);
                 lutLo = _mm256_mul_ps(_mm256_sub_ps(iotaLo, vz), vs);
                 lutHi = _mm256_mul_ps(_mm256_sub_ps(iotaHi, vz), vs);
             }
@@ -489,7 +486,7 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
         } else if (w.bits == 2 || w.bits == 3) {
             const __m256 lutLo = _mm256_mul_ps(_mm256_sub_ps(iotaLo, _mm256_set1_ps(s.zero)),
                                                _mm256_set1_ps(s.scale));
-            const std::uint8_t *row = packed + r * int_group_row_stride(w);
+            const std::uint8_t *row = w.row_codes(r);
             if (c % 8 != 0) { // a segment that starts mid-chunk: scalar up to the next one
                 const std::int64_t next = std::min(end, (c + 7) / 8 * 8);
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);

@@ -1,5 +1,6 @@
 #include "quant/int_group_linear.h"
 
+#include "kernels/fused_decode.h"
 #include "quant/fused_kernels.h"
 #include "util/parallel.h"
 #include "util/error.h"
@@ -101,11 +102,31 @@ IntGroupLinear::IntGroupLinear(const kernels::IntGroupConfig &cfg, int64_t out, 
     checkConfig(cfg);
     const std::string where = "IntGroupLinear";
     const int64_t groups = kernels::int_group_groups_per_row(cfg, in);
-    m_packed = packedWeightStorage(quant_detail::need(
-        t, "qweight", at::kByte, {out, kernels::int_group_row_bytes(cfg.bits, in)}, where));
-    m_scales = quant_detail::need(t, "scales", at::kFloat, {out, groups}, where);
+    const int64_t rowBytes = kernels::int_group_row_bytes(cfg.bits, in);
+    const at::Tensor packed = quant_detail::need(t, "qweight", at::kByte, {out, rowBytes}, where);
+    const at::Tensor scales = quant_detail::need(t, "scales", at::kFloat, {out, groups}, where);
+    at::Tensor zeros;
     if (!cfg.symmetric)
-        m_zeros = quant_detail::need(t, "qzeros", at::kByte, {out, groups}, where);
+        zeros = quant_detail::need(t, "qzeros", at::kByte, {out, groups}, where);
+    m_layout = kernels::int_group_rows(cfg.bits, groups, in, !cfg.symmetric);
+    const int64_t denseRow = rowBytes + groups * 4 + (cfg.symmetric ? 0 : groups);
+    if (m_layout.row_bytes * 100 <= denseRow * 103) {
+        const at::Tensor p = packed.contiguous(), s = scales.contiguous(),
+                         z = zeros.defined() ? zeros.contiguous() : zeros;
+        at::Tensor buffer = at::empty({out, m_layout.row_bytes}, at::kByte);
+        kernels::pack_int_group_rows(m_layout, p.data_ptr<uint8_t>(), s.data_ptr<float>(),
+                                     z.defined() ? z.data_ptr<uint8_t>() : nullptr, cfg.bits, out,
+                                     in, buffer.data_ptr<uint8_t>());
+        m_rows = packedWeightStorage(buffer);
+        m_packed = m_rows.narrow(1, m_layout.code_offset, rowBytes);
+        m_scales = m_rows.narrow(1, 0, groups * 4).view(at::kFloat);
+        if (!cfg.symmetric)
+            m_zeros = m_rows.narrow(1, m_layout.zero_offset, groups);
+    } else {
+        m_packed = packedWeightStorage(packed);
+        m_scales = scales.contiguous();
+        m_zeros = zeros.defined() ? zeros.contiguous() : zeros;
+    }
     if (t.count("perm"))
         m_perm = quant_detail::need(t, "perm", at::kLong, {in}, where);
     if (t.count("input_scale"))
@@ -135,9 +156,9 @@ at::Tensor IntGroupLinear::storedWeight() const
     if (m_zerosF.defined()) {
         // (code - zeros_f) * scale, each column reading its group's zero and scale.
         auto codes = at::empty({m_out, m_in}, at::kByte);
-        const int64_t rowBytes = m_packed.size(1);
+        const int64_t stride = m_packed.stride(0);
         for (int64_t r = 0; r < m_out; ++r)
-            kernels::unpack_codes(m_packed.data_ptr<uint8_t>() + r * rowBytes, m_in, m_cfg.bits,
+            kernels::unpack_codes(m_packed.data_ptr<uint8_t>() + r * stride, m_in, m_cfg.bits,
                                   codes.data_ptr<uint8_t>() + r * m_in);
         const auto group = at::arange(m_in, at::kLong).div(kernels::int_group_size(m_cfg, m_in),
                                                             "floor");
@@ -145,16 +166,11 @@ at::Tensor IntGroupLinear::storedWeight() const
             * m_scales.index_select(1, group);
     }
     auto out = at::empty({m_out, m_in}, at::kFloat);
-    const int64_t rowBytes = m_packed.size(1), groups = m_scales.size(1);
-    const uint8_t *packed = m_packed.data_ptr<uint8_t>();
-    const float *scales = m_scales.data_ptr<float>();
-    const uint8_t *zeros = m_cfg.symmetric ? nullptr : m_zeros.data_ptr<uint8_t>();
+    const kernels::FusedWeight w = fusedWeight();
     float *dst = out.data_ptr<float>();
     // Rows are independent (each starts on a byte): split them.
     parallelFor(0, m_out, splitGrain(m_in), [&](int64_t r0, int64_t r1) {
-        kernels::dequantize_int_group(packed + r0 * rowBytes, scales + r0 * groups,
-                                      zeros ? zeros + r0 * groups : nullptr, r1 - r0, m_in,
-                                      m_cfg, dst + r0 * m_in);
+        kernels::fused_decode_rows(w, r0, r1, dst + r0 * m_in, nullptr);
     });
     return out;
 }
@@ -176,12 +192,21 @@ at::Tensor IntGroupLinear::fusedForward(const at::Tensor &x)
         xin = xin / m_inputScale;
     if (m_perm.defined())
         xin = xin.index_select(-1, m_perm);
-    const auto w = kernels::fused_weight_int_group(
+    return runFused(fusedWeight(), xin, fusedMaxRows());
+}
+
+kernels::FusedWeight IntGroupLinear::fusedWeight() const
+{
+    const float *zerosF = m_zerosF.defined() ? m_zerosF.data_ptr<float>() : nullptr;
+    const float *bias = m_bias.defined() ? m_bias.data_ptr<float>() : nullptr;
+    if (m_rows.defined())
+        return kernels::fused_weight_int_group_rows(m_rows.data_ptr<uint8_t>(), m_layout, zerosF,
+                                                    m_cfg.bits, m_cfg.group_size, m_out, m_in,
+                                                    bias);
+    return kernels::fused_weight_int_group(
         m_packed.data_ptr<uint8_t>(), m_scales.data_ptr<float>(),
-        m_zeros.defined() ? m_zeros.data_ptr<uint8_t>() : nullptr,
-        m_zerosF.defined() ? m_zerosF.data_ptr<float>() : nullptr, m_cfg.bits, m_cfg.group_size,
-        m_out, m_in, m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
-    return runFused(w, xin, fusedMaxRows());
+        m_zeros.defined() ? m_zeros.data_ptr<uint8_t>() : nullptr, zerosF, m_cfg.bits,
+        m_cfg.group_size, m_out, m_in, bias);
 }
 
 at::Tensor IntGroupLinear::dequantizedWeight() const
@@ -200,9 +225,12 @@ at::Tensor IntGroupLinear::dequantizedWeight() const
 
 int64_t IntGroupLinear::weightBytes() const
 {
-    int64_t bytes = m_packed.numel() + m_scales.numel() * 4 + biasBytes();
-    if (m_zeros.defined())
-        bytes += m_zeros.numel();
+    // The rows layout's padding included: it is held in memory and read with the codes.
+    int64_t bytes = biasBytes();
+    if (m_rows.defined())
+        bytes += m_rows.numel();
+    else
+        bytes += m_packed.numel() + m_scales.numel() * 4 + (m_zeros.defined() ? m_zeros.numel() : 0);
     if (m_perm.defined())
         bytes += m_perm.numel() * 8;
     if (m_inputScale.defined())
@@ -222,9 +250,11 @@ nlohmann::json IntGroupLinear::methodConfig() const
 
 std::map<std::string, at::Tensor> IntGroupLinear::tensors() const
 {
-    std::map<std::string, at::Tensor> out{{"qweight", m_packed}, {"scales", m_scales}};
+    // The dense tensors (copies out of the rows layout).
+    std::map<std::string, at::Tensor> out{{"qweight", m_packed.contiguous()},
+                                          {"scales", m_scales.contiguous()}};
     if (m_zeros.defined())
-        out["qzeros"] = m_zeros;
+        out["qzeros"] = m_zeros.contiguous();
     if (m_perm.defined())
         out["perm"] = m_perm;
     if (m_inputScale.defined())

@@ -11,8 +11,13 @@
 // real-valued zero points that, when present, replace the integer ones in dequantization
 // (value = (code - zeros_f) * scale). A QA-LoRA merge (train/lora.h) moves only the zero points,
 // by a fraction of a step, so they cannot stay uint8; ops without zeros_f store what they always did.
+// In memory the kernels' rows layout (kernels/fused_linear.h IntGroupRows: each row's scales
+// and zero points right before its codes) where its padding costs at most 3% of the dense
+// bytes (rows of ~1,000 columns and more), else the dense tensors; tensors() returns the dense
+// form either way.
 // Thread safety and ownership: as QuantizedLinear.
 #pragma once
+#include "kernels/fused_linear.h"
 #include "kernels/int_group.h"
 #include "quant/quantized_linear.h"
 
@@ -66,10 +71,17 @@ protected:
     at::Tensor fusedForward(const at::Tensor &x) override;
 
 private:
+    // The kernels' view of the stored weight (either layout).
+    kernels::FusedWeight fusedWeight() const;
+
     kernels::IntGroupConfig m_cfg;
     int64_t m_out, m_in;
     std::string m_method = "int"; // "int", "gptq" or "awq": how the codes were chosen
+    // m_packed, m_scales, m_zeros: the dense tensors, or views (row strides) into m_rows, the
+    // rows layout's buffer (undefined when dense).
     at::Tensor m_packed, m_scales, m_zeros, m_perm, m_inputScale, m_zerosF;
+    at::Tensor m_rows;
+    kernels::IntGroupRows m_layout;
 };
 
 // Labels such as "int4-g128" / "int3-g64-asym" / "int8-pc" for a config.

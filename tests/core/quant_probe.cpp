@@ -79,8 +79,16 @@ OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, 
     r.kind = op->kind();
     if (auto *sq = dynamic_cast<qb::SmoothQuantLinear *>(op.get()))
         r.extra = vec(sq->smooth());
-    if (auto *ig = dynamic_cast<qb::IntGroupLinear *>(op.get()); ig && ig->inputScale().defined())
-        r.extra = vec(ig->inputScale());
+    if (auto *ig = dynamic_cast<qb::IntGroupLinear *>(op.get())) {
+        if (ig->inputScale().defined())
+            r.extra = vec(ig->inputScale());
+        const auto t = ig->tensors();
+        r.tensorsContiguous = std::all_of(t.begin(), t.end(),
+                                          [](const auto &kv) { return kv.second.is_contiguous(); });
+        qb::IntGroupLinear reloaded(ig->intConfig(), out, in, t);
+        reloaded.setMethod(ig->methodConfig().value("method", "int"));
+        r.reloadedY = vec(reloaded.forward(tensor(x, tokens, in)));
+    }
     if (auto *llm = dynamic_cast<qb::LlmInt8Linear *>(op.get()))
         r.outliers = llm->lastOutlierColumns();
     return r;

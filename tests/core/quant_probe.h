@@ -17,6 +17,10 @@ struct OpRun
     int64_t weightBytes = 0;
     std::string kind;
     int64_t outliers = -1; // llm_int8: outlier columns of the last forward
+    // IntGroupLinear: forward(x) of an op rebuilt from tensors() (the dense stored form), and
+    // whether every tensor it returned was contiguous
+    Mat reloadedY;
+    bool tensorsContiguous = false;
 };
 
 // Quantizes w [out, in] with the method described by specJson (quantize node parameter names)

@@ -213,10 +213,20 @@ private Q_SLOTS:
         QTest::addColumn<int>("bits");
         QTest::addColumn<int>("group");
         QTest::addColumn<bool>("sym");
-        QTest::newRow("int4-g128-asym") << 4 << 128 << false;
-        QTest::newRow("int3-g64-sym") << 3 << 64 << true;
-        QTest::newRow("int2-g32-asym") << 2 << 32 << false;
-        QTest::newRow("int8-pc-sym") << 8 << 0 << true;
+        QTest::addColumn<int>("in");
+        // rowBytes: a row in memory where the kernels' rows layout pays (padding <= 3%), by hand:
+        // scales (+ zero points) padded to 64 bytes, then the codes padded to 64; 0: dense.
+        QTest::addColumn<int>("rowBytes");
+        QTest::newRow("int4-g128-asym") << 4 << 128 << false << 256 << 0;
+        QTest::newRow("int3-g64-sym") << 3 << 64 << true << 256 << 0;
+        QTest::newRow("int2-g32-asym") << 2 << 32 << false << 256 << 0;
+        QTest::newRow("int8-pc-sym") << 8 << 0 << true << 256 << 0;
+        // 128 + 32 header bytes -> 192, 2048 codes: 2240 against 2208 dense (1.4%)
+        QTest::newRow("int4-g128-asym 4096") << 4 << 128 << false << 4096 << 2240;
+        // 4 -> 64, 4096 codes: 4160 against 4100 (1.5%)
+        QTest::newRow("int8-pc-sym 4096") << 8 << 0 << true << 4096 << 4160;
+        // 64 + 16 -> 128, 1024 codes: 1152 against 1104 (4.3%): dense
+        QTest::newRow("int4-g128-asym 2048") << 4 << 128 << false << 2048 << 0;
     }
 
     void intGroupMatchesReference()
@@ -224,7 +234,9 @@ private Q_SLOTS:
         QFETCH(int, bits);
         QFETCH(int, group);
         QFETCH(bool, sym);
-        const int64_t out = 24, in = 256, t = 4;
+        QFETCH(int, in);
+        QFETCH(int, rowBytes);
+        const int64_t out = 24, t = 4;
         const Mat w = gaussian(out * in, 0.1f, 5), x = gaussian(t * in, 1.0f, 6);
         const Mat deq = intGroupRef(w, out, in, {bits, group, sym});
         const std::string s = "{\"method\": \"int\", \"bits\": " + std::to_string(bits)
@@ -234,8 +246,12 @@ private Q_SLOTS:
         QCOMPARE(r.dense, deq);
         QVERIFY(relMaxDiff(r.y, matmulT(x, deq, t, in, out)) < 1e-5);
         const int64_t groups = group == 0 ? 1 : in / group;
-        QCOMPARE(r.weightBytes,
-                 out * (in * bits / 8) + out * groups * 4 + (sym ? 0 : out * groups));
+        QCOMPARE(r.weightBytes, rowBytes ? out * rowBytes
+                                         : out * (in * bits / 8) + out * groups * 4
+                                               + (sym ? 0 : out * groups));
+        // tensors() gives the dense stored form in either layout, which rebuilds the same op.
+        QVERIFY(r.tensorsContiguous);
+        QCOMPARE(r.reloadedY, r.y);
     }
 
     void perTensorIntMatchesHandFormula()

@@ -22,6 +22,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -414,6 +415,101 @@ private Q_SLOTS:
         for (int bits : {2, 3})
             for (auto [rows, cols] : {std::pair{3, 200}, {2, 96}})
                 checkPaths(intGroup(rows, cols, bits, 18, false, false, ++seed), paths);
+    }
+
+    void intGroupRowsLayoutByHand()
+    {
+        // INT4 g128 asymmetric, 4096 columns: 32 scales (128 bytes), 32 zero points (bytes
+        // 128-159), codes from the next 64-byte boundary (192), 2048 code bytes: 2240 a row.
+        const IntGroupRows a = int_group_rows(4, 32, 4096, true);
+        QCOMPARE(a.zero_offset, std::int64_t(128));
+        QCOMPARE(a.code_offset, std::int64_t(192));
+        QCOMPARE(a.row_bytes, std::int64_t(2240));
+        // INT3 per channel, symmetric, 1000 columns: 4 bytes of scale, codes at 64, 375 code
+        // bytes padded to 384.
+        const IntGroupRows b = int_group_rows(3, 1, 1000, false);
+        QCOMPARE(b.code_offset, std::int64_t(64));
+        QCOMPARE(b.row_bytes, std::int64_t(448));
+        // Row 1 of a 2 x 256 INT8 weight (groups of 128, asymmetric) lies at byte 320 (10
+        // header bytes padded to 64, then 256 codes): its scales there, its zero points 8 bytes
+        // on, its codes at 320 + 64.
+        Packed p = intGroup(2, 256, 8, 128, false, false, 7);
+        const IntGroupRows l = int_group_rows(8, 2, 256, true);
+        CacheLineVector<std::uint8_t> buf(static_cast<std::size_t>(2 * l.row_bytes), 0xAA);
+        pack_int_group_rows(l, p.packed.data(), p.scales.data(), p.zerosU8.data(), 8, 2, 256,
+                            buf.data());
+        QCOMPARE(l.row_bytes, std::int64_t(320));
+        float s1;
+        std::memcpy(&s1, buf.data() + 320 + 4, 4);
+        QCOMPARE(s1, p.scales[3]);
+        QCOMPARE(int(buf[320 + 8 + 1]), int(p.zerosU8[3]));
+        QCOMPARE(int(buf[320 + 64 + 255]), int(p.packed[511]));
+        QCOMPARE(int(buf[320 + 10]), 0); // padding zeroed
+        const FusedWeight w = fused_weight_int_group_rows(buf.data(), l, nullptr, 8, 128, 2, 256,
+                                                          nullptr);
+        QCOMPARE(w.row_scales(1)[1], p.scales[3]);
+        QCOMPARE(w.packed_bytes(), std::int64_t(2 * 320));
+    }
+
+    void intGroupRowsLayoutGivesTheSameBits()
+    {
+        // The same weight in the dense arrays and in the rows layout: every path, the int8-
+        // activation kernels and the row decode read the same values in the same order, so
+        // they give the same bits.
+        const auto paths = pathsToTest();
+        unsigned seed = 700;
+        for (int bits : {2, 3, 4, 8})
+            for (int group : {32, 64, 128, 0})
+                for (auto [rows, cols] : {std::pair{5, 128}, {4, 1000}, {3, 640}})
+                    for (int mode = 0; mode < 3; ++mode) {
+                        const Packed p = intGroup(rows, cols, bits, group, mode == 0, mode == 2,
+                                                  ++seed);
+                        const std::int64_t groups = p.w.groups_per_row();
+                        const IntGroupRows l = int_group_rows(bits, groups, cols, mode != 0);
+                        CacheLineVector<std::uint8_t> buf(static_cast<std::size_t>(rows * l.row_bytes));
+                        pack_int_group_rows(l, p.packed.data(), p.scales.data(),
+                                            mode != 0 ? p.zerosU8.data() : nullptr, bits, rows,
+                                            cols, buf.data());
+                        const FusedWeight w = fused_weight_int_group_rows(
+                            buf.data(), l, p.w.zeros_f, bits, group, rows, cols, p.w.bias);
+                        auto same = [&](const std::vector<float> &a, const std::vector<float> &b,
+                                        const char *what) {
+                            for (std::size_t e = 0; e < a.size(); ++e)
+                                if (!(a[e] == b[e]))
+                                    QFAIL(qPrintable(QString("%1, %2, output %3: %4 dense, %5 rows")
+                                                         .arg(QString::fromStdString(p.name))
+                                                         .arg(what).arg(e)
+                                                         .arg(a[e], 0, 'g', 9).arg(b[e], 0, 'g', 9)));
+                        };
+                        for (std::int64_t m : {1, 3, 5}) {
+                            const auto x = qbtest::normalValues(m * cols, unsigned(m + cols));
+                            std::vector<float> a(static_cast<std::size_t>(m * rows)), b(a.size());
+                            fused_linear_ref(p.w, x.data(), m, a.data(), 0, rows);
+                            fused_linear_ref(w, x.data(), m, b.data(), 0, rows);
+                            same(a, b, "reference");
+                            for (KernelPath path : paths) {
+                                const FusedInput in = fused_prepare_input(x.data(), m, cols, path);
+                                fused_linear(p.w, in, a.data(), 0, rows);
+                                fused_linear(w, in, b.data(), 0, rows);
+                                same(a, b, kernel_path_name(path));
+                            }
+                            if (q8_supported(p.w)) {
+                                const Q8Input in = q8_prepare_input(p.w, x.data(), m);
+                                fused_linear_q8(p.w, in, a.data(), 0, rows);
+                                fused_linear_q8(w, in, b.data(), 0, rows);
+                                same(a, b, "int8 activations");
+                                fused_linear_q8_ref(p.w, in, a.data(), 0, rows);
+                                fused_linear_q8_ref(w, in, b.data(), 0, rows);
+                                same(a, b, "int8 activations, reference");
+                            }
+                        }
+                        if (fused_decode_rows_supported(p.w)) {
+                            std::vector<float> a(static_cast<std::size_t>(rows * cols)), b(a.size());
+                            fused_decode_rows(p.w, 1, rows, a.data(), nullptr);
+                            fused_decode_rows(w, 1, rows, b.data(), nullptr);
+                            same(a, b, "row decode");
+                        }
+                    }
     }
 
     void blockwise4PathsMatchReference()
