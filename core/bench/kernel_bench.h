@@ -32,9 +32,11 @@ struct KernelBenchRow
     int64_t matrices = 0;              // cycled per pass
     double secondsPerCall = 0;         // best pass / matrices
     double weightGBs = 0;              // weightBytes / secondsPerCall, 1e9 bytes
-    // The read rate of the streaming sum run right after this case (over the quantized weights'
-    // placement), and weightGBs as a fraction of it: this VM's memory rate drifts by +-25% within
-    // a minute, so a kernel is compared with the machine as it was while the kernel ran.
+    // Passes of the case alternate with streaming sums over a buffer of its weight set's size
+    // (placed as the quantized weights are; at least 7 pairs at one row): readGBs is the best
+    // sum, fractionOfRead the median over the pairs of (pass rate / sum rate). This VM's memory
+    // rate drifts by tens of percent within a minute, so a kernel is compared with the machine
+    // as it was around each pass.
     double readGBs = 0;
     double fractionOfRead = 0;
     double fractionOfBest = 0;         // weightGBs / KernelBenchReport::bestReadGBs
