@@ -34,7 +34,7 @@ struct DeviceWeight
     const void *codes;
     const float *scales, *bias;
     int bits;
-    std::int64_t group, groups, row_bytes, code_stride, scale_stride, zero_stride;
+    std::int64_t group, groups, row_bytes, code_stride, scale_stride, zero_stride, absmax_stride;
     const std::uint8_t *zeros_u8;
     const float *zeros_f;
     int block_size;
@@ -66,15 +66,20 @@ __device__ float decode(const DeviceWeight &w, const Tables &t, std::int64_t r, 
         return __fmul_rn(__fsub_rn(static_cast<float>(code), zero),
                          w.scales[r * w.scale_stride + g]);
     }
+    // Blockwise4: by row where the weight has row strides (rows layout or tiling blocks), else
+    // flattened; the second-level scales always by flattened block.
     const std::int64_t i = r * w.cols + c;
-    const std::uint8_t byte = static_cast<const std::uint8_t *>(w.codes)[i >> 1];
-    const int code = (i & 1) ? (byte & 0x0F) : (byte >> 4);
     const std::int64_t b = i / w.block_size;
+    const std::uint8_t byte = w.code_stride
+        ? static_cast<const std::uint8_t *>(w.codes)[r * w.code_stride + (c >> 1)]
+        : static_cast<const std::uint8_t *>(w.codes)[i >> 1];
+    const int code = (i & 1) ? (byte & 0x0F) : (byte >> 4);
+    const std::int64_t at = w.absmax_stride ? r * w.absmax_stride + c / w.block_size : b;
     float absmax;
     if (w.absmax) {
-        absmax = w.absmax[b];
+        absmax = w.absmax[at];
     } else {
-        absmax = __fmul_rn(t.dq_map[w.absmax_codes[b]], w.absmax_scales[b / w.dq_block_size]);
+        absmax = __fmul_rn(t.dq_map[w.absmax_codes[at]], w.absmax_scales[b / w.dq_block_size]);
         absmax = __fadd_rn(absmax, w.absmax_offset);
     }
     return __fmul_rn(t.book[code], absmax);
@@ -127,6 +132,7 @@ DeviceWeight device_view(const FusedWeight &w)
     d.code_stride = w.code_stride;
     d.scale_stride = w.scale_stride;
     d.zero_stride = w.zero_stride;
+    d.absmax_stride = w.absmax_stride;
     d.zeros_u8 = w.zeros_u8;
     d.zeros_f = w.zeros_f;
     d.block_size = w.block_size;
@@ -171,7 +177,7 @@ CudaStatus cuda_fused_linear_device(const FusedWeight &w, const float *x, std::i
 CudaStatus cuda_fused_linear_host(const FusedWeight &w_in, const float *x, std::int64_t m,
                                   float *y)
 {
-    // INT groups in the rows layout (IntGroupRows) go up as the dense arrays the device reads.
+    // Weights in a rows layout (IntGroupRows, Blockwise4Rows) go up as the dense arrays.
     std::vector<std::uint8_t> denseCodes, denseZeros;
     std::vector<float> denseScales;
     FusedWeight w = w_in;
@@ -192,6 +198,27 @@ CudaStatus cuda_fused_linear_host(const FusedWeight &w_in, const float *x, std::
         w = fused_weight_int_group(denseCodes.data(), denseScales.data(),
                                    w.zeros_u8 ? denseZeros.data() : nullptr, w.zeros_f, w.bits,
                                    w.group, w.rows, w.cols, w.bias);
+    } else if (w.format == FusedFormat::Blockwise4 && w.absmax_rows()) { // Blockwise4Rows
+        const std::int64_t half = w.cols / 2, perRow = w.cols / w.block_size;
+        denseCodes.resize(static_cast<std::size_t>(w.rows * half));
+        if (w.absmax)
+            denseScales.resize(static_cast<std::size_t>(w.rows * perRow));
+        else
+            denseZeros.resize(static_cast<std::size_t>(w.rows * perRow)); // the absmax codes
+        for (std::int64_t r = 0; r < w.rows; ++r) {
+            std::copy(w.row_codes(r), w.row_codes(r) + half, denseCodes.begin() + r * half);
+            const std::int64_t at = w.absmax_index(r * perRow);
+            if (w.absmax)
+                std::copy(w.absmax + at, w.absmax + at + perRow, denseScales.begin() + r * perRow);
+            else
+                std::copy(w.absmax_codes + at, w.absmax_codes + at + perRow,
+                          denseZeros.begin() + r * perRow);
+        }
+        const Codebook4 kind
+            = w.codebook == codebook4_values(Codebook4::Nf4) ? Codebook4::Nf4 : Codebook4::Fp4;
+        w = fused_weight_blockwise4(kind, denseCodes.data(), w.absmax ? denseScales.data() : nullptr,
+                                    w.absmax ? nullptr : denseZeros.data(), w.absmax_scales,
+                                    w.absmax_offset, w.block_size, w.rows, w.cols, w.bias);
     }
     const std::size_t rows = static_cast<std::size_t>(w.rows);
     const std::size_t groups = rows * static_cast<std::size_t>(w.groups_per_row());

@@ -61,9 +61,20 @@ void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_
                 absmax[b] = fused_detail::block_absmax(w, first + b);
         const Codebook4 kind
             = w.codebook == codebook4_values(Codebook4::Nf4) ? Codebook4::Nf4 : Codebook4::Fp4;
-        dequantize_blockwise4(kind, static_cast<const std::uint8_t *>(w.codes)
-                                        + row_begin * w.cols / 2,
-                              scales, rows * w.cols, w.block_size, out);
+        if (!w.absmax_rows()) { // flattened: all rows at once
+            dequantize_blockwise4(kind, static_cast<const std::uint8_t *>(w.codes)
+                                            + row_begin * w.cols / 2,
+                                  scales, rows * w.cols, w.block_size, out);
+            return;
+        }
+        // The rows layout: a row at a time (float absmax read from the row's own entries).
+        const std::int64_t perRow = w.cols / w.block_size;
+        for (std::int64_t r = row_begin; r < row_end; ++r) {
+            const float *rowScales = w.absmax ? w.absmax + w.absmax_index(r * perRow)
+                                              : absmax + (r - row_begin) * perRow;
+            dequantize_blockwise4(kind, w.row_codes(r), rowScales, w.cols, w.block_size,
+                                  out + (r - row_begin) * w.cols);
+        }
         return;
     }
     }

@@ -105,9 +105,10 @@ std::int64_t FusedWeight::packed_bytes() const
     }
     case FusedFormat::Blockwise4: {
         const std::int64_t blocks = (rows * cols + block_size - 1) / block_size;
-        const std::int64_t absmaxBytes
-            = absmax ? blocks * 4 : blocks + 4 * ((blocks + dq_block_size - 1) / dq_block_size);
-        return (rows * cols + 1) / 2 + absmaxBytes;
+        const std::int64_t scaleBytes = absmax ? 0 : 4 * ((blocks + dq_block_size - 1) / dq_block_size);
+        if (absmax_rows()) // the rows layout, padding included (read with the codes' stream)
+            return rows * code_stride + scaleBytes;
+        return (rows * cols + 1) / 2 + (absmax ? blocks * 4 : blocks) + scaleBytes;
     }
     }
     return 0;
@@ -218,6 +219,58 @@ FusedWeight fused_weight_blockwise4(Codebook4 kind, const std::uint8_t *packed,
     w.dq_map = dynamic_map_signed();
     w.bias = bias;
     w.bits = 4;
+    if (cols % block_size == 0 && cols % 2 == 0) { // blocks tile the rows
+        w.code_stride = cols / 2;
+        w.absmax_stride = cols / block_size;
+    }
+    return w;
+}
+
+Blockwise4Rows blockwise4_rows(int block_size, std::int64_t cols, bool double_quant)
+{
+    if (block_size < 2 || block_size % 2 != 0 || cols % block_size != 0)
+        throw std::invalid_argument("blockwise4_rows: blocks must be even and tile the rows");
+    auto lines = [](std::int64_t bytes) { return (bytes + 63) / 64 * 64; };
+    Blockwise4Rows l;
+    l.blocks = cols / block_size;
+    l.codes = double_quant;
+    l.code_offset = lines(l.blocks * (double_quant ? 1 : 4));
+    l.row_bytes = l.code_offset + lines(cols / 2);
+    return l;
+}
+
+void pack_blockwise4_rows(const Blockwise4Rows &layout, const std::uint8_t *packed,
+                          const float *absmax, const std::uint8_t *absmax_codes,
+                          std::int64_t rows, std::int64_t cols, std::uint8_t *out)
+{
+    const std::int64_t b = layout.blocks;
+    for (std::int64_t r = 0; r < rows; ++r) {
+        std::uint8_t *row = out + r * layout.row_bytes;
+        std::memset(row, 0, static_cast<std::size_t>(layout.row_bytes));
+        if (layout.codes)
+            std::memcpy(row, absmax_codes + r * b, static_cast<std::size_t>(b));
+        else
+            std::memcpy(row, absmax + r * b, static_cast<std::size_t>(b * 4));
+        std::memcpy(row + layout.code_offset, packed + r * cols / 2,
+                    static_cast<std::size_t>(cols / 2));
+    }
+}
+
+FusedWeight fused_weight_blockwise4_rows(Codebook4 kind, const std::uint8_t *buffer,
+                                         const Blockwise4Rows &layout, const float *absmax_scales,
+                                         float absmax_offset, int block_size, std::int64_t rows,
+                                         std::int64_t cols, const float *bias)
+{
+    if (layout.row_bytes % 64 != 0 || layout.code_offset % 64 != 0
+        || layout.blocks * block_size != cols)
+        throw std::invalid_argument("fused_weight_blockwise4_rows: layout made for another shape");
+    FusedWeight w = fused_weight_blockwise4(
+        kind, buffer + layout.code_offset,
+        layout.codes ? nullptr : reinterpret_cast<const float *>(buffer),
+        layout.codes ? buffer : nullptr, absmax_scales, absmax_offset, block_size, rows, cols,
+        bias);
+    w.code_stride = layout.row_bytes;
+    w.absmax_stride = layout.codes ? layout.row_bytes : layout.row_bytes / 4;
     return w;
 }
 

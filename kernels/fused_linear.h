@@ -16,6 +16,11 @@
 //               nibble; absmax per block of B flattened values, float32 or double-quantized
 //               (uint8 codes into the dynamic map, float32 scale per 256 codes, one offset):
 //               w = book[code] · absmax                                (nf4.h, double_quant.h)
+//               Where blocks tile the rows (cols % B == 0), row r's nibbles and absmax (floats
+//               or codes) start at code_stride bytes and absmax_stride entries times r: the
+//               flattened arrays, or the rows layout (Blockwise4Rows: each row's absmax right
+//               before its nibbles); the second-level scales stay flattened (block b's is
+//               absmax_scales[b / 256]). Blocks that span rows: flattened only (strides 0).
 // Within a group/block every path decodes a weight to the same float32 as the dequantize
 // reference of its format (4-bit through a 16-entry table (code - zero) · s or book · absmax
 // built once per group); Int8Row applies its row scale after the row's dot product.
@@ -85,9 +90,9 @@ struct FusedWeight
     int dq_block_size = 256;
     const float *dq_map = nullptr;   // 256 values (dynamic_map_signed)
 
-    // IntGroup row strides (bytes for codes and qzeros, floats for scales); the constructors
-    // set them.
-    std::int64_t code_stride = 0, scale_stride = 0, zero_stride = 0;
+    // Row strides (bytes for codes and qzeros, floats for scales, entries of absmax or
+    // absmax_codes); the constructors set them (Blockwise4: 0 where blocks span rows).
+    std::int64_t code_stride = 0, scale_stride = 0, zero_stride = 0, absmax_stride = 0;
 
     std::int64_t groups_per_row() const { return group > 0 ? (cols + group - 1) / group : 0; }
     const std::uint8_t *row_codes(std::int64_t r) const
@@ -102,6 +107,18 @@ struct FusedWeight
     const float *row_zeros_f(std::int64_t r) const
     {
         return zeros_f ? zeros_f + r * groups_per_row() : nullptr;
+    }
+    // Blockwise4 in the rows layout (Blockwise4Rows), where row r's entries do not follow row
+    // r - 1's.
+    bool absmax_rows() const { return absmax_stride != 0 && absmax_stride != cols / block_size; }
+    // Where flattened block b's absmax (or code) is: b itself, or in the rows layout row
+    // b / blocks-per-row's entry.
+    std::int64_t absmax_index(std::int64_t b) const
+    {
+        if (!absmax_rows())
+            return b;
+        const std::int64_t perRow = cols / block_size, r = b / perRow;
+        return r * absmax_stride + (b - r * perRow);
     }
     // Zero point of row r's group g (zeros_f, qzeros or 2^(bits-1), as the formats above).
     float group_zero(std::int64_t r, std::int64_t g) const
@@ -144,6 +161,26 @@ void pack_int_group_rows(const IntGroupRows &layout, const std::uint8_t *packed,
 FusedWeight fused_weight_int_group_rows(const std::uint8_t *buffer, const IntGroupRows &layout,
                                         const float *zeros_f, int bits, std::int64_t group_size,
                                         std::int64_t rows, std::int64_t cols, const float *bias);
+
+// The rows layout of Blockwise4 weights whose blocks tile the rows: row r at r · row_bytes holds
+// its cols / B absmax entries (uint8 codes when double-quantized, else float32), zero padding to a
+// 64-byte boundary (code_offset), its cols / 2 bytes of nibbles, zero padding to 64 bytes. The
+// second-level scales and offset stay apart (one float per 256 blocks). Why: IntGroupRows.
+struct Blockwise4Rows
+{
+    std::int64_t blocks = 0, code_offset = 0, row_bytes = 0;
+    bool codes = false; // double-quantized: uint8 codes; else float32 absmax
+};
+Blockwise4Rows blockwise4_rows(int block_size, std::int64_t cols, bool double_quant);
+// Writes rows [0, rows) of the flattened arrays (absmax or absmax_codes, whichever the layout
+// holds) into out (rows · layout.row_bytes bytes, padding zeroed).
+void pack_blockwise4_rows(const Blockwise4Rows &layout, const std::uint8_t *packed,
+                          const float *absmax, const std::uint8_t *absmax_codes,
+                          std::int64_t rows, std::int64_t cols, std::uint8_t *out);
+FusedWeight fused_weight_blockwise4_rows(Codebook4 kind, const std::uint8_t *buffer,
+                                         const Blockwise4Rows &layout, const float *absmax_scales,
+                                         float absmax_offset, int block_size, std::int64_t rows,
+                                         std::int64_t cols, const float *bias);
 
 // absmax: float32 per block, or nullptr and the double-quantized triple.
 FusedWeight fused_weight_blockwise4(Codebook4 kind, const std::uint8_t *packed,

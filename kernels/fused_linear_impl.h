@@ -13,10 +13,11 @@ namespace qb::kernels::fused_detail {
 // dequantize_double_quant_absmax: map[code] · scale, then + offset).
 inline float block_absmax(const FusedWeight &w, std::int64_t b)
 {
+    const std::int64_t at = w.absmax_index(b);
     if (w.absmax)
-        return w.absmax[b];
+        return w.absmax[at];
     const std::int64_t group = w.dq_block_size == 256 ? b >> 8 : b / w.dq_block_size;
-    const float a = w.dq_map[w.absmax_codes[b]] * w.absmax_scales[group];
+    const float a = w.dq_map[w.absmax_codes[at]] * w.absmax_scales[group];
     return a + w.absmax_offset;
 }
 
@@ -97,8 +98,10 @@ inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
         return static_cast<int>((window >> (16 - (bit & 7) - w.bits)) & ((1u << w.bits) - 1));
     }
     case FusedFormat::Blockwise4: {
-        const std::int64_t i = r * w.cols + c;
-        const std::uint8_t byte = static_cast<const std::uint8_t *>(w.codes)[i >> 1];
+        // By row where rows are byte-aligned (even cols: the parity of c is the element's).
+        const std::int64_t i = w.code_stride ? c : r * w.cols + c;
+        const auto *base = w.code_stride ? w.row_codes(r) : static_cast<const std::uint8_t *>(w.codes);
+        const std::uint8_t byte = base[i >> 1];
         return (i & 1) ? (byte & 0x0F) : (byte >> 4);
     }
     }

@@ -694,8 +694,8 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in,
                                  const float *const *ds, std::int64_t r, std::int64_t i0, float *y)
 {
     const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
-    const std::int64_t stride = cols / 2;
-    const auto *row = static_cast<const std::uint8_t *>(w.codes) + r * stride;
+    const std::int64_t stride = w.code_stride;
+    const std::uint8_t *row = w.row_codes(r);
     const __m512i lut = _mm512_broadcast_i32x4(
         _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
     const std::int8_t *q[MR];
@@ -738,12 +738,11 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
                                   float *y)
 {
     const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
-    const std::int64_t stride = cols / 2;
     const __m512i lut = _mm512_broadcast_i32x4(
         _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
     const std::uint8_t *rows[NR];
     for (int n = 0; n < NR; ++n)
-        rows[n] = static_cast<const std::uint8_t *>(w.codes) + (r + n) * stride;
+        rows[n] = w.row_codes(r + n);
     const std::int8_t *q[MR];
     const std::int32_t *neg[MR];
     for (int j = 0; j < MR; ++j) {
@@ -1172,7 +1171,8 @@ public:
 
 private:
     // emit(b, v): the absmax of blocks first + b .. first + b + 15, for b = 0, 16, ... while 64
-    // remain; returns how many were decoded.
+    // remain; returns how many were decoded. The blocks lie in one row (their codes follow one
+    // another in either layout).
     template <class Emit>
     QB_TARGET_VNNI std::int64_t each_sixteen(const FusedWeight &w, std::int64_t first,
                                              std::int64_t n, Emit &&emit) const
@@ -1188,10 +1188,11 @@ private:
         const __m512 offset = _mm512_set1_ps(w.absmax_offset);
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         std::int64_t g0 = first / w.dq_block_size, next = (g0 + 1) * w.dq_block_size;
+        const std::uint8_t *row = w.absmax_codes + w.absmax_index(first);
         std::int64_t i = 0;
         for (; i + 64 <= n; i += 64) {
             const __m512i codes
-                = _mm512_permutexvar_epi8(reorder, _mm512_loadu_si512(w.absmax_codes + first + i));
+                = _mm512_permutexvar_epi8(reorder, _mm512_loadu_si512(row + i));
             const __mmask64 high = _mm512_movepi8_mask(codes);
             __m512i plane[4];
             for (int p = 0; p < 4; ++p)

@@ -184,16 +184,19 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
     const auto *packed = static_cast<const std::uint8_t *>(w.codes);
     const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
     // Nibble index of column 0 of this row, and the bytes it counts from.
-    const std::int64_t nib0 = blockwise ? r * cols : 0;
-    const std::uint8_t *nibRow = blockwise ? packed : w.row_codes(r);
+    // By row where rows are byte-aligned (IntGroup; Blockwise4 whose blocks tile the rows),
+    // else from the flattened weight's first nibble.
+    const bool byRow = !blockwise || w.code_stride != 0;
+    const std::int64_t nib0 = byRow ? 0 : r * cols;
+    const std::uint8_t *nibRow = byRow ? w.row_codes(r) : packed;
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
     // The common 4-bit case in one straight loop: segments of a multiple of 32 columns that
     // tile the row from column 0 (groups/blocks of 32, 64, 128, ...; rows a multiple of them).
     const std::int64_t seg = blockwise ? w.block_size : w.group;
-    if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
+    if (nibbles && seg % 32 == 0 && cols % seg == 0) {
         // flattened block (Blockwise4) of segment 0; IntGroup segment k is the row's group k
-        const std::int64_t first = blockwise ? nib0 / seg : 0;
+        const std::int64_t first = blockwise ? r * cols / seg : 0;
         const float *rowScales = blockwise ? nullptr : w.row_scales(r);
         // Double-quantized absmax comes decoded (run_rows, sixteen blocks at a time over the
         // thread's rows), off the vector loop's path.
@@ -416,16 +419,19 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
     const bool blockwise = w.format == FusedFormat::Blockwise4;
     const auto *packed = static_cast<const std::uint8_t *>(w.codes);
     const auto *q = static_cast<const std::int8_t *>(w.codes) + r * cols;
-    const std::int64_t nib0 = blockwise ? r * cols : 0;
-    const std::uint8_t *nibRow = blockwise ? packed : w.row_codes(r);
+    // By row where rows are byte-aligned (IntGroup; Blockwise4 whose blocks tile the rows),
+    // else from the flattened weight's first nibble.
+    const bool byRow = !blockwise || w.code_stride != 0;
+    const std::int64_t nib0 = byRow ? 0 : r * cols;
+    const std::uint8_t *nibRow = byRow ? w.row_codes(r) : packed;
     const __m256 iotaLo = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 iotaHi = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
 
     // The common 4-bit case in one straight loop, as in tile_avx512.
     const std::int64_t seg = blockwise ? w.block_size : w.group;
-    if (nibbles && seg % 32 == 0 && cols % seg == 0 && nib0 % seg == 0) {
+    if (nibbles && seg % 32 == 0 && cols % seg == 0) {
         // flattened block (Blockwise4) of segment 0; IntGroup segment k is the row's group k
-        const std::int64_t first = blockwise ? nib0 / seg : 0;
+        const std::int64_t first = blockwise ? r * cols / seg : 0;
         const float *rowScales = blockwise ? nullptr : w.row_scales(r);
         for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
             __m256 lutLo, lutHi;
@@ -578,8 +584,12 @@ void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t
 // one the decode cost ~5 cycles a block, which the NF4 decode GEMV (~9 cycles a block of 64
 // weights with int8 activations) could not hide: 12.5-13.3 GB/s before, 17.3-18.8 after,
 // against 20-22 for float absmax (a standalone timing loop, 4096x4096, 2 threads, alternating).
-QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t first,
-                                          std::int64_t n, float *out)
+namespace {
+
+// Blocks first .. first + n - 1 whose codes lie one after the other from `codes` (code of block
+// first + i at codes[i]).
+QB_TARGET_AVX512 void absmax_run_avx512(const FusedWeight &w, std::int64_t first, std::int64_t n,
+                                        const std::uint8_t *codes, float *out)
 {
     std::int64_t i = 0;
     if (!w.absmax && w.dq_block_size >= 16) {
@@ -597,13 +607,13 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
                 ++g0;
                 next += w.dq_block_size;
             }
-            const __m512i codes = _mm512_cvtepu8_epi32(
-                _mm_loadu_si128(reinterpret_cast<const __m128i *>(w.absmax_codes + b)));
+            const __m512i code = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128(reinterpret_cast<const __m128i *>(codes + i)));
             __m512 pick[8];
             for (int t = 0; t < 8; ++t)
-                pick[t] = _mm512_permutex2var_ps(map[2 * t], codes, map[2 * t + 1]);
+                pick[t] = _mm512_permutex2var_ps(map[2 * t], code, map[2 * t + 1]);
             for (int bit = 5, half = 4; half >= 1; ++bit, half /= 2) {
-                const __mmask16 high = _mm512_test_epi32_mask(codes, _mm512_set1_epi32(1 << bit));
+                const __mmask16 high = _mm512_test_epi32_mask(code, _mm512_set1_epi32(1 << bit));
                 for (int t = 0; t < half; ++t)
                     pick[t] = _mm512_mask_blend_ps(high, pick[2 * t], pick[2 * t + 1]);
             }
@@ -619,6 +629,25 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
     }
     for (; i < n; ++i)
         out[i] = block_absmax(w, first + i);
+}
+
+} // namespace
+
+QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t first,
+                                          std::int64_t n, float *out)
+{
+    if (!w.absmax_rows()) {
+        absmax_run_avx512(w, first, n, w.absmax_codes ? w.absmax_codes + first : nullptr, out);
+        return;
+    }
+    // The rows layout: a row's blocks at a time (the next row's codes do not follow).
+    const std::int64_t perRow = w.cols / w.block_size;
+    for (std::int64_t i = 0; i < n;) {
+        const std::int64_t b = first + i, len = std::min(n - i, perRow - b % perRow);
+        absmax_run_avx512(w, b, len, w.absmax_codes ? w.absmax_codes + w.absmax_index(b) : nullptr,
+                          out + i);
+        i += len;
+    }
 }
 
 void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,

@@ -1,6 +1,7 @@
 #include "quant/nf4_linear.h"
 
 #include "kernels/double_quant.h"
+#include "kernels/fused_decode.h"
 #include "quant/fused_kernels.h"
 #include "util/parallel.h"
 
@@ -51,8 +52,8 @@ Nf4Linear::Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int b
     const std::string where = "Nf4Linear";
     const int64_t n = out * in;
     const int64_t blocks = kernels::blockwise4_num_blocks(n, blockSize);
-    m_packed = packedWeightStorage(
-        quant_detail::need(t, "qweight", at::kByte, {kernels::blockwise4_packed_bytes(n)}, where));
+    const at::Tensor packed
+        = quant_detail::need(t, "qweight", at::kByte, {kernels::blockwise4_packed_bytes(n)}, where);
     if (t.count("absmax")) {
         m_absmax = quant_detail::need(t, "absmax", at::kFloat, {blocks}, where);
     } else {
@@ -63,6 +64,44 @@ Nf4Linear::Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int b
         m_offset = m_absmaxOffset.item<float>();
     }
     m_bias = quant_detail::optionalBias(t, out, where);
+    const bool dq = doubleQuant();
+    const int64_t perRow = in / blockSize, denseRow = in / 2 + perRow * (dq ? 1 : 4);
+    if (in % blockSize == 0) {
+        m_layout = kernels::blockwise4_rows(blockSize, in, dq);
+        if (m_layout.row_bytes * 100 <= denseRow * 103) {
+            const at::Tensor p = packed.contiguous(),
+                             a = dq ? m_absmaxCodes.contiguous() : m_absmax.contiguous();
+            at::Tensor buffer = at::empty({out, m_layout.row_bytes}, at::kByte);
+            kernels::pack_blockwise4_rows(m_layout, p.data_ptr<uint8_t>(),
+                                          dq ? nullptr : a.data_ptr<float>(),
+                                          dq ? a.data_ptr<uint8_t>() : nullptr, out, in,
+                                          buffer.data_ptr<uint8_t>());
+            m_rows = packedWeightStorage(buffer);
+            m_packed = m_rows.narrow(1, m_layout.code_offset, in / 2);
+            if (dq)
+                m_absmaxCodes = m_rows.narrow(1, 0, perRow);
+            else
+                m_absmax = m_rows.narrow(1, 0, perRow * 4).view(at::kFloat);
+            return;
+        }
+    }
+    m_packed = packedWeightStorage(packed);
+}
+
+kernels::FusedWeight Nf4Linear::fusedWeight() const
+{
+    const float *bias = m_bias.defined() ? m_bias.data_ptr<float>() : nullptr;
+    const bool dq = doubleQuant();
+    if (m_rows.defined())
+        return kernels::fused_weight_blockwise4_rows(
+            m_codebook, m_rows.data_ptr<uint8_t>(), m_layout,
+            dq ? m_absmaxScales.data_ptr<float>() : nullptr, m_offset, m_blockSize, m_out, m_in,
+            bias);
+    return kernels::fused_weight_blockwise4(
+        m_codebook, m_packed.data_ptr<uint8_t>(), dq ? nullptr : m_absmax.data_ptr<float>(),
+        dq ? m_absmaxCodes.data_ptr<uint8_t>() : nullptr,
+        dq ? m_absmaxScales.data_ptr<float>() : nullptr, m_offset, m_blockSize, m_out, m_in,
+        bias);
 }
 
 std::string Nf4Linear::kind() const
@@ -74,10 +113,10 @@ std::string Nf4Linear::kind() const
 at::Tensor Nf4Linear::absmax() const
 {
     if (m_absmax.defined())
-        return m_absmax;
+        return m_absmax.contiguous().reshape({-1});
+    const at::Tensor codes = m_absmaxCodes.contiguous();
     kernels::DoubleQuantAbsmax dq;
-    dq.codes.assign(m_absmaxCodes.data_ptr<uint8_t>(),
-                    m_absmaxCodes.data_ptr<uint8_t>() + m_absmaxCodes.numel());
+    dq.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
     dq.scales.assign(m_absmaxScales.data_ptr<float>(),
                      m_absmaxScales.data_ptr<float>() + m_absmaxScales.numel());
     dq.offset = m_absmaxOffset.item<float>();
@@ -89,8 +128,18 @@ at::Tensor Nf4Linear::absmax() const
 
 at::Tensor Nf4Linear::dequantizedWeight() const
 {
-    auto a = absmax().contiguous();
     auto out = at::empty({m_out, m_in}, at::kFloat);
+    if (m_rows.defined()) { // the rows layout: the kernels' row decode, rows split over threads
+        const kernels::FusedWeight w = fusedWeight();
+        float *dst = out.data_ptr<float>();
+        parallelFor(0, m_out, splitGrain(m_in), [&](int64_t r0, int64_t r1) {
+            std::vector<float> absmax(
+                static_cast<size_t>(kernels::fused_decode_rows_blocks(w, r0, r1)));
+            kernels::fused_decode_rows(w, r0, r1, dst + r0 * m_in, absmax.data());
+        });
+        return out;
+    }
+    auto a = absmax().contiguous();
     const int64_t n = m_out * m_in, blocks = (n + m_blockSize - 1) / m_blockSize;
     const uint8_t *packed = m_packed.data_ptr<uint8_t>();
     const float *scales = a.data_ptr<float>();
@@ -106,21 +155,18 @@ at::Tensor Nf4Linear::dequantizedWeight() const
 
 at::Tensor Nf4Linear::fusedForward(const at::Tensor &x)
 {
-    const bool dq = doubleQuant();
-    const auto w = kernels::fused_weight_blockwise4(
-        m_codebook, m_packed.data_ptr<uint8_t>(), dq ? nullptr : m_absmax.data_ptr<float>(),
-        dq ? m_absmaxCodes.data_ptr<uint8_t>() : nullptr,
-        dq ? m_absmaxScales.data_ptr<float>() : nullptr, m_offset, m_blockSize, m_out, m_in,
-        m_bias.defined() ? m_bias.data_ptr<float>() : nullptr);
-    return runFused(w, x, fusedMaxRows());
+    return runFused(fusedWeight(), x, fusedMaxRows());
 }
 
 int64_t Nf4Linear::weightBytes() const
 {
+    const int64_t second = doubleQuant() ? m_absmaxScales.numel() * 4 + 4 : 0;
+    if (m_rows.defined()) // padding included: held in memory and read with the codes
+        return m_rows.numel() + second + biasBytes();
     int64_t bytes = m_packed.numel() + biasBytes();
     if (m_absmax.defined())
         return bytes + m_absmax.numel() * 4;
-    return bytes + m_absmaxCodes.numel() + m_absmaxScales.numel() * 4 + 4;
+    return bytes + m_absmaxCodes.numel() + second;
 }
 
 nlohmann::json Nf4Linear::methodConfig() const
@@ -132,11 +178,12 @@ nlohmann::json Nf4Linear::methodConfig() const
 
 std::map<std::string, at::Tensor> Nf4Linear::tensors() const
 {
-    std::map<std::string, at::Tensor> out{{"qweight", m_packed}};
+    // The flattened tensors (copies out of the rows layout).
+    std::map<std::string, at::Tensor> out{{"qweight", m_packed.contiguous().reshape({-1})}};
     if (m_absmax.defined()) {
-        out["absmax"] = m_absmax;
+        out["absmax"] = m_absmax.contiguous().reshape({-1});
     } else {
-        out["absmax_codes"] = m_absmaxCodes;
+        out["absmax_codes"] = m_absmaxCodes.contiguous().reshape({-1});
         out["absmax_scales"] = m_absmaxScales;
         out["absmax_offset"] = m_absmaxOffset;
     }

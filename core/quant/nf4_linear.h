@@ -6,8 +6,12 @@
 //   absmax_codes [ceil(n / B)] uint8 + absmax_scales [ceil(n / B / 256)] float32 +
 //   absmax_offset [1] float32                              with it;
 //   bias [out] float32 (optional).
+// In memory, where blocks tile the rows and the padding costs at most 3%, the kernels' rows
+// layout (kernels/fused_linear.h Blockwise4Rows: each row's absmax or absmax codes right before
+// its nibbles); tensors() returns the flattened form either way.
 // Thread safety and ownership: as QuantizedLinear.
 #pragma once
+#include "kernels/fused_linear.h"
 #include "kernels/nf4.h"
 #include "quant/quantized_linear.h"
 
@@ -46,9 +50,16 @@ private:
     kernels::Codebook4 m_codebook;
     int64_t m_out, m_in;
     int m_blockSize;
+    // The kernels' view of the stored weight (either layout).
+    kernels::FusedWeight fusedWeight() const;
+
+    // m_packed, m_absmax, m_absmaxCodes: flattened 1-D tensors, or [out, ...] views into m_rows,
+    // the rows layout's buffer (undefined when flattened).
     at::Tensor m_packed;       // uint8
     at::Tensor m_absmax;       // float32, or undefined with double quantization
     at::Tensor m_absmaxCodes;  // uint8
+    at::Tensor m_rows;
+    kernels::Blockwise4Rows m_layout;
     at::Tensor m_absmaxScales; // float32
     at::Tensor m_absmaxOffset; // [1] float32
     float m_offset = 0.0f;     // its value

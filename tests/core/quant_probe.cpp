@@ -6,6 +6,7 @@
 #include "quant/gptq.h"
 #include "quant/int8_linear.h"
 #include "quant/int_group_linear.h"
+#include "quant/nf4_linear.h"
 #include "quant/method_spec.h"
 #include "model/model_bundle.h"
 #include "quant/quant_checkpoint.h"
@@ -87,6 +88,17 @@ OpRun runOp(const std::string &specJson, const Mat &w, int64_t out, int64_t in, 
                                           [](const auto &kv) { return kv.second.is_contiguous(); });
         qb::IntGroupLinear reloaded(ig->intConfig(), out, in, t);
         reloaded.setMethod(ig->methodConfig().value("method", "int"));
+        r.reloadedY = vec(reloaded.forward(tensor(x, tokens, in)));
+    }
+    if (auto *nf = dynamic_cast<qb::Nf4Linear *>(op.get())) {
+        const auto t = nf->tensors();
+        r.tensorsContiguous = std::all_of(t.begin(), t.end(), [](const auto &kv) {
+            return kv.second.is_contiguous() && (kv.first == "bias" || kv.second.dim() == 1);
+        });
+        const auto cfg = nf->methodConfig();
+        qb::Nf4Linear reloaded(cfg["method"] == "nf4" ? qb::kernels::Codebook4::Nf4
+                                                      : qb::kernels::Codebook4::Fp4,
+                               out, in, cfg["block_size"].get<int>(), t);
         r.reloadedY = vec(reloaded.forward(tensor(x, tokens, in)));
     }
     if (auto *llm = dynamic_cast<qb::LlmInt8Linear *>(op.get()))

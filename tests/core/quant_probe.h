@@ -17,8 +17,8 @@ struct OpRun
     int64_t weightBytes = 0;
     std::string kind;
     int64_t outliers = -1; // llm_int8: outlier columns of the last forward
-    // IntGroupLinear: forward(x) of an op rebuilt from tensors() (the dense stored form), and
-    // whether every tensor it returned was contiguous
+    // IntGroupLinear, Nf4Linear: forward(x) of an op rebuilt from tensors() (the stored form),
+    // and whether every tensor it returned was contiguous (Nf4Linear: and flattened)
     Mat reloadedY;
     bool tensorsContiguous = false;
 };

@@ -208,6 +208,40 @@ private Q_SLOTS:
         QCOMPARE(r.weightBytes, int64_t(32768 + 512 * 4));
     }
 
+    void nf4WideRowsMatchReference_data()
+    {
+        QTest::addColumn<bool>("doubleQuant");
+        QTest::newRow("absmax") << false;
+        QTest::newRow("double-quantized") << true;
+    }
+
+    void nf4WideRowsMatchReference()
+    {
+        // Rows of 4096 columns in blocks of 64 (the kernels' rows layout, which for these shapes
+        // needs no padding): the same weights, outputs and bytes as the flattened reference, and
+        // tensors() in the flattened form rebuild the same op.
+        QFETCH(bool, doubleQuant);
+        const int64_t out = 6, in = 4096, t = 3, n = out * in, blocks = n / 64;
+        const Mat w = gaussian(n, 0.05f, 11), x = gaussian(t * in, 1.0f, 12);
+        std::vector<uint8_t> packed(n / 2);
+        Mat absmax(blocks), deq(n);
+        k::quantize_nf4_ref(w.data(), n, 64, packed.data(), absmax.data());
+        if (doubleQuant)
+            k::dequantize_double_quant_absmax(k::double_quantize_absmax_ref(absmax.data(), blocks, 256),
+                                              absmax.data());
+        k::dequantize_nf4_ref(packed.data(), absmax.data(), n, 64, deq.data());
+        const auto r = qbprobe::runOp(
+            std::string("{\"method\": \"nf4\", \"block_size\": 64, \"double_quant\": ")
+                + (doubleQuant ? "true}" : "false}"),
+            w, out, in, x, t);
+        QCOMPARE(r.dense, deq);
+        QVERIFY(relMaxDiff(r.y, matmulT(x, deq, t, in, out)) < 1e-5);
+        // codes + one absmax code (or float) per block (+ 2 second-level scales and the offset)
+        QCOMPARE(r.weightBytes, doubleQuant ? n / 2 + blocks + 2 * 4 + 4 : n / 2 + blocks * 4);
+        QVERIFY(r.tensorsContiguous);
+        QCOMPARE(r.reloadedY, r.y);
+    }
+
     void intGroupMatchesReference_data()
     {
         QTest::addColumn<int>("bits");

@@ -512,6 +512,104 @@ private Q_SLOTS:
                     }
     }
 
+    void blockwise4RowsLayoutByHand()
+    {
+        // NF4 blocks of 64, double-quantized, 4096 columns: 64 absmax codes (one cache line),
+        // then 2048 nibble bytes: 2112 a row, as many as the flattened arrays, no padding.
+        const Blockwise4Rows a = blockwise4_rows(64, 4096, true);
+        QCOMPARE(a.code_offset, std::int64_t(64));
+        QCOMPARE(a.row_bytes, std::int64_t(2112));
+        // Float absmax, blocks of 32, 96 columns: 12 bytes -> 64, 48 code bytes -> 64.
+        const Blockwise4Rows b = blockwise4_rows(32, 96, false);
+        QCOMPARE(b.code_offset, std::int64_t(64));
+        QCOMPARE(b.row_bytes, std::int64_t(128));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, blockwise4_rows(64, 96, true));
+        // Row 2 of a 3 x 96 FP4 weight with float absmax (blocks of 32): at byte 256, its
+        // three absmax floats there, its 48 code bytes from 256 + 64.
+        Packed p = blockwise4(Codebook4::Fp4, 3, 96, 32, false, 9);
+        CacheLineVector<std::uint8_t> buf(static_cast<std::size_t>(3 * b.row_bytes), 0xAA);
+        pack_blockwise4_rows(b, p.packed.data(), p.absmax.data(), nullptr, 3, 96, buf.data());
+        float a2;
+        std::memcpy(&a2, buf.data() + 256 + 4, 4);
+        QCOMPARE(a2, p.absmax[7]);
+        QCOMPARE(int(buf[256 + 64 + 47]), int(p.packed[143]));
+        QCOMPARE(int(buf[256 + 12]), 0); // padding zeroed
+        const FusedWeight w = fused_weight_blockwise4_rows(Codebook4::Fp4, buf.data(), b, nullptr,
+                                                           0.0f, 32, 3, 96, nullptr);
+        QVERIFY(w.absmax_rows());
+        QCOMPARE(w.absmax_index(7), std::int64_t(2 * 32 + 1)); // row 2's second float
+        QCOMPARE(w.packed_bytes(), std::int64_t(3 * 128));
+    }
+
+    void blockwise4RowsLayoutGivesTheSameBits()
+    {
+        // As intGroupRowsLayoutGivesTheSameBits, for NF4 / FP4 with float or double-quantized
+        // absmax; 13 x 1344 with blocks of 64 has 21 blocks a row, so the sixteen- and
+        // sixty-four-at-a-time absmax decoders meet row ends inside their runs, and 2 x 241 · 64
+        // crosses a 256-block scale group inside row 1.
+        const auto paths = pathsToTest();
+        unsigned seed = 900;
+        std::vector<Packed> cases;
+        for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
+            for (int block : {32, 64, 128, 256})
+                for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}, {13, 1344}, {70, 128}})
+                    for (bool dq : {false, true})
+                        if (cols % block == 0)
+                            cases.push_back(blockwise4(kind, rows, cols, block, dq, ++seed));
+        cases.push_back(withDistinctSecondScaleGroup(
+            blockwise4(Codebook4::Nf4, 2, 241 * 64, 64, true, ++seed)));
+        for (const Packed &p : cases) {
+            const std::int64_t rows = p.w.rows, cols = p.w.cols;
+            const bool dq = p.w.absmax == nullptr;
+            const Blockwise4Rows l = blockwise4_rows(p.w.block_size, cols, dq);
+            CacheLineVector<std::uint8_t> buf(static_cast<std::size_t>(rows * l.row_bytes));
+            pack_blockwise4_rows(l, p.packed.data(), p.w.absmax, p.w.absmax_codes, rows, cols,
+                                 buf.data());
+            const Codebook4 kind = p.w.codebook == codebook4_values(Codebook4::Nf4)
+                ? Codebook4::Nf4
+                : Codebook4::Fp4;
+            const FusedWeight w = fused_weight_blockwise4_rows(
+                kind, buf.data(), l, p.w.absmax_scales, p.w.absmax_offset, p.w.block_size, rows,
+                cols, p.w.bias);
+            QVERIFY(w.absmax_rows());
+            auto same = [&](const std::vector<float> &a, const std::vector<float> &b,
+                            const char *what) {
+                for (std::size_t e = 0; e < a.size(); ++e)
+                    if (!(a[e] == b[e]))
+                        QFAIL(qPrintable(QString("%1, %2, output %3: %4 flattened, %5 rows")
+                                             .arg(QString::fromStdString(p.name)).arg(what).arg(e)
+                                             .arg(a[e], 0, 'g', 9).arg(b[e], 0, 'g', 9)));
+            };
+            for (std::int64_t m : {1, 3, 5}) {
+                const auto x = qbtest::normalValues(m * cols, unsigned(m + cols));
+                std::vector<float> a(static_cast<std::size_t>(m * rows)), b(a.size());
+                fused_linear_ref(p.w, x.data(), m, a.data(), 0, rows);
+                fused_linear_ref(w, x.data(), m, b.data(), 0, rows);
+                same(a, b, "reference");
+                for (KernelPath path : paths) {
+                    const FusedInput in = fused_prepare_input(x.data(), m, cols, path);
+                    fused_linear(p.w, in, a.data(), 0, rows);
+                    fused_linear(w, in, b.data(), 0, rows);
+                    same(a, b, kernel_path_name(path));
+                }
+                if (q8_supported(p.w)) {
+                    const Q8Input in = q8_prepare_input(p.w, x.data(), m);
+                    fused_linear_q8(p.w, in, a.data(), 0, rows);
+                    fused_linear_q8(w, in, b.data(), 0, rows);
+                    same(a, b, "int8 activations");
+                    fused_linear_q8_ref(p.w, in, a.data(), 0, rows);
+                    fused_linear_q8_ref(w, in, b.data(), 0, rows);
+                    same(a, b, "int8 activations, reference");
+                }
+            }
+            std::vector<float> a(static_cast<std::size_t>(rows * cols)), b(a.size()),
+                am(static_cast<std::size_t>(fused_decode_rows_blocks(p.w, 1, rows)));
+            fused_decode_rows(p.w, 1, rows, a.data(), am.data());
+            fused_decode_rows(w, 1, rows, b.data(), am.data());
+            same(a, b, "row decode");
+        }
+    }
+
     void blockwise4PathsMatchReference()
     {
         const auto paths = pathsToTest();
