@@ -542,7 +542,11 @@ void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t
             && w.cols % w.block_size == 0
         ? w.cols / w.block_size
         : 0;
-    constexpr std::int64_t kRowsAhead = 64;
+    // In the rows layout one row at a time: a row's absmax codes lie just before its nibbles,
+    // and decoding rows ahead reads lines out of the one stream (NF4 dq b64 GEMV over 128 MiB,
+    // 2 threads, best of 10 alternating passes: 24.0-24.6 GB/s one row ahead, 22.1-22.2 four,
+    // 18.9 sixteen, 14.6 sixty-four; docs/kernels.md).
+    const std::int64_t kRowsAhead = w.absmax_rows() ? 1 : 64;
     std::vector<float> absmax(static_cast<std::size_t>(perRow * kRowsAhead));
     float out[4];
     for (std::int64_t r = row_begin; r < row_end; ++r) {
@@ -600,7 +604,8 @@ QB_TARGET_AVX512 void absmax_run_avx512(const FusedWeight &w, std::int64_t first
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         // The group of block b and where the next one starts, carried along instead of two
         // 64-bit divisions per sixteen blocks.
-        std::int64_t g0 = first / w.dq_block_size, next = (g0 + 1) * w.dq_block_size;
+        std::int64_t g0 = w.dq_block_size == 256 ? first >> 8 : first / w.dq_block_size;
+        std::int64_t next = (g0 + 1) * w.dq_block_size;
         for (; i + 16 <= n; i += 16) {
             const std::int64_t b = first + i;
             if (b >= next) {
@@ -640,11 +645,15 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
         absmax_run_avx512(w, first, n, w.absmax_codes ? w.absmax_codes + first : nullptr, out);
         return;
     }
-    // The rows layout: a row's blocks at a time (the next row's codes do not follow).
+    // The rows layout: a row's blocks at a time (the next row's codes do not follow); one
+    // division a call.
     const std::int64_t perRow = w.cols / w.block_size;
-    for (std::int64_t i = 0; i < n;) {
-        const std::int64_t b = first + i, len = std::min(n - i, perRow - b % perRow);
-        absmax_run_avx512(w, b, len, w.absmax_codes ? w.absmax_codes + w.absmax_index(b) : nullptr,
+    std::int64_t r = (perRow & (perRow - 1)) == 0 ? first >> __builtin_ctzll(perRow) : first / perRow;
+    std::int64_t j = first - r * perRow;
+    for (std::int64_t i = 0; i < n; ++r, j = 0) {
+        const std::int64_t len = std::min(n - i, perRow - j);
+        absmax_run_avx512(w, first + i, len,
+                          w.absmax_codes ? w.absmax_codes + r * w.absmax_stride + j : nullptr,
                           out + i);
         i += len;
     }
