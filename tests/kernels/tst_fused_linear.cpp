@@ -184,6 +184,52 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
 // The int8-activation path for m rows against its reference (tight: the same integer products,
 // float sums in another order) and against the float reference (within the activation rounding's
 // bound Σ_c |w_c| · |x_c − x̂_c|, each |x_c − x̂_c| ≤ d / 2 checked too).
+// p's weight and w, the same weight in a rows layout (IntGroupRows, Blockwise4Rows): every path,
+// the int8-activation kernels and the row decode read the same values in the same order, so they
+// must give the same bits.
+void checkSameBits(const Packed &p, const FusedWeight &w, const std::vector<KernelPath> &paths)
+{
+    const std::int64_t rows = w.rows, cols = w.cols;
+    auto differs = [&](const std::vector<float> &a, const std::vector<float> &b, const char *what) {
+        for (std::size_t e = 0; e < a.size(); ++e)
+            if (!(a[e] == b[e])) {
+                qWarning("%s, %s, output %zu: %.9g in the stored layout, %.9g in rows", p.name.c_str(),
+                         what, e, double(a[e]), double(b[e]));
+                return true;
+            }
+        return false;
+    };
+    for (std::int64_t m : {1, 3, 5}) {
+        const auto x = qbtest::normalValues(m * cols, unsigned(m + cols));
+        std::vector<float> a(static_cast<std::size_t>(m * rows)), b(a.size());
+        fused_linear_ref(p.w, x.data(), m, a.data(), 0, rows);
+        fused_linear_ref(w, x.data(), m, b.data(), 0, rows);
+        QVERIFY(!differs(a, b, "reference"));
+        for (KernelPath path : paths) {
+            const FusedInput in = fused_prepare_input(x.data(), m, cols, path);
+            fused_linear(p.w, in, a.data(), 0, rows);
+            fused_linear(w, in, b.data(), 0, rows);
+            QVERIFY(!differs(a, b, kernel_path_name(path)));
+        }
+        if (q8_supported(p.w)) {
+            const Q8Input in = q8_prepare_input(p.w, x.data(), m);
+            fused_linear_q8(p.w, in, a.data(), 0, rows);
+            fused_linear_q8(w, in, b.data(), 0, rows);
+            QVERIFY(!differs(a, b, "int8 activations"));
+            fused_linear_q8_ref(p.w, in, a.data(), 0, rows);
+            fused_linear_q8_ref(w, in, b.data(), 0, rows);
+            QVERIFY(!differs(a, b, "int8 activations, reference"));
+        }
+    }
+    if (fused_decode_rows_supported(p.w)) {
+        std::vector<float> a(static_cast<std::size_t>(rows * cols)), b(a.size()),
+            absmax(static_cast<std::size_t>(fused_decode_rows_blocks(p.w, 1, rows)));
+        fused_decode_rows(p.w, 1, rows, a.data(), absmax.data());
+        fused_decode_rows(w, 1, rows, b.data(), absmax.data());
+        QVERIFY(!differs(a, b, "row decode"));
+    }
+}
+
 // p (double-quantized) with the second 256-block group's absmax scale doubled: a stored form
 // like any other, whose blocks decode to twice the first group's values, so a kernel that takes
 // a block's group wrongly is visibly wrong.
@@ -453,9 +499,7 @@ private Q_SLOTS:
 
     void intGroupRowsLayoutGivesTheSameBits()
     {
-        // The same weight in the dense arrays and in the rows layout: every path, the int8-
-        // activation kernels and the row decode read the same values in the same order, so
-        // they give the same bits.
+        // The same weight in the dense arrays and in the rows layout (checkSameBits).
         const auto paths = pathsToTest();
         unsigned seed = 700;
         for (int bits : {2, 3, 4, 8})
@@ -472,43 +516,9 @@ private Q_SLOTS:
                                             cols, buf.data());
                         const FusedWeight w = fused_weight_int_group_rows(
                             buf.data(), l, p.w.zeros_f, bits, group, rows, cols, p.w.bias);
-                        auto same = [&](const std::vector<float> &a, const std::vector<float> &b,
-                                        const char *what) {
-                            for (std::size_t e = 0; e < a.size(); ++e)
-                                if (!(a[e] == b[e]))
-                                    QFAIL(qPrintable(QString("%1, %2, output %3: %4 dense, %5 rows")
-                                                         .arg(QString::fromStdString(p.name))
-                                                         .arg(what).arg(e)
-                                                         .arg(a[e], 0, 'g', 9).arg(b[e], 0, 'g', 9)));
-                        };
-                        for (std::int64_t m : {1, 3, 5}) {
-                            const auto x = qbtest::normalValues(m * cols, unsigned(m + cols));
-                            std::vector<float> a(static_cast<std::size_t>(m * rows)), b(a.size());
-                            fused_linear_ref(p.w, x.data(), m, a.data(), 0, rows);
-                            fused_linear_ref(w, x.data(), m, b.data(), 0, rows);
-                            same(a, b, "reference");
-                            for (KernelPath path : paths) {
-                                const FusedInput in = fused_prepare_input(x.data(), m, cols, path);
-                                fused_linear(p.w, in, a.data(), 0, rows);
-                                fused_linear(w, in, b.data(), 0, rows);
-                                same(a, b, kernel_path_name(path));
-                            }
-                            if (q8_supported(p.w)) {
-                                const Q8Input in = q8_prepare_input(p.w, x.data(), m);
-                                fused_linear_q8(p.w, in, a.data(), 0, rows);
-                                fused_linear_q8(w, in, b.data(), 0, rows);
-                                same(a, b, "int8 activations");
-                                fused_linear_q8_ref(p.w, in, a.data(), 0, rows);
-                                fused_linear_q8_ref(w, in, b.data(), 0, rows);
-                                same(a, b, "int8 activations, reference");
-                            }
-                        }
-                        if (fused_decode_rows_supported(p.w)) {
-                            std::vector<float> a(static_cast<std::size_t>(rows * cols)), b(a.size());
-                            fused_decode_rows(p.w, 1, rows, a.data(), nullptr);
-                            fused_decode_rows(w, 1, rows, b.data(), nullptr);
-                            same(a, b, "row decode");
-                        }
+                        checkSameBits(p, w, paths);
+                        if (QTest::currentTestFailed())
+                            return;
                     }
     }
 
@@ -543,7 +553,7 @@ private Q_SLOTS:
 
     void blockwise4RowsLayoutGivesTheSameBits()
     {
-        // As intGroupRowsLayoutGivesTheSameBits, for NF4 / FP4 with float or double-quantized
+        // checkSameBits for NF4 / FP4 with float or double-quantized
         // absmax; 13 x 1344 with blocks of 64 has 21 blocks a row, so the sixteen- and
         // sixty-four-at-a-time absmax decoders meet row ends inside their runs, and 2 x 241 · 64
         // crosses a 256-block scale group inside row 1.
@@ -572,41 +582,9 @@ private Q_SLOTS:
                 kind, buf.data(), l, p.w.absmax_scales, p.w.absmax_offset, p.w.block_size, rows,
                 cols, p.w.bias);
             QVERIFY(w.absmax_rows());
-            auto same = [&](const std::vector<float> &a, const std::vector<float> &b,
-                            const char *what) {
-                for (std::size_t e = 0; e < a.size(); ++e)
-                    if (!(a[e] == b[e]))
-                        QFAIL(qPrintable(QString("%1, %2, output %3: %4 flattened, %5 rows")
-                                             .arg(QString::fromStdString(p.name)).arg(what).arg(e)
-                                             .arg(a[e], 0, 'g', 9).arg(b[e], 0, 'g', 9)));
-            };
-            for (std::int64_t m : {1, 3, 5}) {
-                const auto x = qbtest::normalValues(m * cols, unsigned(m + cols));
-                std::vector<float> a(static_cast<std::size_t>(m * rows)), b(a.size());
-                fused_linear_ref(p.w, x.data(), m, a.data(), 0, rows);
-                fused_linear_ref(w, x.data(), m, b.data(), 0, rows);
-                same(a, b, "reference");
-                for (KernelPath path : paths) {
-                    const FusedInput in = fused_prepare_input(x.data(), m, cols, path);
-                    fused_linear(p.w, in, a.data(), 0, rows);
-                    fused_linear(w, in, b.data(), 0, rows);
-                    same(a, b, kernel_path_name(path));
-                }
-                if (q8_supported(p.w)) {
-                    const Q8Input in = q8_prepare_input(p.w, x.data(), m);
-                    fused_linear_q8(p.w, in, a.data(), 0, rows);
-                    fused_linear_q8(w, in, b.data(), 0, rows);
-                    same(a, b, "int8 activations");
-                    fused_linear_q8_ref(p.w, in, a.data(), 0, rows);
-                    fused_linear_q8_ref(w, in, b.data(), 0, rows);
-                    same(a, b, "int8 activations, reference");
-                }
-            }
-            std::vector<float> a(static_cast<std::size_t>(rows * cols)), b(a.size()),
-                am(static_cast<std::size_t>(fused_decode_rows_blocks(p.w, 1, rows)));
-            fused_decode_rows(p.w, 1, rows, a.data(), am.data());
-            fused_decode_rows(w, 1, rows, b.data(), am.data());
-            same(a, b, "row decode");
+            checkSameBits(p, w, paths);
+            if (QTest::currentTestFailed())
+                return;
         }
     }
 
