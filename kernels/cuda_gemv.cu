@@ -181,9 +181,7 @@ CudaStatus cuda_fused_linear_host(const FusedWeight &w_in, const float *x, std::
     std::vector<std::uint8_t> denseCodes, denseZeros;
     std::vector<float> denseScales;
     FusedWeight w = w_in;
-    if (w.format == FusedFormat::IntGroup
-        && (w.code_stride != int_group_row_bytes(w.bits, w.cols)
-            || w.scale_stride != w.groups_per_row() || w.zero_stride != w.groups_per_row())) {
+    if (w.format == FusedFormat::IntGroup && w.scales_rows()) { // IntGroupRows
         const std::int64_t G = w.groups_per_row(), bytes = int_group_row_bytes(w.bits, w.cols);
         denseCodes.resize(static_cast<std::size_t>(w.rows * bytes));
         denseScales.resize(static_cast<std::size_t>(w.rows * G));
@@ -198,7 +196,7 @@ CudaStatus cuda_fused_linear_host(const FusedWeight &w_in, const float *x, std::
         w = fused_weight_int_group(denseCodes.data(), denseScales.data(),
                                    w.zeros_u8 ? denseZeros.data() : nullptr, w.zeros_f, w.bits,
                                    w.group, w.rows, w.cols, w.bias);
-    } else if (w.format == FusedFormat::Blockwise4 && w.absmax_rows()) { // Blockwise4Rows
+    } else if (w.format == FusedFormat::Blockwise4 && w.absmax_rows()) {
         const std::int64_t half = w.cols / 2, perRow = w.cols / w.block_size;
         denseCodes.resize(static_cast<std::size_t>(w.rows * half));
         if (w.absmax)

@@ -41,8 +41,7 @@ void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_
         return;
     case FusedFormat::IntGroup: {
         const IntGroupConfig cfg{w.bits, static_cast<int>(w.group), w.zeros_u8 == nullptr};
-        if (w.code_stride == int_group_row_bytes(w.bits, w.cols)
-            && w.scale_stride == w.groups_per_row()) { // dense: all rows at once
+        if (!w.scales_rows()) { // dense: all rows at once
             dequantize_int_group(w.row_codes(row_begin), w.row_scales(row_begin),
                                  w.row_zeros(row_begin), rows, w.cols, cfg, out);
             return;

@@ -98,7 +98,7 @@ std::int64_t FusedWeight::packed_bytes() const
     case FusedFormat::IntGroup: {
         // The rows layout's padding is read too (with the codes' stream), so it counts.
         const std::int64_t g = rows * groups_per_row();
-        if (code_stride > int_group_row_bytes(bits, cols)) // rows layout
+        if (scales_rows())
             return rows * code_stride + (zeros_f ? g * 4 : 0);
         return rows * int_group_row_bytes(bits, cols) + g * 4
             + (zeros_f ? g * 4 : zeros_u8 ? g : 0);
@@ -151,15 +151,21 @@ FusedWeight fused_weight_int_group(const std::uint8_t *packed, const float *scal
     return w;
 }
 
+namespace {
+
+// bytes rounded up to whole 64-byte cache lines (the rows layouts' padding)
+std::int64_t whole_lines(std::int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+} // namespace
+
 IntGroupRows int_group_rows(int bits, std::int64_t groups, std::int64_t cols, bool zeros)
 {
-    auto lines = [](std::int64_t bytes) { return (bytes + 63) / 64 * 64; };
     IntGroupRows l;
     l.groups = groups;
     l.zeros = zeros;
     l.zero_offset = groups * 4;
-    l.code_offset = lines(groups * 4 + (zeros ? groups : 0));
-    l.row_bytes = l.code_offset + lines(int_group_row_bytes(bits, cols));
+    l.code_offset = whole_lines(groups * 4 + (zeros ? groups : 0));
+    l.row_bytes = l.code_offset + whole_lines(int_group_row_bytes(bits, cols));
     return l;
 }
 
@@ -230,12 +236,11 @@ Blockwise4Rows blockwise4_rows(int block_size, std::int64_t cols, bool double_qu
 {
     if (block_size < 2 || block_size % 2 != 0 || cols % block_size != 0)
         throw std::invalid_argument("blockwise4_rows: blocks must be even and tile the rows");
-    auto lines = [](std::int64_t bytes) { return (bytes + 63) / 64 * 64; };
     Blockwise4Rows l;
     l.blocks = cols / block_size;
     l.codes = double_quant;
-    l.code_offset = lines(l.blocks * (double_quant ? 1 : 4));
-    l.row_bytes = l.code_offset + lines(cols / 2);
+    l.code_offset = whole_lines(l.blocks * (double_quant ? 1 : 4));
+    l.row_bytes = l.code_offset + whole_lines(cols / 2);
     return l;
 }
 

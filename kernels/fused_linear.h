@@ -108,6 +108,8 @@ struct FusedWeight
     {
         return zeros_f ? zeros_f + r * groups_per_row() : nullptr;
     }
+    // IntGroup in the rows layout (IntGroupRows), where row r's scales do not follow row r - 1's.
+    bool scales_rows() const { return scale_stride != groups_per_row(); }
     // Blockwise4 in the rows layout (Blockwise4Rows), where row r's entries do not follow row
     // r - 1's.
     bool absmax_rows() const { return absmax_stride != 0 && absmax_stride != cols / block_size; }

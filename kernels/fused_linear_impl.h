@@ -3,6 +3,7 @@
 #pragma once
 
 #include "kernels/fused_linear.h"
+#include "kernels/int_group.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -90,7 +91,7 @@ inline int code_at(const FusedWeight &w, std::int64_t r, std::int64_t c)
     case FusedFormat::Int8Row:
         return static_cast<const std::int8_t *>(w.codes)[r * w.cols + c];
     case FusedFormat::IntGroup: {
-        const std::int64_t bytes = (w.cols * w.bits + 7) / 8;
+        const std::int64_t bytes = int_group_row_bytes(w.bits, w.cols);
         const std::uint8_t *row = w.row_codes(r);
         const std::int64_t bit = c * w.bits;
         const std::int64_t byte = bit >> 3;

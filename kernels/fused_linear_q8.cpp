@@ -1159,13 +1159,10 @@ public:
             _mm512_storeu_ps(out + 2 * b + 16, _mm512_mul_ps(_mm512_loadu_ps(d + 2 * b + 16),
                                                              _mm512_permutexvar_ps(hi, v)));
         });
-        if (i < n) {
+        if (i < n) { // under 64 blocks left
             float rest[64];
             block_absmax_avx512(w, first + i, n - i, rest);
-            for (std::int64_t b = i; b < n; ++b) {
-                out[2 * b] = d[2 * b] * rest[b - i];
-                out[2 * b + 1] = d[2 * b + 1] * rest[b - i];
-            }
+            scale_products(d + 2 * i, rest, 1, n - i, false, out + 2 * i);
         }
     }
 

@@ -147,6 +147,11 @@ std::string transparentHugePageMode()
                                                      : "unknown";
 }
 
+bool rowsLayoutPays(int64_t rowBytes, int64_t denseRowBytes)
+{
+    return rowBytes * 100 <= denseRowBytes * 103;
+}
+
 at::Tensor packedWeightStorage(const at::Tensor &t)
 {
     constexpr int64_t kHugePage = int64_t(2) << 20;

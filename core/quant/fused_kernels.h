@@ -46,6 +46,10 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x,
 // stored format are unchanged; where the kernel's THP mode is "never" the advice does nothing.
 // Resident cost: the tensor rounded up to whole 2 MiB pages (0-2% on Llama-shaped layers).
 at::Tensor packedWeightStorage(const at::Tensor &t);
+// Whether a weight is kept in a kernels' rows layout (kernels/fused_linear.h IntGroupRows,
+// Blockwise4Rows): where its rows of rowBytes cost at most 3% more than the dense
+// denseRowBytes (rows of ~1,000 columns and more; shorter rows live in the caches anyway).
+bool rowsLayoutPays(int64_t rowBytes, int64_t denseRowBytes);
 // Whether packedWeightStorage copies large tensors (QB_HUGE_PAGES, default on); for benchmarks.
 bool hugePageWeightsEnabled();
 void setHugePageWeights(bool enabled);

@@ -110,7 +110,7 @@ IntGroupLinear::IntGroupLinear(const kernels::IntGroupConfig &cfg, int64_t out, 
         zeros = quant_detail::need(t, "qzeros", at::kByte, {out, groups}, where);
     m_layout = kernels::int_group_rows(cfg.bits, groups, in, !cfg.symmetric);
     const int64_t denseRow = rowBytes + groups * 4 + (cfg.symmetric ? 0 : groups);
-    if (m_layout.row_bytes * 100 <= denseRow * 103) {
+    if (rowsLayoutPays(m_layout.row_bytes, denseRow)) {
         const at::Tensor p = packed.contiguous(), s = scales.contiguous(),
                          z = zeros.defined() ? zeros.contiguous() : zeros;
         at::Tensor buffer = at::empty({out, m_layout.row_bytes}, at::kByte);

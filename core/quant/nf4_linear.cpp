@@ -68,7 +68,7 @@ Nf4Linear::Nf4Linear(kernels::Codebook4 codebook, int64_t out, int64_t in, int b
     const int64_t perRow = in / blockSize, denseRow = in / 2 + perRow * (dq ? 1 : 4);
     if (in % blockSize == 0) {
         m_layout = kernels::blockwise4_rows(blockSize, in, dq);
-        if (m_layout.row_bytes * 100 <= denseRow * 103) {
+        if (rowsLayoutPays(m_layout.row_bytes, denseRow)) {
             const at::Tensor p = packed.contiguous(),
                              a = dq ? m_absmaxCodes.contiguous() : m_absmax.contiguous();
             at::Tensor buffer = at::empty({out, m_layout.row_bytes}, at::kByte);
