@@ -2,6 +2,9 @@
 #include "kernels/read_bandwidth.h"
 
 #include <immintrin.h>
+// GCC 12's _mm512_reduce_add_ps starts from _mm256_undefined_pd(), which it then warns about
+// (as in fused_linear_q8.cpp).
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace qb::kernels {
 
