@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -240,7 +241,8 @@ Packed withDistinctSecondScaleGroup(Packed p)
     return p;
 }
 
-void checkQ8(const Packed &p)
+// ms: the activation row counts to run (each against the reference, alone against batched).
+void checkQ8(const Packed &p, std::initializer_list<std::int64_t> ms = {1, 2, 3, 4, 5, 9})
 {
     const FusedWeight &w = p.w;
     QVERIFY2(q8_supported(w), p.name.c_str());
@@ -262,7 +264,7 @@ void checkQ8(const Packed &p)
                                          .arg(moved[e]).arg(amax)));
             }
         }
-    for (std::int64_t m : {1, 2, 3, 4, 5, 9}) {
+    for (std::int64_t m : ms) {
         auto x = qbtest::normalValues(m * w.cols, unsigned(m * 11 + w.cols));
         x[0] = 9.0f; // an outlier: its block's scale grows, the others' do not
         const Q8Input in = q8_prepare_input(w, x.data(), m);
@@ -781,6 +783,11 @@ private Q_SLOTS:
         // per channel with a lone last chunk
         checkQ8(intGroup(5, 576, 4, 192, false, true, ++seed));
         checkQ8(intGroup(5, 192, 4, 0, false, false, ++seed));
+        // Prefill: 70 activation rows against 131 weight rows run in blocks of 64 x 64 (two
+        // blocks each way, an odd last weight row, activation rows past the last tile of four).
+        checkQ8(int8Row(131, 128, ++seed), {70});
+        checkQ8(intGroup(131, 256, 4, 128, false, true, ++seed), {70});
+        checkQ8(intGroup(131, 128, 8, 64, false, false, ++seed), {70});
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {64, 128, 256})
                 for (bool dq : {false, true})
