@@ -1324,7 +1324,7 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         // Blocks of kWeightBlock weight rows by kActivationBlock activation rows, so that both
         // stay in L2 while they meet: pair after pair of weight rows against every activation
         // row read all the activations once per pair (2 MB at 512 rows of 4096 columns) from
-        // L3. One thread, INT4 g128 4096x4096 at 512 rows: 94-130 ms -> 69-92 (docs/kernels.md).
+        // L3. One thread, INT4 g128 4096x4096 at 512 rows: 104-123 ms -> 73 (docs/kernels.md).
         // Each (activation row, weight row) pair takes the same q8_block steps in either order.
         const std::int64_t pairsEnd = row_begin + (row_end - row_begin) / 2 * 2;
         for (std::int64_t rb = row_begin; rb < pairsEnd; rb += kWeightBlock)
