@@ -34,8 +34,8 @@ namespace {
 constexpr std::int64_t kChunk = 64;  // columns of one vpdpbusd (64 byte products)
 constexpr std::int64_t kSuper = 128; // 4-bit columns of one step (a 64-byte load of codes)
 constexpr std::int64_t kBlock = 32;  // columns per activation scale
-// Many activation rows (prefill) against INT weights: blocks of this many weight rows (even) and
-// activation rows (a multiple of four) meet in L2 (fused_linear_q8_vnni).
+// Many activation rows (prefill): blocks of this many weight rows (even) and activation rows (a
+// multiple of four) meet in L2 (fused_linear_q8_vnni).
 constexpr std::int64_t kWeightBlock = 64, kActivationBlock = 64;
 
 // A row's steps: 4-bit codes run 128-column superchunks and, where cols % 128 == 64, one last
@@ -1258,11 +1258,13 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         // 14.5 without a division per weight row.
         const float *ds[8];
         // ds[j * rows + k]: activation row i0 + j against the k-th of the decoded weight rows.
-        auto multiply = [&](std::int64_t i0, int mr, int rows, bool maskedTail) {
+        // rowScales: the decoded absmax of the rows, one row after the other.
+        auto multiply = [&](std::int64_t i0, int mr, int rows, bool maskedTail,
+                            const float *rowScales) {
             for (int j = 0; j < mr; ++j)
                 for (int k = 0; k < rows; ++k) {
                     float *out = products.data() + (j * rows + k) * n;
-                    scale_products(in.d_book.data() + (i0 + j) * n, scales.data() + k * blocks,
+                    scale_products(in.d_book.data() + (i0 + j) * n, rowScales + k * blocks,
                                    perBlock, chunks, maskedTail, out);
                     ds[j * rows + k] = out;
                 }
@@ -1274,20 +1276,32 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         const bool shortPairs = in.m == 1 && w.cols <= 1024;
         const std::int64_t whole = shortPairs ? 1 : in.m / 4 * 4;
         std::int64_t r = row_begin;
-        if (whole > 0)
+        if (shortPairs)
             for (; r + 2 <= row_end; r += 2) {
                 decode(r, scales.data());
                 decode(r + 1, scales.data() + blocks);
-                if (shortPairs) {
-                    multiply(0, 1, 2, false);
-                    q8_block_book<1, 2, Fast>(w, in, ds, r, 0, y);
-                    continue;
-                }
-                for (std::int64_t i = 0; i < whole; i += 4) {
-                    multiply(i, 4, 2, true);
-                    q8_block_book<4, 2, Fast>(w, in, ds, r, i, y);
-                }
+                multiply(0, 1, 2, false, scales.data());
+                q8_block_book<1, 2, Fast>(w, in, ds, r, 0, y);
             }
+        else if (whole > 0) {
+            // Blocks of weight rows against blocks of activation rows, as the INT formats below;
+            // a block's absmax decoded once, then read for every block of activation rows.
+            const std::int64_t pairsEnd = row_begin + (row_end - row_begin) / 2 * 2;
+            std::vector<float> blockScales(static_cast<std::size_t>(kWeightBlock * blocks));
+            for (std::int64_t rb = row_begin; rb < pairsEnd; rb += kWeightBlock) {
+                const std::int64_t re = std::min(rb + kWeightBlock, pairsEnd);
+                for (std::int64_t rr = rb; rr < re; ++rr)
+                    decode(rr, blockScales.data() + (rr - rb) * blocks);
+                for (std::int64_t ib = 0; ib < whole; ib += kActivationBlock)
+                    for (std::int64_t rr = rb; rr < re; rr += 2)
+                        for (std::int64_t i = ib; i < std::min(ib + kActivationBlock, whole);
+                             i += 4) {
+                            multiply(i, 4, 2, true, blockScales.data() + (rr - rb) * blocks);
+                            q8_block_book<4, 2, Fast>(w, in, ds, rr, i, y);
+                        }
+            }
+            r = pairsEnd;
+        }
         for (std::int64_t rr = row_begin; rr < row_end; ++rr) {
             if (rr < r && whole == in.m)
                 continue;
@@ -1301,7 +1315,7 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
             // rows done in pairs need only the rest
             activation_tiles(rr < r ? whole : 0, in.m, [&](auto mr, std::int64_t i) {
                 // one product table per decoded row at one activation row: scalar tail
-                multiply(i, decltype(mr)::value, 1, false);
+                multiply(i, decltype(mr)::value, 1, false, scales.data());
                 q8_tile_book<decltype(mr)::value, Fast>(w, in, ds, rr, i, y);
             });
         }

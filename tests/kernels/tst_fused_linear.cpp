@@ -788,6 +788,8 @@ private Q_SLOTS:
         checkQ8(int8Row(131, 128, ++seed), {70});
         checkQ8(intGroup(131, 256, 4, 128, false, true, ++seed), {70});
         checkQ8(intGroup(131, 128, 8, 64, false, false, ++seed), {70});
+        checkQ8(blockwise4(Codebook4::Nf4, 131, 256, 64, true, ++seed), {70});
+        checkQ8(blockwise4(Codebook4::Fp4, 131, 256, 128, false, ++seed), {70});
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {64, 128, 256})
                 for (bool dq : {false, true})
