@@ -233,7 +233,9 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
                 runCase(f.name, fused ? "fused " + report.kernelPath : "dequant+matmul", rows, s,
                         bytes, count,
                         [&](int64_t i, const at::Tensor &x) { (void)ops[i]->forward(x); });
-                if (fused && f.q8 && s.in % 64 == 0) {
+                // Int8 activations take every row count (prefill too: blocks of weight rows
+                // against blocks of activation rows, kernels/fused_linear_q8.cpp).
+                if (q && f.q8 && s.in % 64 == 0) {
                     const bool was = int8ActivationKernelsEnabled();
                     setInt8ActivationKernels(true);
                     runCase(f.name, kernels::q8_vnni_supported() ? "q8 avx512-vnni" : "q8 scalar",
