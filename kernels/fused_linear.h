@@ -125,8 +125,8 @@ struct FusedWeight
     // Zero point of row r's group g (zeros_f, qzeros or 2^(bits-1), as the formats above).
     float group_zero(std::int64_t r, std::int64_t g) const
     {
-        return zeros_f    ? zeros_f[r * groups_per_row() + g]
-               : zeros_u8 ? static_cast<float>(zeros_u8[r * zero_stride + g])
+        return zeros_f    ? row_zeros_f(r)[g]
+               : zeros_u8 ? static_cast<float>(row_zeros(r)[g])
                           : static_cast<float>(1 << (bits - 1));
     }
     // Bytes a call reads from the weight (codes, scales, zero points, absmax; bias excluded).

@@ -47,12 +47,12 @@ protected:
     at::Tensor fusedForward(const at::Tensor &x) override;
 
 private:
-    kernels::Codebook4 m_codebook;
-    int64_t m_out, m_in;
-    int m_blockSize;
     // The kernels' view of the stored weight (either layout).
     kernels::FusedWeight fusedWeight() const;
 
+    kernels::Codebook4 m_codebook;
+    int64_t m_out, m_in;
+    int m_blockSize;
     // m_packed, m_absmax, m_absmaxCodes: flattened 1-D tensors, or [out, ...] views into m_rows,
     // the rows layout's buffer (undefined when flattened).
     at::Tensor m_packed;       // uint8
