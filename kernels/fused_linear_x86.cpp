@@ -223,6 +223,15 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         else if (seg == 128)
             for (std::int64_t k = 0; k < cols / 128; ++k) {
                 const __m512 lut = lutOf(k);
+                // One activation row: the next weight row's line, as the int8 path fetches it
+                // (byRow: rows lie one after another). Two threads, INT4 g128 4096x4096 from
+                // DRAM: 349-451 -> 261-336 us a call; one thread in cache unchanged. Not in the
+                // 64-column loop (NF4's default blocks): there the same fetch made NF4 b64 12%
+                // slower in cache, even switched off at run time (docs/kernels.md). Past the
+                // last row the fetch is wasted, never a fault.
+                if (MR == 1 && byRow)
+                    _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 64 * k),
+                                 _MM_HINT_T0);
                 sixtyFour(128 * k, lut);
                 sixtyFour(128 * k + 64, lut);
             }
