@@ -669,7 +669,7 @@ QB_TARGET_AVX512 void absmax_run_avx512(const FusedWeight &w, std::int64_t first
 QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t first,
                                           std::int64_t n, float *out)
 {
-    // Where block b's entry is, float32 absmax or code (absmax_index(b) entries in).
+    // Entry `at` of the stored array: a float32 absmax, or a double-quantized code.
     auto entry = [&w](std::int64_t at) -> const void * {
         if (w.absmax)
             return w.absmax + at;
