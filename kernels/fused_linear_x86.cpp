@@ -161,6 +161,39 @@ QB_TARGET_AVX512 QB_INLINE void small16(const std::uint8_t *row, const float *co
 }
 
 
+// One activation row against a Blockwise4 row of 64-column blocks (NF4's default) whose absmax is
+// at hand (decoded, or float32 where it lies): tile_avx512's 64-column loop, the same operations
+// in the same order (so the same bits), in a function of its own, with the next row's line
+// fetched as this row's is read. Inside tile_avx512 that fetch had made the loop 12% slower in
+// cache, even switched off at run time; on its own the loop is faster than it was there. NF4 dq
+// b64, float activations: one thread, 128x4096 in cache, 15.9-16.3 -> 12.4-12.7 us; two threads,
+// 4096x4096 from DRAM, 389-562 -> 280-462 us a call (docs/kernels.md).
+// GCC 12's _mm512_reduce_add_ps starts from _mm256_undefined_pd(), which it then warns about here
+// (as in fused_linear_q8.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+QB_TARGET_AVX512 __attribute__((noinline)) float book64_row(const FusedWeight &w,
+                                                             const float *xp,
+                                                             const std::uint8_t *nibRow,
+                                                             const float *absmax,
+                                                             std::int64_t ahead)
+{
+    __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
+    __m512 c2[1] = {_mm512_setzero_ps()}, d[1] = {_mm512_setzero_ps()};
+    const float *x[1] = {xp};
+    const __m512 book = _mm512_loadu_ps(w.codebook);
+    for (std::int64_t k = 0; k < w.cols / 64; ++k) {
+        if ((k & 1) == 0)
+            _mm_prefetch(reinterpret_cast<const char *>(nibRow + ahead + 32 * k), _MM_HINT_T0);
+        const __m512 lut = _mm512_mul_ps(book, _mm512_set1_ps(absmax[k]));
+        nibbles512<1>(nibRow + 32 * k, x, 64 * k, lut, a, b);
+        nibbles512<1>(nibRow + 32 * k + 16, x, 64 * k + 32, lut, c2, d);
+    }
+    return _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(a[0], b[0]), _mm512_add_ps(c2[0], d[0])));
+}
+#pragma GCC diagnostic pop
+
 template <int MR>
 QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, std::int64_t r,
                                   std::int64_t i0, const RowData &rowData, float *out)
@@ -198,6 +231,11 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         // flattened block (Blockwise4) of segment 0; IntGroup segment k is the row's group k
         const std::int64_t first = blockwise ? r * cols / seg : 0;
         const float *rowScales = blockwise ? nullptr : w.row_scales(r);
+        if constexpr (MR == 1)
+            if (blockwise && seg == 64 && byRow && rowData.absmax) {
+                out[0] = book64_row(w, xp[0], nibRow, rowData.absmax, w.code_stride);
+                return;
+            }
         // Double-quantized absmax comes decoded (run_rows, sixteen blocks at a time over the
         // thread's rows), off the vector loop's path.
         // Segment k's 16 weight values; segments of 64 and 128 columns (NF4's and the int
@@ -225,10 +263,10 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                 const __m512 lut = lutOf(k);
                 // One activation row: the next weight row's line, as the int8 path fetches it
                 // (byRow: rows lie one after another). Two threads, INT4 g128 4096x4096 from
-                // DRAM: 349-451 -> 261-336 us a call; one thread in cache unchanged. Not in the
-                // 64-column loop (NF4's default blocks): there the same fetch made NF4 b64 12%
-                // slower in cache, even switched off at run time (docs/kernels.md). Past the
-                // last row the fetch is wasted, never a fault.
+                // DRAM: 349-451 -> 261-336 us a call; one thread in cache unchanged. NF4's
+                // 64-column blocks take book64_row; the 64-column loop (INT groups of 64) has no
+                // fetch: there it made NF4 12% slower in cache (docs/kernels.md). Past the last
+                // row the fetch is wasted, never a fault.
                 if (MR == 1 && byRow)
                     _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 64 * k),
                                  _MM_HINT_T0);
