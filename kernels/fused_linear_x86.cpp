@@ -595,11 +595,12 @@ void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t
     // 18.9 sixteen, 14.6 sixty-four; docs/kernels.md).
     const std::int64_t kRowsAhead = w.absmax_rows() ? 1 : 64;
     std::vector<float> absmax(static_cast<std::size_t>(perRow * kRowsAhead));
-    // Float32 absmax of blocks that tile the rows is read where it lies (a row's entries follow
-    // each other in either layout) instead of block by block through block_absmax (NF4 b64,
-    // float activations, one thread, 128x4096 in cache: 32.8-33.3 -> 15.1 us).
+    // Float32 absmax of blocks that tile the rows (absmax_stride set) is read where it lies,
+    // row r's entries from r · absmax_stride in either layout, instead of block by block through
+    // block_absmax (NF4 b64, float activations, one thread, 128x4096 in cache: 32.8-33.3 -> 15.1
+    // us).
     const bool floatAbsmaxRows
-        = w.format == FusedFormat::Blockwise4 && w.absmax && w.cols % w.block_size == 0;
+        = w.format == FusedFormat::Blockwise4 && w.absmax && w.absmax_stride != 0;
     float out[4];
     for (std::int64_t r = row_begin; r < row_end; ++r) {
         const std::int64_t ahead = (r - row_begin) % kRowsAhead;
@@ -609,7 +610,7 @@ void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t
         RowData rowData;
         rowData.bytes = needBytes ? byte_codes(w, r) : nullptr;
         rowData.absmax = perRow > 0 ? absmax.data() + ahead * perRow
-            : floatAbsmaxRows        ? w.absmax + w.absmax_index(r * (w.cols / w.block_size))
+            : floatAbsmaxRows        ? w.absmax + r * w.absmax_stride
                                      : nullptr;
         for (std::int64_t i0 = 0; i0 < in.m; i0 += 4) {
             const std::int64_t mr = std::min<std::int64_t>(4, in.m - i0);
