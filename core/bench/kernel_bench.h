@@ -33,10 +33,10 @@ struct KernelBenchRow
     double secondsPerCall = 0;         // best pass / matrices
     double weightGBs = 0;              // weightBytes / secondsPerCall, 1e9 bytes
     // Passes of the case alternate with streaming sums over a buffer of its weight set's size
-    // (placed as the quantized weights are; at least 7 pairs at one row): readGBs is the best
-    // sum, fractionOfRead the median over the pairs of (pass rate / sum rate). This VM's memory
-    // rate drifts by tens of percent within a minute, so a kernel is compared with the machine
-    // as it was around each pass.
+    // (placed as the quantized weights are; at least 7 pairs at one row; each sum the faster of
+    // one and two streams a thread): readGBs is the best sum, fractionOfRead the median over the
+    // pairs of (pass rate / sum rate). This VM's memory rate drifts by tens of percent within a
+    // minute, so a kernel is compared with the machine as it was around each pass.
     double readGBs = 0;
     double fractionOfRead = 0;
     double fractionOfBest = 0;         // weightGBs / KernelBenchReport::bestReadGBs
@@ -45,7 +45,7 @@ struct KernelBenchRow
 
 struct KernelBenchReport
 {
-    double readGBs = 0; // streaming read over 4 KiB pages, best of repeats
+    double readGBs = 0; // streaming read over 4 KiB pages (one or two streams), best of repeats
     // The same over a buffer placed as the quantized weights are (packedWeightStorage: 2 MiB
     // pages where the system grants them), and the system's transparent-huge-page mode.
     double readHugeGBs = 0;

@@ -616,12 +616,23 @@ private Q_SLOTS:
     void streamSumMatchesDouble()
     {
         const auto v = qbtest::normalValues(100003, 5);
-        double want = 0.0;
-        for (float x : v)
-            want += x;
-        for (KernelPath path : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512})
-            if (kernel_path_supported(path))
-                QVERIFY(std::fabs(stream_sum(v.data(), 100003, path) - want) < 1e-2);
+        // Lengths with tails in each half of a two-stream read: none, short of one step, short
+        // of one vector, an odd element.
+        for (std::int64_t n : {100003, 1, 2, 31, 33, 64, 65, 97, 130, 1027}) {
+            double want = 0.0;
+            for (std::int64_t i = 0; i < n; ++i)
+                want += v[static_cast<std::size_t>(i)];
+            for (KernelPath path : {KernelPath::Portable, KernelPath::Avx2, KernelPath::Avx512})
+                if (kernel_path_supported(path))
+                    for (int streams : {1, 2})
+                        QVERIFY2(std::fabs(stream_sum(v.data(), n, path, streams) - want) < 1e-2,
+                                 qPrintable(QStringLiteral("n %1, path %2, %3 streams")
+                                                .arg(n)
+                                                .arg(kernel_path_name(path))
+                                                .arg(streams)));
+        }
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 stream_sum(v.data(), 8, KernelPath::Portable, 3));
     }
 
     void int8ActivationsHandComputed()
