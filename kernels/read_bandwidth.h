@@ -3,7 +3,7 @@
 // last-level cache measures the machine's read bandwidth. Used by quantbench-cli bench kernels
 // as the roofline the fused kernels (fused_linear.h) are measured against.
 // streams = 2 reads the buffer's two halves side by side, two vectors of each in turn. On the
-// 2-core development VM (Zen 5) two threads read a cold 256 MiB that way 1.00-1.13x as fast as
+// 2-core development VM (Zen 5) two threads read a cold 256 MiB that way 1.00-1.22x as fast as
 // one stream each (medians over rounds; 1.07-1.31x re-reading a 128 MiB or 1 GiB buffer), the gain
 // coming and going with the VM's memory phases, so the benchmark takes the faster of the two as
 // the machine's read rate (docs/kernels.md).

@@ -61,8 +61,8 @@ void readPass(const at::Tensor &buf, int streams)
 }
 
 // The machine's read rate over buf: the faster of one and two streams a thread. On the 2-core VM
-// two streams read a cold 256 MiB 1.00-1.13x as fast as one (medians), but either can be the
-// faster of a single pair (0.88-1.29x).
+// two streams read a cold 256 MiB 1.00-1.22x as fast as one (medians), but either can be the
+// faster of a single pair.
 double readGBs(const at::Tensor &buf)
 {
     double best = 0.0;
