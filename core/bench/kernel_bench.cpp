@@ -158,9 +158,17 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
     const at::Tensor probe = readBuffer(o.setBytes, report.hugePageWeights);
     if (report.hugePageWeights)
         report.readHugeGBs = measureReadGBs(readBuffer(o.bandwidthBytes, true), repeats);
-    if (progress)
-        progress("read bandwidth " + std::to_string(report.readGBs) + " GB/s (4 KiB pages), "
-                 + std::to_string(report.readHugeGBs) + " GB/s (weights' placement)");
+    if (progress) {
+        char line[160];
+        if (report.hugePageWeights)
+            std::snprintf(line, sizeof line,
+                          "read bandwidth %.2f GB/s (4 KiB pages), %.2f GB/s (weights' placement)",
+                          report.readGBs, report.readHugeGBs);
+        else
+            std::snprintf(line, sizeof line, "read bandwidth %.2f GB/s (4 KiB pages)",
+                          report.readGBs);
+        progress(line);
+    }
 
     std::vector<Shape> shapes{{4096, 4096, {1, 16, 512}}};
     if (!o.quick) // the built-in reasoner's linears (q/o, k/v, gate/up, down) at decode
