@@ -62,8 +62,10 @@ void readPass(const at::Tensor &buf, int streams)
 
 // The machine's read rate over buf: the faster of one and two streams a thread. On the 2-core VM
 // two streams read a cold 256 MiB 1.00-1.22x as fast as one (medians), but either can be the
-// faster of a single pair.
-double readGBs(const at::Tensor &buf)
+// faster of a single pair. Reading two streams right after one stream's pass gave the same rates
+// as reading them after a kernel pass (medians 0.94-1.03x): the first leaves nothing in cache
+// that the second finds.
+double probeGBs(const at::Tensor &buf)
 {
     double best = 0.0;
     for (int streams : {1, 2}) {
@@ -77,10 +79,10 @@ double readGBs(const at::Tensor &buf)
 // Best of `repeats` after one warm-up.
 double measureReadGBs(const at::Tensor &buf, int repeats)
 {
-    (void)readGBs(buf);
+    (void)probeGBs(buf);
     double best = 0.0;
     for (int i = 0; i < repeats; ++i)
-        best = std::max(best, readGBs(buf));
+        best = std::max(best, probeGBs(buf));
     return best;
 }
 
@@ -203,7 +205,7 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
             const auto t0 = Clock::now();
             pass();
             const double caseSeconds = seconds(t0);
-            const double read = readGBs(probe);
+            const double read = probeGBs(probe);
             t = std::min(t, caseSeconds);
             bestRead = std::max(bestRead, read);
             ratios.push_back(setBytes / caseSeconds / 1e9 / read);
