@@ -172,7 +172,7 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
         progress(line);
     }
 
-    std::vector<Shape> shapes{{4096, 4096, {1, 16, 512}}};
+    std::vector<Shape> shapes{{4096, 4096, {1, 8, 16, 512}}};
     if (!o.quick) // the built-in reasoner's linears (q/o, k/v, gate/up, down) at decode
         for (auto [out, in] : {std::pair<int64_t, int64_t>{256, 256}, {128, 256}, {640, 256},
                                {256, 640}})

@@ -36,7 +36,6 @@ public:
 
     const at::Tensor &qweight() const { return m_q; }
     const at::Tensor &scales() const { return m_scales; }
-    int64_t fusedMaxRows() const override { return 16; }
 
 protected:
     // The fused INT8 GEMV/GEMM (float32 activations, row scale after the dot product).

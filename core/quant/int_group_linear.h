@@ -62,8 +62,6 @@ public:
     void setRealZeros(at::Tensor zeros);
     const at::Tensor &realZeros() const { return m_zerosF; }
 
-    int64_t fusedMaxRows() const override { return 16; }
-
 protected:
     // ((x / s)[:, perm]) dequant(codes)^T + b: the transforms stay on the input.
     at::Tensor referenceForward(const at::Tensor &x) override;

@@ -40,7 +40,6 @@ public:
     bool doubleQuant() const { return m_absmaxCodes.defined(); }
     // The block absmax values the codes are scaled by (reconstructed when double-quantized).
     at::Tensor absmax() const;
-    int64_t fusedMaxRows() const override { return 16; }
 
 protected:
     // The fused NF4/FP4 GEMV/GEMM (double-quantized absmax decoded per block on the fly).

@@ -30,8 +30,13 @@ public:
     at::Tensor denseWeight() const final { return dequantizedWeight(); }
     // The packed weight decoded to [out, in] float32 (input transforms folded in).
     virtual at::Tensor dequantizedWeight() const = 0;
-    // Largest number of input rows (x.numel() / in) that take the fused GEMV/small-GEMM kernels.
-    virtual int64_t fusedMaxRows() const { return 16; }
+    // Largest number of input rows (x.numel() / in) that take the fused GEMV/small-GEMM kernels
+    // with float activations; more rows take the GEMM decoding a 32-row panel at a time. At 12 and
+    // 16 rows the panel GEMM took 1.3-2x less time than the fused kernels for INT8, INT4 g128 and
+    // NF4 dq, in cache (the built-in model's shapes) and from DRAM (4096x4096); at 8 rows the
+    // fused kernels were faster from DRAM (2.2 against 2.5-2.9 ms) and the panel GEMM in cache
+    // (by up to 1.4x), at 4 rows the fused ones nearly everywhere (docs/kernels.md).
+    virtual int64_t fusedMaxRows() const { return 8; }
 
     // {"method": ..., plus the method's settings}; enough with tensors() to rebuild the op.
     // methodConfig() plus "act_bits" when the inputs are quantized.

@@ -85,8 +85,9 @@ Comparison compare(const std::string &methodJson, int prompts, int batch, int ma
                 out.push_back(row);
         }
     }
-    // Logits of the first 12 tokens of each prompt, one prompt at a time (12 rows: fused path).
-    const int64_t t = 12;
+    // Logits of the first 8 tokens of each prompt, one prompt at a time (8 rows: the fused
+    // kernels' largest batch, two tiles of four).
+    const int64_t t = 8;
     c.fusedCalls = countFusedCalls(*bundle.model, t);
     for (const auto &p : ids) {
         std::vector<int64_t> head(p.begin(), p.begin() + std::min<size_t>(p.size(), t));

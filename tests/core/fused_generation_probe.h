@@ -13,7 +13,7 @@ struct Comparison
     std::string kernelPath;                   // the fused path used (QB_KERNEL_PATH or best)
     std::vector<std::vector<int64_t>> fused;  // generated ids per prompt, fused kernels on
     std::vector<std::vector<int64_t>> reference; // the same with them off
-    double maxLogitDiff = 0; // max |fused - reference| over [prompts, 12 tokens, vocab] logits
+    double maxLogitDiff = 0; // max |fused - reference| over [prompts, 8 tokens, vocab] logits
     double maxLogitAbs = 0;  // max |reference logit|, for scale
     // max |fused - reference| of the logits of one cached decoding step after each prompt
     // (fused attention, kernels/attention.h, against torch's matmuls)
