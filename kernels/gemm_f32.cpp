@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace qb::kernels {
 
@@ -92,6 +94,25 @@ void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, 
             pack_block_plain(w + r0 * cols, cols, panel, 0, r1 - r0, c0,
                              std::min(cols, c0 + 16));
     }
+}
+
+void gemm_f32_pack_rows(const float *w, std::int64_t rows, std::int64_t cols, float *panel,
+                        std::int64_t row_offset, KernelPath path)
+{
+    if (row_offset < 0 || rows < 0 || row_offset + rows > kGemmPanel)
+        throw std::invalid_argument("gemm_f32_pack_rows: rows " + std::to_string(row_offset)
+                                    + ".." + std::to_string(row_offset + rows)
+                                    + " outside a panel of " + std::to_string(kGemmPanel));
+    // The panel's layout puts row r of column c at c * kGemmPanel + r, so rows placed from
+    // row_offset are the panel's rows packed from a pointer row_offset floats on.
+#ifdef QB_GEMM_X86
+    if (path == KernelPath::Avx2 || path == KernelPath::Avx512) {
+        pack_panel_avx2(w, rows, cols, panel + row_offset);
+        return;
+    }
+#endif
+    for (std::int64_t c0 = 0; c0 < cols; c0 += 16)
+        pack_block_plain(w, cols, panel + row_offset, 0, rows, c0, std::min(cols, c0 + 16));
 }
 
 void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, float *packed,

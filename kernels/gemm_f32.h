@@ -43,6 +43,12 @@ void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, 
 // one value at a time. Every path writes the same bytes (a copy).
 void gemm_f32_pack_panels(const float *w, std::int64_t rows, std::int64_t cols, float *packed,
                           std::int64_t panel_begin, std::int64_t panel_end, KernelPath path);
+// Rows [0, rows) of w ([rows, cols] row-major) into rows [row_offset, row_offset + rows) of one
+// panel (cols x kGemmPanel floats), the panel's other rows untouched: a panel filled a few rows
+// at a time holds the same bytes as gemm_f32_pack_panels' (std::invalid_argument unless
+// 0 <= row_offset and row_offset + rows <= kGemmPanel).
+void gemm_f32_pack_rows(const float *w, std::int64_t rows, std::int64_t cols, float *panel,
+                        std::int64_t row_offset, KernelPath path);
 
 struct GemmF32Args
 {

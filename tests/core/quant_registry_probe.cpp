@@ -2,6 +2,7 @@
 
 #include "api/registry.h"
 #include "analysis/sensitivity.h"
+#include "kernels/gemm_f32.h"
 #include "quant/fused_kernels.h"
 #include "quant/method_registry.h"
 #include "quant/quantize_model.h"
@@ -121,6 +122,41 @@ std::string reloadMismatch(const std::string &json)
         return "forward of the loaded op differs";
     if (!at::equal(viaCheckpoint->forward(x), y))
         return "forward of makeQuantizedLinear's op differs";
+    return {};
+}
+
+std::string panelGemmMismatch(const std::string &json)
+{
+    at::NoGradGuard noGrad;
+    const qb::MethodSpec spec = parse(json);
+    const qb::QuantMethod &m = qb::quantMethod(spec.method, "probe");
+    at::manual_seed(12);
+    const int64_t out = 45, in = 192, rows = 20;
+    const at::Tensor w = at::randn({out, in}) * 0.1;
+    const at::Tensor b = at::randn({out}) * 0.01;
+    auto op = m.quantize(w, b, nullptr, spec, "probe");
+    if (rows <= op->fusedMaxRows())
+        return "20 rows would take the fused kernels (fusedMaxRows " +
+               std::to_string(op->fusedMaxRows()) + ")";
+    const at::Tensor x = at::randn({rows, in});
+    const bool wasFused = qb::fusedKernelsEnabled();
+    qb::setFusedKernelsEnabled(true);
+    const at::Tensor y = op->forward(x);
+    qb::setFusedKernelsEnabled(wasFused);
+    const at::Tensor deq = op->dequantizedWeight().contiguous();
+    std::vector<float> packed(static_cast<size_t>(qb::kernels::gemm_f32_packed_floats(out, in)));
+    qb::kernels::gemm_f32_pack(deq.data_ptr<float>(), out, in, packed.data());
+    at::Tensor want = at::empty({rows, out});
+    const at::Tensor bias = b.contiguous();
+    qb::kernels::GemmF32Args a;
+    a.x = x.data_ptr<float>(), a.m = rows, a.ldx = in;
+    a.packed = packed.data(), a.n = out, a.k = in;
+    a.bias = bias.data_ptr<float>();
+    a.y = want.data_ptr<float>(), a.ldy = out;
+    qb::kernels::gemm_f32(a, 0, qb::kernels::gemm_f32_items(a), qb::activeKernelPath());
+    if (!at::equal(y, want))
+        return "max |panel GEMM - dequantize + gemm_f32| "
+            + std::to_string((y - want).abs().max().item<double>());
     return {};
 }
 

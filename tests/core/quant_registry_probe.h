@@ -30,6 +30,13 @@ std::string parseOverride(const std::string &text);
 // compares. Empty on success, else what differs.
 std::string reloadMismatch(const std::string &specJson);
 
+// Quantizes a random [45, 192] layer with bias with specJson (uncalibrated methods) and runs 20
+// input rows through forward() with the fused kernels on: beyond fusedMaxRows() the GEMM that
+// decodes a 32-row panel eight rows at a time (a partial last panel of 13 rows here). Empty when
+// that equals, bit for bit, dequantizedWeight() packed whole and multiplied by kernels/gemm_f32.h
+// plus the bias, else what differs.
+std::string panelGemmMismatch(const std::string &specJson);
+
 // A QuantizedLinear whose fusedForward returns a marked result up to fusedMaxRows() rows and
 // declines beyond: which path forward() took for 1, 6 (as [2, 3, in]) and 100 rows; how far the
 // reference path is from x W^T + b (at::linear), and whether it equals it exactly with the fused

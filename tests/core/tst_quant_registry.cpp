@@ -250,6 +250,24 @@ private Q_SLOTS:
         QVERIFY2(e.find("block_size 33 must be even") != std::string::npos, e.c_str());
     }
 
+    void panelGemmHasTheBitsOfDequantizePlusGemm_data()
+    {
+        QTest::addColumn<QString>("spec");
+        QTest::newRow("int8") << QString(R"({"method": "int8"})");
+        QTest::newRow("int4-g64") << QString(R"({"method": "int", "bits": 4, "group_size": 64})");
+        QTest::newRow("int3-g64-sym")
+            << QString(R"({"method": "int", "bits": 3, "group_size": 64, "symmetric": true})");
+        QTest::newRow("nf4-dq-b64")
+            << QString(R"({"method": "nf4", "block_size": 64, "double_quant": true})");
+        QTest::newRow("fp4-b64") << QString(R"({"method": "fp4", "block_size": 64})");
+    }
+    void panelGemmHasTheBitsOfDequantizePlusGemm()
+    {
+        QFETCH(QString, spec);
+        const std::string mismatch = qbprobe::panelGemmMismatch(spec.toStdString());
+        QVERIFY2(mismatch.empty(), mismatch.c_str());
+    }
+
     void forwardFallsBackWhenTheFusedPathDeclines()
     {
         const qbprobe::SeamRun r = qbprobe::fusedSeam();

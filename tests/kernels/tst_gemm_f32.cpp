@@ -113,6 +113,43 @@ private Q_SLOTS:
             }
     }
 
+    // A panel filled a few rows at a time (gemm_f32_pack_rows, as the quantized linears' panel
+    // GEMM fills it) against the layout's definition: rows split 8 + 8 + 8 + 8, 5 + 3 + 24 and
+    // 13 + 19, columns ending inside and outside the 8 x 8 blocks; rows outside the calls keep
+    // what they held. Offsets past the panel are refused.
+    void panelPackedRowsAtATime()
+    {
+        for (int64_t cols : {1, 8, 19, 131})
+            for (const std::vector<int64_t> &split :
+                 {std::vector<int64_t>{8, 8, 8, 8}, {5, 3, 24}, {13, 19}, {6, 10}})
+                for (KernelPath path : pathsHere()) {
+                    std::vector<float> w(32 * cols);
+                    for (int64_t i = 0; i < 32 * cols; ++i)
+                        w[i] = float(i + 1);
+                    std::vector<float> panel(32 * cols, -1.0f);
+                    int64_t r0 = 0;
+                    for (int64_t n : split) {
+                        gemm_f32_pack_rows(w.data() + r0 * cols, n, cols, panel.data(), r0, path);
+                        r0 += n;
+                    }
+                    for (int64_t c = 0; c < cols; ++c)
+                        for (int64_t r = 0; r < 32; ++r) {
+                            const float want = r < r0 ? w[r * cols + c] : -1.0f;
+                            if (panel[c * 32 + r] != want)
+                                QFAIL(qPrintable(QString("%1 columns, %2: W[%3, %4] packed as %5")
+                                                     .arg(cols).arg(kernel_path_name(path))
+                                                     .arg(r).arg(c).arg(panel[c * 32 + r])));
+                        }
+                }
+        std::vector<float> w(8), panel(32);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 gemm_f32_pack_rows(w.data(), 8, 1, panel.data(), 25,
+                                                    KernelPath::Portable));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 gemm_f32_pack_rows(w.data(), 1, 1, panel.data(), -1,
+                                                    KernelPath::Portable));
+    }
+
     // x = [[1, 2], [3, 4]], W = [[1, 0], [0, 1], [1, 1]], b = [0.5, 0, -1]:
     // y = [[1.5, 2, 2], [3.5, 4, 6]].
     void handComputed()
