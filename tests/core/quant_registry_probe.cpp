@@ -136,8 +136,8 @@ std::string panelGemmMismatch(const std::string &json)
     const at::Tensor b = at::randn({out}) * 0.01;
     auto op = m.quantize(w, b, nullptr, spec, "probe");
     if (rows <= op->fusedMaxRows())
-        return "20 rows would take the fused kernels (fusedMaxRows " +
-               std::to_string(op->fusedMaxRows()) + ")";
+        return "20 rows would take the fused kernels (fusedMaxRows "
+            + std::to_string(op->fusedMaxRows()) + ")";
     const at::Tensor x = at::randn({rows, in});
     const bool wasFused = qb::fusedKernelsEnabled();
     qb::setFusedKernelsEnabled(true);

@@ -114,9 +114,9 @@ private Q_SLOTS:
     }
 
     // A panel filled a few rows at a time (gemm_f32_pack_rows, as the quantized linears' panel
-    // GEMM fills it) against the layout's definition: rows split 8 + 8 + 8 + 8, 5 + 3 + 24 and
-    // 13 + 19, columns ending inside and outside the 8 x 8 blocks; rows outside the calls keep
-    // what they held. Offsets past the panel are refused.
+    // GEMM fills it) against the layout's definition: rows split 8 + 8 + 8 + 8, 5 + 3 + 24,
+    // 13 + 19 and 6 + 10 (rows 16-31 never written: they keep what they held), columns ending
+    // inside and outside the 8 x 8 blocks. Offsets past the panel are refused.
     void panelPackedRowsAtATime()
     {
         for (int64_t cols : {1, 8, 19, 131})
