@@ -181,33 +181,40 @@ void panel_portable(const PanelJob &j, std::int64_t rows, float *out, std::int64
 
 #ifdef QB_GEMM_X86
 
-// MR rows × 16 columns (half `h` of the panel), MR ≤ 6: 2 · MR accumulators.
-template <int MR>
-QB_TARGET_AVX2 void tile_avx2(const PanelJob &j, int h, float *out, std::int64_t ldo)
+// MR rows × 16 columns (half `h`) of NP panels side by side (panel q's data at
+// j.panel + q · stride, its columns at out + 32q), MR ≤ 6: 2 · MR · NP accumulators.
+template <int MR, int NP = 1>
+QB_TARGET_AVX2 void tile_avx2(const PanelJob &j, int h, std::int64_t stride, float *out,
+                              std::int64_t ldo)
 {
-    __m256 c0[MR], c1[MR];
+    __m256 c0[MR][NP], c1[MR][NP];
     for (int i = 0; i < MR; ++i)
-        c0[i] = c1[i] = _mm256_setzero_ps();
+        for (int q = 0; q < NP; ++q)
+            c0[i][q] = c1[i][q] = _mm256_setzero_ps();
     const float *p = j.panel + 16 * h;
-    for (std::int64_t kk = 0; kk < j.k; ++kk, p += kGemmPanel) {
-        const __m256 w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8);
-        for (int i = 0; i < MR; ++i) {
-            const __m256 a = _mm256_broadcast_ss(j.x + i * j.ldx + kk);
-            c0[i] = _mm256_fmadd_ps(a, w0, c0[i]);
-            c1[i] = _mm256_fmadd_ps(a, w1, c1[i]);
+    for (std::int64_t kk = 0; kk < j.k; ++kk, p += kGemmPanel)
+        for (int q = 0; q < NP; ++q) {
+            const __m256 w0 = _mm256_loadu_ps(p + q * stride);
+            const __m256 w1 = _mm256_loadu_ps(p + q * stride + 8);
+            for (int i = 0; i < MR; ++i) {
+                const __m256 a = _mm256_broadcast_ss(j.x + i * j.ldx + kk);
+                c0[i][q] = _mm256_fmadd_ps(a, w0, c0[i][q]);
+                c1[i][q] = _mm256_fmadd_ps(a, w1, c1[i][q]);
+            }
         }
-    }
-    if (j.bias) {
-        const __m256 b0 = _mm256_loadu_ps(j.bias + 16 * h);
-        const __m256 b1 = _mm256_loadu_ps(j.bias + 16 * h + 8);
-        for (int i = 0; i < MR; ++i) {
-            c0[i] = _mm256_add_ps(c0[i], b0);
-            c1[i] = _mm256_add_ps(c1[i], b1);
+    for (int q = 0; q < NP; ++q) {
+        if (j.bias) {
+            const __m256 b0 = _mm256_loadu_ps(j.bias + 32 * q + 16 * h);
+            const __m256 b1 = _mm256_loadu_ps(j.bias + 32 * q + 16 * h + 8);
+            for (int i = 0; i < MR; ++i) {
+                c0[i][q] = _mm256_add_ps(c0[i][q], b0);
+                c1[i][q] = _mm256_add_ps(c1[i][q], b1);
+            }
         }
-    }
-    for (int i = 0; i < MR; ++i) {
-        _mm256_storeu_ps(out + i * ldo + 16 * h, c0[i]);
-        _mm256_storeu_ps(out + i * ldo + 16 * h + 8, c1[i]);
+        for (int i = 0; i < MR; ++i) {
+            _mm256_storeu_ps(out + i * ldo + 32 * q + 16 * h, c0[i][q]);
+            _mm256_storeu_ps(out + i * ldo + 32 * q + 16 * h + 8, c1[i][q]);
+        }
     }
 }
 
@@ -217,42 +224,54 @@ QB_TARGET_AVX2 void panel_avx2(PanelJob j, std::int64_t rows, float *out, std::i
     for (std::int64_t i = 0; i < rows; i += kRows, j.x += kRows * j.ldx, out += kRows * ldo)
         for (int h = 0; h < 2; ++h)
             switch (std::min<std::int64_t>(kRows, rows - i)) {
-            case 6: tile_avx2<6>(j, h, out, ldo); break;
-            case 5: tile_avx2<5>(j, h, out, ldo); break;
-            case 4: tile_avx2<4>(j, h, out, ldo); break;
-            case 3: tile_avx2<3>(j, h, out, ldo); break;
-            case 2: tile_avx2<2>(j, h, out, ldo); break;
-            default: tile_avx2<1>(j, h, out, ldo); break;
+            case 6: tile_avx2<6>(j, h, 0, out, ldo); break;
+            case 5: tile_avx2<5>(j, h, 0, out, ldo); break;
+            case 4: tile_avx2<4>(j, h, 0, out, ldo); break;
+            case 3: tile_avx2<3>(j, h, 0, out, ldo); break;
+            case 2: tile_avx2<2>(j, h, 0, out, ldo); break;
+            default: tile_avx2<1>(j, h, 0, out, ldo); break;
             }
 }
 
-// MR rows × the panel's 32 columns, MR ≤ 12: 2 · MR accumulators, and per k two loads of the
+// MR rows × the 32 columns of NP panels side by side (panel q's data at j.panel + q · stride,
+// its columns at out + 32q), MR · NP ≤ 12: 2 · MR · NP accumulators, and per k two loads of each
 // panel and MR broadcasts of x.
-template <int MR>
-QB_TARGET_AVX512 void tile_avx512(const PanelJob &j, float *out, std::int64_t ldo)
+template <int MR, int NP = 1>
+QB_TARGET_AVX512 void tile_avx512(const PanelJob &j, std::int64_t stride, float *out,
+                                  std::int64_t ldo)
 {
-    __m512 c0[MR], c1[MR];
+    __m512 c0[MR][NP], c1[MR][NP];
     for (int i = 0; i < MR; ++i)
-        c0[i] = c1[i] = _mm512_setzero_ps();
+        for (int q = 0; q < NP; ++q)
+            c0[i][q] = c1[i][q] = _mm512_setzero_ps();
     const float *p = j.panel;
     for (std::int64_t kk = 0; kk < j.k; ++kk, p += kGemmPanel) {
-        const __m512 w0 = _mm512_loadu_ps(p), w1 = _mm512_loadu_ps(p + 16);
+        __m512 w0[NP], w1[NP];
+        for (int q = 0; q < NP; ++q) {
+            w0[q] = _mm512_loadu_ps(p + q * stride);
+            w1[q] = _mm512_loadu_ps(p + q * stride + 16);
+        }
         for (int i = 0; i < MR; ++i) {
             const __m512 a = _mm512_set1_ps(j.x[i * j.ldx + kk]);
-            c0[i] = _mm512_fmadd_ps(a, w0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(a, w1, c1[i]);
+            for (int q = 0; q < NP; ++q) {
+                c0[i][q] = _mm512_fmadd_ps(a, w0[q], c0[i][q]);
+                c1[i][q] = _mm512_fmadd_ps(a, w1[q], c1[i][q]);
+            }
         }
     }
-    if (j.bias) {
-        const __m512 b0 = _mm512_loadu_ps(j.bias), b1 = _mm512_loadu_ps(j.bias + 16);
+    for (int q = 0; q < NP; ++q) {
+        if (j.bias) {
+            const __m512 b0 = _mm512_loadu_ps(j.bias + 32 * q);
+            const __m512 b1 = _mm512_loadu_ps(j.bias + 32 * q + 16);
+            for (int i = 0; i < MR; ++i) {
+                c0[i][q] = _mm512_add_ps(c0[i][q], b0);
+                c1[i][q] = _mm512_add_ps(c1[i][q], b1);
+            }
+        }
         for (int i = 0; i < MR; ++i) {
-            c0[i] = _mm512_add_ps(c0[i], b0);
-            c1[i] = _mm512_add_ps(c1[i], b1);
+            _mm512_storeu_ps(out + i * ldo + 32 * q, c0[i][q]);
+            _mm512_storeu_ps(out + i * ldo + 32 * q + 16, c1[i][q]);
         }
-    }
-    for (int i = 0; i < MR; ++i) {
-        _mm512_storeu_ps(out + i * ldo, c0[i]);
-        _mm512_storeu_ps(out + i * ldo + 16, c1[i]);
     }
 }
 
@@ -261,18 +280,18 @@ QB_TARGET_AVX512 void panel_avx512(PanelJob j, std::int64_t rows, float *out, st
     constexpr int kRows = 12;
     for (std::int64_t i = 0; i < rows; i += kRows, j.x += kRows * j.ldx, out += kRows * ldo)
         switch (std::min<std::int64_t>(kRows, rows - i)) {
-        case 12: tile_avx512<12>(j, out, ldo); break;
-        case 11: tile_avx512<11>(j, out, ldo); break;
-        case 10: tile_avx512<10>(j, out, ldo); break;
-        case 9: tile_avx512<9>(j, out, ldo); break;
-        case 8: tile_avx512<8>(j, out, ldo); break;
-        case 7: tile_avx512<7>(j, out, ldo); break;
-        case 6: tile_avx512<6>(j, out, ldo); break;
-        case 5: tile_avx512<5>(j, out, ldo); break;
-        case 4: tile_avx512<4>(j, out, ldo); break;
-        case 3: tile_avx512<3>(j, out, ldo); break;
-        case 2: tile_avx512<2>(j, out, ldo); break;
-        default: tile_avx512<1>(j, out, ldo); break;
+        case 12: tile_avx512<12>(j, 0, out, ldo); break;
+        case 11: tile_avx512<11>(j, 0, out, ldo); break;
+        case 10: tile_avx512<10>(j, 0, out, ldo); break;
+        case 9: tile_avx512<9>(j, 0, out, ldo); break;
+        case 8: tile_avx512<8>(j, 0, out, ldo); break;
+        case 7: tile_avx512<7>(j, 0, out, ldo); break;
+        case 6: tile_avx512<6>(j, 0, out, ldo); break;
+        case 5: tile_avx512<5>(j, 0, out, ldo); break;
+        case 4: tile_avx512<4>(j, 0, out, ldo); break;
+        case 3: tile_avx512<3>(j, 0, out, ldo); break;
+        case 2: tile_avx512<2>(j, 0, out, ldo); break;
+        default: tile_avx512<1>(j, 0, out, ldo); break;
         }
 }
 
@@ -319,17 +338,70 @@ void run_panel(const GemmF32Args &a, const float *panel, std::int64_t r0, std::i
     panel_portable(job, r1 - r0, y, a.ldy);
 }
 
+// Full panels p .. p + np - 1 side by side for a few rows: one row's chains over one panel
+// (two accumulators, each waiting on its last fused multiply-add) leave the multiply-adds
+// mostly idle, and the panels beside it give them independent work. The same chain per output,
+// so the bits of run_panel. Returns false where the path has no such tile.
+constexpr std::int64_t kWideRows = 3;
+
+std::int64_t wide_panels(std::int64_t rows) { return rows == 1 ? 4 : 2; }
+
+bool run_wide(const GemmF32Args &a, std::int64_t r0, std::int64_t rows, std::int64_t p,
+              std::int64_t np, KernelPath path)
+{
+#ifdef QB_GEMM_X86
+    const PanelJob job{a.x + r0 * a.ldx, a.ldx, a.k, a.packed + p * a.k * kGemmPanel,
+                       a.bias ? a.bias + p * kGemmPanel : nullptr, int(kGemmPanel)};
+    const std::int64_t stride = a.k * kGemmPanel;
+    float *y = a.y + r0 * a.ldy + p * kGemmPanel;
+    const std::int64_t key = rows * 10 + np;
+    if (path == KernelPath::Avx512) {
+        switch (key) {
+        case 14: tile_avx512<1, 4>(job, stride, y, a.ldy); return true;
+        case 13: tile_avx512<1, 3>(job, stride, y, a.ldy); return true;
+        case 12: tile_avx512<1, 2>(job, stride, y, a.ldy); return true;
+        case 22: tile_avx512<2, 2>(job, stride, y, a.ldy); return true;
+        case 32: tile_avx512<3, 2>(job, stride, y, a.ldy); return true;
+        default: return false;
+        }
+    }
+    if (path == KernelPath::Avx2) {
+        for (int h = 0; h < 2; ++h)
+            switch (key) {
+            case 14: tile_avx2<1, 4>(job, h, stride, y, a.ldy); break;
+            case 13: tile_avx2<1, 3>(job, h, stride, y, a.ldy); break;
+            case 12: tile_avx2<1, 2>(job, h, stride, y, a.ldy); break;
+            case 22: tile_avx2<2, 2>(job, h, stride, y, a.ldy); break;
+            case 32: tile_avx2<3, 2>(job, h, stride, y, a.ldy); break;
+            default: return false;
+            }
+        return true;
+    }
+#endif
+    (void)a, (void)r0, (void)rows, (void)p, (void)np, (void)path;
+    return false;
+}
+
 } // namespace
 
 void gemm_f32(const GemmF32Args &a, std::int64_t item_begin, std::int64_t item_end,
               KernelPath path)
 {
-    const std::int64_t panels = gemm_f32_panels(a.n);
-    for (std::int64_t item = item_begin; item < item_end; ++item) {
+    const std::int64_t panels = gemm_f32_panels(a.n), full = a.n / kGemmPanel;
+    for (std::int64_t item = item_begin; item < item_end;) {
         const std::int64_t r0 = item / panels * kGemmRowBlock;
         const std::int64_t p = item % panels;
-        run_panel(a, a.packed + p * a.k * kGemmPanel, r0, std::min(a.m, r0 + kGemmRowBlock), p,
-                  path);
+        const std::int64_t r1 = std::min(a.m, r0 + kGemmRowBlock);
+        if (r1 - r0 <= kWideRows) {
+            // full panels of this row block within the range
+            const std::int64_t np = std::min({wide_panels(r1 - r0), full - p, item_end - item});
+            if (np > 1 && run_wide(a, r0, r1 - r0, p, np, path)) {
+                item += np;
+                continue;
+            }
+        }
+        run_panel(a, a.packed + p * a.k * kGemmPanel, r0, r1, p, path);
+        ++item;
     }
 }
 

@@ -19,6 +19,8 @@
 // Paths (KernelPath): Scalar (gemm_f32_ref on the unpacked weight), Portable (plain C++ over the
 // panels), Avx2 (tiles of up to 6 rows × 16 columns), Avx512 (tiles of up to 12 rows × 32
 // columns: 24 accumulators, each k one load of the panel's two vectors and one broadcast a row).
+// Row blocks of 1-3 rows (decoding) take up to four full panels in one tile on both SIMD paths,
+// so that the multiply-adds have independent chains to interleave.
 //
 // Threads: none here. The caller splits (row block, panel) items over its threads; calls on
 // disjoint items of one y are safe. Check: tst_kernels_gemm_f32.

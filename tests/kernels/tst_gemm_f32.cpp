@@ -171,6 +171,9 @@ private Q_SLOTS:
             {1, 1, 1, 1, 1, false},     {1, 33, 17, 17, 33, true},  {5, 31, 3, 5, 40, true},
             {12, 32, 256, 256, 32, false}, {13, 64, 9, 9, 64, true}, {64, 70, 256, 260, 75, true},
             {200, 40, 33, 33, 40, true}, {385, 3, 5, 7, 3, false},  {7, 100, 640, 640, 100, true},
+            // 1-3 rows over several full panels (wide tiles of 2-4 panels) and a partial one
+            {1, 200, 70, 70, 200, true}, {1, 96, 5, 6, 97, false}, {2, 130, 33, 40, 131, true},
+            {3, 300, 17, 17, 300, false},
         };
         for (const Case &c : cases) {
             const auto x = qbtest::normalValues(c.m * c.ldx, unsigned(c.m * 7 + c.k));
@@ -199,6 +202,7 @@ private Q_SLOTS:
                 // Columns past n of each y row keep the sentinel: sameBits covers them too.
                 QVERIFY2(sameBits(run(c, x, w, b, path), want), what.constData());
                 QVERIFY2(sameBits(run(c, x, w, b, path, 3), want), what.constData());
+                QVERIFY2(sameBits(run(c, x, w, b, path, 7), want), what.constData());
             }
         }
     }
@@ -228,10 +232,11 @@ private Q_SLOTS:
         }
     }
 
-    // A row computed alone gives the bits it gets among 64 rows.
+    // A row computed alone (four panels in one tile) gives the bits it gets among 64 rows (one
+    // panel a tile).
     void rowsDoNotDependOnTheirNeighbours()
     {
-        const Case all{64, 45, 96, 96, 45, true};
+        const Case all{64, 141, 96, 96, 141, true};
         const auto x = qbtest::normalValues(all.m * all.k, 11);
         const auto w = qbtest::normalValues(all.n * all.k, 12);
         const auto b = qbtest::normalValues(all.n, 13);
