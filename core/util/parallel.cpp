@@ -19,6 +19,7 @@ namespace qb {
 namespace {
 
 thread_local bool t_insidePool = false;
+std::atomic<int> g_longSpinHolders{0};
 
 inline void cpuRelax()
 {
@@ -95,8 +96,11 @@ private:
     void loop(int id, uint64_t seen)
     {
         for (;;) {
+            const int spin = g_longSpinHolders.load(std::memory_order_relaxed) > 0
+                ? kLongSpinMicroseconds
+                : kSpinMicroseconds;
             const auto spinUntil
-                = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+                = std::chrono::steady_clock::now() + std::chrono::microseconds(spin);
             for (int spins = 1; m_generation.load(std::memory_order_acquire) == seen; ++spins) {
                 cpuRelax();
                 if (spins % 64 == 0 && std::chrono::steady_clock::now() > spinUntil) {
@@ -172,5 +176,9 @@ void parallelFor(int64_t begin, int64_t end, int64_t grain,
     static Pool *pool = new Pool;
     pool->run(begin, end, static_cast<int>(std::min<int64_t>(pieces, 1 << 20)), fn);
 }
+
+ScopedPoolSpin::ScopedPoolSpin() { g_longSpinHolders.fetch_add(1, std::memory_order_relaxed); }
+
+ScopedPoolSpin::~ScopedPoolSpin() { g_longSpinHolders.fetch_sub(1, std::memory_order_relaxed); }
 
 } // namespace qb

@@ -22,6 +22,8 @@
 namespace qb {
 
 constexpr int kSpinMicroseconds = 100;
+// While a ScopedPoolSpin lives (anywhere in the program), workers spin this long instead.
+constexpr int kLongSpinMicroseconds = 1000;
 // The range is cut into up to this many pieces a thread: each thread runs its own piece, then
 // takes the pieces left one at a time, so the threads finish together even when one starts late.
 constexpr int kPiecesPerThread = 4;
@@ -31,5 +33,20 @@ constexpr int kPiecesPerThread = 4;
 // and the thread count, never on which thread runs which piece.
 void parallelFor(int64_t begin, int64_t end, int64_t grain,
                  const std::function<void(int64_t, int64_t)> &fn);
+
+// Workers spin kLongSpinMicroseconds after each piece while at least one of these exists. For
+// loops whose parallel kernels come more than kSpinMicroseconds apart and that run little else
+// meanwhile: decoding one row at a time spends ~100-400 us a token, mostly in serial small
+// products, so with the short spin the worker sleeps between the few parallel ones and each
+// wakes it through the kernel. Not for training, where torch's own threads need the core
+// between our kernels (a built-in training step was 5-7% slower with the long spin throughout).
+class ScopedPoolSpin
+{
+public:
+    ScopedPoolSpin();
+    ~ScopedPoolSpin();
+    ScopedPoolSpin(const ScopedPoolSpin &) = delete;
+    ScopedPoolSpin &operator=(const ScopedPoolSpin &) = delete;
+};
 
 } // namespace qb
