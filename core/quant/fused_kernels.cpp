@@ -73,12 +73,18 @@ std::atomic<bool> &hugePagesFlag()
 // workers are still spinning when kernels follow each other, as in a decoding step: there 2^18
 // (a few microseconds of work) gave bench_generate at batch 64 ~20% more tokens/s than 2^21.
 constexpr int64_t kMinWorkPerThread = 1 << 18;
+// While generation keeps the workers spinning long (ScopedPoolSpin) a piece is handed over in
+// about a microsecond, and the built-in reasoner's batch-1 products (64K-164K multiply-adds)
+// gain from two threads: bench_generate --batches 1, five alternating rounds, 2,314-3,487 ->
+// 3,166-3,999 tokens/s; batch 64 unchanged (docs/generation.md).
+constexpr int64_t kMinWorkPerThreadSpinning = 1 << 16;
 
 } // namespace
 
 int64_t splitGrain(int64_t multiplyAddsPerItem)
 {
-    return std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(1, multiplyAddsPerItem));
+    const int64_t minWork = poolSpinsLong() ? kMinWorkPerThreadSpinning : kMinWorkPerThread;
+    return std::max<int64_t>(1, minWork / std::max<int64_t>(1, multiplyAddsPerItem));
 }
 
 bool fusedKernelsEnabled() { return enabledFlag().load(std::memory_order_relaxed); }

@@ -22,8 +22,9 @@ void setFusedKernelsEnabled(bool enabled);
 kernels::KernelPath activeKernelPath();
 
 // The grain of a parallelFor (util/parallel.h) over items of this many multiply-adds each: a
-// thread gets at least ~256K multiply-adds, below which handing work to another thread costs
-// more than it saves.
+// thread gets at least ~256K multiply-adds (~64K while a ScopedPoolSpin keeps the workers
+// awake, as generation does), below which handing work to another thread costs more than it
+// saves.
 int64_t splitGrain(int64_t multiplyAddsPerItem);
 
 // y = x Wᵀ + b through the fused kernel. x: [..., w.cols] (any float dtype, converted to float32)

@@ -181,4 +181,6 @@ ScopedPoolSpin::ScopedPoolSpin() { g_longSpinHolders.fetch_add(1, std::memory_or
 
 ScopedPoolSpin::~ScopedPoolSpin() { g_longSpinHolders.fetch_sub(1, std::memory_order_relaxed); }
 
+bool poolSpinsLong() { return g_longSpinHolders.load(std::memory_order_relaxed) > 0; }
+
 } // namespace qb

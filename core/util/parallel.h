@@ -48,5 +48,8 @@ public:
     ScopedPoolSpin(const ScopedPoolSpin &) = delete;
     ScopedPoolSpin &operator=(const ScopedPoolSpin &) = delete;
 };
+// Whether a ScopedPoolSpin exists now (workers between pieces are then almost surely awake, so
+// handing a thread less work pays).
+bool poolSpinsLong();
 
 } // namespace qb
