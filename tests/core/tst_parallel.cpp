@@ -1,8 +1,8 @@
 // util/parallel.h: every item of the range runs exactly once, in pieces of at least the grain, on
 // more than one thread when the range allows; nested and concurrent calls run inline and still
 // cover their ranges; an exception reaches the caller; thousands of calls in a row, some after
-// the workers have gone to sleep, all finish (a lost wake-up would hang here); a changed thread
-// count resizes the pool.
+// the workers have gone to sleep, all finish (a lost wake-up would hang here); long-spin scopes
+// nest; a changed thread count resizes the pool.
 #include "util/parallel.h"
 
 #include "parallel_probe.h"
@@ -185,6 +185,32 @@ private Q_SLOTS:
             total += sum.load() == 64 * 63 / 2;
         }
         QCOMPARE(total, int64_t(5000));
+    }
+
+    // ScopedPoolSpin: counted, so scopes nest and poolSpinsLong() holds until the last ends;
+    // calls inside one, also after pauses longer than the long spin (the workers then sleep
+    // anyway), all finish and cover their ranges.
+    void longSpinScopesNest()
+    {
+        QVERIFY(!qb::poolSpinsLong());
+        {
+            qb::ScopedPoolSpin outer;
+            QVERIFY(qb::poolSpinsLong());
+            {
+                qb::ScopedPoolSpin inner;
+                QVERIFY(qb::poolSpinsLong());
+            }
+            QVERIFY(qb::poolSpinsLong());
+            for (int r = 0; r < 200; ++r) {
+                if (r % 50 == 0)
+                    std::this_thread::sleep_for(
+                        std::chrono::microseconds(2 * qb::kLongSpinMicroseconds));
+                Coverage c(64);
+                parallelFor(0, 64, 1, [&](int64_t b, int64_t e) { c(b, e); });
+                QVERIFY(c.once());
+            }
+        }
+        QVERIFY(!qb::poolSpinsLong());
     }
 
     void threadCountChangesResizeThePool()
