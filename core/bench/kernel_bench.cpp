@@ -244,7 +244,9 @@ KernelBenchReport runKernelBench(const KernelBenchOptions &o,
             const auto *q = dynamic_cast<const QuantizedLinear *>(ops[0].get());
             for (int64_t rows : s.rows) {
                 const bool fused = q && rows <= q->fusedMaxRows();
-                runCase(f.name, fused ? "fused " + report.kernelPath : "dequant+matmul", rows, s,
+                // Beyond the fused kernels' rows: the GEMM decoding the weight a panel at a time
+                // (named "dequant+matmul" until 2026-12-07; the same path).
+                runCase(f.name, fused ? "fused " + report.kernelPath : "panel gemm", rows, s,
                         bytes, count,
                         [&](int64_t i, const at::Tensor &x) { (void)ops[i]->forward(x); });
                 // Int8 activations take every row count (prefill too: blocks of weight rows

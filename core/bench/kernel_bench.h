@@ -25,8 +25,8 @@ struct KernelBenchOptions
 struct KernelBenchRow
 {
     std::string format; // "int8", "int4-g128", "nf4-dq-b64", "fp32"
-    std::string path;   // "fused avx512", "q8 avx512-vnni" (int8 activations), "dequant+matmul",
-                        // "at::linear"
+    std::string path;   // "fused avx512", "q8 avx512-vnni" (int8 activations), "panel gemm"
+                        // (float activations past the fused kernels' rows), "at::linear"
     int64_t rows = 0, out = 0, in = 0; // y[rows, out] = x[rows, in] Wᵀ
     int64_t weightBytes = 0;           // one matrix, packed (codes + scales + zeros/absmax)
     int64_t matrices = 0;              // cycled per pass
