@@ -96,9 +96,7 @@ private:
     void loop(int id, uint64_t seen)
     {
         for (;;) {
-            const int spin = g_longSpinHolders.load(std::memory_order_relaxed) > 0
-                ? kLongSpinMicroseconds
-                : kSpinMicroseconds;
+            const int spin = poolSpinsLong() ? kLongSpinMicroseconds : kSpinMicroseconds;
             const auto spinUntil
                 = std::chrono::steady_clock::now() + std::chrono::microseconds(spin);
             for (int spins = 1; m_generation.load(std::memory_order_acquire) == seen; ++spins) {
