@@ -452,7 +452,9 @@ private Q_SLOTS:
         unsigned seed = 10;
         for (int bits : {2, 3, 4, 8})
             for (int group : {32, 64, 128, 0})
-                for (auto [rows, cols] : {std::pair{5, 128}, {9, 257}, {4, 1000}})
+                // 3x384: rows of several groups in the straight 4-bit loops (each group's table
+                // built ahead of it at one activation row)
+                for (auto [rows, cols] : {std::pair{5, 128}, {9, 257}, {4, 1000}, {3, 384}})
                     for (int mode = 0; mode < 3; ++mode) // sym, asym, asym + zeros_f
                         checkPaths(intGroup(rows, cols, bits, group, mode == 0, mode == 2,
                                             ++seed),
