@@ -163,20 +163,17 @@ QB_TARGET_AVX512 QB_INLINE void small16(const std::uint8_t *row, const float *co
 
 // One activation row against a Blockwise4 row of 64-column blocks (NF4's default) whose absmax is
 // at hand (decoded, or float32 where it lies): tile_avx512's 64-column loop, the same operations
-// in the same order (so the same bits), in a function of its own, with the next row's line
-// fetched as this row's is read. Inside tile_avx512 that fetch had made the loop 12% slower in
-// cache, even switched off at run time; on its own the loop is faster than it was there. NF4 dq
-// b64, float activations: one thread, 128x4096 in cache, 15.9-16.3 -> 12.4-12.7 us; two threads,
-// 4096x4096 from DRAM, 389-562 -> 280-462 us a call (docs/kernels.md).
+// in the same order (so the same bits), outside tile_avx512, with the next row's line fetched as
+// this row's is read. Inside tile_avx512 that fetch had made the loop 12% slower in cache, even
+// switched off at run time; on its own the loop is faster than it was there. NF4 dq b64, float
+// activations: one thread, 128x4096 in cache, 15.9-16.3 -> 12.4-12.7 us; two threads, 4096x4096
+// from DRAM, 389-562 -> 280-462 us a call (docs/kernels.md).
 // GCC 12's _mm512_reduce_add_ps starts from _mm256_undefined_pd(), which it then warns about here
 // (as in fused_linear_q8.cpp).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
-QB_TARGET_AVX512 __attribute__((noinline)) float book64_row(const FusedWeight &w,
-                                                             const float *xp,
-                                                             const std::uint8_t *nibRow,
-                                                             const float *absmax,
-                                                             std::int64_t ahead)
+QB_TARGET_AVX512 QB_INLINE float book64_dot(const FusedWeight &w, const float *xp,
+                                            const std::uint8_t *nibRow, const float *absmax)
 {
     __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
     __m512 c2[1] = {_mm512_setzero_ps()}, d[1] = {_mm512_setzero_ps()};
@@ -184,7 +181,8 @@ QB_TARGET_AVX512 __attribute__((noinline)) float book64_row(const FusedWeight &w
     const __m512 book = _mm512_loadu_ps(w.codebook);
     for (std::int64_t k = 0; k < w.cols / 64; ++k) {
         if ((k & 1) == 0)
-            _mm_prefetch(reinterpret_cast<const char *>(nibRow + ahead + 32 * k), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 32 * k),
+                         _MM_HINT_T0);
         const __m512 lut = _mm512_mul_ps(book, _mm512_set1_ps(absmax[k]));
         nibbles512<1>(nibRow + 32 * k, x, 64 * k, lut, a, b);
         nibbles512<1>(nibRow + 32 * k + 16, x, 64 * k + 32, lut, c2, d);
@@ -194,49 +192,79 @@ QB_TARGET_AVX512 __attribute__((noinline)) float book64_row(const FusedWeight &w
 }
 #pragma GCC diagnostic pop
 
-// One activation row against an IntGroup row of 4-bit codes in groups of 128 (the int method's
-// default): tile_avx512's 128-column loop, the same operations in the same order (so the same
-// bits), in a function of its own with the row's scale and zero-point pointers found once, and
-// each group's table built one group ahead. Its chain (zero point, convert, broadcast, subtract,
-// multiply) is ~17 cycles long, and the loop itself is bound by its four accumulators' FMA
-// latency, so without the lead the permutes waited for it at every group. INT4 g128, float
-// activations: one thread, 64x4096 in cache, 7.3-7.4 -> 6.0-6.1 us (6.4 with the table built in
-// its own group); two threads, 4096x4096 from DRAM, 268-327 -> 225-268 us a call
-// (docs/kernels.md).
+// A row as tile_avx512<1> takes it (the last of 5 or 9 activation rows).
+QB_TARGET_AVX512 __attribute__((noinline)) float book64_row(const FusedWeight &w,
+                                                             const float *xp,
+                                                             const std::uint8_t *nibRow,
+                                                             const float *absmax)
+{
+    return book64_dot(w, xp, nibRow, absmax);
+}
+
+// Rows [row_begin, row_end) at one activation row, row r's absmax at absmax + (r - row_begin) ·
+// absmaxStride; the loop over the rows is here rather than in run_rows (see group128_rows).
+QB_TARGET_AVX512 __attribute__((noinline)) void book64_rows(const FusedWeight &w,
+                                                             const float *xp, float *y,
+                                                             std::int64_t row_begin,
+                                                             std::int64_t row_end,
+                                                             const float *absmax,
+                                                             std::int64_t absmaxStride)
+{
+    for (std::int64_t r = row_begin; r < row_end; ++r)
+        y[r] = finish(w, r,
+                      book64_dot(w, xp, w.row_codes(r),
+                                 absmax + (r - row_begin) * absmaxStride));
+}
+
+// One activation row against IntGroup rows [row_begin, row_end) of 4-bit codes in groups of 128
+// (the int method's default): tile_avx512's 128-column loop, the same operations in the same order
+// (so the same bits), with each group's table built one group ahead. The table's chain (zero
+// point, convert, broadcast, subtract, multiply) is ~17 cycles long and the loop is bound by its
+// four accumulators' FMA latency, so without the lead the permutes waited for it at every group.
+// INT4 g128, float activations, one thread, 64x4096 in cache: 7.3-7.4 -> 6.0-6.1 us (6.4 with the
+// table built in its own group); two threads, 4096x4096 from DRAM: 268-327 -> 225-268 us a call.
+// The loop over the rows is here rather than in run_rows, whose call of a tile per row cost ~26
+// cycles a row (640x256 in cache: 9.4 -> 5.0 us; docs/kernels.md).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
-QB_TARGET_AVX512 __attribute__((noinline)) float group128_row(const FusedWeight &w,
-                                                               std::int64_t r, const float *xp,
-                                                               const std::uint8_t *nibRow)
+QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight &w,
+                                                               const float *xp, float *y,
+                                                               std::int64_t row_begin,
+                                                               std::int64_t row_end)
 {
-    __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
-    __m512 c2[1] = {_mm512_setzero_ps()}, d[1] = {_mm512_setzero_ps()};
     const float *x[1] = {xp};
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const float *scales = w.row_scales(r);
-    const std::uint8_t *zu = w.row_zeros(r);
-    const float *zf = w.row_zeros_f(r);
     const float zc = static_cast<float>(1 << (w.bits - 1));
-    auto lutOf = [&](std::int64_t k) QB_TARGET_AVX512 {
-        const float z = zf ? zf[k] : zu ? static_cast<float>(zu[k]) : zc;
-        return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z)), _mm512_set1_ps(scales[k]));
-    };
     const std::int64_t groups = w.cols / 128;
-    __m512 next = lutOf(0);
-    for (std::int64_t k = 0; k < groups; ++k) {
-        const __m512 lut = next;
-        if (k + 1 < groups)
-            next = lutOf(k + 1);
-        // The next row's line, as in tile_avx512 (past the last row: wasted, never a fault).
-        _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 64 * k),
-                     _MM_HINT_T0);
-        nibbles512<1>(nibRow + 64 * k, x, 128 * k, lut, a, b);
-        nibbles512<1>(nibRow + 64 * k + 16, x, 128 * k + 32, lut, c2, d);
-        nibbles512<1>(nibRow + 64 * k + 32, x, 128 * k + 64, lut, a, b);
-        nibbles512<1>(nibRow + 64 * k + 48, x, 128 * k + 96, lut, c2, d);
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
+        __m512 c2[1] = {_mm512_setzero_ps()}, d[1] = {_mm512_setzero_ps()};
+        const std::uint8_t *nibRow = w.row_codes(r);
+        const float *scales = w.row_scales(r);
+        const std::uint8_t *zu = w.row_zeros(r);
+        const float *zf = w.row_zeros_f(r);
+        auto lutOf = [&](std::int64_t k) QB_TARGET_AVX512 {
+            const float z = zf ? zf[k] : zu ? static_cast<float>(zu[k]) : zc;
+            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z)),
+                                 _mm512_set1_ps(scales[k]));
+        };
+        __m512 next = lutOf(0);
+        for (std::int64_t k = 0; k < groups; ++k) {
+            const __m512 lut = next;
+            if (k + 1 < groups)
+                next = lutOf(k + 1);
+            // The next row's line, as in tile_avx512 (past the last row: wasted, never a fault).
+            _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 64 * k),
+                         _MM_HINT_T0);
+            nibbles512<1>(nibRow + 64 * k, x, 128 * k, lut, a, b);
+            nibbles512<1>(nibRow + 64 * k + 16, x, 128 * k + 32, lut, c2, d);
+            nibbles512<1>(nibRow + 64 * k + 32, x, 128 * k + 64, lut, a, b);
+            nibbles512<1>(nibRow + 64 * k + 48, x, 128 * k + 96, lut, c2, d);
+        }
+        y[r] = finish(w, r,
+                      _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], b[0]),
+                                                         _mm512_add_ps(c2[0], d[0]))));
     }
-    return _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(a[0], b[0]), _mm512_add_ps(c2[0], d[0])));
 }
 #pragma GCC diagnostic pop
 
@@ -279,12 +307,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         const float *rowScales = blockwise ? nullptr : w.row_scales(r);
         if constexpr (MR == 1)
             if (blockwise && seg == 64 && byRow && rowData.absmax) {
-                out[0] = book64_row(w, xp[0], nibRow, rowData.absmax, w.code_stride);
-                return;
-            }
-        if constexpr (MR == 1)
-            if (!blockwise && seg == 128) {
-                out[0] = group128_row(w, r, xp[0], nibRow);
+                out[0] = book64_row(w, xp[0], nibRow, rowData.absmax);
                 return;
             }
         // Double-quantized absmax comes decoded (run_rows, sixteen blocks at a time over the
@@ -309,9 +332,16 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         if (seg == 64)
             for (std::int64_t k = 0; k < cols / 64; ++k)
                 sixtyFour(64 * k, lutOf(k));
-        else if (seg == 128)
-            for (std::int64_t k = 0; k < cols / 128; ++k) {
-                const __m512 lut = lutOf(k);
+        else if (seg == 128) {
+            // Each group's table one group ahead, as group128_rows builds them (INT4 g128, one
+            // thread, in cache: 640x256 at 4 activation rows 23.1-23.7 -> 21.4-21.5 us,
+            // 64x4096 at 2 rows 10.5-10.7 -> 10.1-10.2).
+            const std::int64_t groups = cols / 128;
+            __m512 next = lutOf(0);
+            for (std::int64_t k = 0; k < groups; ++k) {
+                const __m512 lut = next;
+                if (k + 1 < groups)
+                    next = lutOf(k + 1);
                 // One activation row: the next weight row's line, as the int8 path fetches it
                 // (byRow: rows lie one after another). Two threads, INT4 g128 4096x4096 from
                 // DRAM: 349-451 -> 261-336 us a call; one thread in cache unchanged. NF4's
@@ -324,7 +354,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                 sixtyFour(128 * k, lut);
                 sixtyFour(128 * k + 64, lut);
             }
-        else
+        } else
             for (std::int64_t k = 0, c = 0; c < cols; ++k, c += seg) {
                 const __m512 lut = lutOf(k);
                 std::int64_t i = c;
@@ -626,6 +656,22 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
 using TileFn = void (*)(const FusedWeight &, const FusedInput &, std::int64_t, std::int64_t,
                        const RowData &, float *);
 
+// How many rows' double-quantized absmax to decode at a time (perRow blocks a row).
+// In the rows layout one row at a time: a row's absmax codes lie just before its nibbles, and
+// decoding rows ahead reads lines out of the one stream (NF4 dq b64 GEMV over 128 MiB, 2 threads,
+// best of 10 alternating passes: 24.0-24.6 GB/s one row ahead, 22.1-22.2 four, 18.9 sixteen,
+// 14.6 sixty-four; docs/kernels.md).
+// Rows shorter than sixteen blocks are decoded 64 blocks' worth at a time even so: one row's few
+// blocks would go one by one (block_absmax_avx512), and such rows are short enough for the lines
+// read ahead to be read again from cache (NF4 dq b64, one activation row, one thread, in cache:
+// 640x256 17.5 -> 11.0 us, 256x640 12.1 -> 7.9, 3534x256 104 -> 61).
+std::int64_t absmax_rows_ahead(const FusedWeight &w, std::int64_t perRow)
+{
+    return !w.absmax_rows()           ? 64
+        : perRow > 0 && perRow < 16 ? 64 / perRow
+                                    : 1;
+}
+
 template <TileFn Tile1, TileFn Tile2, TileFn Tile3, TileFn Tile4,
           void (*DecodeAbsmax)(const FusedWeight &, std::int64_t, std::int64_t, float *)>
 void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
@@ -640,17 +686,7 @@ void run_rows(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t
             && w.cols % w.block_size == 0
         ? w.cols / w.block_size
         : 0;
-    // In the rows layout one row at a time: a row's absmax codes lie just before its nibbles,
-    // and decoding rows ahead reads lines out of the one stream (NF4 dq b64 GEMV over 128 MiB,
-    // 2 threads, best of 10 alternating passes: 24.0-24.6 GB/s one row ahead, 22.1-22.2 four,
-    // 18.9 sixteen, 14.6 sixty-four; docs/kernels.md).
-    // Rows shorter than sixteen blocks are decoded 64 blocks' worth at a time even so: one row's
-    // few blocks would go one by one (block_absmax_avx512), and such rows are short enough for
-    // the lines read ahead to be read again from cache (NF4 dq b64, one activation row, one
-    // thread, in cache: 640x256 17.5 -> 11.0 us, 256x640 12.1 -> 7.9, 3534x256 104 -> 61).
-    const std::int64_t kRowsAhead = !w.absmax_rows() ? 64
-        : perRow > 0 && perRow < 16                  ? 64 / perRow
-                                                     : 1;
+    const std::int64_t kRowsAhead = absmax_rows_ahead(w, perRow);
     std::vector<float> absmax(static_cast<std::size_t>(perRow * kRowsAhead));
     // Float32 absmax of blocks that tile the rows (absmax_stride set) is read where it lies,
     // row r's entries from r · absmax_stride in either layout, instead of block by block through
@@ -807,6 +843,68 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
     }
 }
 
+namespace {
+
+// One activation row against INT8 rows [row_begin, row_end) whose length is a multiple of 16:
+// tile_avx512<1>'s loop and sums (the same bits), the loop over the rows here (see
+// group128_rows).
+QB_TARGET_AVX512 __attribute__((noinline)) void int8_rows(const FusedWeight &w, const float *xr,
+                                                           float *y, std::int64_t row_begin,
+                                                           std::int64_t row_end)
+{
+    const float *x[1] = {xr};
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        const auto *q = static_cast<const std::int8_t *>(w.codes) + r * w.cols;
+        __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
+        two_in_flight<16>(
+            0, w.cols,
+            [&](std::int64_t col, __m512(&acc)[1]) QB_TARGET_AVX512 {
+                int8x16<1>(q + col, x, col, acc);
+            },
+            a, b);
+        y[r] = finish(w, r, _mm512_reduce_add_ps(_mm512_add_ps(a[0], b[0])));
+    }
+}
+
+// The formats whose rows at one activation row (decoding) have a loop of their own: 4-bit INT
+// groups of 128, Blockwise4 blocks of 64 that tile byte-aligned rows, INT8 rows of a multiple of
+// 16 columns. False for the others, which run_rows takes.
+bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
+                        std::int64_t row_begin, std::int64_t row_end)
+{
+    if (w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == 128
+        && w.cols % 128 == 0) {
+        group128_rows(w, in.nibble_order.data(), y, row_begin, row_end);
+        return true;
+    }
+    if (w.format == FusedFormat::Int8Row && w.cols % 16 == 0) {
+        int8_rows(w, in.x, y, row_begin, row_end);
+        return true;
+    }
+    if (w.format != FusedFormat::Blockwise4 || w.block_size != 64 || w.cols % 64 != 0
+        || w.code_stride == 0)
+        return false;
+    const float *xp = in.nibble_order.data();
+    if (w.absmax) {
+        if (w.absmax_stride == 0)
+            return false;
+        book64_rows(w, xp, y, row_begin, row_end, w.absmax + row_begin * w.absmax_stride,
+                    w.absmax_stride);
+        return true;
+    }
+    // Double-quantized: decoded some rows ahead, as run_rows does.
+    const std::int64_t perRow = w.cols / 64, ahead = absmax_rows_ahead(w, perRow);
+    std::vector<float> absmax(static_cast<std::size_t>(perRow * ahead));
+    for (std::int64_t r = row_begin; r < row_end; r += ahead) {
+        const std::int64_t n = std::min(ahead, row_end - r);
+        block_absmax_avx512(w, r * perRow, n * perRow, absmax.data());
+        book64_rows(w, xp, y, r, r + n, absmax.data(), perRow);
+    }
+    return true;
+}
+
+} // namespace
+
 void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
                        std::int64_t row_begin, std::int64_t row_end)
 {
@@ -819,6 +917,8 @@ void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end)
 {
+    if (in.m == 1 && rows_at_one_avx512(w, in, y, row_begin, row_end))
+        return;
     run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>,
              block_absmax_avx512>(w, in, y, row_begin, row_end);
 }

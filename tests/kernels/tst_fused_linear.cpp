@@ -178,6 +178,27 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
                                              .arg(got, 0, 'g', 9)
                                              .arg(want, 0, 'g', 9)));
                 }
+            // A row's result does not depend on the rows computed with it: alone it takes the
+            // AVX-512 path's loops for one activation row, batched the tiles of up to four.
+            if (m == 5 || m == 9)
+                for (std::int64_t i = 0; i < m; ++i) {
+                    const FusedInput one
+                        = fused_prepare_input(x.data() + i * w.cols, 1, w.cols, path);
+                    std::vector<float> alone(static_cast<std::size_t>(w.rows));
+                    fused_linear(w, one, alone.data(), 0, w.rows);
+                    for (std::int64_t r = 0; r < w.rows; ++r)
+                        if (alone[r] != y[i * w.rows + r])
+                            QFAIL(qPrintable(
+                                QString("%1, path %2, m %3, row %4 of input %5: %6 alone, %7 "
+                                        "batched")
+                                    .arg(QString::fromStdString(p.name))
+                                    .arg(kernel_path_name(path))
+                                    .arg(m)
+                                    .arg(r)
+                                    .arg(i)
+                                    .arg(alone[r], 0, 'g', 9)
+                                    .arg(y[i * w.rows + r], 0, 'g', 9)));
+                }
         }
     }
 }
