@@ -832,6 +832,10 @@ private Q_SLOTS:
                     for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}, {13, 1344}})
                         if (cols % block == 0)
                             checkQ8(blockwise4(kind, rows, cols, block, dq, ++seed));
+        // Short rows at one activation row: their block scales decoded 64 blocks' worth of rows
+        // at a time (16 and 4 rows here), the last batch of rows short and odd.
+        checkQ8(blockwise4(Codebook4::Nf4, 37, 256, 64, true, ++seed), {1});
+        checkQ8(blockwise4(Codebook4::Nf4, 11, 768, 64, true, ++seed), {1});
         // 241 blocks of 64 a row: only the last lane of row 1's first sixteen block scales is in
         // the next 256-block group.
         checkQ8(withDistinctSecondScaleGroup(
