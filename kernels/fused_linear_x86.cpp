@@ -224,7 +224,7 @@ QB_TARGET_AVX512 __attribute__((noinline)) void book64_rows(const FusedWeight &w
 // INT4 g128, float activations, one thread, 64x4096 in cache: 7.3-7.4 -> 6.0-6.1 us (6.4 with the
 // table built in its own group); two threads, 4096x4096 from DRAM: 268-327 -> 225-268 us a call.
 // The loop over the rows is here rather than in run_rows, whose call of a tile per row cost ~26
-// cycles a row (640x256 in cache: 9.4 -> 5.0 us; docs/kernels.md).
+// cycles a row (640x256 in cache: 9.9-10.1 -> 4.6 us; docs/kernels.md).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight &w,
