@@ -56,6 +56,10 @@ inline void scalar_cols(const FusedWeight &w, const float *const *x, std::int64_
 }
 
 #define QB_INLINE __attribute__((always_inline)) inline
+// The AVX-512 loops' lambdas, inlined whatever the unit's size: past GCC's unit growth limit
+// (reached when rows_tile was added) tile_avx512's lutOf and sixtyFour were left out of line.
+// Not the steps handed to two_in_flight, whose AVX2 target cannot take them forced.
+#define QB_LAMBDA_AVX512 __attribute__((always_inline)) QB_TARGET_AVX512
 
 // Columns [c, end) in steps of W with two steps in flight: step(col, a) and step(col + W, b)
 // while 2W columns remain, then step(col, a) while W remain (each accumulator's chain waits on
@@ -243,7 +247,7 @@ QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight 
         const float *scales = w.row_scales(r);
         const std::uint8_t *zu = w.row_zeros(r);
         const float *zf = w.row_zeros_f(r);
-        auto lutOf = [&](std::int64_t k) QB_TARGET_AVX512 {
+        auto lutOf = [&](std::int64_t k) QB_LAMBDA_AVX512 {
             const float z = zf ? zf[k] : zu ? static_cast<float>(zu[k]) : zc;
             return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z)),
                                  _mm512_set1_ps(scales[k]));
@@ -265,6 +269,117 @@ QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight 
                       _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], b[0]),
                                                          _mm512_add_ps(c2[0], d[0]))));
     }
+}
+#pragma GCC diagnostic pop
+
+// NR weight rows against MR activation rows: 32 nibbles of each weight row (16 bytes at
+// src[n]), as nibbles512 for each (weight row, activation row) pair, each activation vector loaded
+// once for the NR rows.
+template <int MR, int NR>
+QB_TARGET_AVX512 QB_INLINE void nibbles512_rows(const std::uint8_t *const (&src)[NR],
+                                                const float *const *xp, std::int64_t col,
+                                                const __m512 (&lut)[NR], __m512 (&hi)[NR][MR],
+                                                __m512 (&lo)[NR][MR])
+{
+    __m512 wh[NR], wl[NR];
+    for (int n = 0; n < NR; ++n) {
+        const __m512i v
+            = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src[n])));
+        wh[n] = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut[n]);
+        wl[n] = _mm512_permutexvar_ps(v, lut[n]);
+    }
+    for (int j = 0; j < MR; ++j) {
+        const __m512 xh = _mm512_loadu_ps(xp[j] + col), xl = _mm512_loadu_ps(xp[j] + col + 16);
+        for (int n = 0; n < NR; ++n) {
+            hi[n][j] = _mm512_fmadd_ps(wh[n], xh, hi[n][j]);
+            lo[n][j] = _mm512_fmadd_ps(wl[n], xl, lo[n][j]);
+        }
+    }
+}
+
+// NR weight rows from r against MR activation rows from i0, for the formats rows_at_few_avx512
+// takes: 4-bit INT groups of 128 (group128_rows' loop) and Blockwise4 blocks of 64 whose absmax is
+// at hand, row r + n's at absmax[n] (book64_dot's loop). Each output keeps those loops' four
+// accumulators and operations in their order, so it has the bits it has alone; the activations
+// are loaded once for the NR rows. A tile of four activation rows against one weight row loads
+// 36 vectors per 128 codes for 32 multiply-adds, about one load a cycle on this VM; two by two
+// loads 24 for 32.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+template <int MR, int NR>
+QB_TARGET_AVX512 __attribute__((noinline)) void rows_tile(const FusedWeight &w,
+                                                           const FusedInput &in, std::int64_t r,
+                                                           std::int64_t i0,
+                                                           const float *const (&absmax)[NR],
+                                                           float *y)
+{
+    const float *xp[MR];
+    for (int j = 0; j < MR; ++j)
+        xp[j] = in.nibble_order.data() + (i0 + j) * w.cols;
+    const std::uint8_t *row[NR];
+    for (int n = 0; n < NR; ++n)
+        row[n] = w.row_codes(r + n);
+    __m512 a[NR][MR], b[NR][MR], c2[NR][MR], d[NR][MR];
+    for (int n = 0; n < NR; ++n)
+        for (int j = 0; j < MR; ++j)
+            a[n][j] = b[n][j] = c2[n][j] = d[n][j] = _mm512_setzero_ps();
+    auto step = [&](std::int64_t byte, std::int64_t col, const __m512 (&lut)[NR], bool first)
+                    QB_LAMBDA_AVX512 {
+        const std::uint8_t *src[NR];
+        for (int n = 0; n < NR; ++n)
+            src[n] = row[n] + byte;
+        if (first)
+            nibbles512_rows<MR, NR>(src, xp, col, lut, a, b);
+        else
+            nibbles512_rows<MR, NR>(src, xp, col, lut, c2, d);
+    };
+    if (w.format == FusedFormat::Blockwise4) {
+        const __m512 book = _mm512_loadu_ps(w.codebook);
+        for (std::int64_t k = 0; k < w.cols / 64; ++k) {
+            __m512 lut[NR];
+            for (int n = 0; n < NR; ++n)
+                lut[n] = _mm512_mul_ps(book, _mm512_set1_ps(absmax[n][k]));
+            step(32 * k, 64 * k, lut, true);
+            step(32 * k + 16, 64 * k + 32, lut, false);
+        }
+    } else {
+        const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const float zc = static_cast<float>(1 << (w.bits - 1));
+        const float *scales[NR], *zf[NR];
+        const std::uint8_t *zu[NR];
+        for (int n = 0; n < NR; ++n) {
+            scales[n] = w.row_scales(r + n);
+            zu[n] = w.row_zeros(r + n);
+            zf[n] = w.row_zeros_f(r + n);
+        }
+        auto lutOf = [&](int n, std::int64_t k) QB_LAMBDA_AVX512 {
+            const float z = zf[n] ? zf[n][k] : zu[n] ? static_cast<float>(zu[n][k]) : zc;
+            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z)),
+                                 _mm512_set1_ps(scales[n][k]));
+        };
+        const std::int64_t groups = w.cols / 128;
+        __m512 next[NR];
+        for (int n = 0; n < NR; ++n)
+            next[n] = lutOf(n, 0);
+        for (std::int64_t k = 0; k < groups; ++k) {
+            __m512 lut[NR];
+            for (int n = 0; n < NR; ++n) {
+                lut[n] = next[n];
+                if (k + 1 < groups)
+                    next[n] = lutOf(n, k + 1);
+            }
+            step(64 * k, 128 * k, lut, true);
+            step(64 * k + 16, 128 * k + 32, lut, false);
+            step(64 * k + 32, 128 * k + 64, lut, true);
+            step(64 * k + 48, 128 * k + 96, lut, false);
+        }
+    }
+    for (int n = 0; n < NR; ++n)
+        for (int j = 0; j < MR; ++j)
+            y[(i0 + j) * w.rows + r + n]
+                = finish(w, r + n,
+                         _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[n][j], b[n][j]),
+                                                            _mm512_add_ps(c2[n][j], d[n][j]))));
 }
 #pragma GCC diagnostic pop
 
@@ -316,7 +431,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
         // method's defaults) as one loop each, without a loop per segment inside (NF4 dq b64,
         // one thread, 128x4096 in cache: 27.6 -> 25.6 us; INT4 g128 unchanged at 23.6; the same
         // operations in the same order).
-        auto lutOf = [&](std::int64_t k) QB_TARGET_AVX512 {
+        auto lutOf = [&](std::int64_t k) QB_LAMBDA_AVX512 {
             if (blockwise) {
                 const float am
                     = rowData.absmax ? rowData.absmax[k] : block_absmax(w, first + k);
@@ -325,7 +440,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
             return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(w.group_zero(r, k))),
                                  _mm512_set1_ps(rowScales[k]));
         };
-        auto sixtyFour = [&](std::int64_t i, __m512 lut) QB_TARGET_AVX512 {
+        auto sixtyFour = [&](std::int64_t i, __m512 lut) QB_LAMBDA_AVX512 {
             nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
             nibbles512<MR>(nibRow + (nib0 + i + 32) / 2, xp, i + 32, lut, c2, d);
         };
@@ -410,7 +525,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                 scalar_cols<MR>(w, x, r, c, next, s.scale, s.zero, tail);
                 c = next;
             }
-            auto run = [&](auto bits) QB_TARGET_AVX512 {
+            auto run = [&](auto bits) QB_LAMBDA_AVX512 {
                 return two_in_flight<16>(
                     c, end,
                     [&](std::int64_t col, __m512(&acc)[MR]) QB_TARGET_AVX512 {
@@ -903,6 +1018,56 @@ bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
     return true;
 }
 
+// Several activation rows against the formats rows_tile takes: weight rows two at a time (the
+// last alone), activation rows two at a time (the last alone) against each pair. False for the
+// others, which run_rows takes.
+bool rows_at_few_avx512(const FusedWeight &w, const FusedInput &in, float *y,
+                        std::int64_t row_begin, std::int64_t row_end)
+{
+    const bool groups = w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == 128
+        && w.cols % 128 == 0;
+    const bool books = w.format == FusedFormat::Blockwise4 && w.block_size == 64
+        && w.cols % 64 == 0 && w.code_stride != 0 && (!w.absmax || w.absmax_stride != 0);
+    if (!groups && !books)
+        return false;
+    // Blockwise4 absmax: float32 where it lies, or double-quantized and decoded some rows ahead
+    // (as run_rows does; an even number of rows, at least two).
+    const std::int64_t perRow = books ? w.cols / 64 : 0;
+    const std::int64_t ahead
+        = books && !w.absmax ? std::max<std::int64_t>(2, absmax_rows_ahead(w, perRow) / 2 * 2)
+                             : row_end - row_begin;
+    std::vector<float> decoded(static_cast<std::size_t>(books && !w.absmax ? ahead * perRow : 0));
+    auto absmaxOf = [&](std::int64_t r) -> const float * {
+        if (!books)
+            return nullptr;
+        if (w.absmax)
+            return w.absmax + r * w.absmax_stride;
+        return decoded.data() + (r - row_begin) % ahead * perRow;
+    };
+    for (std::int64_t r = row_begin; r < row_end; r += 2) {
+        if (books && !w.absmax && (r - row_begin) % ahead == 0)
+            block_absmax_avx512(w, r * perRow, std::min(ahead, row_end - r) * perRow,
+                                decoded.data());
+        for (std::int64_t i0 = 0; i0 < in.m; i0 += 2) {
+            const bool twoX = i0 + 1 < in.m;
+            if (r + 1 < row_end) {
+                const float *const am[2] = {absmaxOf(r), absmaxOf(r + 1)};
+                if (twoX)
+                    rows_tile<2, 2>(w, in, r, i0, am, y);
+                else
+                    rows_tile<1, 2>(w, in, r, i0, am, y);
+            } else {
+                const float *const am[1] = {absmaxOf(r)};
+                if (twoX)
+                    rows_tile<2, 1>(w, in, r, i0, am, y);
+                else
+                    rows_tile<1, 1>(w, in, r, i0, am, y);
+            }
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
@@ -918,6 +1083,8 @@ void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end)
 {
     if (in.m == 1 && rows_at_one_avx512(w, in, y, row_begin, row_end))
+        return;
+    if (in.m > 1 && rows_at_few_avx512(w, in, y, row_begin, row_end))
         return;
     run_rows<tile_avx512<1>, tile_avx512<2>, tile_avx512<3>, tile_avx512<4>,
              block_absmax_avx512>(w, in, y, row_begin, row_end);
