@@ -1018,9 +1018,77 @@ bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
     return true;
 }
 
-// Several activation rows against the formats rows_tile takes: weight rows two at a time (the
-// last alone), activation rows two at a time (the last alone) against each pair. False for the
-// others, which run_rows takes.
+// NR INT8 rows from r (a multiple of 16 columns) against MR activation rows from i0: int8_rows'
+// loop and sums for each output (two accumulators taking alternate 16-column chunks, so the bits
+// it has alone), each activation vector loaded once for the NR rows.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+template <int MR, int NR>
+QB_TARGET_AVX512 __attribute__((noinline)) void int8_tile(const FusedWeight &w,
+                                                           const FusedInput &in, std::int64_t r,
+                                                           std::int64_t i0, float *y)
+{
+    const float *x[MR];
+    for (int j = 0; j < MR; ++j)
+        x[j] = in.x + (i0 + j) * w.cols;
+    const std::int8_t *q[NR];
+    for (int n = 0; n < NR; ++n)
+        q[n] = static_cast<const std::int8_t *>(w.codes) + (r + n) * w.cols;
+    __m512 acc[2][NR][MR];
+    for (int h = 0; h < 2; ++h)
+        for (int n = 0; n < NR; ++n)
+            for (int j = 0; j < MR; ++j)
+                acc[h][n][j] = _mm512_setzero_ps();
+    auto step = [&](std::int64_t c, int h) QB_LAMBDA_AVX512 {
+        __m512 wv[NR];
+        for (int n = 0; n < NR; ++n)
+            wv[n] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                _mm_loadu_si128(reinterpret_cast<const __m128i *>(q[n] + c))));
+        for (int j = 0; j < MR; ++j) {
+            const __m512 xv = _mm512_loadu_ps(x[j] + c);
+            for (int n = 0; n < NR; ++n)
+                acc[h][n][j] = _mm512_fmadd_ps(wv[n], xv, acc[h][n][j]);
+        }
+    };
+    std::int64_t c = 0;
+    for (; c + 32 <= w.cols; c += 32) {
+        step(c, 0);
+        step(c + 16, 1);
+    }
+    if (c < w.cols)
+        step(c, 0);
+    for (int n = 0; n < NR; ++n)
+        for (int j = 0; j < MR; ++j)
+            y[(i0 + j) * w.rows + r + n] = finish(
+                w, r + n, _mm512_reduce_add_ps(_mm512_add_ps(acc[0][n][j], acc[1][n][j])));
+}
+#pragma GCC diagnostic pop
+
+// Several INT8 rows (a multiple of 16 columns) against several activation rows: weight rows two
+// at a time (the last alone) against tiles of up to four activation rows.
+template <int NR>
+void int8_tiles(const FusedWeight &w, const FusedInput &in, std::int64_t r, float *y)
+{
+    for (std::int64_t i0 = 0; i0 < in.m; i0 += 4)
+        switch (std::min<std::int64_t>(4, in.m - i0)) {
+        case 1:
+            int8_tile<1, NR>(w, in, r, i0, y);
+            break;
+        case 2:
+            int8_tile<2, NR>(w, in, r, i0, y);
+            break;
+        case 3:
+            int8_tile<3, NR>(w, in, r, i0, y);
+            break;
+        default:
+            int8_tile<4, NR>(w, in, r, i0, y);
+            break;
+        }
+}
+
+// Several activation rows against the formats rows_tile takes (weight rows two at a time, the
+// last alone, activation rows two at a time, the last alone, against each pair) and INT8 rows
+// (int8_tiles). False for the others, which run_rows takes.
 bool rows_at_few_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                         std::int64_t row_begin, std::int64_t row_end)
 {
@@ -1028,6 +1096,14 @@ bool rows_at_few_avx512(const FusedWeight &w, const FusedInput &in, float *y,
         && w.cols % 128 == 0;
     const bool books = w.format == FusedFormat::Blockwise4 && w.block_size == 64
         && w.cols % 64 == 0 && w.code_stride != 0 && (!w.absmax || w.absmax_stride != 0);
+    if (w.format == FusedFormat::Int8Row && w.cols % 16 == 0) {
+        std::int64_t r = row_begin;
+        for (; r + 2 <= row_end; r += 2)
+            int8_tiles<2>(w, in, r, y);
+        if (r < row_end)
+            int8_tiles<1>(w, in, r, y);
+        return true;
+    }
     if (!groups && !books)
         return false;
     // Blockwise4 absmax: float32 where it lies, or double-quantized and decoded some rows ahead
