@@ -981,9 +981,42 @@ QB_TARGET_AVX512 __attribute__((noinline)) void int8_rows(const FusedWeight &w, 
     }
 }
 
+// One activation row against 2- or 3-bit IntGroup rows [row_begin, row_end) whose groups are
+// a multiple of 16 columns: tile_avx512's loop and sums for each group (two accumulators on
+// alternate 16-code chunks from the group's start), the loop over the rows here (see
+// group128_rows).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+template <int Bits>
+QB_TARGET_AVX512 __attribute__((noinline)) void small_rows(const FusedWeight &w, const float *xr,
+                                                            float *y, std::int64_t row_begin,
+                                                            std::int64_t row_end)
+{
+    const float *x[1] = {xr};
+    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        const std::uint8_t *row = w.row_codes(r);
+        const float *scales = w.row_scales(r);
+        __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
+        for (std::int64_t k = 0, c = 0; c < w.cols; ++k, c += w.group) {
+            const __m512 lut = _mm512_mul_ps(
+                _mm512_sub_ps(iota, _mm512_set1_ps(w.group_zero(r, k))),
+                _mm512_set1_ps(scales[k]));
+            two_in_flight<16>(
+                c, c + w.group,
+                [&](std::int64_t col, __m512(&acc)[1]) QB_TARGET_AVX512 {
+                    small16<1, Bits>(row, x, col, w.cols, lut, acc);
+                },
+                a, b);
+        }
+        y[r] = finish(w, r, _mm512_reduce_add_ps(_mm512_add_ps(a[0], b[0])));
+    }
+}
+#pragma GCC diagnostic pop
+
 // The formats whose rows at one activation row (decoding) have a loop of their own: 4-bit INT
-// groups of 128, Blockwise4 blocks of 64 that tile byte-aligned rows, INT8 rows of a multiple of
-// 16 columns. False for the others, which run_rows takes.
+// groups of 128, 2- and 3-bit INT groups of a multiple of 16 columns, Blockwise4 blocks of 64 that
+// tile byte-aligned rows, INT8 rows of a multiple of 16 columns. False for the others, which run_rows takes.
 bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                         std::int64_t row_begin, std::int64_t row_end)
 {
@@ -994,6 +1027,14 @@ bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
     }
     if (w.format == FusedFormat::Int8Row && w.cols % 16 == 0) {
         int8_rows(w, in.x, y, row_begin, row_end);
+        return true;
+    }
+    if (w.format == FusedFormat::IntGroup && (w.bits == 2 || w.bits == 3) && w.group % 16 == 0
+        && w.cols % w.group == 0) {
+        if (w.bits == 3)
+            small_rows<3>(w, in.x, y, row_begin, row_end);
+        else
+            small_rows<2>(w, in.x, y, row_begin, row_end);
         return true;
     }
     if (w.format != FusedFormat::Blockwise4 || w.block_size != 64 || w.cols % 64 != 0
