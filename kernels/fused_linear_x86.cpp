@@ -165,6 +165,32 @@ QB_TARGET_AVX512 QB_INLINE void small16(const std::uint8_t *row, const float *co
 }
 
 
+// Row r's IntGroup scales and zero points, their pointers found once (FusedWeight::group_zero
+// finds them per call), and group k's table of the sixteen values (code - zero) · scale that the
+// 2-, 3- and 4-bit loops permute, with tile_avx512's operations (so the same bits).
+struct GroupRow
+{
+    const float *scales = nullptr, *zerosF = nullptr;
+    const std::uint8_t *zerosU8 = nullptr;
+    float zeroConst = 0.0f;
+
+    static GroupRow of(const FusedWeight &w, std::int64_t r)
+    {
+        return {w.row_scales(r), w.row_zeros_f(r), w.row_zeros(r),
+                static_cast<float>(1 << (w.bits - 1))};
+    }
+    float zero(std::int64_t k) const
+    {
+        return zerosF ? zerosF[k] : zerosU8 ? static_cast<float>(zerosU8[k]) : zeroConst;
+    }
+    QB_TARGET_AVX512 QB_INLINE __m512 table(std::int64_t k) const
+    {
+        const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero(k))),
+                             _mm512_set1_ps(scales[k]));
+    }
+};
+
 // One activation row against a Blockwise4 row of 64-column blocks (NF4's default) whose absmax is
 // at hand (decoded, or float32 where it lies): tile_avx512's 64-column loop, the same operations
 // in the same order (so the same bits), outside tile_avx512, with the next row's line fetched as
@@ -237,26 +263,17 @@ QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight 
                                                                std::int64_t row_end)
 {
     const float *x[1] = {xp};
-    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const float zc = static_cast<float>(1 << (w.bits - 1));
     const std::int64_t groups = w.cols / 128;
     for (std::int64_t r = row_begin; r < row_end; ++r) {
         __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
         __m512 c2[1] = {_mm512_setzero_ps()}, d[1] = {_mm512_setzero_ps()};
         const std::uint8_t *nibRow = w.row_codes(r);
-        const float *scales = w.row_scales(r);
-        const std::uint8_t *zu = w.row_zeros(r);
-        const float *zf = w.row_zeros_f(r);
-        auto lutOf = [&](std::int64_t k) QB_LAMBDA_AVX512 {
-            const float z = zf ? zf[k] : zu ? static_cast<float>(zu[k]) : zc;
-            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z)),
-                                 _mm512_set1_ps(scales[k]));
-        };
-        __m512 next = lutOf(0);
+        const GroupRow g = GroupRow::of(w, r);
+        __m512 next = g.table(0);
         for (std::int64_t k = 0; k < groups; ++k) {
             const __m512 lut = next;
             if (k + 1 < groups)
-                next = lutOf(k + 1);
+                next = g.table(k + 1);
             // The next row's line, as in tile_avx512 (past the last row: wasted, never a fault).
             _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 64 * k),
                          _MM_HINT_T0);
@@ -343,30 +360,19 @@ QB_TARGET_AVX512 __attribute__((noinline)) void rows_tile(const FusedWeight &w,
             step(32 * k + 16, 64 * k + 32, lut, false);
         }
     } else {
-        const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        const float zc = static_cast<float>(1 << (w.bits - 1));
-        const float *scales[NR], *zf[NR];
-        const std::uint8_t *zu[NR];
-        for (int n = 0; n < NR; ++n) {
-            scales[n] = w.row_scales(r + n);
-            zu[n] = w.row_zeros(r + n);
-            zf[n] = w.row_zeros_f(r + n);
-        }
-        auto lutOf = [&](int n, std::int64_t k) QB_LAMBDA_AVX512 {
-            const float z = zf[n] ? zf[n][k] : zu[n] ? static_cast<float>(zu[n][k]) : zc;
-            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z)),
-                                 _mm512_set1_ps(scales[n][k]));
-        };
+        GroupRow g[NR];
+        for (int n = 0; n < NR; ++n)
+            g[n] = GroupRow::of(w, r + n);
         const std::int64_t groups = w.cols / 128;
         __m512 next[NR];
         for (int n = 0; n < NR; ++n)
-            next[n] = lutOf(n, 0);
+            next[n] = g[n].table(0);
         for (std::int64_t k = 0; k < groups; ++k) {
             __m512 lut[NR];
             for (int n = 0; n < NR; ++n) {
                 lut[n] = next[n];
                 if (k + 1 < groups)
-                    next[n] = lutOf(n, k + 1);
+                    next[n] = g[n].table(k + 1);
             }
             step(64 * k, 128 * k, lut, true);
             step(64 * k + 16, 128 * k + 32, lut, false);
@@ -993,15 +999,12 @@ QB_TARGET_AVX512 __attribute__((noinline)) void small_rows(const FusedWeight &w,
                                                             std::int64_t row_end)
 {
     const float *x[1] = {xr};
-    const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (std::int64_t r = row_begin; r < row_end; ++r) {
         const std::uint8_t *row = w.row_codes(r);
-        const float *scales = w.row_scales(r);
+        const GroupRow g = GroupRow::of(w, r);
         __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
         for (std::int64_t k = 0, c = 0; c < w.cols; ++k, c += w.group) {
-            const __m512 lut = _mm512_mul_ps(
-                _mm512_sub_ps(iota, _mm512_set1_ps(w.group_zero(r, k))),
-                _mm512_set1_ps(scales[k]));
+            const __m512 lut = g.table(k);
             two_in_flight<16>(
                 c, c + w.group,
                 [&](std::int64_t col, __m512(&acc)[1]) QB_TARGET_AVX512 {
@@ -1014,18 +1017,35 @@ QB_TARGET_AVX512 __attribute__((noinline)) void small_rows(const FusedWeight &w,
 }
 #pragma GCC diagnostic pop
 
-// The formats whose rows at one activation row (decoding) have a loop of their own: 4-bit INT
-// groups of 128, 2- and 3-bit INT groups of a multiple of 16 columns, Blockwise4 blocks of 64 that
-// tile byte-aligned rows, INT8 rows of a multiple of 16 columns. False for the others, which run_rows takes.
+// The weights the loops of their own take (rows_at_one_avx512, rows_at_few_avx512): 4-bit INT
+// groups of 128; Blockwise4 blocks of 64 that tile byte-aligned rows, with float32 absmax where
+// it lies (absmax_stride set) or double-quantized; INT8 rows of a multiple of 16 columns.
+bool groups128(const FusedWeight &w)
+{
+    return w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == 128
+        && w.cols % 128 == 0;
+}
+bool books64(const FusedWeight &w)
+{
+    return w.format == FusedFormat::Blockwise4 && w.block_size == 64 && w.cols % 64 == 0
+        && w.code_stride != 0 && (!w.absmax || w.absmax_stride != 0);
+}
+bool int8Rows16(const FusedWeight &w)
+{
+    return w.format == FusedFormat::Int8Row && w.cols % 16 == 0;
+}
+
+// The formats whose rows at one activation row (decoding) have a loop of their own: those above,
+// and 2- and 3-bit INT groups of a multiple of 16 columns. False for the others, which run_rows
+// takes.
 bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                         std::int64_t row_begin, std::int64_t row_end)
 {
-    if (w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == 128
-        && w.cols % 128 == 0) {
+    if (groups128(w)) {
         group128_rows(w, in.nibble_order.data(), y, row_begin, row_end);
         return true;
     }
-    if (w.format == FusedFormat::Int8Row && w.cols % 16 == 0) {
+    if (int8Rows16(w)) {
         int8_rows(w, in.x, y, row_begin, row_end);
         return true;
     }
@@ -1037,13 +1057,10 @@ bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
             small_rows<2>(w, in.x, y, row_begin, row_end);
         return true;
     }
-    if (w.format != FusedFormat::Blockwise4 || w.block_size != 64 || w.cols % 64 != 0
-        || w.code_stride == 0)
+    if (!books64(w))
         return false;
     const float *xp = in.nibble_order.data();
     if (w.absmax) {
-        if (w.absmax_stride == 0)
-            return false;
         book64_rows(w, xp, y, row_begin, row_end, w.absmax + row_begin * w.absmax_stride,
                     w.absmax_stride);
         return true;
@@ -1133,11 +1150,8 @@ void int8_tiles(const FusedWeight &w, const FusedInput &in, std::int64_t r, floa
 bool rows_at_few_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                         std::int64_t row_begin, std::int64_t row_end)
 {
-    const bool groups = w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == 128
-        && w.cols % 128 == 0;
-    const bool books = w.format == FusedFormat::Blockwise4 && w.block_size == 64
-        && w.cols % 64 == 0 && w.code_stride != 0 && (!w.absmax || w.absmax_stride != 0);
-    if (w.format == FusedFormat::Int8Row && w.cols % 16 == 0) {
+    const bool groups = groups128(w), books = books64(w);
+    if (int8Rows16(w)) {
         std::int64_t r = row_begin;
         for (; r + 2 <= row_end; r += 2)
             int8_tiles<2>(w, in, r, y);
