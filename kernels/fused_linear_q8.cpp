@@ -1287,15 +1287,10 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
             std::vector<float> rowScales(static_cast<std::size_t>(ahead * blocks));
             for (; r + 2 <= row_end; r += 2) {
                 const std::int64_t at = (r - row_begin) % ahead;
-                if (at == 0) {
-                    if (tables)
-                        for (std::int64_t k = 0; k < std::min(ahead, row_end - r); ++k)
-                            decode(r + k, rowScales.data() + k * blocks);
-                    else
-                        block_absmax_avx512(w, r * blocks,
-                                            std::min(ahead, row_end - r) * blocks,
-                                            rowScales.data());
-                }
+                // (No byte tables here: they need 64 blocks a row, short rows have 16 at most.)
+                if (at == 0)
+                    block_absmax_avx512(w, r * blocks, std::min(ahead, row_end - r) * blocks,
+                                        rowScales.data());
                 multiply(0, 1, 2, false, rowScales.data() + at * blocks);
                 q8_block_book<1, 2, Fast>(w, in, ds, r, 0, y);
             }
