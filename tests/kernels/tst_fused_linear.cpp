@@ -832,6 +832,13 @@ private Q_SLOTS:
                     for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}, {13, 1344}})
                         if (cols % block == 0)
                             checkQ8(blockwise4(kind, rows, cols, block, dq, ++seed));
+        // INT short rows at one activation row: eight weight rows at a time, then pairs, then
+        // one. 27 rows run as 9 + 18 and as 27, so rows meet in different blocks of eight and
+        // some run in a pair or alone in one pass and in a block in the other.
+        checkQ8(int8Row(27, 256, ++seed), {1});
+        for (int bits : {4, 8})
+            for (int group : {32, 64, 128, 0})
+                checkQ8(intGroup(27, 256, bits, group, false, true, ++seed), {1});
         // Short rows at one activation row: their block scales decoded 64 blocks' worth of rows
         // at a time (16 and 4 rows here), the last batch of rows short and odd.
         checkQ8(blockwise4(Codebook4::Nf4, 37, 256, 64, true, ++seed), {1});
