@@ -291,6 +291,16 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
         in.d_book.resize(in.d.size());
         for (std::size_t b = 0; b < in.d.size(); ++b)
             in.d_book[b] = in.d[b] / 127.0f;
+        // One activation row: each lane's d / 127 as well, for short rows whose lane scales
+        // are made in the step (q8_rows_book).
+        if (m == 1) {
+            in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
+            eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
+                         std::int64_t out) {
+                const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
+                in.d_lanes[static_cast<std::size_t>(out)] = in.d_book[i * blocks + c / kBlock];
+            });
+        }
     } else {
         in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
         eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
@@ -776,6 +786,60 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
         }
     }
     store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
+}
+
+// One activation row against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks of 64 whose
+// absmax is at hand (absmax[n]: row r + n's, decoded): q8_block_book<1, NR>'s steps with each
+// lane's scale d / 127 · absmax made in the step, from in.d_lanes and the row's two block
+// absmax, instead of read from a table of products made per row first. The same two factors,
+// so the same products and the same bits.
+template <int NR, bool Fast>
+QB_TARGET_VNNI void q8_rows_book(const FusedWeight &w, const Q8Input &in,
+                                 const float *const *absmax, std::int64_t r, float *y)
+{
+    const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
+    const __m512i lut = _mm512_broadcast_i32x4(
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
+    const std::uint8_t *rows[NR];
+    for (int n = 0; n < NR; ++n)
+        rows[n] = w.row_codes(r + n);
+    const std::int8_t *q = in.q.data();
+    const std::int32_t *neg = in.neg_lanes.data();
+    const float *dl = in.d_lanes.data();
+    // lanes 0-7 take the first block's absmax, 8-15 the second's
+    const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    __m512 acc[1][NR], odd[1][NR];
+    for (int n = 0; n < NR; ++n)
+        acc[0][n] = odd[0][n] = _mm512_setzero_ps();
+    auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
+        const __m512 d = _mm512_loadu_ps(dl + 16 * k);
+        const __m512i start = _mm512_loadu_si512(neg + 16 * k);
+        const __m512i xlo = _mm512_loadu_si512(q + k * kSuper);
+        const __m512i xhi = _mm512_loadu_si512(q + k * kSuper + 64);
+        for (int n = 0; n < NR; ++n) {
+            __m512i lo, hi;
+            book_halves<Fast>(rows[n] + k * 64, lut, lo, hi);
+            const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, xlo), hi, xhi);
+            const __m512 s = _mm512_permutexvar_ps(
+                halves, _mm512_castpd_ps(_mm512_castpd128_pd512(
+                            _mm_load_sd(reinterpret_cast<const double *>(absmax[n] + 2 * k)))));
+            a[0][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, s), a[0][n]);
+        }
+    };
+    alternate_chunks(0, supers, step, acc, odd);
+    if (supers < steps) {
+        const std::int64_t c0 = supers * kSuper;
+        const __m512 d = _mm512_loadu_ps(dl + 16 * supers);
+        for (int n = 0; n < NR; ++n) {
+            const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Fast>(rows[n] + c0 / 2));
+            const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg + supers * 16), cw,
+                                                    _mm512_loadu_si512(q + c0));
+            acc[0][n] = _mm512_fmadd_ps(
+                _mm512_cvtepi32_ps(dot),
+                _mm512_mul_ps(d, _mm512_set1_ps(absmax[n][2 * supers])), acc[0][n]);
+        }
+    }
+    store_sums<1, NR>(w, r, 0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 of the INT formats' tiles: codes, lane scales, and two
@@ -1277,22 +1341,47 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         const std::int64_t whole = shortPairs ? 1 : in.m / 4 * 4;
         std::int64_t r = row_begin;
         if (shortPairs) {
-            // Rows of fewer than sixteen blocks decoded 64 blocks' worth (an even number of
+            // Rows of fewer than sixteen blocks decoded 64 blocks' worth (a multiple of four
             // rows) at a time: one row's few blocks went one by one (block_absmax_avx512), with
             // the decoder's tables loaded per call. NF4 dq b64, one thread, in cache: 640x256
             // 15.8-15.9 -> 9.2-9.5 us, 3534x256 94-96 -> 52 (the float path's run_rows does the
-            // same).
+            // same). Float32 absmax is read where it lies.
             const std::int64_t ahead
-                = blocks < 16 ? std::max<std::int64_t>(2, 64 / blocks / 2 * 2) : 2;
+                = blocks < 16 ? std::max<std::int64_t>(4, 64 / blocks / 4 * 4) : 4;
             std::vector<float> rowScales(static_cast<std::size_t>(ahead * blocks));
-            for (; r + 2 <= row_end; r += 2) {
-                const std::int64_t at = (r - row_begin) % ahead;
+            // Row rr's block absmax; rows come in order, so the first of each window decodes it.
+            auto decoded = [&](std::int64_t rr) {
+                const std::int64_t at = (rr - row_begin) % ahead;
                 // (No byte tables here: they need 64 blocks a row, short rows have 16 at most.)
                 if (at == 0)
-                    block_absmax_avx512(w, r * blocks, std::min(ahead, row_end - r) * blocks,
+                    block_absmax_avx512(w, rr * blocks, std::min(ahead, row_end - rr) * blocks,
                                         rowScales.data());
-                multiply(0, 1, 2, false, rowScales.data() + at * blocks);
-                q8_block_book<1, 2, Fast>(w, in, ds, r, 0, y);
+                return static_cast<const float *>(rowScales.data() + at * blocks);
+            };
+            auto rowAbsmax = [&](std::int64_t rr) {
+                return w.absmax && w.absmax_stride ? w.absmax + rr * w.absmax_stride : decoded(rr);
+            };
+            if (perBlock == 1) {
+                // Blocks of 64: four rows at a time, each step making its lanes' scales from
+                // d / 127 and the row's absmax instead of reading products made per row pair
+                // (one thread, in cache, against pairs through scale_products: NF4 dq b64
+                // 640x256 10.0-10.4 -> 5.2-5.3 us, 3534x256 55.5-56.6 -> 29.1-29.3, 256x640
+                // 5.7 -> 4.5-4.6; float32 absmax 640x256 14.2-14.5 -> 8.6-8.8).
+                for (; r + 4 <= row_end; r += 4) {
+                    const float *absmax[4];
+                    for (int n = 0; n < 4; ++n)
+                        absmax[n] = rowAbsmax(r + n);
+                    q8_rows_book<4, Fast>(w, in, absmax, r, y);
+                }
+                for (; r + 2 <= row_end; r += 2) {
+                    const float *absmax[2] = {rowAbsmax(r), rowAbsmax(r + 1)};
+                    q8_rows_book<2, Fast>(w, in, absmax, r, y);
+                }
+            } else {
+                for (; r + 2 <= row_end; r += 2) {
+                    multiply(0, 1, 2, false, decoded(r));
+                    q8_block_book<1, 2, Fast>(w, in, ds, r, 0, y);
+                }
             }
         } else if (whole > 0) {
             // Blocks of weight rows against blocks of activation rows, as the INT formats below;

@@ -843,6 +843,15 @@ private Q_SLOTS:
         // at a time (16 and 4 rows here), the last batch of rows short and odd.
         checkQ8(blockwise4(Codebook4::Nf4, 37, 256, 64, true, ++seed), {1});
         checkQ8(blockwise4(Codebook4::Nf4, 11, 768, 64, true, ++seed), {1});
+        // Blocks of 64 there run four rows, then two, each step making its lane scales from
+        // the row's absmax (39 rows: 13 + 26 and 39, so rows meet in different fours, in pairs
+        // and alone): float32 absmax read where it lies, FP4, a lone last 64 columns (320), and
+        // blocks of 128 (the products made per pair of rows instead).
+        checkQ8(blockwise4(Codebook4::Nf4, 39, 256, 64, false, ++seed), {1});
+        checkQ8(blockwise4(Codebook4::Fp4, 39, 256, 64, true, ++seed), {1});
+        checkQ8(blockwise4(Codebook4::Nf4, 39, 320, 64, true, ++seed), {1});
+        checkQ8(blockwise4(Codebook4::Nf4, 39, 320, 64, false, ++seed), {1});
+        checkQ8(blockwise4(Codebook4::Nf4, 39, 256, 128, true, ++seed), {1});
         // 241 blocks of 64 a row: only the last lane of row 1's first sixteen block scales is in
         // the next 256-block group.
         checkQ8(withDistinctSecondScaleGroup(
