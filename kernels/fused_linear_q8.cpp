@@ -291,16 +291,14 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
         in.d_book.resize(in.d.size());
         for (std::size_t b = 0; b < in.d.size(); ++b)
             in.d_book[b] = in.d[b] / 127.0f;
-        // One activation row: each lane's d / 127 as well, for short rows whose lane scales
-        // are made in the step (q8_rows_book).
-        if (m == 1) {
-            in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
-            eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
-                         std::int64_t out) {
-                const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
-                in.d_lanes[static_cast<std::size_t>(out)] = in.d_book[i * blocks + c / kBlock];
-            });
-        }
+        // Each lane's d / 127 as well, for short rows whose lane scales are made in the step
+        // (q8_rows_book).
+        in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
+        eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
+                     std::int64_t out) {
+            const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
+            in.d_lanes[static_cast<std::size_t>(out)] = in.d_book[i * blocks + c / kBlock];
+        });
     } else {
         in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
         eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
@@ -788,14 +786,16 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
     store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
 }
 
-// One activation row against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks of 64 whose
-// absmax is at hand (absmax[n]: row r + n's, decoded): q8_block_book<1, NR>'s steps with each
-// lane's scale d / 127 · absmax made in the step, from in.d_lanes and the row's two block
-// absmax, instead of read from a table of products made per row first. The same two factors,
-// so the same products and the same bits.
-template <int NR, bool Fast>
+// Activation rows i0 .. i0 + MR - 1 against weight rows r .. r + NR - 1 of NF4 / FP4 blocks of
+// 64 whose absmax is at hand (absmax[n]: row r + n's, decoded or float32 where it lies):
+// q8_block_book's steps with each lane's scale d / 127 · absmax made in the step, from
+// in.d_lanes and the row's two block absmax, instead of read from a table of products made per
+// tile first (for short rows that table cost more than the steps). The same two factors, so
+// the same products and the same bits.
+template <int MR, int NR, bool Fast>
 QB_TARGET_VNNI void q8_rows_book(const FusedWeight &w, const Q8Input &in,
-                                 const float *const *absmax, std::int64_t r, float *y)
+                                 const float *const *absmax, std::int64_t r, std::int64_t i0,
+                                 float *y)
 {
     const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
     const __m512i lut = _mm512_broadcast_i32x4(
@@ -803,43 +803,58 @@ QB_TARGET_VNNI void q8_rows_book(const FusedWeight &w, const Q8Input &in,
     const std::uint8_t *rows[NR];
     for (int n = 0; n < NR; ++n)
         rows[n] = w.row_codes(r + n);
-    const std::int8_t *q = in.q.data();
-    const std::int32_t *neg = in.neg_lanes.data();
-    const float *dl = in.d_lanes.data();
+    const std::int8_t *q[MR];
+    const std::int32_t *neg[MR];
+    const float *dl[MR];
+    for (int j = 0; j < MR; ++j) {
+        q[j] = in.q.data() + (i0 + j) * cols;
+        neg[j] = in.neg_lanes.data() + (i0 + j) * steps * 16;
+        dl[j] = in.d_lanes.data() + (i0 + j) * steps * 16;
+    }
     // lanes 0-7 take the first block's absmax, 8-15 the second's
     const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    __m512 acc[1][NR], odd[1][NR];
-    for (int n = 0; n < NR; ++n)
-        acc[0][n] = odd[0][n] = _mm512_setzero_ps();
+    __m512 acc[MR][NR], odd[MR][NR];
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
-        const __m512 d = _mm512_loadu_ps(dl + 16 * k);
-        const __m512i start = _mm512_loadu_si512(neg + 16 * k);
-        const __m512i xlo = _mm512_loadu_si512(q + k * kSuper);
-        const __m512i xhi = _mm512_loadu_si512(q + k * kSuper + 64);
+        __m512i lo[NR], hi[NR];
+        __m512 s[NR];
         for (int n = 0; n < NR; ++n) {
-            __m512i lo, hi;
-            book_halves<Fast>(rows[n] + k * 64, lut, lo, hi);
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, xlo), hi, xhi);
-            const __m512 s = _mm512_permutexvar_ps(
+            book_halves<Fast>(rows[n] + k * 64, lut, lo[n], hi[n]);
+            s[n] = _mm512_permutexvar_ps(
                 halves, _mm512_castpd_ps(_mm512_castpd128_pd512(
                             _mm_load_sd(reinterpret_cast<const double *>(absmax[n] + 2 * k)))));
-            a[0][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, s), a[0][n]);
+        }
+        for (int j = 0; j < MR; ++j) {
+            const __m512 d = _mm512_loadu_ps(dl[j] + 16 * k);
+            const __m512i start = _mm512_loadu_si512(neg[j] + 16 * k);
+            const __m512i xlo = _mm512_loadu_si512(q[j] + k * kSuper);
+            const __m512i xhi = _mm512_loadu_si512(q[j] + k * kSuper + 64);
+            for (int n = 0; n < NR; ++n) {
+                const __m512i dot
+                    = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo[n], xlo), hi[n], xhi);
+                a[j][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, s[n]),
+                                          a[j][n]);
+            }
         }
     };
     alternate_chunks(0, supers, step, acc, odd);
     if (supers < steps) {
         const std::int64_t c0 = supers * kSuper;
-        const __m512 d = _mm512_loadu_ps(dl + 16 * supers);
         for (int n = 0; n < NR; ++n) {
             const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Fast>(rows[n] + c0 / 2));
-            const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(neg + supers * 16), cw,
-                                                    _mm512_loadu_si512(q + c0));
-            acc[0][n] = _mm512_fmadd_ps(
-                _mm512_cvtepi32_ps(dot),
-                _mm512_mul_ps(d, _mm512_set1_ps(absmax[n][2 * supers])), acc[0][n]);
+            const __m512 s = _mm512_set1_ps(absmax[n][2 * supers]);
+            for (int j = 0; j < MR; ++j) {
+                const __m512i dot = _mm512_dpbusd_epi32(
+                    _mm512_loadu_si512(neg[j] + supers * 16), cw, _mm512_loadu_si512(q[j] + c0));
+                acc[j][n] = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(dot),
+                    _mm512_mul_ps(_mm512_loadu_ps(dl[j] + 16 * supers), s), acc[j][n]);
+            }
         }
     }
-    store_sums<1, NR>(w, r, 0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
+    store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
 }
 
 // Activation rows i0 .. i0 + MR - 1 of the INT formats' tiles: codes, lane scales, and two
@@ -1371,11 +1386,11 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                     const float *absmax[4];
                     for (int n = 0; n < 4; ++n)
                         absmax[n] = rowAbsmax(r + n);
-                    q8_rows_book<4, Fast>(w, in, absmax, r, y);
+                    q8_rows_book<1, 4, Fast>(w, in, absmax, r, 0, y);
                 }
                 for (; r + 2 <= row_end; r += 2) {
                     const float *absmax[2] = {rowAbsmax(r), rowAbsmax(r + 1)};
-                    q8_rows_book<2, Fast>(w, in, absmax, r, y);
+                    q8_rows_book<1, 2, Fast>(w, in, absmax, r, 0, y);
                 }
             } else {
                 for (; r + 2 <= row_end; r += 2) {
@@ -1386,6 +1401,13 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
         } else if (whole > 0) {
             // Blocks of weight rows against blocks of activation rows, as the INT formats below;
             // a block's absmax decoded once, then read for every block of activation rows.
+            // Blocks of 64 make their lane scales in the step (q8_rows_book) instead of a table
+            // of products per tile, which in short rows cost more than the tile's few steps
+            // (one thread, in cache, NF4 dq b64: 640x256 at 256 activation rows 1,659-1,792 ->
+            // 853-943 us, at 8 rows 55-57 -> 33-38; 256x640 at 256 rows 982-989 -> 575-635;
+            // float32 absmax 640x256 at 256 rows 1,569-1,710 -> 761-1,093; 64x4096 at 256 rows
+            // 848-858 -> 824-828, at 8 rows unchanged).
+            const bool laneScales = perBlock == 1;
             const std::int64_t pairsEnd = row_begin + (row_end - row_begin) / 2 * 2;
             std::vector<float> blockScales(static_cast<std::size_t>(kWeightBlock * blocks));
             for (std::int64_t rb = row_begin; rb < pairsEnd; rb += kWeightBlock) {
@@ -1396,7 +1418,13 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                     for (std::int64_t rr = rb; rr < re; rr += 2)
                         for (std::int64_t i = ib; i < std::min(ib + kActivationBlock, whole);
                              i += 4) {
-                            multiply(i, 4, 2, true, blockScales.data() + (rr - rb) * blocks);
+                            const float *own = blockScales.data() + (rr - rb) * blocks;
+                            if (laneScales) {
+                                const float *absmax[2] = {own, own + blocks};
+                                q8_rows_book<4, 2, Fast>(w, in, absmax, rr, i, y);
+                                continue;
+                            }
+                            multiply(i, 4, 2, true, own);
                             q8_block_book<4, 2, Fast>(w, in, ds, rr, i, y);
                         }
             }
