@@ -581,13 +581,15 @@ private Q_SLOTS:
         // checkSameBits for NF4 / FP4 with float or double-quantized
         // absmax; 13 x 1344 with blocks of 64 has 21 blocks a row, so the sixteen- and
         // sixty-four-at-a-time absmax decoders meet row ends inside their runs, and 2 x 241 · 64
-        // crosses a 256-block scale group inside row 1.
+        // crosses a 256-block scale group inside row 1. 70 x 320 has 5 or 10 blocks a row: the
+        // row decode's short rows are gathered 256 blocks at a time, so a run ends inside a row.
         const auto paths = pathsToTest();
         unsigned seed = 900;
         std::vector<Packed> cases;
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {32, 64, 128, 256})
-                for (auto [rows, cols] : {std::pair{5, 256}, {3, 768}, {13, 1344}, {70, 128}})
+                for (auto [rows, cols] :
+                     {std::pair{5, 256}, {3, 768}, {13, 1344}, {70, 128}, {70, 320}})
                     for (bool dq : {false, true})
                         if (cols % block == 0)
                             cases.push_back(blockwise4(kind, rows, cols, block, dq, ++seed));
