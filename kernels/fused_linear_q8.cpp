@@ -739,6 +739,39 @@ QB_TARGET_VNNI void q8_tile_book(const FusedWeight &w, const Q8Input &in,
     store_sums<MR, 1>(w, r, i0, acc, odd, nullptr, nullptr, y);
 }
 
+// What every NF4 / FP4 block of tiles reads besides its scales: the codebook table (book8 + 128),
+// NR weight rows' codes from r, MR activation rows' codes and lane offsets from i0.
+template <int MR, int NR> struct BookBlock
+{
+    __m512i lut;
+    const std::uint8_t *rows[NR];
+    const std::int8_t *q[MR];
+    const std::int32_t *neg[MR];
+
+    QB_INLINE_VNNI BookBlock(const FusedWeight &w, const Q8Input &in, std::int64_t r,
+                             std::int64_t i0)
+    {
+        const std::int64_t steps = step_count(true, w.cols);
+        lut = _mm512_broadcast_i32x4(
+            _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
+        for (int n = 0; n < NR; ++n)
+            rows[n] = w.row_codes(r + n);
+        for (int j = 0; j < MR; ++j) {
+            q[j] = in.q.data() + (i0 + j) * w.cols;
+            neg[j] = in.neg_lanes.data() + (i0 + j) * steps * 16;
+        }
+    }
+};
+
+// Zeroed accumulators of an MR x NR block, two a pair (even and odd steps).
+template <int MR, int NR>
+QB_INLINE_VNNI void zero_block(__m512 (&acc)[MR][NR], __m512 (&odd)[MR][NR])
+{
+    for (int j = 0; j < MR; ++j)
+        for (int n = 0; n < NR; ++n)
+            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
+}
+
 // MR activation rows against NR weight rows r .. r + NR - 1 of NF4 / FP4 blocks: each step of
 // activations (codes, lane offsets) is loaded once for NR weight rows. Every (activation row,
 // weight row) pair takes exactly q8_tile_book's steps, so results do not depend on the rows
@@ -748,39 +781,27 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
                                   const float *const *ds, std::int64_t r, std::int64_t i0,
                                   float *y)
 {
-    const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
-    const __m512i lut = _mm512_broadcast_i32x4(
-        _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
-    const std::uint8_t *rows[NR];
-    for (int n = 0; n < NR; ++n)
-        rows[n] = w.row_codes(r + n);
-    const std::int8_t *q[MR];
-    const std::int32_t *neg[MR];
-    for (int j = 0; j < MR; ++j) {
-        q[j] = in.q.data() + (i0 + j) * cols;
-        neg[j] = in.neg_lanes.data() + (i0 + j) * steps * 16;
-    }
+    const std::int64_t supers = w.cols / kSuper, steps = step_count(true, w.cols);
+    const BookBlock<MR, NR> b(w, in, r, i0);
     __m512 acc[MR][NR], odd[MR][NR];
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
+    zero_block(acc, odd);
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
         __m512i lo[NR], hi[NR];
         for (int n = 0; n < NR; ++n)
-            book_halves<Fast>(rows[n] + k * 64, lut, lo[n], hi[n]);
+            book_halves<Fast>(b.rows[n] + k * 64, b.lut, lo[n], hi[n]);
         for (int j = 0; j < MR; ++j)
             for (int n = 0; n < NR; ++n)
-                a[j][n] = book_super_fma(lo[n], hi[n], q[j] + k * kSuper, neg[j] + k * 16,
+                a[j][n] = book_super_fma(lo[n], hi[n], b.q[j] + k * kSuper, b.neg[j] + k * 16,
                                          ds[j * NR + n] + 4 * k, a[j][n]);
     };
     alternate_chunks(0, supers, step, acc, odd);
     if (supers < steps) {
         const std::int64_t c0 = supers * kSuper;
         for (int n = 0; n < NR; ++n) {
-            const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Fast>(rows[n] + c0 / 2));
+            const __m512i cw = _mm512_shuffle_epi8(b.lut, nibble_codes<Fast>(b.rows[n] + c0 / 2));
             for (int j = 0; j < MR; ++j)
-                acc[j][n] = book_chunk_fma(cw, q[j] + c0, neg[j] + supers * 16,
-                                           ds[j * NR + n] + 4 * supers, acc[j][n]);
+                acc[j][n] = book_chunk_fma(cw, b.q[j] + c0, b.neg[j] + supers * 16,
+                                             ds[j * NR + n] + 4 * supers, acc[j][n]);
         }
     }
     store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
@@ -797,40 +818,29 @@ QB_TARGET_VNNI void q8_rows_book(const FusedWeight &w, const Q8Input &in,
                                  const float *const *absmax, std::int64_t r, std::int64_t i0,
                                  float *y)
 {
-    const std::int64_t cols = w.cols, supers = cols / kSuper, steps = step_count(true, cols);
-    const __m512i lut = _mm512_broadcast_i32x4(
-        _mm_loadu_si128(reinterpret_cast<const __m128i *>(in.book_lut.data())));
-    const std::uint8_t *rows[NR];
-    for (int n = 0; n < NR; ++n)
-        rows[n] = w.row_codes(r + n);
-    const std::int8_t *q[MR];
-    const std::int32_t *neg[MR];
+    const std::int64_t supers = w.cols / kSuper, steps = step_count(true, w.cols);
+    const BookBlock<MR, NR> b(w, in, r, i0);
+    __m512 acc[MR][NR], odd[MR][NR];
+    zero_block(acc, odd);
     const float *dl[MR];
-    for (int j = 0; j < MR; ++j) {
-        q[j] = in.q.data() + (i0 + j) * cols;
-        neg[j] = in.neg_lanes.data() + (i0 + j) * steps * 16;
+    for (int j = 0; j < MR; ++j)
         dl[j] = in.d_lanes.data() + (i0 + j) * steps * 16;
-    }
     // lanes 0-7 take the first block's absmax, 8-15 the second's
     const __m512i halves = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    __m512 acc[MR][NR], odd[MR][NR];
-    for (int j = 0; j < MR; ++j)
-        for (int n = 0; n < NR; ++n)
-            acc[j][n] = odd[j][n] = _mm512_setzero_ps();
     auto step = [&](std::int64_t k, __m512 (*a)[NR]) QB_TARGET_VNNI {
         __m512i lo[NR], hi[NR];
         __m512 s[NR];
         for (int n = 0; n < NR; ++n) {
-            book_halves<Fast>(rows[n] + k * 64, lut, lo[n], hi[n]);
+            book_halves<Fast>(b.rows[n] + k * 64, b.lut, lo[n], hi[n]);
             s[n] = _mm512_permutexvar_ps(
                 halves, _mm512_castpd_ps(_mm512_castpd128_pd512(
                             _mm_load_sd(reinterpret_cast<const double *>(absmax[n] + 2 * k)))));
         }
         for (int j = 0; j < MR; ++j) {
             const __m512 d = _mm512_loadu_ps(dl[j] + 16 * k);
-            const __m512i start = _mm512_loadu_si512(neg[j] + 16 * k);
-            const __m512i xlo = _mm512_loadu_si512(q[j] + k * kSuper);
-            const __m512i xhi = _mm512_loadu_si512(q[j] + k * kSuper + 64);
+            const __m512i start = _mm512_loadu_si512(b.neg[j] + 16 * k);
+            const __m512i xlo = _mm512_loadu_si512(b.q[j] + k * kSuper);
+            const __m512i xhi = _mm512_loadu_si512(b.q[j] + k * kSuper + 64);
             for (int n = 0; n < NR; ++n) {
                 const __m512i dot
                     = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo[n], xlo), hi[n], xhi);
@@ -843,11 +853,11 @@ QB_TARGET_VNNI void q8_rows_book(const FusedWeight &w, const Q8Input &in,
     if (supers < steps) {
         const std::int64_t c0 = supers * kSuper;
         for (int n = 0; n < NR; ++n) {
-            const __m512i cw = _mm512_shuffle_epi8(lut, nibble_codes<Fast>(rows[n] + c0 / 2));
+            const __m512i cw = _mm512_shuffle_epi8(b.lut, nibble_codes<Fast>(b.rows[n] + c0 / 2));
             const __m512 s = _mm512_set1_ps(absmax[n][2 * supers]);
             for (int j = 0; j < MR; ++j) {
-                const __m512i dot = _mm512_dpbusd_epi32(
-                    _mm512_loadu_si512(neg[j] + supers * 16), cw, _mm512_loadu_si512(q[j] + c0));
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(b.neg[j] + supers * 16),
+                                                        cw, _mm512_loadu_si512(b.q[j] + c0));
                 acc[j][n] = _mm512_fmadd_ps(
                     _mm512_cvtepi32_ps(dot),
                     _mm512_mul_ps(_mm512_loadu_ps(dl[j] + 16 * supers), s), acc[j][n]);
@@ -1054,10 +1064,10 @@ QB_TARGET_VNNI void q8_tile(const FusedWeight &w, const Q8Input &in, std::int64_
 
 
 // MR activation rows against NR weight rows r .. r + NR - 1 (INT8 rows, or groups of whole
-// chunks; 4-bit groups: q8_block_nibbles): each loaded chunk of codes serves MR activation rows and each activation chunk NR
-// weight rows, and NR rows stream from memory at once. Every (activation row, weight row) pair
-// sums its chunks in the same order and accumulators as q8_tile, so a row's result does not
-// depend on the rows beside it.
+// chunks; 4-bit groups: q8_block_nibbles): each loaded chunk of codes serves MR activation rows
+// and each activation chunk NR weight rows, and NR rows stream from memory at once. Every
+// (activation row, weight row) pair sums its chunks in the same order and accumulators as
+// q8_tile, so a row's result does not depend on the rows beside it.
 template <int MR, int NR, bool Fast>
 QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64_t r,
                              std::int64_t i0, float *y)
