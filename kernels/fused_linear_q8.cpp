@@ -291,7 +291,7 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
         in.d_book.resize(in.d.size());
         for (std::size_t b = 0; b < in.d.size(); ++b)
             in.d_book[b] = in.d[b] / 127.0f;
-        // Each lane's d / 127 as well, for short rows whose lane scales are made in the step
+        // Each lane's d / 127 as well, for blocks of 64, whose lane scales are made in the step
         // (q8_rows_book).
         in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
         eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
@@ -801,7 +801,7 @@ QB_TARGET_VNNI void q8_block_book(const FusedWeight &w, const Q8Input &in,
             const __m512i cw = _mm512_shuffle_epi8(b.lut, nibble_codes<Fast>(b.rows[n] + c0 / 2));
             for (int j = 0; j < MR; ++j)
                 acc[j][n] = book_chunk_fma(cw, b.q[j] + c0, b.neg[j] + supers * 16,
-                                             ds[j * NR + n] + 4 * supers, acc[j][n]);
+                                           ds[j * NR + n] + 4 * supers, acc[j][n]);
         }
     }
     store_sums<MR, NR>(w, r, i0, &acc[0][0], &odd[0][0], nullptr, nullptr, y);
@@ -1390,8 +1390,8 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
                 // Blocks of 64: four rows at a time, each step making its lanes' scales from
                 // d / 127 and the row's absmax instead of reading products made per row pair
                 // (one thread, in cache, against pairs through scale_products: NF4 dq b64
-                // 640x256 10.0-10.4 -> 5.2-5.3 us, 3534x256 55.5-56.6 -> 29.1-29.3, 256x640
-                // 5.7 -> 4.5-4.6; float32 absmax 640x256 14.2-14.5 -> 8.6-8.8).
+                // 640x256 9.6-9.9 -> 5.2-5.5 us, 3534x256 53.2-56.7 -> 29.0, 256x640 5.7 ->
+                // 4.5-4.6; float32 absmax, read where it lies, 640x256 10.2-10.3 -> 3.1-3.2).
                 for (; r + 4 <= row_end; r += 4) {
                     const float *absmax[4];
                     for (int n = 0; n < 4; ++n)
@@ -1477,8 +1477,7 @@ void fused_linear_q8_vnni(const FusedWeight &w, const Q8Input &in, float *y,
             q8_block<1, 8, Fast>(w, in, r, 0, y);
         for (; r + 2 <= row_end; r += 2)
             q8_block<1, 2, Fast>(w, in, r, 0, y);
-    }
-    else if (blocked) {
+    } else if (blocked) {
         // Blocks of kWeightBlock weight rows by kActivationBlock activation rows, so that both
         // stay in L2 while they meet: pair after pair of weight rows against every activation
         // row read all the activations once per pair (2 MB at 512 rows of 4096 columns) from

@@ -66,7 +66,7 @@ struct Q8Input
     // Per step (128 columns of 4-bit codes or a last 64, else 64 columns), the sixteen int32
     // lanes of its dot product:
     CacheLineVector<float> d_lanes;    // INT formats: [m, steps, 16] each lane's block scale;
-                                       // Blockwise4 at m = 1: its block scale d / 127
+                                       // Blockwise4: its block scale d / 127
     CacheLineVector<std::int32_t> neg_lanes; // Blockwise4: [m, steps, 16] -128 · Σ of the lane's
                                          // codes
     std::vector<float> d_book;      // Blockwise4: [m, cols / 32] d / 127
