@@ -425,7 +425,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
     if (nibbles && seg % 32 == 0 && cols % seg == 0) {
         // flattened block (Blockwise4) of segment 0; IntGroup segment k is the row's group k
         const std::int64_t first = blockwise ? r * cols / seg : 0;
-        const float *rowScales = blockwise ? nullptr : w.row_scales(r);
+        const GroupRow group = blockwise ? GroupRow{} : GroupRow::of(w, r);
         if constexpr (MR == 1)
             if (blockwise && seg == 64 && byRow && rowData.absmax) {
                 out[0] = book64_row(w, xp[0], nibRow, rowData.absmax);
@@ -443,8 +443,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
                     = rowData.absmax ? rowData.absmax[k] : block_absmax(w, first + k);
                 return _mm512_mul_ps(_mm512_loadu_ps(w.codebook), _mm512_set1_ps(am));
             }
-            return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(w.group_zero(r, k))),
-                                 _mm512_set1_ps(rowScales[k]));
+            return group.table(k);
         };
         auto sixtyFour = [&](std::int64_t i, __m512 lut) QB_LAMBDA_AVX512 {
             nibbles512<MR>(nibRow + (nib0 + i) / 2, xp, i, lut, a, b);
