@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace qb::kernels::fused_detail {
 
@@ -135,6 +136,27 @@ inline float finish(const FusedWeight &w, std::int64_t r, float sum)
     if (w.format == FusedFormat::Int8Row)
         sum *= w.scales[r];
     return w.bias ? sum + w.bias[r] : sum;
+}
+
+// Activation rows i .. m - 1 against a weight row or a few: tiles of four, then one of the rest;
+// tile(std::integral_constant<int, MR>{}, i0) runs the MR rows from i0.
+template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile &&tile)
+{
+    for (; i + 4 <= m; i += 4)
+        tile(std::integral_constant<int, 4>{}, i);
+    switch (m - i) {
+    case 3:
+        tile(std::integral_constant<int, 3>{}, i);
+        break;
+    case 2:
+        tile(std::integral_constant<int, 2>{}, i);
+        break;
+    case 1:
+        tile(std::integral_constant<int, 1>{}, i);
+        break;
+    default:
+        break;
+    }
 }
 
 void fused_linear_portable(const FusedWeight &w, const FusedInput &in, float *y,

@@ -1146,27 +1146,6 @@ QB_TARGET_VNNI void q8_block(const FusedWeight &w, const Q8Input &in, std::int64
     finish_int<MR, NR>(w, in, r, i0, &acc[0][0], &odd[0][0], y);
 }
 
-// Activation rows i .. m - 1 against one weight row: tiles of four, then one of the rest;
-// tile(std::integral_constant<int, MR>{}, i0) runs the MR rows from i0.
-template <class Tile> void activation_tiles(std::int64_t i, std::int64_t m, Tile &&tile)
-{
-    for (; i + 4 <= m; i += 4)
-        tile(std::integral_constant<int, 4>{}, i);
-    switch (m - i) {
-    case 3:
-        tile(std::integral_constant<int, 3>{}, i);
-        break;
-    case 2:
-        tile(std::integral_constant<int, 2>{}, i);
-        break;
-    case 1:
-        tile(std::integral_constant<int, 1>{}, i);
-        break;
-    default:
-        break;
-    }
-}
-
 // out[2k + h] = d[2k + h] · scale[k / perBlock] for chunks k < chunks: an activation row's block
 // scales (over 127) times a weight row's block absmax, the float product the kernels would
 // otherwise take per chunk. Blocks of one chunk (the default 64): eight chunks a multiply, and

@@ -1130,21 +1130,9 @@ QB_TARGET_AVX512 __attribute__((noinline)) void int8_tile(const FusedWeight &w,
 template <int NR>
 void int8_tiles(const FusedWeight &w, const FusedInput &in, std::int64_t r, float *y)
 {
-    for (std::int64_t i0 = 0; i0 < in.m; i0 += 4)
-        switch (std::min<std::int64_t>(4, in.m - i0)) {
-        case 1:
-            int8_tile<1, NR>(w, in, r, i0, y);
-            break;
-        case 2:
-            int8_tile<2, NR>(w, in, r, i0, y);
-            break;
-        case 3:
-            int8_tile<3, NR>(w, in, r, i0, y);
-            break;
-        default:
-            int8_tile<4, NR>(w, in, r, i0, y);
-            break;
-        }
+    activation_tiles(0, in.m, [&](auto mr, std::int64_t i0) {
+        int8_tile<decltype(mr)::value, NR>(w, in, r, i0, y);
+    });
 }
 
 // Several activation rows against the formats rows_tile takes (weight rows two at a time, the
