@@ -582,7 +582,7 @@ private Q_SLOTS:
         // absmax; 13 x 1344 with blocks of 64 has 21 blocks a row, so the sixteen- and
         // sixty-four-at-a-time absmax decoders meet row ends inside their runs, and 2 x 241 · 64
         // crosses a 256-block scale group inside row 1. 70 x 320 has 5 or 10 blocks a row: the
-        // row decode's short rows are gathered 256 blocks at a time, so a run ends inside a row.
+        // short rows' gathered codes decode sixteen at a time, so a vector spans row ends.
         const auto paths = pathsToTest();
         unsigned seed = 900;
         std::vector<Packed> cases;
