@@ -279,27 +279,44 @@ FusedWeight fused_weight_blockwise4_rows(Codebook4 kind, const std::uint8_t *buf
     return w;
 }
 
-FusedInput fused_prepare_input(const float *x, std::int64_t m, std::int64_t cols,
+FusedOrder fused_input_order(const FusedWeight &w, KernelPath path)
+{
+    if (path != KernelPath::Avx512 && path != KernelPath::Avx2)
+        return FusedOrder::None;
+    if (fused_detail::uses_nibbles(w))
+        return FusedOrder::Nibbles;
+    if (path == KernelPath::Avx512 && fused_detail::quad_groups(w))
+        return FusedOrder::Quads;
+    return FusedOrder::None;
+}
+
+FusedInput fused_prepare_input(const FusedWeight &w, const float *x, std::int64_t m,
                                KernelPath path)
 {
     FusedInput in;
     in.x = x;
     in.m = m;
-    in.cols = cols;
+    in.cols = w.cols;
     in.path = path;
-    in.chunk = path == KernelPath::Avx512 ? 32 : path == KernelPath::Avx2 ? 16 : 0;
-    if (in.chunk == 0)
+    in.order = fused_input_order(w, path);
+    if (in.order == FusedOrder::None)
         return in;
-    in.nibble_order.assign(static_cast<std::size_t>(m * cols), 0.0f);
-    const std::int64_t half = in.chunk / 2;
+    // Chunks of `lanes` x `stride` columns: column stride · i + s at lanes · s + i.
+    const std::int64_t stride = in.order == FusedOrder::Quads ? 4 : 2;
+    const std::int64_t lanes = in.order == FusedOrder::Quads ? 16
+        : path == KernelPath::Avx512                          ? 16
+                                                              : 8;
+    const std::int64_t cols = w.cols, chunk = lanes * stride;
+    in.ordered.resize(static_cast<std::size_t>(m * cols));
     for (std::int64_t i = 0; i < m; ++i) {
         const float *src = x + i * cols;
-        float *dst = in.nibble_order.data() + i * cols;
-        for (std::int64_t c = 0; c + in.chunk <= cols; c += in.chunk)
-            for (std::int64_t k = 0; k < half; ++k) {
-                dst[c + k] = src[c + 2 * k];
-                dst[c + half + k] = src[c + 2 * k + 1];
-            }
+        float *dst = in.ordered.data() + i * cols;
+        std::int64_t c = 0;
+        for (; c + chunk <= cols; c += chunk)
+            for (std::int64_t s = 0; s < stride; ++s)
+                for (std::int64_t k = 0; k < lanes; ++k)
+                    dst[c + lanes * s + k] = src[c + stride * k + s];
+        std::copy(src + c, src + cols, dst + c);
     }
     return in;
 }
@@ -369,6 +386,10 @@ void fused_linear_portable(const FusedWeight &w, const FusedInput &in, float *y,
 void fused_linear(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
                   std::int64_t row_end)
 {
+    if (in.cols != w.cols || in.order != fused_input_order(w, in.path))
+        throw std::invalid_argument("fused_linear: input prepared for another weight (" +
+                                    std::to_string(in.cols) + " columns for " +
+                                    std::to_string(w.cols) + ", or another code width)");
     switch (in.path) {
     case KernelPath::Scalar:
         fused_linear_ref(w, in.x, in.m, y, row_begin, row_end);

@@ -32,8 +32,9 @@
 // the library runs on any x86-64 and picks the best path the CPU has at run time. The
 // environment variable QB_KERNEL_PATH=scalar|portable|avx2|avx512 forces one.
 // 4-bit SIMD chunks read 32 (AVX-512) or 16 (AVX2) nibbles with one load and take the high and
-// low nibbles as two vectors; instead of reordering the weights (the format is unchanged), the
-// activations are reordered to match, once per call (FusedInput).
+// low nibbles as two vectors; AVX-512 reads 2- and 3-bit INT groups 64 codes at a time, four
+// codes a lane, as four vectors; instead of reordering the weights (the format is unchanged),
+// the activations are reordered to match, once per call (FusedInput).
 //
 // Threads: none here. The caller splits the output rows [row_begin, row_end) over its own
 // threads (core uses util/parallel.h); concurrent calls on disjoint row ranges of one y
@@ -209,24 +210,37 @@ template <class T> struct CacheLineAllocator
 };
 template <class T> using CacheLineVector = std::vector<T, CacheLineAllocator<T>>;
 
-// The activations prepared for one path: x [m, cols] float32 row-major (borrowed) and, for the
-// SIMD paths, a copy reordered per 32- (AVX-512) or 16-column (AVX2) chunk as
-// [even columns, odd columns], matching the nibble order of a 4-bit chunk.
+// How FusedInput::ordered holds the activations, chosen by fused_prepare_input for the weight
+// and path so that a chunk of packed codes meets its activations in consecutive lanes:
+// - Nibbles (4-bit codes, AVX-512 and AVX2): per 32- (16-) column chunk [even columns, odd
+//   columns], a chunk's high nibbles being its even columns;
+// - Quads (2- and 3-bit INT groups of a multiple of 64 columns that tile the row, AVX-512): per
+//   64-column chunk, column 64k + 4i + s at 64k + 16s + i, lane i of the kernel holding codes
+//   4i .. 4i + 3 of the chunk;
+// - None: no reordered copy (INT8, other groups, the scalar and portable paths).
+// Columns past the last whole chunk keep their place.
+enum class FusedOrder { None, Nibbles, Quads };
+FusedOrder fused_input_order(const FusedWeight &w, KernelPath path);
+
+// The activations prepared for one weight and path: x [m, cols] float32 row-major (borrowed) and
+// the reordered copy `order` asks for.
 struct FusedInput
 {
     const float *x = nullptr;
     std::int64_t m = 0, cols = 0;
     KernelPath path = KernelPath::Scalar;
-    int chunk = 0;             // 32, 16, or 0 (no reordered copy)
-    CacheLineVector<float> nibble_order; // [m, cols] (only whole chunks are reordered)
+    FusedOrder order = FusedOrder::None;
+    CacheLineVector<float> ordered; // [m, cols], empty when order is None
 };
-FusedInput fused_prepare_input(const float *x, std::int64_t m, std::int64_t cols,
+// x [m, w.cols] for w on path.
+FusedInput fused_prepare_input(const FusedWeight &w, const float *x, std::int64_t m,
                                KernelPath path);
 
 // Scalar reference: y[i, r] for r in [row_begin, row_end), all i < m; y is [m, w.rows].
 void fused_linear_ref(const FusedWeight &w, const float *x, std::int64_t m, float *y,
                       std::int64_t row_begin, std::int64_t row_end);
-// The path of `in` (Scalar runs fused_linear_ref). Same contract as the reference.
+// The path of `in` (Scalar runs fused_linear_ref). Same contract as the reference. Throws
+// std::invalid_argument when `in` was prepared for a weight of another width or order.
 void fused_linear(const FusedWeight &w, const FusedInput &in, float *y, std::int64_t row_begin,
                   std::int64_t row_end);
 

@@ -5,8 +5,10 @@
 // Per output row and tile of up to 4 activation rows: for each segment (group, block, row) the
 // 16 possible 4-bit weights are put in one table (zmm, or two ymm halves), so a 4-bit chunk of
 // 32 (16) weights is one load, a zero-extension, a shift and two permutes; 2- and 3-bit codes
-// are read 16 (8) at a time from the packed row (a big-endian load, a broadcast, a variable
-// shift and a mask) and take the same table; 8-bit codes (INT8 rows and groups) are
+// in groups of a multiple of 64 are read 64 at a time on AVX-512, four codes a lane, and take
+// the same table (quad_codes); in other groups, and on AVX2, 16 (8) at a time from the packed
+// row (a big-endian load, a broadcast, a variable shift and a mask); 8-bit codes (INT8 rows and
+// groups) are
 // sign/zero-extended and converted. Two chunks are in flight with separate accumulators, to hide
 // FMA latency.
 // Benchmark: quantbench-cli bench kernels.
@@ -183,13 +185,125 @@ struct GroupRow
     {
         return zerosF ? zerosF[k] : zerosU8 ? static_cast<float>(zerosU8[k]) : zeroConst;
     }
-    QB_TARGET_AVX512 QB_INLINE __m512 table(std::int64_t k) const
+    // Entry j is (j mod 2^Bits - zero) · scale: the 2- and 3-bit quad loops permute by indices
+    // whose bits above the code are those of a neighbouring code (see quad_codes).
+    template <int Bits = 4> QB_TARGET_AVX512 QB_INLINE __m512 table(std::int64_t k) const
     {
-        const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const __m512 iota = Bits == 2
+            ? _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3)
+            : Bits == 3 ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7)
+                        : _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(zero(k))),
                              _mm512_set1_ps(scales[k]));
     }
 };
+
+// Codes c .. c + 63 of a 2- or 3-bit row (c a multiple of 64, at p: they start on a byte), lane i
+// holding codes c + 4i .. c + 4i + 3 in bits 4 · Bits - 1 .. 0, the first the most significant.
+// 2 bits: lane i is byte i. 3 bits: lane i is bits 12i .. 12i + 11 of the 24 bytes: bytes
+// floor(3i / 2) and the next, big-endian, shifted down by 4 in even lanes; odd lanes keep the
+// previous code's low 4 bits above their own 12. Bits above a code are therefore another code's,
+// which the tables ignore (GroupRow::table<Bits>, period 2^Bits). Only the 24 bytes are read,
+// as bytes 0-15 and 8-23: a masked load of 24 made the 3-bit GEMV from DRAM 2.7x slower (one
+// thread, INT3 g128 11008x4096: 1.33 ms with a full 64-byte load, 3.6 with a masked one).
+template <int Bits>
+QB_TARGET_AVX512 QB_INLINE __m512i quad_codes(const std::uint8_t *p)
+{
+    if constexpr (Bits == 2) {
+        return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+    } else {
+        // 128-bit lane L takes the dword holding byte 6L and the next one (bytes 0-15 are dwords
+        // 0-3, bytes 8-23 dwords 16-19 of the permute), so its bytes 6L .. 6L + 5 start at byte
+        // 0 (L even) or 2 (L odd) of it; lane 4L + t then takes local bytes o + floor(3t/2) and
+        // the next.
+        const __m512i dwords = _mm512_permutex2var_epi32(
+            _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))),
+            _mm512_setr_epi32(0, 1, 0, 0, 1, 2, 0, 0, 3, 18, 0, 0, 18, 19, 0, 0),
+            _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 8))));
+        const __m512i pairs = _mm512_shuffle_epi8(
+            dwords, _mm512_setr_epi32(0x80800001, 0x80800102, 0x80800304, 0x80800405,
+                                      0x80800203, 0x80800304, 0x80800506, 0x80800607,
+                                      0x80800001, 0x80800102, 0x80800304, 0x80800405,
+                                      0x80800203, 0x80800304, 0x80800506, 0x80800607));
+        return _mm512_srlv_epi32(pairs,
+                                 _mm512_setr_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0));
+    }
+}
+
+// 64 codes of 2 or 3 bits at p against MR activation rows in quad order (FusedInput): vector s
+// holds codes 4i + s, the one activation vector at col + 16s, accumulated in a, b, c2, d for s =
+// 0 .. 3. Per 64 codes one load, three shifts, four permutes (plus the 3-bit gather's three
+// operations), where the 16-code steps took a scalar load, two broadcasts, a shift and a mask
+// per 16.
+template <int MR, int Bits>
+QB_TARGET_AVX512 QB_INLINE void quads512(const std::uint8_t *p, const float *const *xq,
+                                         std::int64_t col, __m512 lut, __m512 (&a)[MR],
+                                         __m512 (&b)[MR], __m512 (&c2)[MR], __m512 (&d)[MR])
+{
+    const __m512i v = quad_codes<Bits>(p);
+    const __m512 w0 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 3 * Bits), lut);
+    const __m512 w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 2 * Bits), lut);
+    const __m512 w2 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, Bits), lut);
+    const __m512 w3 = _mm512_permutexvar_ps(v, lut);
+    for (int j = 0; j < MR; ++j) {
+        a[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xq[j] + col), a[j]);
+        b[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xq[j] + col + 16), b[j]);
+        c2[j] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xq[j] + col + 32), c2[j]);
+        d[j] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xq[j] + col + 48), d[j]);
+    }
+}
+
+// Row r of a quad_groups weight against MR activation rows in quad order: its sums for the
+// MR rows (the same operations for each, so a row's result does not depend on the others),
+// each group's table built one group ahead (as group_rows). Chunks: the group's 64-code
+// chunks when known at compile time (1, 2), else 0. A loop over a group's chunks inside the
+// loop over groups cost 10-25% at groups of 64 and 128 (one thread, in cache, 640x256 and
+// 64x4096, three alternating rounds).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+template <int MR, int Bits, int Chunks>
+QB_TARGET_AVX512 QB_INLINE void quad_row_sums(const FusedWeight &w, std::int64_t r,
+                                              const float *const *xq, float *out)
+{
+    __m512 a[MR], b[MR], c2[MR], d[MR];
+    for (int j = 0; j < MR; ++j)
+        a[j] = b[j] = c2[j] = d[j] = _mm512_setzero_ps();
+    const std::uint8_t *row = w.row_codes(r);
+    const GroupRow g = GroupRow::of(w, r);
+    const std::int64_t groups = w.cols / w.group, chunks = Chunks > 0 ? Chunks : w.group / 64;
+    __m512 next = g.table<Bits>(0);
+    for (std::int64_t k = 0; k < groups; ++k) {
+        const __m512 lut = next;
+        if (k + 1 < groups)
+            next = g.table<Bits>(k + 1);
+        const std::int64_t c = k * w.group;
+        const std::uint8_t *p = row + c / 8 * Bits;
+        if (Chunks == 1)
+            quads512<MR, Bits>(p, xq, c, lut, a, b, c2, d);
+        else if (Chunks == 2) {
+            quads512<MR, Bits>(p, xq, c, lut, a, b, c2, d);
+            quads512<MR, Bits>(p + 8 * Bits, xq, c + 64, lut, a, b, c2, d);
+        } else
+            for (std::int64_t i = 0; i < chunks; ++i)
+                quads512<MR, Bits>(p + 8 * Bits * i, xq, c + 64 * i, lut, a, b, c2, d);
+    }
+    for (int j = 0; j < MR; ++j)
+        out[j] = _mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(a[j], b[j]), _mm512_add_ps(c2[j], d[j])));
+}
+#pragma GCC diagnostic pop
+
+template <int MR, int Bits>
+QB_TARGET_AVX512 QB_INLINE void quad_row(const FusedWeight &w, std::int64_t r,
+                                         const float *const *xq, float *out)
+{
+    if (w.group == 64)
+        quad_row_sums<MR, Bits, 1>(w, r, xq, out);
+    else if (w.group == 128)
+        quad_row_sums<MR, Bits, 2>(w, r, xq, out);
+    else
+        quad_row_sums<MR, Bits, 0>(w, r, xq, out);
+}
 
 // One activation row against a Blockwise4 row of 64-column blocks (NF4's default) whose absmax is
 // at hand (decoded, or float32 where it lies): tile_avx512's 64-column loop, the same operations
@@ -232,7 +346,7 @@ QB_TARGET_AVX512 __attribute__((noinline)) float book64_row(const FusedWeight &w
 }
 
 // Rows [row_begin, row_end) at one activation row, row r's absmax at absmax + (r - row_begin) ·
-// absmaxStride; the loop over the rows is here rather than in run_rows (see group128_rows).
+// absmaxStride; the loop over the rows is here rather than in run_rows (see group_rows).
 QB_TARGET_AVX512 __attribute__((noinline)) void book64_rows(const FusedWeight &w,
                                                              const float *xp, float *y,
                                                              std::int64_t row_begin,
@@ -247,23 +361,24 @@ QB_TARGET_AVX512 __attribute__((noinline)) void book64_rows(const FusedWeight &w
 }
 
 // One activation row against IntGroup rows [row_begin, row_end) of 4-bit codes in groups of 128
-// (the int method's default): tile_avx512's 128-column loop, the same operations in the same order
-// (so the same bits), with each group's table built one group ahead. The table's chain (zero
-// point, convert, broadcast, subtract, multiply) is ~17 cycles long and the loop is bound by its
-// four accumulators' FMA latency, so without the lead the permutes waited for it at every group.
-// INT4 g128, float activations, one thread, 64x4096 in cache: 7.3-7.4 -> 6.0-6.1 us (6.4 with the
-// table built in its own group); two threads, 4096x4096 from DRAM: 268-327 -> 225-268 us a call.
-// The loop over the rows is here rather than in run_rows, whose call of a tile per row cost ~26
-// cycles a row (640x256 in cache: 9.9-10.1 -> 4.6 us; docs/kernels.md).
+// (the int method's default) or 64: tile_avx512's 128- and 64-column loops, the same operations in
+// the same order (so the same bits), with each group's table built one group ahead. The table's
+// chain (zero point, convert, broadcast, subtract, multiply) is ~17 cycles long and the loop is
+// bound by its four accumulators' FMA latency, so without the lead the permutes waited for it at
+// every group. INT4 g128, float activations, one thread, 64x4096 in cache: 7.3-7.4 -> 6.0-6.1 us
+// (6.4 with the table built in its own group); two threads, 4096x4096 from DRAM: 268-327 ->
+// 225-268 us a call. The loop over the rows is here rather than in run_rows, whose call of a tile
+// per row cost ~26 cycles a row (640x256 in cache: 9.9-10.1 -> 4.6 us; docs/kernels.md).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
-QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight &w,
-                                                               const float *xp, float *y,
-                                                               std::int64_t row_begin,
-                                                               std::int64_t row_end)
+template <int Group>
+QB_TARGET_AVX512 __attribute__((noinline)) void group_rows(const FusedWeight &w, const float *xp,
+                                                            float *y, std::int64_t row_begin,
+                                                            std::int64_t row_end)
 {
+    static_assert(Group == 64 || Group == 128);
     const float *x[1] = {xp};
-    const std::int64_t groups = w.cols / 128;
+    const std::int64_t groups = w.cols / Group;
     for (std::int64_t r = row_begin; r < row_end; ++r) {
         __m512 a[1] = {_mm512_setzero_ps()}, b[1] = {_mm512_setzero_ps()};
         __m512 c2[1] = {_mm512_setzero_ps()}, d[1] = {_mm512_setzero_ps()};
@@ -274,13 +389,16 @@ QB_TARGET_AVX512 __attribute__((noinline)) void group128_rows(const FusedWeight 
             const __m512 lut = next;
             if (k + 1 < groups)
                 next = g.table(k + 1);
+            const std::uint8_t *src = nibRow + Group / 2 * k;
             // The next row's line, as in tile_avx512 (past the last row: wasted, never a fault).
-            _mm_prefetch(reinterpret_cast<const char *>(nibRow + w.code_stride + 64 * k),
-                         _MM_HINT_T0);
-            nibbles512<1>(nibRow + 64 * k, x, 128 * k, lut, a, b);
-            nibbles512<1>(nibRow + 64 * k + 16, x, 128 * k + 32, lut, c2, d);
-            nibbles512<1>(nibRow + 64 * k + 32, x, 128 * k + 64, lut, a, b);
-            nibbles512<1>(nibRow + 64 * k + 48, x, 128 * k + 96, lut, c2, d);
+            if (Group == 128 || (k & 1) == 0)
+                _mm_prefetch(reinterpret_cast<const char *>(src + w.code_stride), _MM_HINT_T0);
+            nibbles512<1>(src, x, Group * k, lut, a, b);
+            nibbles512<1>(src + 16, x, Group * k + 32, lut, c2, d);
+            if (Group == 128) {
+                nibbles512<1>(src + 32, x, Group * k + 64, lut, a, b);
+                nibbles512<1>(src + 48, x, Group * k + 96, lut, c2, d);
+            }
         }
         y[r] = finish(w, r,
                       _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], b[0]),
@@ -315,7 +433,7 @@ QB_TARGET_AVX512 QB_INLINE void nibbles512_rows(const std::uint8_t *const (&src)
 }
 
 // NR weight rows from r against MR activation rows from i0, for the formats rows_at_few_avx512
-// takes: 4-bit INT groups of 128 (group128_rows' loop) and Blockwise4 blocks of 64 whose absmax is
+// takes: 4-bit INT groups of 128 (group_rows' loop) and Blockwise4 blocks of 64 whose absmax is
 // at hand, row r + n's at absmax[n] (book64_dot's loop). Each output keeps those loops' four
 // accumulators and operations in their order, so it has the bits it has alone; the activations
 // are loaded once for the NR rows. A tile of four activation rows against one weight row loads
@@ -332,7 +450,7 @@ QB_TARGET_AVX512 __attribute__((noinline)) void rows_tile(const FusedWeight &w,
 {
     const float *xp[MR];
     for (int j = 0; j < MR; ++j)
-        xp[j] = in.nibble_order.data() + (i0 + j) * w.cols;
+        xp[j] = in.ordered.data() + (i0 + j) * w.cols;
     const std::uint8_t *row[NR];
     for (int n = 0; n < NR; ++n)
         row[n] = w.row_codes(r + n);
@@ -397,15 +515,24 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
     const std::int64_t cols = w.cols;
     const float *x[MR];
     const float *xp[MR];
+    // The reordered copy (FusedInput::order; none for INT8 and other groups: x itself).
+    const float *ordered = in.ordered.empty() ? in.x : in.ordered.data();
     for (int j = 0; j < MR; ++j) {
         x[j] = in.x + (i0 + j) * cols;
-        xp[j] = in.nibble_order.data() + (i0 + j) * cols;
+        xp[j] = ordered + (i0 + j) * cols;
     }
     __m512 a[MR], b[MR], c2[MR], d[MR];
     float tail[MR];
     for (int j = 0; j < MR; ++j) {
         a[j] = b[j] = c2[j] = d[j] = _mm512_setzero_ps();
         tail[j] = 0.0f;
+    }
+    if (in.order == FusedOrder::Quads) {
+        if (w.bits == 3)
+            quad_row<MR, 3>(w, r, xp, out);
+        else
+            quad_row<MR, 2>(w, r, xp, out);
+        return;
     }
     const bool nibbles = uses_nibbles(w);
     const bool blockwise = w.format == FusedFormat::Blockwise4;
@@ -453,7 +580,7 @@ QB_TARGET_AVX512 void tile_avx512(const FusedWeight &w, const FusedInput &in, st
             for (std::int64_t k = 0; k < cols / 64; ++k)
                 sixtyFour(64 * k, lutOf(k));
         else if (seg == 128) {
-            // Each group's table one group ahead, as group128_rows builds them (INT4 g128, one
+            // Each group's table one group ahead, as group_rows builds them (INT4 g128, one
             // thread, in cache: 640x256 at 4 activation rows 23.1-23.7 -> 21.4-21.5 us,
             // 64x4096 at 2 rows 10.5-10.7 -> 10.1-10.2).
             const std::int64_t groups = cols / 128;
@@ -653,9 +780,11 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
     const std::int64_t cols = w.cols;
     const float *x[MR];
     const float *xp[MR];
+    // The reordered copy (FusedInput::order; none for INT8 and other groups: x itself).
+    const float *ordered = in.ordered.empty() ? in.x : in.ordered.data();
     for (int j = 0; j < MR; ++j) {
         x[j] = in.x + (i0 + j) * cols;
-        xp[j] = in.nibble_order.data() + (i0 + j) * cols;
+        xp[j] = ordered + (i0 + j) * cols;
     }
     __m256 a[MR], b[MR], c2[MR], d[MR];
     float tail[MR];
@@ -971,7 +1100,7 @@ namespace {
 
 // One activation row against INT8 rows [row_begin, row_end) whose length is a multiple of 16:
 // tile_avx512<1>'s loop and sums (the same bits), the loop over the rows here (see
-// group128_rows).
+// group_rows).
 QB_TARGET_AVX512 __attribute__((noinline)) void int8_rows(const FusedWeight &w, const float *xr,
                                                            float *y, std::int64_t row_begin,
                                                            std::int64_t row_end)
@@ -993,7 +1122,7 @@ QB_TARGET_AVX512 __attribute__((noinline)) void int8_rows(const FusedWeight &w, 
 // One activation row against 2- or 3-bit IntGroup rows [row_begin, row_end) whose groups are
 // a multiple of 16 columns: tile_avx512's loop and sums for each group (two accumulators on
 // alternate 16-code chunks from the group's start), the loop over the rows here (see
-// group128_rows).
+// group_rows).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 template <int Bits>
@@ -1020,13 +1149,29 @@ QB_TARGET_AVX512 __attribute__((noinline)) void small_rows(const FusedWeight &w,
 }
 #pragma GCC diagnostic pop
 
-// The weights the loops of their own take (rows_at_one_avx512, rows_at_few_avx512): 4-bit INT
-// groups of 128; Blockwise4 blocks of 64 that tile byte-aligned rows, with float32 absmax where
-// it lies (absmax_stride set) or double-quantized; INT8 rows of a multiple of 16 columns.
-bool groups128(const FusedWeight &w)
+// One activation row (quad order) against quad_groups rows [row_begin, row_end): quad_row<1>,
+// the loop over the rows here (see group_rows).
+template <int Bits>
+QB_TARGET_AVX512 __attribute__((noinline)) void quad_rows(const FusedWeight &w, const float *xq,
+                                                           float *y, std::int64_t row_begin,
+                                                           std::int64_t row_end)
 {
-    return w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == 128
-        && w.cols % 128 == 0;
+    const float *x[1] = {xq};
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        float out[1];
+        quad_row<1, Bits>(w, r, x, out);
+        y[r] = finish(w, r, out[0]);
+    }
+}
+
+// The weights the loops of their own take (rows_at_one_avx512, rows_at_few_avx512): 4-bit INT
+// groups of `group` columns (128 in both; 64 at one activation row); Blockwise4 blocks of 64 that
+// tile byte-aligned rows, with float32 absmax where it lies (absmax_stride set) or
+// double-quantized; INT8 rows of a multiple of 16 columns.
+bool nibbleGroups(const FusedWeight &w, std::int64_t group)
+{
+    return w.format == FusedFormat::IntGroup && uses_nibbles(w) && w.group == group
+        && w.cols % group == 0;
 }
 bool books64(const FusedWeight &w)
 {
@@ -1039,17 +1184,28 @@ bool int8Rows16(const FusedWeight &w)
 }
 
 // The formats whose rows at one activation row (decoding) have a loop of their own: those above,
-// and 2- and 3-bit INT groups of a multiple of 16 columns. False for the others, which run_rows
-// takes.
+// and 2- and 3-bit INT groups of a multiple of 64 columns (quad_rows) or 16 (small_rows). False
+// for the others, which run_rows takes.
 bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                         std::int64_t row_begin, std::int64_t row_end)
 {
-    if (groups128(w)) {
-        group128_rows(w, in.nibble_order.data(), y, row_begin, row_end);
+    if (nibbleGroups(w, 128)) {
+        group_rows<128>(w, in.ordered.data(), y, row_begin, row_end);
+        return true;
+    }
+    if (nibbleGroups(w, 64)) {
+        group_rows<64>(w, in.ordered.data(), y, row_begin, row_end);
         return true;
     }
     if (int8Rows16(w)) {
         int8_rows(w, in.x, y, row_begin, row_end);
+        return true;
+    }
+    if (quad_groups(w)) {
+        if (w.bits == 3)
+            quad_rows<3>(w, in.ordered.data(), y, row_begin, row_end);
+        else
+            quad_rows<2>(w, in.ordered.data(), y, row_begin, row_end);
         return true;
     }
     if (w.format == FusedFormat::IntGroup && (w.bits == 2 || w.bits == 3) && w.group % 16 == 0
@@ -1062,7 +1218,7 @@ bool rows_at_one_avx512(const FusedWeight &w, const FusedInput &in, float *y,
     }
     if (!books64(w))
         return false;
-    const float *xp = in.nibble_order.data();
+    const float *xp = in.ordered.data();
     if (w.absmax) {
         book64_rows(w, xp, y, row_begin, row_end, w.absmax + row_begin * w.absmax_stride,
                     w.absmax_stride);
@@ -1141,7 +1297,7 @@ void int8_tiles(const FusedWeight &w, const FusedInput &in, std::int64_t r, floa
 bool rows_at_few_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                         std::int64_t row_begin, std::int64_t row_end)
 {
-    const bool groups = groups128(w), books = books64(w);
+    const bool groups = nibbleGroups(w, 128), books = books64(w);
     if (int8Rows16(w)) {
         std::int64_t r = row_begin;
         for (; r + 2 <= row_end; r += 2)

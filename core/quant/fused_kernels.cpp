@@ -267,7 +267,7 @@ at::Tensor runFused(const kernels::FusedWeight &w, const at::Tensor &x, int64_t 
         return y.reshape(shape);
     }
     const kernels::FusedInput in
-        = kernels::fused_prepare_input(x2.data_ptr<float>(), m, w.cols, path);
+        = kernels::fused_prepare_input(w, x2.data_ptr<float>(), m, path);
     parallelFor(0, w.rows, grain, [&](int64_t begin, int64_t end) {
         kernels::fused_linear(w, in, out, begin, end);
     });

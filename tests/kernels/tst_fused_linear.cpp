@@ -158,7 +158,7 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
         std::vector<float> ref(static_cast<std::size_t>(m * w.rows));
         fused_linear_ref(w, x.data(), m, ref.data(), 0, w.rows);
         for (KernelPath path : paths) {
-            const FusedInput in = fused_prepare_input(x.data(), m, w.cols, path);
+            const FusedInput in = fused_prepare_input(w, x.data(), m, path);
             std::vector<float> y(ref.size(), std::nanf(""));
             const std::int64_t split = w.rows / 3;
             fused_linear(w, in, y.data(), split, w.rows);
@@ -183,7 +183,7 @@ void checkPaths(const Packed &p, const std::vector<KernelPath> &paths)
             if (m == 5 || m == 9)
                 for (std::int64_t i = 0; i < m; ++i) {
                     const FusedInput one
-                        = fused_prepare_input(x.data() + i * w.cols, 1, w.cols, path);
+                        = fused_prepare_input(w, x.data() + i * w.cols, 1, path);
                     std::vector<float> alone(static_cast<std::size_t>(w.rows));
                     fused_linear(w, one, alone.data(), 0, w.rows);
                     for (std::int64_t r = 0; r < w.rows; ++r)
@@ -228,7 +228,7 @@ void checkSameBits(const Packed &p, const FusedWeight &w, const std::vector<Kern
         fused_linear_ref(w, x.data(), m, b.data(), 0, rows);
         QVERIFY(!differs(a, b, "reference"));
         for (KernelPath path : paths) {
-            const FusedInput in = fused_prepare_input(x.data(), m, cols, path);
+            const FusedInput in = fused_prepare_input(w, x.data(), m, path);
             fused_linear(p.w, in, a.data(), 0, rows);
             fused_linear(w, in, b.data(), 0, rows);
             QVERIFY(!differs(a, b, kernel_path_name(path)));
@@ -368,11 +368,58 @@ private Q_SLOTS:
             if (!kernel_path_supported(path))
                 continue;
             float y = 0, y4 = 0;
-            fused_linear(w, fused_prepare_input(x, 1, 3, path), &y, 0, 1);
-            fused_linear(w4, fused_prepare_input(x4, 1, 4, path), &y4, 0, 1);
+            fused_linear(w, fused_prepare_input(w, x, 1, path), &y, 0, 1);
+            fused_linear(w4, fused_prepare_input(w4, x4, 1, path), &y4, 0, 1);
             QCOMPARE(y, 3.5f);
             QVERIFY(std::fabs(y4 + 6.0f) < 1e-6f);
         }
+    }
+
+    void preparedOrdersByHand()
+    {
+        // Rows of x = 0, 1, 2, ... so each reordered entry names the column it came from.
+        std::vector<float> x(2 * 192);
+        for (std::size_t c = 0; c < x.size(); ++c)
+            x[c] = float(c % 192);
+        auto col = [](const FusedInput &in, std::int64_t i, std::int64_t at) {
+            return int(in.ordered[static_cast<std::size_t>(i * in.cols + at)]);
+        };
+        // INT3 in groups of 64 on AVX-512: quads, column 64k + 4i + s at 64k + 16s + i.
+        const Packed q3 = intGroup(2, 192, 3, 64, false, false, 1);
+        const FusedInput quads = fused_prepare_input(q3.w, x.data(), 2, KernelPath::Avx512);
+        QCOMPARE(int(quads.order), int(FusedOrder::Quads));
+        QCOMPARE(col(quads, 0, 16 * 1 + 3), 4 * 3 + 1);          // s 1, i 3
+        QCOMPARE(col(quads, 1, 64 + 16 * 2 + 5), 64 + 4 * 5 + 2); // second chunk, second row
+        QCOMPARE(col(quads, 0, 128 + 63), 128 + 63);             // s 3, i 15
+        // INT4, 40 columns: nibbles per 32 on AVX-512 (even, then odd), per 16 on AVX2; the
+        // last 8 (AVX-512) columns keep their place.
+        const Packed q4 = intGroup(1, 40, 4, 0, true, false, 2);
+        const FusedInput n512 = fused_prepare_input(q4.w, x.data(), 1, KernelPath::Avx512);
+        QCOMPARE(int(n512.order), int(FusedOrder::Nibbles));
+        QCOMPARE(col(n512, 0, 5), 10);
+        QCOMPARE(col(n512, 0, 16 + 5), 11);
+        QCOMPARE(col(n512, 0, 35), 35);
+        const FusedInput n256 = fused_prepare_input(q4.w, x.data(), 1, KernelPath::Avx2);
+        QCOMPARE(col(n256, 0, 8 + 3), 7);
+        QCOMPARE(col(n256, 0, 16 + 8 + 3), 16 + 7);
+        // No copy where no kernel reads one: INT3 on AVX2, INT3 in groups of 32, INT8, portable.
+        const Packed q3g32 = intGroup(1, 192, 3, 32, false, false, 3);
+        const Packed i8 = int8Row(1, 192, 4);
+        for (const auto &[w, path] : {std::pair{q3.w, KernelPath::Avx2},
+                                      {q3g32.w, KernelPath::Avx512},
+                                      {i8.w, KernelPath::Avx512},
+                                      {q4.w, KernelPath::Portable}}) {
+            const FusedInput in = fused_prepare_input(w, x.data(), 1, path);
+            QCOMPARE(int(in.order), int(FusedOrder::None));
+            QVERIFY(in.ordered.empty());
+        }
+        // An input prepared for another weight is refused, not read in the wrong order.
+        const Packed q4w = intGroup(1, 192, 4, 64, false, false, 5);
+        const FusedInput for4 = fused_prepare_input(q4w.w, x.data(), 1, KernelPath::Avx512);
+        float y[2];
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, fused_linear(q3.w, for4, y, 0, 1));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, fused_linear(q4w.w, n512, y, 0, 1));
+        fused_linear(q4w.w, for4, y, 0, 1); // the weight it was prepared for: accepted
     }
 
     void referenceDecodesAsTheDequantizeKernels()
