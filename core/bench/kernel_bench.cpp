@@ -109,17 +109,20 @@ std::vector<Format> formats()
                          at::randint(-127, 128, {out, in}, at::kChar),
                          at::rand({out}) * 0.01 + 1e-3, at::Tensor());
                  }, true});
-    f.push_back({"int4-g128", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
-                     // The int method's default: asymmetric, a uint8 zero point per group.
-                     const kernels::IntGroupConfig cfg{4, 128, false};
-                     const int64_t groups = kernels::int_group_groups_per_row(cfg, in);
-                     std::map<std::string, at::Tensor> t{
-                         {"qweight", at::randint(0, 256, {out, kernels::int_group_row_bytes(4, in)},
-                                                 at::kByte)},
-                         {"scales", at::rand({out, groups}) * 0.01 + 1e-3},
-                         {"qzeros", at::randint(0, 16, {out, groups}, at::kByte)}};
-                     return std::make_shared<IntGroupLinear>(cfg, out, in, std::move(t));
-                 }, true});
+    // The int method's default: asymmetric, a uint8 zero point per group.
+    auto intGroup = [](int bits, int group) {
+        return [bits, group](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
+            const kernels::IntGroupConfig cfg{bits, group, false};
+            const int64_t groups = kernels::int_group_groups_per_row(cfg, in);
+            std::map<std::string, at::Tensor> t{
+                {"qweight", at::randint(0, 256, {out, kernels::int_group_row_bytes(bits, in)},
+                                        at::kByte)},
+                {"scales", at::rand({out, groups}) * 0.01 + 1e-3},
+                {"qzeros", at::randint(0, 1 << bits, {out, groups}, at::kByte)}};
+            return std::make_shared<IntGroupLinear>(cfg, out, in, std::move(t));
+        };
+    };
+    f.push_back({"int4-g128", intGroup(4, 128), true});
     f.push_back({"nf4-dq-b64", [](int64_t out, int64_t in) -> std::shared_ptr<LinearOp> {
                      const int64_t n = out * in, blocks = (n + 63) / 64;
                      std::map<std::string, at::Tensor> t{
@@ -130,6 +133,9 @@ std::vector<Format> formats()
                      return std::make_shared<Nf4Linear>(kernels::Codebook4::Nf4, out, in, 64,
                                                         std::move(t));
                  }, true});
+    // The study's 3- and 2-bit formats (float activations only: no int8-activation kernels).
+    f.push_back({"int3-g128", intGroup(3, 128), false});
+    f.push_back({"int2-g64", intGroup(2, 64), false});
     return f;
 }
 
