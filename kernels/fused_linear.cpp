@@ -285,7 +285,7 @@ FusedOrder fused_input_order(const FusedWeight &w, KernelPath path)
         return FusedOrder::None;
     if (fused_detail::uses_nibbles(w))
         return FusedOrder::Nibbles;
-    if (path == KernelPath::Avx512 && fused_detail::quad_groups(w))
+    if (fused_detail::quad_groups(w))
         return FusedOrder::Quads;
     return FusedOrder::None;
 }
@@ -303,9 +303,7 @@ FusedInput fused_prepare_input(const FusedWeight &w, const float *x, std::int64_
         return in;
     // Chunks of `lanes` x `stride` columns: column stride · i + s at lanes · s + i.
     const std::int64_t stride = in.order == FusedOrder::Quads ? 4 : 2;
-    const std::int64_t lanes = in.order == FusedOrder::Quads ? 16
-        : path == KernelPath::Avx512                          ? 16
-                                                              : 8;
+    const std::int64_t lanes = path == KernelPath::Avx512 ? 16 : 8;
     const std::int64_t cols = w.cols, chunk = lanes * stride;
     in.ordered.resize(static_cast<std::size_t>(m * cols));
     for (std::int64_t i = 0; i < m; ++i) {

@@ -32,7 +32,7 @@
 // the library runs on any x86-64 and picks the best path the CPU has at run time. The
 // environment variable QB_KERNEL_PATH=scalar|portable|avx2|avx512 forces one.
 // 4-bit SIMD chunks read 32 (AVX-512) or 16 (AVX2) nibbles with one load and take the high and
-// low nibbles as two vectors; AVX-512 reads 2- and 3-bit INT groups 64 codes at a time, four
+// low nibbles as two vectors; 2- and 3-bit INT groups are read 64 (32) codes at a time, four
 // codes a lane, as four vectors; instead of reordering the weights (the format is unchanged),
 // the activations are reordered to match, once per call (FusedInput).
 //
@@ -214,9 +214,9 @@ template <class T> using CacheLineVector = std::vector<T, CacheLineAllocator<T>>
 // and path so that a chunk of packed codes meets its activations in consecutive lanes:
 // - Nibbles (4-bit codes, AVX-512 and AVX2): per 32- (16-) column chunk [even columns, odd
 //   columns], a chunk's high nibbles being its even columns;
-// - Quads (2- and 3-bit INT groups of a multiple of 64 columns that tile the row, AVX-512): per
-//   64-column chunk, column 64k + 4i + s at 64k + 16s + i, lane i of the kernel holding codes
-//   4i .. 4i + 3 of the chunk;
+// - Quads (2- and 3-bit INT groups of a multiple of 64 columns that tile the row): per 64-
+//   (AVX-512) or 32-column (AVX2) chunk of L · 4 columns, column 4i + s at L · s + i, lane i of
+//   the kernel holding codes 4i .. 4i + 3 of the chunk;
 // - None: no reordered copy (INT8, other groups, the scalar and portable paths).
 // Columns past the last whole chunk keep their place.
 enum class FusedOrder { None, Nibbles, Quads };

@@ -5,9 +5,9 @@
 // Per output row and tile of up to 4 activation rows: for each segment (group, block, row) the
 // 16 possible 4-bit weights are put in one table (zmm, or two ymm halves), so a 4-bit chunk of
 // 32 (16) weights is one load, a zero-extension, a shift and two permutes; 2- and 3-bit codes
-// in groups of a multiple of 64 are read 64 at a time on AVX-512, four codes a lane, and take
-// the same table (quad_codes); in other groups, and on AVX2, 16 (8) at a time from the packed
-// row (a big-endian load, a broadcast, a variable shift and a mask); 8-bit codes (INT8 rows and
+// in groups of a multiple of 64 are read 64 (AVX2: 32) at a time, four codes a lane, and take
+// the same table (quad_codes); in other groups 16 (8) at a time from the packed row (a
+// big-endian load, a broadcast, a variable shift and a mask); 8-bit codes (INT8 rows and
 // groups) are
 // sign/zero-extended and converted. Two chunks are in flight with separate accumulators, to hide
 // FMA latency.
@@ -772,6 +772,73 @@ QB_TARGET_AVX2 QB_INLINE void small8(const std::uint8_t *row, const float *const
 }
 
 
+// quad_codes for AVX2: codes c .. c + 31 (c a multiple of 32), lane i holding codes 4i .. 4i + 3
+// (2 bits: byte i; 3 bits: the 12 bytes read as bytes 0-7 and 4-11, one byte shuffle, one
+// variable shift, as the AVX-512 version's lanes 0-7). An 8-entry `vpermps` reads an index's low
+// 3 bits, so 3-bit codes need no period in their table and 2-bit codes one of 4.
+template <int Bits>
+QB_TARGET_AVX2 QB_INLINE __m256i quad_codes8(const std::uint8_t *p)
+{
+    if constexpr (Bits == 2) {
+        return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)));
+    } else {
+        const __m256i bytes = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))),
+            _mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 4)), 1);
+        const __m256i pairs = _mm256_shuffle_epi8(
+            bytes, _mm256_setr_epi32(0x80800001, 0x80800102, 0x80800304, 0x80800405,
+                                     0x80800203, 0x80800304, 0x80800506, 0x80800607));
+        return _mm256_srlv_epi32(pairs, _mm256_setr_epi32(4, 0, 4, 0, 4, 0, 4, 0));
+    }
+}
+
+// Group k's 8-entry table (j mod 2^Bits - zero) · scale, GroupRow::table's operations.
+template <int Bits>
+QB_TARGET_AVX2 QB_INLINE __m256 table8(const GroupRow &g, std::int64_t k)
+{
+    const __m256 iota = Bits == 2 ? _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3)
+                                  : _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_mul_ps(_mm256_sub_ps(iota, _mm256_set1_ps(g.zero(k))),
+                         _mm256_set1_ps(g.scales[k]));
+}
+
+// Row r of a quad_groups weight against MR activation rows in the AVX2 quad order (per 32
+// columns, column 4i + s at 8s + i): quad_row's loop with 32-code chunks and 8-entry tables
+// ((j mod 2^Bits - zero) · scale, the same operations as every table), each group's table built
+// one group ahead.
+template <int MR, int Bits>
+QB_TARGET_AVX2 QB_INLINE void quad_row_avx2(const FusedWeight &w, std::int64_t r,
+                                            const float *const *xq, float *out)
+{
+    __m256 a[MR], b[MR], c2[MR], d[MR];
+    for (int j = 0; j < MR; ++j)
+        a[j] = b[j] = c2[j] = d[j] = _mm256_setzero_ps();
+    const std::uint8_t *row = w.row_codes(r);
+    const GroupRow g = GroupRow::of(w, r);
+    const std::int64_t groups = w.cols / w.group, chunks = w.group / 32;
+    __m256 next = table8<Bits>(g, 0);
+    for (std::int64_t k = 0; k < groups; ++k) {
+        const __m256 lut = next;
+        if (k + 1 < groups)
+            next = table8<Bits>(g, k + 1);
+        for (std::int64_t i = 0, c = k * w.group; i < chunks; ++i, c += 32) {
+            const __m256i v = quad_codes8<Bits>(row + c / 8 * Bits);
+            const __m256 w0 = _mm256_permutevar8x32_ps(lut, _mm256_srli_epi32(v, 3 * Bits));
+            const __m256 w1 = _mm256_permutevar8x32_ps(lut, _mm256_srli_epi32(v, 2 * Bits));
+            const __m256 w2 = _mm256_permutevar8x32_ps(lut, _mm256_srli_epi32(v, Bits));
+            const __m256 w3 = _mm256_permutevar8x32_ps(lut, v);
+            for (int j = 0; j < MR; ++j) {
+                a[j] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xq[j] + c), a[j]);
+                b[j] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xq[j] + c + 8), b[j]);
+                c2[j] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xq[j] + c + 16), c2[j]);
+                d[j] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xq[j] + c + 24), d[j]);
+            }
+        }
+    }
+    for (int j = 0; j < MR; ++j)
+        out[j] = hsum_avx2(_mm256_add_ps(_mm256_add_ps(a[j], b[j]), _mm256_add_ps(c2[j], d[j])));
+}
+
 template <int MR>
 QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::int64_t r,
                               std::int64_t i0, const RowData &rowData, float *out)
@@ -785,6 +852,13 @@ QB_TARGET_AVX2 void tile_avx2(const FusedWeight &w, const FusedInput &in, std::i
     for (int j = 0; j < MR; ++j) {
         x[j] = in.x + (i0 + j) * cols;
         xp[j] = ordered + (i0 + j) * cols;
+    }
+    if (in.order == FusedOrder::Quads) {
+        if (w.bits == 3)
+            quad_row_avx2<MR, 3>(w, r, xp, out);
+        else
+            quad_row_avx2<MR, 2>(w, r, xp, out);
+        return;
     }
     __m256 a[MR], b[MR], c2[MR], d[MR];
     float tail[MR];

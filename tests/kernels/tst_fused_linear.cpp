@@ -391,6 +391,11 @@ private Q_SLOTS:
         QCOMPARE(col(quads, 0, 16 * 1 + 3), 4 * 3 + 1);          // s 1, i 3
         QCOMPARE(col(quads, 1, 64 + 16 * 2 + 5), 64 + 4 * 5 + 2); // second chunk, second row
         QCOMPARE(col(quads, 0, 128 + 63), 128 + 63);             // s 3, i 15
+        // On AVX2 per 32 columns: column 32k + 4i + s at 32k + 8s + i.
+        const FusedInput quads8 = fused_prepare_input(q3.w, x.data(), 2, KernelPath::Avx2);
+        QCOMPARE(int(quads8.order), int(FusedOrder::Quads));
+        QCOMPARE(col(quads8, 1, 32 + 8 * 2 + 5), 32 + 4 * 5 + 2);
+        QCOMPARE(col(quads8, 0, 160 + 8 * 3 + 7), 160 + 4 * 7 + 3);
         // INT4, 40 columns: nibbles per 32 on AVX-512 (even, then odd), per 16 on AVX2; the
         // last 8 (AVX-512) columns keep their place.
         const Packed q4 = intGroup(1, 40, 4, 0, true, false, 2);
@@ -402,10 +407,10 @@ private Q_SLOTS:
         const FusedInput n256 = fused_prepare_input(q4.w, x.data(), 1, KernelPath::Avx2);
         QCOMPARE(col(n256, 0, 8 + 3), 7);
         QCOMPARE(col(n256, 0, 16 + 8 + 3), 16 + 7);
-        // No copy where no kernel reads one: INT3 on AVX2, INT3 in groups of 32, INT8, portable.
+        // No copy where no kernel reads one: INT3 in groups of 32, INT8, portable, scalar.
         const Packed q3g32 = intGroup(1, 192, 3, 32, false, false, 3);
         const Packed i8 = int8Row(1, 192, 4);
-        for (const auto &[w, path] : {std::pair{q3.w, KernelPath::Avx2},
+        for (const auto &[w, path] : {std::pair{q3.w, KernelPath::Scalar},
                                       {q3g32.w, KernelPath::Avx512},
                                       {i8.w, KernelPath::Avx512},
                                       {q4.w, KernelPath::Portable}}) {
