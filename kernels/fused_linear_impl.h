@@ -130,8 +130,9 @@ inline bool uses_nibbles(const FusedWeight &w)
         || (w.format == FusedFormat::IntGroup && w.bits == 4);
 }
 
-// 2- and 3-bit INT groups that the AVX-512 path reads 64 codes at a time (FusedOrder::Quads):
-// groups of a multiple of 64 columns that tile the row (per channel: rows of a multiple of 64).
+// 2- and 3-bit INT groups that the SIMD paths read 64 (AVX2: 32) codes at a time
+// (FusedOrder::Quads): groups of a multiple of 64 columns that tile the row (per channel: rows
+// of a multiple of 64).
 inline bool quad_groups(const FusedWeight &w)
 {
     return w.format == FusedFormat::IntGroup && (w.bits == 2 || w.bits == 3) && w.group > 0

@@ -4,13 +4,12 @@
 //
 // Per output row and tile of up to 4 activation rows: for each segment (group, block, row) the
 // 16 possible 4-bit weights are put in one table (zmm, or two ymm halves), so a 4-bit chunk of
-// 32 (16) weights is one load, a zero-extension, a shift and two permutes; 2- and 3-bit codes
-// in groups of a multiple of 64 are read 64 (AVX2: 32) at a time, four codes a lane, and take
-// the same table (quad_codes); in other groups 16 (8) at a time from the packed row (a
-// big-endian load, a broadcast, a variable shift and a mask); 8-bit codes (INT8 rows and
-// groups) are
-// sign/zero-extended and converted. Two chunks are in flight with separate accumulators, to hide
-// FMA latency.
+// 32 (16) weights is one load, a zero-extension, a shift and two permutes (AVX2's INT groups
+// compute (code - zero) · scale instead); 2- and 3-bit codes in groups of a multiple of 64 are
+// read 64 (AVX2: 32) at a time, four codes a lane, and take the same table (quad_codes); in
+// other groups 16 (8) at a time from the packed row (a big-endian load, a broadcast, a variable
+// shift and a mask); 8-bit codes (INT8 rows and groups) are sign/zero-extended and converted.
+// Two chunks are in flight with separate accumulators, to hide FMA latency.
 // Benchmark: quantbench-cli bench kernels.
 #include "kernels/fused_linear_impl.h"
 
@@ -1227,9 +1226,9 @@ QB_TARGET_AVX512 __attribute__((noinline)) void int8_rows(const FusedWeight &w, 
 }
 
 // One activation row against 2- or 3-bit IntGroup rows [row_begin, row_end) whose groups are
-// a multiple of 16 columns: tile_avx512's loop and sums for each group (two accumulators on
-// alternate 16-code chunks from the group's start), the loop over the rows here (see
-// group_rows).
+// a multiple of 16 columns but not of 64 (those take quad_rows): tile_avx512's loop and sums
+// for each group (two accumulators on alternate 16-code chunks from the group's start), the
+// loop over the rows here (see group_rows).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 template <int Bits>
