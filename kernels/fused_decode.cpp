@@ -34,6 +34,18 @@ void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_
                        float *out, float *absmax)
 {
     const std::int64_t rows = row_end - row_begin;
+#if defined(__x86_64__) || defined(__i386__)
+    if (active_kernel_path() == KernelPath::Avx512 && fused_detail::nibble_rows_decodable(w)) {
+        if (w.format == FusedFormat::Blockwise4 && !w.absmax) {
+            const std::int64_t first = row_begin * w.cols / w.block_size;
+            fused_detail::block_absmax_avx512(w, first, fused_decode_rows_blocks(w, row_begin,
+                                                                                  row_end),
+                                              absmax);
+        }
+        fused_detail::decode_nibble_rows_avx512(w, row_begin, row_end, absmax, out);
+        return;
+    }
+#endif
     switch (w.format) {
     case FusedFormat::Int8Row:
         dequantize_int8_rowwise(static_cast<const std::int8_t *>(w.codes) + row_begin * w.cols,

@@ -176,6 +176,14 @@ void fused_linear_avx2(const FusedWeight &w, const FusedInput &in, float *y,
 // out[i] = block_absmax(w, first + i) for i < n, bit for bit, on a CPU with AVX-512 F: a
 // double-quantized absmax sixteen blocks at a time (see fused_linear_x86.cpp).
 void block_absmax_avx512(const FusedWeight &w, std::int64_t first, std::int64_t n, float *out);
+// 4-bit IntGroup weights (no float zero points) and Blockwise4 weights whose groups / blocks (a
+// multiple of 32 columns) tile the rows: rows [row_begin, row_end) decoded to out [rows, cols]
+// row-major, bit for bit as the dequantize kernels, on a CPU with AVX-512 F/BW
+// (fused_decode_rows' fast path). `absmax`: the rows' decoded double-quantized absmax (perRow
+// each), read only where w has no float absmax.
+bool nibble_rows_decodable(const FusedWeight &w);
+void decode_nibble_rows_avx512(const FusedWeight &w, std::int64_t row_begin,
+                               std::int64_t row_end, const float *absmax, float *out);
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end);
 #endif

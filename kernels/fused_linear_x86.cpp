@@ -1202,6 +1202,54 @@ QB_TARGET_AVX512 void block_absmax_avx512(const FusedWeight &w, std::int64_t fir
     }
 }
 
+bool nibble_rows_decodable(const FusedWeight &w)
+{
+    if (w.format == FusedFormat::IntGroup)
+        return w.bits == 4 && !w.zeros_f && w.group > 0 && w.group % 32 == 0
+            && w.cols % w.group == 0;
+    return w.format == FusedFormat::Blockwise4 && w.block_size % 32 == 0
+        && w.cols % w.block_size == 0;
+}
+
+// Per 32 codes one load, a shift, two permutes through the segment's table and two
+// two-register permutes that interleave the high nibbles (even columns) with the low ones (odd
+// columns). The tables hold the values the dequantize kernels compute: INT4 (code - zero) ·
+// scale where dequantize_int_group takes float(code - zero) · scale (the same: both differences
+// are exact), NF4/FP4 book[code] · absmax. dequantize_int_group's AVX2 loop takes a scalar load,
+// a broadcast, a shift, a mask, a subtraction, a conversion and a multiplication per 8 codes,
+// dequantize_blockwise4's two permutes and a blend: 1024x4096 INT4 g128 in 8-row groups, one
+// thread, 491-523 -> 175-208 us (docs/kernels.md).
+QB_TARGET_AVX512 void decode_nibble_rows_avx512(const FusedWeight &w, std::int64_t row_begin,
+                                                std::int64_t row_end, const float *absmax,
+                                                float *out)
+{
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    const bool blockwise = w.format == FusedFormat::Blockwise4;
+    const std::int64_t seg = blockwise ? w.block_size : w.group, segments = w.cols / seg;
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+        const std::uint8_t *row = w.row_codes(r);
+        const GroupRow g = blockwise ? GroupRow{} : GroupRow::of(w, r);
+        const float *rowAbsmax = !blockwise ? nullptr
+            : w.absmax                      ? w.absmax + w.absmax_index(r * segments)
+                                            : absmax + (r - row_begin) * segments;
+        float *dst = out + (r - row_begin) * w.cols;
+        for (std::int64_t k = 0; k < segments; ++k) {
+            const __m512 lut = blockwise ? _mm512_mul_ps(_mm512_loadu_ps(w.codebook),
+                                                         _mm512_set1_ps(rowAbsmax[k]))
+                                         : g.table(k);
+            for (std::int64_t c = k * seg, end = c + seg; c < end; c += 32) {
+                const __m512i v = _mm512_cvtepu8_epi32(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + c / 2)));
+                const __m512 even = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
+                const __m512 odd = _mm512_permutexvar_ps(v, lut);
+                _mm512_storeu_ps(dst + c, _mm512_permutex2var_ps(even, first, odd));
+                _mm512_storeu_ps(dst + c + 16, _mm512_permutex2var_ps(even, second, odd));
+            }
+        }
+    }
+}
+
 namespace {
 
 // One activation row against INT8 rows [row_begin, row_end) whose length is a multiple of 16:

@@ -490,6 +490,9 @@ private Q_SLOTS:
                 for (bool sym : {true, false})
                     cases.push_back(
                         intGroup(35, 257, bits, group, sym, false, unsigned(bits + group)));
+        // Rows of whole 32-column chunks: the AVX-512 decode of 4-bit rows (NF4/FP4 below too).
+        for (int group : {32, 128, 0})
+            cases.push_back(intGroup(35, 512, 4, group, group == 32, false, unsigned(group + 1)));
         for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
             for (int block : {32, 64})
                 for (bool dq : {false, true})
