@@ -1,9 +1,13 @@
 #include "kernels/fused_decode.h"
 
 #include "kernels/fused_linear_impl.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/int8_rowwise.h"
 #include "kernels/int_group.h"
 #include "kernels/nf4.h"
+
+#include <stdexcept>
+#include <string>
 
 namespace qb::kernels {
 
@@ -28,6 +32,31 @@ std::int64_t fused_decode_rows_blocks(const FusedWeight &w, std::int64_t row_beg
     if (w.format != FusedFormat::Blockwise4 || w.block_size <= 0)
         return 0;
     return (row_end - row_begin) * w.cols / w.block_size;
+}
+
+bool fused_decode_panel8(const FusedWeight &w, std::int64_t row_begin, float *panel,
+                         std::int64_t row_offset, float *absmax, KernelPath path)
+{
+    if (row_offset < 0 || row_offset + 8 > kGemmPanel || row_begin < 0 || row_begin + 8 > w.rows)
+        throw std::invalid_argument("fused_decode_panel8: rows " + std::to_string(row_begin)
+                                    + "+8 of " + std::to_string(w.rows) + " at panel row "
+                                    + std::to_string(row_offset));
+#if defined(__x86_64__) || defined(__i386__)
+    if (path == KernelPath::Avx512 && fused_detail::nibble_rows_decodable(w)) {
+        if (w.format == FusedFormat::Blockwise4 && !w.absmax)
+            fused_detail::block_absmax_avx512(w, row_begin * w.cols / w.block_size,
+                                              fused_decode_rows_blocks(w, row_begin,
+                                                                       row_begin + 8),
+                                              absmax);
+        fused_detail::decode_nibble_panel8_avx512(w, row_begin, absmax, panel + row_offset);
+        return true;
+    }
+#else
+    (void)absmax;
+    (void)panel;
+    (void)path;
+#endif
+    return false;
 }
 
 void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_t row_end,

@@ -22,6 +22,14 @@ bool fused_decode_rows_supported(const FusedWeight &w);
 void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_t row_end,
                        float *out, float *absmax);
 
+// Rows [row_begin, row_begin + 8) decoded straight into rows [row_offset, row_offset + 8) of a
+// packed GEMM panel (kernels/gemm_f32.h: kGemmPanel floats a column): the bytes
+// gemm_f32_pack_rows(path) writes from fused_decode_rows' output, without that row-major copy.
+// Returns false, writing nothing, where `path` has no such kernel for w (then decode and pack).
+// `absmax` as for fused_decode_rows over the eight rows.
+bool fused_decode_panel8(const FusedWeight &w, std::int64_t row_begin, float *panel,
+                         std::int64_t row_offset, float *absmax, KernelPath path);
+
 // Blocks (Blockwise4) that rows [row_begin, row_end) cover: the size `absmax` needs.
 std::int64_t fused_decode_rows_blocks(const FusedWeight &w, std::int64_t row_begin,
                                       std::int64_t row_end);

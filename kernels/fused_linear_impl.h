@@ -184,6 +184,11 @@ void block_absmax_avx512(const FusedWeight &w, std::int64_t first, std::int64_t 
 bool nibble_rows_decodable(const FusedWeight &w);
 void decode_nibble_rows_avx512(const FusedWeight &w, std::int64_t row_begin,
                                std::int64_t row_end, const float *absmax, float *out);
+// Rows [row_begin, row_begin + 8) of such a weight into a packed GEMM panel (gemm_f32.h's
+// layout, 32 floats a column) from its row `panel` points at: the bytes gemm_f32_pack_rows
+// writes from decode_nibble_rows_avx512's rows. `absmax` as there, for the eight rows.
+void decode_nibble_panel8_avx512(const FusedWeight &w, std::int64_t row_begin,
+                                 const float *absmax, float *panel);
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end);
 #endif

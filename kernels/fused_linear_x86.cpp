@@ -1252,6 +1252,86 @@ QB_TARGET_AVX512 void decode_nibble_rows_avx512(const FusedWeight &w, std::int64
 
 namespace {
 
+// Lanes 8-15 (AVX-512 F: extractf32x8 is DQ).
+QB_TARGET_AVX512 QB_INLINE __m256 upper_half(__m512 v)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+// Eight rows by sixteen columns (lane j of m[i]: row i, column j) stored as sixteen columns of
+// eight floats, column j at out + j · stride: pairs of rows interleaved, then four rows' columns
+// gathered per 128-bit lane, then each column's two halves of four rows joined by a two-register
+// permute (24 shuffles and 16 stores for 128 floats).
+QB_TARGET_AVX512 QB_INLINE void store_columns8(const __m512 (&m)[8], float *out,
+                                               std::int64_t stride)
+{
+    __m512 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_ps(m[i], m[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(m[i], m[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) { // u[i + q] lane L: column 4L + q of rows i .. i + 3
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(8));
+    for (int q = 0; q < 4; ++q) {
+        const __m512 a = _mm512_permutex2var_ps(u[q], low, u[q + 4]);  // columns q, 4 + q
+        const __m512 b = _mm512_permutex2var_ps(u[q], high, u[q + 4]); // columns 8 + q, 12 + q
+        _mm256_storeu_ps(out + q * stride, _mm512_castps512_ps256(a));
+        _mm256_storeu_ps(out + (4 + q) * stride, upper_half(a));
+        _mm256_storeu_ps(out + (8 + q) * stride, _mm512_castps512_ps256(b));
+        _mm256_storeu_ps(out + (12 + q) * stride, upper_half(b));
+    }
+}
+
+} // namespace
+
+// Eight rows decoded as decode_nibble_rows_avx512 decodes them, each 32-column chunk's eight
+// rows transposed in registers into the panel (column c's eight floats at panel + 32c): no
+// row-major buffer written and read back by gemm_f32_pack_rows.
+QB_TARGET_AVX512 void decode_nibble_panel8_avx512(const FusedWeight &w, std::int64_t row_begin,
+                                                  const float *absmax, float *panel)
+{
+    const bool blockwise = w.format == FusedFormat::Blockwise4;
+    const std::int64_t seg = blockwise ? w.block_size : w.group, segments = w.cols / seg;
+    const std::uint8_t *row[8];
+    GroupRow g[8];
+    const float *rowAbsmax[8];
+    for (int i = 0; i < 8; ++i) {
+        const std::int64_t r = row_begin + i;
+        row[i] = w.row_codes(r);
+        g[i] = blockwise ? GroupRow{} : GroupRow::of(w, r);
+        rowAbsmax[i] = !blockwise ? nullptr
+            : w.absmax            ? w.absmax + w.absmax_index(r * segments)
+                                  : absmax + i * segments;
+    }
+    const __m512 book = blockwise ? _mm512_loadu_ps(w.codebook) : _mm512_setzero_ps();
+    for (std::int64_t k = 0; k < segments; ++k) {
+        __m512 lut[8];
+        for (int i = 0; i < 8; ++i)
+            lut[i] = blockwise ? _mm512_mul_ps(book, _mm512_set1_ps(rowAbsmax[i][k]))
+                               : g[i].table(k);
+        for (std::int64_t c = k * seg, end = c + seg; c < end; c += 32) {
+            __m512 even[8], odd[8];
+            for (int i = 0; i < 8; ++i) {
+                const __m512i v = _mm512_cvtepu8_epi32(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(row[i] + c / 2)));
+                even[i] = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut[i]);
+                odd[i] = _mm512_permutexvar_ps(v, lut[i]);
+            }
+            // Lane j of even[i] is column c + 2j, of odd[i] column c + 2j + 1.
+            store_columns8(even, panel + c * 32, 64);
+            store_columns8(odd, panel + (c + 1) * 32, 64);
+        }
+    }
+}
+
+namespace {
+
 // One activation row against INT8 rows [row_begin, row_end) whose length is a multiple of 16:
 // tile_avx512<1>'s loop and sums (the same bits), the loop over the rows here (see
 // group_rows).

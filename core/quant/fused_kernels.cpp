@@ -227,6 +227,12 @@ at::Tensor panelGemm(const kernels::FusedWeight &w, const at::Tensor &x2, kernel
                 std::fill(packed.begin(), packed.end(), 0.0f);
             for (int64_t g = r0; g < r1; g += group) {
                 const int64_t ge = std::min(r1, g + group);
+                // Eight rows straight into the panel where the kernels can (4-bit formats on
+                // AVX-512), else decoded, then packed.
+                if (ge - g == group
+                    && kernels::fused_decode_panel8(w, g, packed.data(), g - r0, absmax.data(),
+                                                    path))
+                    continue;
                 kernels::fused_decode_rows(w, g, ge, rows.data(), absmax.data());
                 kernels::gemm_f32_pack_rows(rows.data(), ge - g, w.cols, packed.data(), g - r0,
                                             path);

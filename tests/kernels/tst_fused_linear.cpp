@@ -10,6 +10,7 @@
 #include "kernels/fused_decode.h"
 #include "kernels/fused_linear.h"
 #include "kernels/fused_linear_q8.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/int8_rowwise.h"
 #include "kernels/int_group.h"
 #include "kernels/nf4.h"
@@ -19,6 +20,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -481,6 +483,79 @@ private Q_SLOTS:
 
     // fused_decode_rows: any row range of every supported layout gives exactly the rows the
     // reference decodes; float zero points and rows that do not start on a block are refused.
+    void fusedDecodePanelMatchesDecodeAndPack()
+    {
+        // Eight rows straight into a panel hold the bytes of fused_decode_rows + pack, at every
+        // row offset, in both layouts; elsewhere (other formats, other paths) nothing is written.
+        std::vector<Packed> cases;
+        for (int group : {32, 128, 0})
+            cases.push_back(intGroup(19, 512, 4, group, group == 0, false, unsigned(group + 3)));
+        for (Codebook4 kind : {Codebook4::Nf4, Codebook4::Fp4})
+            for (bool dq : {false, true})
+                cases.push_back(blockwise4(kind, 19, 256, 64, dq, unsigned(dq + 9)));
+        // The same weights in the rows layouts (their buffers kept alive beside them).
+        std::vector<CacheLineVector<std::uint8_t>> buffers;
+        std::vector<Packed> all = cases;
+        for (const Packed &p : cases) {
+            Packed q = p;
+            q.name += " rows layout";
+            if (p.w.format == FusedFormat::IntGroup) {
+                const bool zeros = !p.zerosU8.empty();
+                const IntGroupRows l
+                    = int_group_rows(4, p.w.groups_per_row(), p.w.cols, zeros);
+                buffers.emplace_back(static_cast<std::size_t>(p.w.rows * l.row_bytes));
+                pack_int_group_rows(l, p.packed.data(), p.scales.data(),
+                                    zeros ? p.zerosU8.data() : nullptr, 4, p.w.rows, p.w.cols,
+                                    buffers.back().data());
+                q.w = fused_weight_int_group_rows(buffers.back().data(), l, nullptr, 4,
+                                                  p.w.group, p.w.rows, p.w.cols, p.w.bias);
+            } else {
+                const bool dq = p.w.absmax == nullptr;
+                const Blockwise4Rows l = blockwise4_rows(64, p.w.cols, dq);
+                buffers.emplace_back(static_cast<std::size_t>(p.w.rows * l.row_bytes));
+                pack_blockwise4_rows(l, p.packed.data(), p.w.absmax, p.w.absmax_codes, p.w.rows,
+                                     p.w.cols, buffers.back().data());
+                const Codebook4 kind = p.w.codebook == codebook4_values(Codebook4::Nf4)
+                    ? Codebook4::Nf4
+                    : Codebook4::Fp4;
+                q.w = fused_weight_blockwise4_rows(kind, buffers.back().data(), l,
+                                                   p.w.absmax_scales, p.w.absmax_offset, 64,
+                                                   p.w.rows, p.w.cols, p.w.bias);
+            }
+            all.push_back(q);
+        }
+        const Packed other = intGroup(19, 512, 3, 128, false, false, 5);
+        for (KernelPath path : pathsToTest()) {
+            for (const Packed &p : all) {
+                const std::int64_t cols = p.w.cols;
+                std::vector<float> rows(8 * cols), absmax(fused_decode_rows_blocks(p.w, 0, 8) + 1);
+                for (std::int64_t offset : {0, 8, 24})
+                    for (std::int64_t r0 : {0, 11}) {
+                        std::vector<float> want(cols * kGemmPanel, -1.0f), got(want);
+                        fused_decode_rows(p.w, r0, r0 + 8, rows.data(), absmax.data());
+                        gemm_f32_pack_rows(rows.data(), 8, cols, want.data(), offset, path);
+                        if (!fused_decode_panel8(p.w, r0, got.data(), offset, absmax.data(),
+                                                 path)) {
+                            QVERIFY(path != KernelPath::Avx512);
+                            QVERIFY(std::all_of(got.begin(), got.end(),
+                                                [](float v) { return v == -1.0f; }));
+                            continue;
+                        }
+                        const std::string what = p.name + " rows " + std::to_string(r0)
+                            + "+8 at " + std::to_string(offset) + ", " + kernel_path_name(path);
+                        QVERIFY2(std::memcmp(got.data(), want.data(),
+                                             want.size() * sizeof(float)) == 0,
+                                 what.c_str());
+                    }
+            }
+            std::vector<float> panel(512 * kGemmPanel);
+            QVERIFY(!fused_decode_panel8(other.w, 0, panel.data(), 0, nullptr, path));
+        }
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 fused_decode_panel8(cases[0].w, 12, nullptr, 0, nullptr,
+                                                     KernelPath::Avx512));
+    }
+
     void fusedDecodeRowsMatchReference()
     {
         std::vector<Packed> cases;
