@@ -34,6 +34,23 @@ std::int64_t fused_decode_rows_blocks(const FusedWeight &w, std::int64_t row_beg
     return (row_end - row_begin) * w.cols / w.block_size;
 }
 
+namespace {
+
+#if defined(__x86_64__) || defined(__i386__)
+// The AVX-512 nibble decoders' absmax: Blockwise4's double-quantized absmax of rows
+// [row_begin, row_end) decoded into `absmax` (float32 absmax is read where it lies).
+void decode_absmax(const FusedWeight &w, std::int64_t row_begin, std::int64_t row_end,
+                   float *absmax)
+{
+    if (w.format == FusedFormat::Blockwise4 && !w.absmax)
+        fused_detail::block_absmax_avx512(w, row_begin * w.cols / w.block_size,
+                                          fused_decode_rows_blocks(w, row_begin, row_end),
+                                          absmax);
+}
+#endif
+
+} // namespace
+
 bool fused_decode_panel8(const FusedWeight &w, std::int64_t row_begin, float *panel,
                          std::int64_t row_offset, float *absmax, KernelPath path)
 {
@@ -43,11 +60,7 @@ bool fused_decode_panel8(const FusedWeight &w, std::int64_t row_begin, float *pa
                                     + std::to_string(row_offset));
 #if defined(__x86_64__) || defined(__i386__)
     if (path == KernelPath::Avx512 && fused_detail::nibble_rows_decodable(w)) {
-        if (w.format == FusedFormat::Blockwise4 && !w.absmax)
-            fused_detail::block_absmax_avx512(w, row_begin * w.cols / w.block_size,
-                                              fused_decode_rows_blocks(w, row_begin,
-                                                                       row_begin + 8),
-                                              absmax);
+        decode_absmax(w, row_begin, row_begin + 8, absmax);
         fused_detail::decode_nibble_panel8_avx512(w, row_begin, absmax, panel + row_offset);
         return true;
     }
@@ -65,12 +78,7 @@ void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_
     const std::int64_t rows = row_end - row_begin;
 #if defined(__x86_64__) || defined(__i386__)
     if (active_kernel_path() == KernelPath::Avx512 && fused_detail::nibble_rows_decodable(w)) {
-        if (w.format == FusedFormat::Blockwise4 && !w.absmax) {
-            const std::int64_t first = row_begin * w.cols / w.block_size;
-            fused_detail::block_absmax_avx512(w, first, fused_decode_rows_blocks(w, row_begin,
-                                                                                  row_end),
-                                              absmax);
-        }
+        decode_absmax(w, row_begin, row_end, absmax);
         fused_detail::decode_nibble_rows_avx512(w, row_begin, row_end, absmax, out);
         return;
     }

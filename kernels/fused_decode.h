@@ -17,6 +17,9 @@ namespace qb::kernels {
 bool fused_decode_rows_supported(const FusedWeight &w);
 
 // out [row_end - row_begin, w.cols] row-major = rows [row_begin, row_end) of W, bias not added.
+// Where active_kernel_path() is AVX-512, 4-bit INT groups and NF4/FP4 blocks of a multiple of 32
+// columns decode through the fused kernels' tables (the same floats), the rest through the
+// formats' dequantize kernels.
 // `absmax` (Blockwise4 with double-quantized absmax only, else ignored): a buffer of at least
 // one float per block the rows cover. Requires fused_decode_rows_supported(w).
 void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_t row_end,
