@@ -59,9 +59,9 @@ bool fused_decode_panel8(const FusedWeight &w, std::int64_t row_begin, float *pa
                                     + "+8 of " + std::to_string(w.rows) + " at panel row "
                                     + std::to_string(row_offset));
 #if defined(__x86_64__) || defined(__i386__)
-    if (path == KernelPath::Avx512 && fused_detail::nibble_rows_decodable(w)) {
+    if (path == KernelPath::Avx512 && fused_detail::panel8_decodable(w)) {
         decode_absmax(w, row_begin, row_begin + 8, absmax);
-        fused_detail::decode_nibble_panel8_avx512(w, row_begin, absmax, panel + row_offset);
+        fused_detail::decode_panel8_avx512(w, row_begin, absmax, panel + row_offset);
         return true;
     }
 #else

@@ -28,7 +28,9 @@ void fused_decode_rows(const FusedWeight &w, std::int64_t row_begin, std::int64_
 // Rows [row_begin, row_begin + 8) decoded straight into rows [row_offset, row_offset + 8) of a
 // packed GEMM panel (kernels/gemm_f32.h: kGemmPanel floats a column): the bytes
 // gemm_f32_pack_rows(path) writes from fused_decode_rows' output, without that row-major copy.
-// Returns false, writing nothing, where `path` has no such kernel for w (then decode and pack).
+// Returns false, writing nothing, where `path` has no such kernel for w (then decode and pack):
+// AVX-512 has them for 4-bit INT groups and NF4/FP4 blocks of a multiple of 32 columns, 2- and
+// 3-bit INT groups of a multiple of 64, and INT8 rows of a multiple of 16.
 // `absmax` as for fused_decode_rows over the eight rows.
 bool fused_decode_panel8(const FusedWeight &w, std::int64_t row_begin, float *panel,
                          std::int64_t row_offset, float *absmax, KernelPath path);

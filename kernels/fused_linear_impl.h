@@ -189,6 +189,11 @@ void decode_nibble_rows_avx512(const FusedWeight &w, std::int64_t row_begin,
 // writes from decode_nibble_rows_avx512's rows. `absmax` as there, for the eight rows.
 void decode_nibble_panel8_avx512(const FusedWeight &w, std::int64_t row_begin,
                                  const float *absmax, float *panel);
+// The weights with an eight-row panel decoder: those above, quad_groups (2- and 3-bit INT) and
+// INT8 rows of a multiple of 16 columns; decode_panel8_avx512 picks the decoder.
+bool panel8_decodable(const FusedWeight &w);
+void decode_panel8_avx512(const FusedWeight &w, std::int64_t row_begin, const float *absmax,
+                          float *panel);
 void fused_linear_avx512(const FusedWeight &w, const FusedInput &in, float *y,
                          std::int64_t row_begin, std::int64_t row_end);
 #endif

@@ -1330,6 +1330,77 @@ QB_TARGET_AVX512 void decode_nibble_panel8_avx512(const FusedWeight &w, std::int
     }
 }
 
+// INT8 rows (a multiple of 16 columns): float(q) · scale, dequantize_int8_rowwise's value, eight
+// rows sixteen columns at a time into the panel.
+QB_TARGET_AVX512 void decode_int8_panel8_avx512(const FusedWeight &w, std::int64_t row_begin,
+                                                float *panel)
+{
+    const std::int8_t *row[8];
+    __m512 scale[8];
+    for (int i = 0; i < 8; ++i) {
+        row[i] = static_cast<const std::int8_t *>(w.codes) + (row_begin + i) * w.cols;
+        scale[i] = _mm512_set1_ps(w.scales[row_begin + i]);
+    }
+    for (std::int64_t c = 0; c < w.cols; c += 16) {
+        __m512 m[8];
+        for (int i = 0; i < 8; ++i)
+            m[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+                                     reinterpret_cast<const __m128i *>(row[i] + c)))),
+                                 scale[i]);
+        store_columns8(m, panel + c * 32, 32);
+    }
+}
+
+// quad_groups rows: each 64-code chunk's four vectors (lane j of vector s: column 4j + s) through
+// the group's table, as quad_row decodes them, eight rows at a time into the panel.
+template <int Bits>
+QB_TARGET_AVX512 void decode_quad_panel8_avx512(const FusedWeight &w, std::int64_t row_begin,
+                                                float *panel)
+{
+    const std::uint8_t *row[8];
+    GroupRow g[8];
+    for (int i = 0; i < 8; ++i) {
+        row[i] = w.row_codes(row_begin + i);
+        g[i] = GroupRow::of(w, row_begin + i);
+    }
+    for (std::int64_t k = 0; k < w.cols / w.group; ++k) {
+        __m512 lut[8];
+        for (int i = 0; i < 8; ++i)
+            lut[i] = g[i].table<Bits>(k);
+        for (std::int64_t c = k * w.group, end = c + w.group; c < end; c += 64) {
+            __m512i v[8];
+            for (int i = 0; i < 8; ++i)
+                v[i] = quad_codes<Bits>(row[i] + c / 8 * Bits);
+            for (int s = 0; s < 4; ++s) {
+                __m512 m[8];
+                for (int i = 0; i < 8; ++i)
+                    m[i] = _mm512_permutexvar_ps(
+                        _mm512_srli_epi32(v[i], static_cast<unsigned>((3 - s) * Bits)), lut[i]);
+                store_columns8(m, panel + (c + s) * 32, 4 * 32);
+            }
+        }
+    }
+}
+
+bool panel8_decodable(const FusedWeight &w)
+{
+    return nibble_rows_decodable(w) || quad_groups(w)
+        || (w.format == FusedFormat::Int8Row && w.cols % 16 == 0);
+}
+
+void decode_panel8_avx512(const FusedWeight &w, std::int64_t row_begin, const float *absmax,
+                          float *panel)
+{
+    if (w.format == FusedFormat::Int8Row)
+        decode_int8_panel8_avx512(w, row_begin, panel);
+    else if (quad_groups(w) && w.bits == 3)
+        decode_quad_panel8_avx512<3>(w, row_begin, panel);
+    else if (quad_groups(w))
+        decode_quad_panel8_avx512<2>(w, row_begin, panel);
+    else
+        decode_nibble_panel8_avx512(w, row_begin, absmax, panel);
+}
+
 namespace {
 
 // One activation row against INT8 rows [row_begin, row_end) whose length is a multiple of 16:

@@ -486,7 +486,8 @@ private Q_SLOTS:
     void fusedDecodePanelMatchesDecodeAndPack()
     {
         // Eight rows straight into a panel hold the bytes of fused_decode_rows + pack, at every
-        // row offset, in both layouts; elsewhere (other formats, other paths) nothing is written.
+        // row offset (4-bit formats in both layouts); elsewhere (3-bit groups of 32, other
+        // paths) nothing is written.
         std::vector<Packed> cases;
         for (int group : {32, 128, 0})
             cases.push_back(intGroup(19, 512, 4, group, group == 0, false, unsigned(group + 3)));
@@ -494,9 +495,17 @@ private Q_SLOTS:
             for (bool dq : {false, true})
                 cases.push_back(blockwise4(kind, 19, 256, 64, dq, unsigned(dq + 9)));
         // The same weights in the rows layouts (their buffers kept alive beside them).
+        const std::size_t fourBit = cases.size();
         std::vector<CacheLineVector<std::uint8_t>> buffers;
+        // 2- and 3-bit groups of 64, 128 and per channel; INT8 rows (dense layouts only).
+        for (int bits : {2, 3})
+            for (int group : {64, 128, 0})
+                cases.push_back(intGroup(19, 512, bits, group, false, false,
+                                         unsigned(bits * 10 + group)));
+        cases.push_back(int8Row(19, 512, 44));
         std::vector<Packed> all = cases;
-        for (const Packed &p : cases) {
+        for (std::size_t c = 0; c < fourBit; ++c) {
+            const Packed &p = cases[c];
             Packed q = p;
             q.name += " rows layout";
             if (p.w.format == FusedFormat::IntGroup) {
@@ -524,7 +533,7 @@ private Q_SLOTS:
             }
             all.push_back(q);
         }
-        const Packed other = intGroup(19, 512, 3, 128, false, false, 5);
+        const Packed other = intGroup(19, 512, 3, 32, false, false, 5); // no panel decoder
         for (KernelPath path : pathsToTest()) {
             for (const Packed &p : all) {
                 const std::int64_t cols = p.w.cols;
