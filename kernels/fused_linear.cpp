@@ -285,7 +285,7 @@ FusedOrder fused_input_order(const FusedWeight &w, KernelPath path)
         return FusedOrder::None;
     if (fused_detail::uses_nibbles(w))
         return FusedOrder::Nibbles;
-    if (fused_detail::quad_groups(w))
+    if (fused_detail::quad_groups(w, path == KernelPath::Avx512 ? 64 : 32))
         return FusedOrder::Quads;
     return FusedOrder::None;
 }

@@ -214,8 +214,8 @@ template <class T> using CacheLineVector = std::vector<T, CacheLineAllocator<T>>
 // and path so that a chunk of packed codes meets its activations in consecutive lanes:
 // - Nibbles (4-bit codes, AVX-512 and AVX2): per 32- (16-) column chunk [even columns, odd
 //   columns], a chunk's high nibbles being its even columns;
-// - Quads (2- and 3-bit INT groups of a multiple of 64 columns that tile the row): per 64-
-//   (AVX-512) or 32-column (AVX2) chunk of L · 4 columns, column 4i + s at L · s + i, lane i of
+// - Quads (2- and 3-bit INT groups of a multiple of 64 (AVX-512) or 32 (AVX2) columns that tile
+//   the row): per 64- or 32-column chunk of L · 4 columns, column 4i + s at L · s + i, lane i of
 //   the kernel holding codes 4i .. 4i + 3 of the chunk;
 // - None: no reordered copy (INT8, other groups, the scalar and portable paths).
 // Columns past the last whole chunk keep their place.

@@ -130,13 +130,13 @@ inline bool uses_nibbles(const FusedWeight &w)
         || (w.format == FusedFormat::IntGroup && w.bits == 4);
 }
 
-// 2- and 3-bit INT groups that the SIMD paths read 64 (AVX2: 32) codes at a time
-// (FusedOrder::Quads): groups of a multiple of 64 columns that tile the row (per channel: rows
-// of a multiple of 64).
-inline bool quad_groups(const FusedWeight &w)
+// 2- and 3-bit INT groups that the SIMD paths read `chunk` codes at a time (FusedOrder::Quads;
+// AVX-512 64, AVX2 32): groups of a multiple of the chunk that tile the row (per channel: rows
+// of a multiple of it).
+inline bool quad_groups(const FusedWeight &w, std::int64_t chunk = 64)
 {
     return w.format == FusedFormat::IntGroup && (w.bits == 2 || w.bits == 3) && w.group > 0
-        && w.group % 64 == 0 && w.cols % w.group == 0;
+        && w.group % chunk == 0 && w.cols % w.group == 0;
 }
 
 // y[i, r] from the raw row sums (Int8Row scale, bias).

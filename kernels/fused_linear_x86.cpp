@@ -824,7 +824,7 @@ QB_TARGET_AVX2 QB_INLINE __m256 table8(const GroupRow &g, std::int64_t k)
                          _mm256_set1_ps(g.scales[k]));
 }
 
-// Row r of a quad_groups weight against MR activation rows in the AVX2 quad order (per 32
+// Row r of a quad_groups(w, 32) weight against MR activation rows in the AVX2 quad order (per 32
 // columns, column 4i + s at 8s + i): quad_row's loop with 32-code chunks and 8-entry tables
 // ((j mod 2^Bits - zero) · scale, the same operations as every table), each group's table built
 // one group ahead.

@@ -409,8 +409,11 @@ private Q_SLOTS:
         const FusedInput n256 = fused_prepare_input(q4.w, x.data(), 1, KernelPath::Avx2);
         QCOMPARE(col(n256, 0, 8 + 3), 7);
         QCOMPARE(col(n256, 0, 16 + 8 + 3), 16 + 7);
-        // No copy where no kernel reads one: INT3 in groups of 32, INT8, portable, scalar.
+        // No copy where no kernel reads one: INT3 in groups of 32 on AVX-512 (AVX2 reads them
+        // as quads of 32 columns), INT8, portable, scalar.
         const Packed q3g32 = intGroup(1, 192, 3, 32, false, false, 3);
+        QCOMPARE(int(fused_prepare_input(q3g32.w, x.data(), 1, KernelPath::Avx2).order),
+                 int(FusedOrder::Quads));
         const Packed i8 = int8Row(1, 192, 4);
         for (const auto &[w, path] : {std::pair{q3.w, KernelPath::Scalar},
                                       {q3g32.w, KernelPath::Avx512},
