@@ -291,22 +291,17 @@ Q8Input prepare(const FusedWeight &w, const float *x, std::int64_t m, bool simd)
         in.d_book.resize(in.d.size());
         for (std::size_t b = 0; b < in.d.size(); ++b)
             in.d_book[b] = in.d[b] / 127.0f;
-        // Each lane's d / 127 as well, for blocks of 64, whose lane scales are made in the step
-        // (q8_rows_book).
-        in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
-        eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
-                     std::int64_t out) {
-            const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
-            in.d_lanes[static_cast<std::size_t>(out)] = in.d_book[i * blocks + c / kBlock];
-        });
-    } else {
-        in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
-        eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
-                     std::int64_t out) {
-            const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
-            in.d_lanes[static_cast<std::size_t>(out)] = in.d[i * blocks + c / kBlock];
-        });
     }
+    // Each lane's block scale: d for the INT formats, d / 127 for NF4 / FP4 (whose blocks of 64
+    // make their lane scales in the step, q8_rows_book).
+    const std::vector<float> &laneScale
+        = w.format == FusedFormat::Blockwise4 ? in.d_book : in.d;
+    in.d_lanes.resize(static_cast<std::size_t>(m * steps * 16));
+    eachLane([&](std::int64_t i, std::int64_t c0, std::int64_t width, std::int64_t l,
+                 std::int64_t out) {
+        const std::int64_t c = c0 + natural_column(nibbles, width, 4 * l);
+        in.d_lanes[static_cast<std::size_t>(out)] = laneScale[i * blocks + c / kBlock];
+    });
     return in;
 }
 
