@@ -1211,6 +1211,45 @@ bool nibble_rows_decodable(const FusedWeight &w)
         && w.cols % w.block_size == 0;
 }
 
+namespace {
+
+// Row r of a nibble_rows_decodable weight as the AVX-512 decoders read it: its codes, its
+// segments (groups or blocks) and segment k's 16 weight values. `decoded`: the row's
+// double-quantized absmax, decoded (read only where w has no float absmax).
+struct NibbleRow
+{
+    const std::uint8_t *codes = nullptr;
+    const float *absmax = nullptr; // Blockwise4
+    GroupRow group;                // IntGroup
+    const float *book = nullptr;   // Blockwise4
+
+    static NibbleRow of(const FusedWeight &w, std::int64_t r, const float *decoded)
+    {
+        NibbleRow n;
+        n.codes = w.row_codes(r);
+        if (w.format == FusedFormat::Blockwise4) {
+            n.book = w.codebook;
+            n.absmax = w.absmax ? w.absmax + w.absmax_index(r * (w.cols / w.block_size))
+                                : decoded;
+        } else
+            n.group = GroupRow::of(w, r);
+        return n;
+    }
+    // INT4: (code - zero) · scale (GroupRow::table); NF4/FP4: book[code] · absmax.
+    QB_TARGET_AVX512 QB_INLINE __m512 table(std::int64_t k) const
+    {
+        return book ? _mm512_mul_ps(_mm512_loadu_ps(book), _mm512_set1_ps(absmax[k]))
+                    : group.table(k);
+    }
+};
+
+std::int64_t nibble_segment(const FusedWeight &w)
+{
+    return w.format == FusedFormat::Blockwise4 ? w.block_size : w.group;
+}
+
+} // namespace
+
 // Per 32 codes one load, a shift, two permutes through the segment's table and two
 // two-register permutes that interleave the high nibbles (even columns) with the low ones (odd
 // columns). The tables hold the values the dequantize kernels compute: INT4 (code - zero) ·
@@ -1225,22 +1264,16 @@ QB_TARGET_AVX512 void decode_nibble_rows_avx512(const FusedWeight &w, std::int64
 {
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
-    const bool blockwise = w.format == FusedFormat::Blockwise4;
-    const std::int64_t seg = blockwise ? w.block_size : w.group, segments = w.cols / seg;
+    const std::int64_t seg = nibble_segment(w), segments = w.cols / seg;
     for (std::int64_t r = row_begin; r < row_end; ++r) {
-        const std::uint8_t *row = w.row_codes(r);
-        const GroupRow g = blockwise ? GroupRow{} : GroupRow::of(w, r);
-        const float *rowAbsmax = !blockwise ? nullptr
-            : w.absmax                      ? w.absmax + w.absmax_index(r * segments)
-                                            : absmax + (r - row_begin) * segments;
+        const NibbleRow row
+            = NibbleRow::of(w, r, absmax ? absmax + (r - row_begin) * segments : nullptr);
         float *dst = out + (r - row_begin) * w.cols;
         for (std::int64_t k = 0; k < segments; ++k) {
-            const __m512 lut = blockwise ? _mm512_mul_ps(_mm512_loadu_ps(w.codebook),
-                                                         _mm512_set1_ps(rowAbsmax[k]))
-                                         : g.table(k);
+            const __m512 lut = row.table(k);
             for (std::int64_t c = k * seg, end = c + seg; c < end; c += 32) {
                 const __m512i v = _mm512_cvtepu8_epi32(
-                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(row + c / 2)));
+                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(row.codes + c / 2)));
                 const __m512 even = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
                 const __m512 odd = _mm512_permutexvar_ps(v, lut);
                 _mm512_storeu_ps(dst + c, _mm512_permutex2var_ps(even, first, odd));
@@ -1296,30 +1329,19 @@ QB_TARGET_AVX512 QB_INLINE void store_columns8(const __m512 (&m)[8], float *out,
 QB_TARGET_AVX512 void decode_nibble_panel8_avx512(const FusedWeight &w, std::int64_t row_begin,
                                                   const float *absmax, float *panel)
 {
-    const bool blockwise = w.format == FusedFormat::Blockwise4;
-    const std::int64_t seg = blockwise ? w.block_size : w.group, segments = w.cols / seg;
-    const std::uint8_t *row[8];
-    GroupRow g[8];
-    const float *rowAbsmax[8];
-    for (int i = 0; i < 8; ++i) {
-        const std::int64_t r = row_begin + i;
-        row[i] = w.row_codes(r);
-        g[i] = blockwise ? GroupRow{} : GroupRow::of(w, r);
-        rowAbsmax[i] = !blockwise ? nullptr
-            : w.absmax            ? w.absmax + w.absmax_index(r * segments)
-                                  : absmax + i * segments;
-    }
-    const __m512 book = blockwise ? _mm512_loadu_ps(w.codebook) : _mm512_setzero_ps();
+    const std::int64_t seg = nibble_segment(w), segments = w.cols / seg;
+    NibbleRow row[8];
+    for (int i = 0; i < 8; ++i)
+        row[i] = NibbleRow::of(w, row_begin + i, absmax ? absmax + i * segments : nullptr);
     for (std::int64_t k = 0; k < segments; ++k) {
         __m512 lut[8];
         for (int i = 0; i < 8; ++i)
-            lut[i] = blockwise ? _mm512_mul_ps(book, _mm512_set1_ps(rowAbsmax[i][k]))
-                               : g[i].table(k);
+            lut[i] = row[i].table(k);
         for (std::int64_t c = k * seg, end = c + seg; c < end; c += 32) {
             __m512 even[8], odd[8];
             for (int i = 0; i < 8; ++i) {
                 const __m512i v = _mm512_cvtepu8_epi32(
-                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(row[i] + c / 2)));
+                    _mm_loadu_si128(reinterpret_cast<const __m128i *>(row[i].codes + c / 2)));
                 even[i] = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut[i]);
                 odd[i] = _mm512_permutexvar_ps(v, lut[i]);
             }
